@@ -1,0 +1,25 @@
+# The two commands of the README: `make run` and `make test`. Both install what is missing
+# (scripts/deps.sh) and build with CMake.
+BUILD ?= build
+JOBSCTL = $(BUILD)/apps/jobsctl/jobsctl
+
+.PHONY: run test build deps format clean
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD)
+
+run: build
+	@scripts/run.sh
+
+test:
+	@scripts/test.sh
+
+format:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace jobsctl {
+
+// A verb's run function: called after the command line parsed, returns the exit code.
+using Run = std::function<int()>;
+
+// One jobsctl verb: its name, one line for --help, and a function that declares its options on
+// its subcommand and returns what runs it.
+struct Verb {
+  const char* name;
+  const char* summary;
+  Run (*setup)(CLI::App& command);
+};
+
+Run setup_next(CLI::App& command);
+
+// Every verb, in the order --help lists them.
+inline const Verb verbs[] = {
+    {"next", "Print the next fires of a schedule, with DST notes", &setup_next},
+};
+
+} // namespace jobsctl

@@ -1,0 +1,45 @@
+// jobsctl: validate, inspect and drive jobs. Parses the command line, runs one verb, and maps
+// the outcome to an exit code (base/exit_codes.hpp, man/jobsctl.1).
+#include "commands.hpp"
+
+#include <base/exit_codes.hpp>
+
+#include <iostream>
+#include <map>
+
+int main(int argc, char** argv) {
+  CLI::App app{"jobsctl: validate, inspect and run scheduled jobs", "jobsctl"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "jobsctl " JOBS_VERSION);
+  app.footer("Exit codes: 0 ok, 1 job failed, 2 usage or invalid input, 3 daemon unreachable.\n"
+             "See jobsctl(1) and jobs(5).");
+
+  std::map<const CLI::App*, jobsctl::Run> runs;
+  for (const auto& verb : jobsctl::verbs) {
+    CLI::App* command = app.add_subcommand(verb.name, verb.summary);
+    runs[command] = verb.setup(*command);
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return base::exit_code::usage;
+  }
+
+  try {
+    for (const auto& [command, run] : runs) {
+      if (command->parsed()) {
+        return run();
+      }
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "jobsctl: internal error: " << e.what() << "\n";
+    return base::exit_code::internal;
+  }
+  return base::exit_code::usage;
+}

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace base {
+
+// Case-insensitive Damerau-Levenshtein distance (adjacent transpositions cost 1).
+size_t edit_distance(std::string_view a, std::string_view b);
+
+// The candidates closest to `word` (at most `max_results`, best first), or none when nothing
+// is close enough to be a plausible typo.
+std::vector<std::string> suggest(std::string_view word, const std::vector<std::string>& candidates,
+                                 size_t max_results = 3);
+
+// `"a"`, `"a" or "b"`, `"a", "b" or "c"`: for "did you mean ...?" messages.
+std::string quoted_alternatives(const std::vector<std::string>& words);
+
+// ASCII lower case.
+std::string to_lower(std::string_view s);
+
+} // namespace base
