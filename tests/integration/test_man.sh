@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The man pages are lint clean, and every option of every jobsctl verb appears in jobsctl(1).
+set -uo pipefail
+mandoc=$1
+man_dir=$2
+jobsctl=$3
+failures=0
+
+for page in "$man_dir"/*.[0-9]; do
+  out=$("$mandoc" -Tlint -W warning "$page" 2>&1)
+  if [ -n "$out" ]; then
+    echo "FAIL lint $page"
+    echo "$out"
+    failures=$((failures + 1))
+  fi
+done
+
+rendered=$("$mandoc" -Tascii "$man_dir/jobsctl.1" | col -b)
+verbs=$("$jobsctl" --help | awk '/^Subcommands:/ {on = 1; next} on && NF {print $1}')
+for verb in $verbs; do
+  grep -q -- "$verb" <<<"$rendered" || { echo "FAIL verb $verb missing from jobsctl.1"; failures=$((failures + 1)); }
+  for option in $("$jobsctl" "$verb" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u); do
+    [ "$option" = "--help" ] && continue
+    if ! grep -q -- "$option" <<<"$rendered"; then
+      echo "FAIL jobsctl $verb $option missing from jobsctl.1"
+      failures=$((failures + 1))
+    fi
+  done
+done
+[ "$failures" -eq 0 ] && echo "man pages: lint clean, every option documented"
+[ "$failures" -eq 0 ]

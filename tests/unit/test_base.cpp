@@ -1,0 +1,98 @@
+#include <base/civil.hpp>
+#include <base/duration.hpp>
+#include <base/error.hpp>
+#include <base/text.hpp>
+
+#include <doctest/doctest.h>
+
+#include <tuple>
+
+TEST_SUITE("base::duration") {
+  TEST_CASE("parses the documented forms") {
+    const std::pair<const char*, std::int64_t> cases[] = {
+        {"90", 90}, {"90s", 90}, {"15m", 900}, {"1h30m", 5400}, {"2d", 172800},
+        {"1d2h3m4s", 93784}, {"0", 0}, {"0s", 0},
+    };
+    for (auto [text, seconds] : cases) {
+      CAPTURE(text);
+      auto d = base::parse_duration(text);
+      REQUIRE(d.ok());
+      CHECK(*d == seconds);
+      CHECK(*base::parse_duration(base::format_duration(seconds)) == seconds);
+    }
+  }
+
+  TEST_CASE("rejects bad forms with the column") {
+    const std::tuple<const char*, const char*, int> cases[] = {
+        {"", "empty", 1},
+        {"15x", "unknown unit 'x'", 3},
+        {"30m1h", "units must go from largest to smallest, each once", 5},
+        {"1h1h", "units must go from largest to smallest, each once", 4},
+        {"1h30", "missing unit after 30", 5},
+        {"h", "expected a number", 1},
+    };
+    for (auto [text, what, column] : cases) {
+      CAPTURE(text);
+      auto d = base::parse_duration(text);
+      REQUIRE_FALSE(d.ok());
+      CHECK(d.error().message == "invalid duration \"" + std::string(text) + "\": " + what +
+                                     " (valid: 90, 90s, 15m, 1h30m, 2d)");
+      CHECK(d.error().location.column == column);
+    }
+  }
+
+  TEST_CASE("formats in the largest units") {
+    CHECK(base::format_duration(5400) == "1h30m");
+    CHECK(base::format_duration(86400 + 1) == "1d1s");
+    CHECK(base::format_duration(0) == "0s");
+  }
+}
+
+TEST_SUITE("base::text") {
+  TEST_CASE("edit distance counts transpositions once and ignores case") {
+    CHECK(base::edit_distance("Europe/Berln", "Europe/Berlin") == 1);
+    CHECK(base::edit_distance("comand", "command") == 1);
+    CHECK(base::edit_distance("teh", "the") == 1);
+    CHECK(base::edit_distance("DAILY", "daily") == 0);
+    CHECK(base::edit_distance("", "abc") == 3);
+  }
+
+  TEST_CASE("suggests close names, best first, and nothing for far ones") {
+    const std::vector<std::string> names = {"Europe/Berlin", "Europe/Dublin", "America/New_York"};
+    CHECK(base::suggest("Europe/Berln", names) == std::vector<std::string>{"Europe/Berlin"});
+    CHECK(base::suggest("Berlin", names) == std::vector<std::string>{"Europe/Berlin"});
+    CHECK(base::suggest("Mars/Olympus", names).empty());
+    CHECK(base::quoted_alternatives({"a", "b", "c"}) == "\"a\", \"b\" or \"c\"");
+  }
+}
+
+TEST_SUITE("base::Error") {
+  TEST_CASE("renders place, message, source line and caret") {
+    base::Error e{"field 2 (hour): 24 is out of range 0-23", {"", 0, 3}, "0 24 * * *", 2};
+    CHECK(e.render() == "error: field 2 (hour): 24 is out of range 0-23\n"
+                        "  0 24 * * *\n"
+                        "    ^~");
+    base::Error f{"unknown key \"comand\"", {"jobs/a.yaml", 3, 5}, "", 1};
+    CHECK(f.render() == "jobs/a.yaml:3:5: error: unknown key \"comand\"");
+  }
+}
+
+TEST_SUITE("base::civil") {
+  TEST_CASE("round trips every day from 1600 to 2500") {
+    namespace c = base::civil;
+    const auto first = c::days_from_date(1600, 1, 1);
+    const auto last = c::days_from_date(2500, 12, 31);
+    unsigned expected_weekday = c::weekday(first);
+    for (auto d = first; d <= last; ++d) {
+      const auto date = c::date_from_days(d);
+      REQUIRE(c::days_from_date(date.year, date.month, date.day) == d);
+      REQUIRE(date.day <= c::days_in_month(date.year, date.month));
+      REQUIRE(c::weekday(d) == expected_weekday);
+      expected_weekday = (expected_weekday + 1) % 7;
+    }
+    CHECK(c::weekday(c::days_from_date(2026, 11, 23)) == 1); // a Monday
+    CHECK(c::is_leap(2000));
+    CHECK_FALSE(c::is_leap(2100));
+    CHECK(c::days_in_month(2096, 2) == 29);
+  }
+}
