@@ -117,6 +117,13 @@ int run_next(const NextOptions& o) {
     return base::exit_code::ok;
   }
 
+  if (fires.empty()) {
+    if (!schedule->is_reboot()) {
+      std::cerr << "jobsctl: no fire found (searched " << cron::horizon_years
+                << " years ahead, up to the year 9999)\n";
+    }
+    return base::exit_code::ok;
+  }
   if (stdout_is_terminal()) {
     std::cout << "schedule: " << schedule->to_string() << "  (" << z.name() << ", "
               << (schedule->is_interval() ? "interval" : "fixed-time") << ")\n";
@@ -131,9 +138,6 @@ int run_next(const NextOptions& o) {
                     tz::format_utc(utc), dst_note(*schedule, fire)});
   }
   print_table({"LOCAL", "UTC", "NOTE"}, rows);
-  if (fires.empty() && !schedule->is_reboot()) {
-    std::cerr << "jobsctl: no fire within " << cron::horizon_years << " years\n";
-  }
   return base::exit_code::ok;
 }
 

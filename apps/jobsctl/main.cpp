@@ -11,8 +11,8 @@ int main(int argc, char** argv) {
   CLI::App app{"jobsctl: validate, inspect and run scheduled jobs", "jobsctl"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "jobsctl " JOBS_VERSION);
-  app.footer("Exit codes: 0 ok, 1 job failed, 2 usage or invalid input, 3 daemon unreachable.\n"
-             "See jobsctl(1) and jobs(5).");
+  app.footer("Exit codes: 0 ok, 1 job failed, 2 usage or invalid input, 3 daemon unreachable,\n"
+             "70 internal error, 130 interrupted. See jobsctl(1) and jobs(5).");
 
   std::map<const CLI::App*, jobsctl::Run> runs;
   for (const auto& verb : jobsctl::verbs) {

@@ -293,10 +293,13 @@ std::optional<base::Error> Parser::parse_item(int index, Cursor& c, Field& out) 
       hi = 7; // FRI-SUN
     }
     if (lo > hi) {
+      const int end = index == dow ? 6 : spec.max;
       return error(c.token.offset + value_start, c.i - value_start,
                    field_label(index) + "range " +
                        std::string(c.token.text.substr(value_start, c.i - value_start)) +
-                       " is reversed; write it as two ranges, e.g. 22-23,0-2");
+                       " is reversed; to wrap around write " + std::to_string(lo) + "-" +
+                       std::to_string(end) + "," + std::to_string(spec.min) + "-" +
+                       std::to_string(hi));
     }
   }
   if (c.eat('/')) {

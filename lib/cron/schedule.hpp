@@ -61,9 +61,9 @@ public:
   // Whether the fields match a civil time (local seconds), ignoring DST rules.
   bool matches_local(std::int64_t local) const;
 
-  // Interval schedules (minute or hour field beginning with '*') follow real time across DST
-  // changes; all others are fixed-time.
-  bool is_interval() const { return (flags_ & (star_minute | star_hour)) != 0; }
+  // Interval schedules (minute or hour field beginning with '*', and @every) follow real time
+  // across DST changes; all others are fixed-time.
+  bool is_interval() const { return every_ > 0 || (flags_ & (star_minute | star_hour)) != 0; }
   bool is_reboot() const { return (flags_ & reboot) != 0; }
   // @every: the period in seconds; 0 for cron schedules.
   std::int64_t every() const { return every_; }

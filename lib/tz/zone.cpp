@@ -6,7 +6,6 @@
 #include <date/tz.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -25,8 +24,8 @@ constexpr int last_generated_year = 2500;
 // The POSIX rule at the end of a TZif file (version 2 or later): the text between the last
 // two newlines. Empty when there is none.
 std::string read_footer(const std::string& zone_name) {
-  const char* dir = std::getenv("TZDIR");
-  const std::string path = std::string(dir && *dir ? dir : "/usr/share/zoneinfo") + "/" + zone_name;
+  // The folder date/tz itself reads (it has no TZDIR override).
+  const std::string path = "/usr/share/zoneinfo/" + zone_name;
   std::ifstream in(path, std::ios::binary);
   std::stringstream buffer;
   buffer << in.rdbuf();

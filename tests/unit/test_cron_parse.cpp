@@ -86,6 +86,7 @@ TEST_SUITE("cron::Schedule::parse") {
     const std::pair<const char*, bool> cases[] = {
         {"0 * * * *", true},   {"*/15 9-17 * * *", true}, {"30 */2 * * *", true},
         {"0 2 * * *", false},  {"0 0-23 * * *", false},  {"@hourly", true},
+        {"@every 1h", true},
         {"@daily", false},     {"H/15 * * * *", true},   {"0,30 1 * * *", false},
     };
     for (auto [text, interval] : cases) {
@@ -118,7 +119,9 @@ TEST_SUITE("cron::Schedule::parse") {
         {"*/0 * * * *", "field 1 (minute): step 0 is out of range 1-60", 3, 1},
         {"0 */25 * * *", "field 2 (hour): step 25 is out of range 1-24", 5, 2},
         {"5-1 * * * *",
-         "field 1 (minute): range 5-1 is reversed; write it as two ranges, e.g. 22-23,0-2", 1, 3},
+         "field 1 (minute): range 5-1 is reversed; to wrap around write 5-59,0-1", 1, 3},
+        {"0 22-2 * * *", "field 2 (hour): range 22-2 is reversed; to wrap around write 22-23,0-2",
+         3, 4},
         {"1,,2 * * * *", "field 1 (minute): empty list item", 3, 1},
         {"1, * * * *", "field 1 (minute): empty list item", 3, 1},
         {"1x * * * *", "field 1 (minute): unexpected 'x'", 2, 1},
