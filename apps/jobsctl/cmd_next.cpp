@@ -6,10 +6,9 @@
 #include <cron/schedule.hpp>
 #include <tz/format.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 namespace jobsctl {
 
@@ -145,8 +144,9 @@ int run_next(const NextOptions& o) {
 
 Run setup_next(CLI::App& command) {
   auto o = std::make_shared<NextOptions>();
-  command.add_option("expression", o->expression,
-                     "Cron expression, macro (@daily, @every 15m) with optional CRON_TZ= prefix")
+  command
+      .add_option("expression", o->expression,
+                  "Cron expression, macro (@daily, @every 15m) with optional CRON_TZ= prefix")
       ->required();
   command.add_option("--tz", o->zone, "Time zone (IANA name); default UTC or the CRON_TZ= prefix");
   command.add_option("--from", o->from,

@@ -1,15 +1,20 @@
 #include "output.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
-#include <unistd.h>
 
 namespace jobsctl {
 
-bool stdout_is_terminal() { return isatty(STDOUT_FILENO) != 0; }
+bool stdout_is_terminal() {
+  return isatty(STDOUT_FILENO) != 0;
+}
 
-void print_error(const base::Error& error) { std::cerr << "jobsctl: " << error.render() << "\n"; }
+void print_error(const base::Error& error) {
+  std::cerr << "jobsctl: " << error.render() << "\n";
+}
 
 void print_table(const std::vector<std::string>& header,
                  const std::vector<std::vector<std::string>>& rows) {

@@ -68,7 +68,8 @@ std::string format_duration(std::int64_t seconds) {
     out = "-";
     seconds = -seconds;
   }
-  constexpr std::pair<std::int64_t, char> units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
+  constexpr std::pair<std::int64_t, char> units[] = {
+      {86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
   for (auto [size, name] : units) {
     if (seconds >= size) {
       out += std::to_string(seconds / size) + name;

@@ -1,8 +1,7 @@
 #include <base/civil.hpp>
-#include <cron/schedule.hpp>
-
 #include <base/duration.hpp>
 #include <base/text.hpp>
+#include <cron/schedule.hpp>
 
 #include <array>
 #include <bit>
@@ -21,8 +20,8 @@ struct FieldSpec {
 };
 
 constexpr FieldSpec field_specs[] = {
-    {"second", 0, 59}, {"minute", 0, 59}, {"hour", 0, 23},
-    {"day of month", 1, 31}, {"month", 1, 12}, {"day of week", 0, 7},
+    {"second", 0, 59},       {"minute", 0, 59}, {"hour", 0, 23},
+    {"day of month", 1, 31}, {"month", 1, 12},  {"day of week", 0, 7},
 };
 
 constexpr std::array<const char*, 12> month_names = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
@@ -35,14 +34,26 @@ struct Macro {
 };
 
 constexpr Macro macros[] = {
-    {"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
-    {"@weekly", "0 0 * * 0"},  {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
-    {"@hourly", "0 * * * *"},  {"@reboot", ""},            {"@every", ""},
+    {"@yearly", "0 0 1 1 *"},
+    {"@annually", "0 0 1 1 *"},
+    {"@monthly", "0 0 1 * *"},
+    {"@weekly", "0 0 * * 0"},
+    {"@daily", "0 0 * * *"},
+    {"@midnight", "0 0 * * *"},
+    {"@hourly", "0 * * * *"},
+    {"@reboot", ""},
+    {"@every", ""},
 };
 
-bool is_space(char c) { return c == ' ' || c == '\t'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+bool is_space(char c) {
+  return c == ' ' || c == '\t';
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_alpha(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
 
 // A stable 64-bit hash (FNV-1a, then a finaliser) so that H gives the same value on every
 // machine and every run.
@@ -189,8 +200,9 @@ std::optional<base::Error> Parser::parse_step(int index, Cursor& c, int& step) {
   }
   if (v < 1 || v > span) {
     return error(c.token.offset + start, c.i - start,
-                 field_label(index) + "step " + std::string(c.token.text.substr(start, c.i - start)) +
-                     " is out of range 1-" + std::to_string(span));
+                 field_label(index) + "step " +
+                     std::string(c.token.text.substr(start, c.i - start)) + " is out of range 1-" +
+                     std::to_string(span));
   }
   step = static_cast<int>(v);
   return std::nullopt;
@@ -246,8 +258,8 @@ std::optional<base::Error> Parser::parse_item(int index, Cursor& c, Field& out) 
       }
       if (lo > hi) {
         return error(c.token.offset + item_start, c.i - item_start,
-                     field_label(index) + "range " + std::to_string(lo) + "-" +
-                         std::to_string(hi) + " in H(a-b) is reversed");
+                     field_label(index) + "range " + std::to_string(lo) + "-" + std::to_string(hi) +
+                         " in H(a-b) is reversed");
       }
     }
     const auto h = stable_hash(options_.seed, index);
@@ -394,13 +406,11 @@ std::optional<base::Error> Parser::parse_fields(const std::vector<Token>& tokens
   return std::nullopt;
 }
 
-base::Error Parser::never_fires_error(const Schedule& s,
-                                      const std::vector<Token>& tokens) const {
+base::Error Parser::never_fires_error(const Schedule& s, const std::vector<Token>& tokens) const {
   const Token& dom_token = tokens[static_cast<size_t>(dom - first_field_)];
   const Token& month_token = tokens[static_cast<size_t>(month - first_field_)];
   // The common case: plain days of month that none of the chosen months has.
-  if ((s.flags_ & Schedule::star_dow) && s.dow_ == 0x7f && s.dom_weekday_ == 0 &&
-      !(s.dom_ & 1)) {
+  if ((s.flags_ & Schedule::star_dow) && s.dow_ == 0x7f && s.dom_weekday_ == 0 && !(s.dom_ & 1)) {
     const int first_day = std::countr_zero(s.dom_);
     std::string months;
     std::vector<std::string> names;
@@ -475,11 +485,12 @@ base::Result<Schedule> Parser::run() {
     }
     if (found == nullptr) {
       const auto near = base::suggest(word.text, names, 1);
-      return error(word.offset, word.text.size(),
-                   "unknown macro \"" + std::string(word.text) + "\"" +
-                       (near.empty() ? "" : "; did you mean " + base::quoted_alternatives(near) + "?") +
-                       " (valid: @yearly @annually @monthly @weekly @daily @midnight @hourly "
-                       "@reboot @every DURATION)");
+      return error(
+          word.offset, word.text.size(),
+          "unknown macro \"" + std::string(word.text) + "\"" +
+              (near.empty() ? "" : "; did you mean " + base::quoted_alternatives(near) + "?") +
+              " (valid: @yearly @annually @monthly @weekly @daily @midnight @hourly "
+              "@reboot @every DURATION)");
     }
     const std::string_view name = found->name;
     if (name == "@every") {
@@ -493,7 +504,8 @@ base::Result<Schedule> Parser::run() {
                      d.error().message);
       }
       if (*d < 1) {
-        return error(tokens[1].offset, tokens[1].text.size(), "@every needs a duration of at least 1s");
+        return error(tokens[1].offset, tokens[1].text.size(),
+                     "@every needs a duration of at least 1s");
       }
       s.every_ = *d;
       return s;

@@ -79,9 +79,10 @@ std::uint32_t Schedule::day_mask(unsigned days, unsigned first_weekday) const {
   }
 
   // Rotate the weekday set so that bit k means "day k+1 of the month", then repeat it weekly.
-  const unsigned rot = (first_weekday == 0)
-                           ? dow_
-                           : ((unsigned(dow_) >> first_weekday) | (unsigned(dow_) << (7 - first_weekday))) & 0x7f;
+  const unsigned rot =
+      (first_weekday == 0)
+          ? dow_
+          : ((unsigned(dow_) >> first_weekday) | (unsigned(dow_) << (7 - first_weekday))) & 0x7f;
   std::uint32_t by_dow =
       static_cast<std::uint32_t>((std::uint64_t{rot} * 0x10204081ULL) << 1) & valid;
   for (std::uint64_t s = dow_special_; s != 0; s &= s - 1) {
@@ -217,8 +218,9 @@ std::optional<std::int64_t> Schedule::next_local(std::int64_t from, std::int64_t
       ++mi, s = 0;
       continue;
     }
-    const std::int64_t found = base::civil::days_from_date(y, unsigned(m), unsigned(d)) * day_seconds +
-                               h * 3600 + mi * 60 + ns;
+    const std::int64_t found =
+        base::civil::days_from_date(y, unsigned(m), unsigned(d)) * day_seconds + h * 3600 +
+        mi * 60 + ns;
     return found <= limit ? std::optional(found) : std::nullopt;
   }
 }
@@ -236,8 +238,9 @@ std::optional<std::int64_t> Schedule::prev_local(std::int64_t from, std::int64_t
   std::uint32_t days = 0;
   bool days_valid = false;
   const auto before_limit = [&] {
-    return (base::civil::days_from_date(y, unsigned(m), base::civil::days_in_month(y, unsigned(m))) + 1) *
-                   day_seconds <=
+    return (base::civil::days_from_date(y, unsigned(m),
+                                        base::civil::days_in_month(y, unsigned(m))) +
+            1) * day_seconds <=
                limit ||
            y < -9999;
   };
@@ -295,8 +298,9 @@ std::optional<std::int64_t> Schedule::prev_local(std::int64_t from, std::int64_t
       --mi, s = 59;
       continue;
     }
-    const std::int64_t found = base::civil::days_from_date(y, unsigned(m), unsigned(d)) * day_seconds +
-                               h * 3600 + mi * 60 + ps;
+    const std::int64_t found =
+        base::civil::days_from_date(y, unsigned(m), unsigned(d)) * day_seconds + h * 3600 +
+        mi * 60 + ps;
     return found >= limit ? std::optional(found) : std::nullopt;
   }
 }
@@ -307,7 +311,8 @@ std::optional<Fire> Schedule::next_fire(Instant after) const {
     return std::nullopt;
   }
   if (every_ > 0) {
-    return Fire{Instant{std::chrono::seconds{(base::civil::floor_div(t, every_) + 1) * every_}}, {}};
+    return Fire{Instant{std::chrono::seconds{(base::civil::floor_div(t, every_) + 1) * every_}},
+                {}};
   }
   const bool fixed = !is_interval();
   const bool shift_gaps = fixed && !(flags_ & gap_skip);
@@ -352,7 +357,8 @@ std::optional<Fire> Schedule::prev_fire(Instant before) const {
     return std::nullopt;
   }
   if (every_ > 0) {
-    return Fire{Instant{std::chrono::seconds{(base::civil::floor_div(t - 1, every_)) * every_}}, {}};
+    return Fire{Instant{std::chrono::seconds{(base::civil::floor_div(t - 1, every_)) * every_}},
+                {}};
   }
   const bool fixed = !is_interval();
   const bool shift_gaps = fixed && !(flags_ & gap_skip);

@@ -108,7 +108,7 @@ private:
   std::uint32_t dom_weekday_ = 0; // bits 1-31: nW (nearest weekday); bit 0: LW
   std::uint16_t months_ = 0;      // bits 1-12
   std::uint16_t flags_ = 0;
-  std::uint8_t dow_ = 0;          // bits 0-6, 0 = Sunday
+  std::uint8_t dow_ = 0; // bits 0-6, 0 = Sunday
 };
 
 } // namespace cron

@@ -1,6 +1,5 @@
-#include <tz/format.hpp>
-
 #include <base/civil.hpp>
+#include <tz/format.hpp>
 
 #include <cstdio>
 

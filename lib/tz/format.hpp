@@ -1,8 +1,7 @@
 #pragma once
 
-#include <tz/zone.hpp>
-
 #include <base/error.hpp>
+#include <tz/zone.hpp>
 
 #include <cstdint>
 #include <string>

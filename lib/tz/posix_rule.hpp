@@ -1,8 +1,7 @@
 #pragma once
 
-#include <tz/zone.hpp>
-
 #include <base/error.hpp>
+#include <tz/zone.hpp>
 
 #include <cstdint>
 #include <string>
@@ -29,7 +28,7 @@ private:
     enum class Kind { julian_1, julian_0, month_week_day } kind = Kind::month_week_day;
     int day = 0; // Jn: 1..365, n: 0..365, Mm.w.d: d (0 = Sunday)
     int month = 0;
-    int week = 0; // 1..5, 5 = last
+    int week = 0;             // 1..5, 5 = last
     std::int32_t time = 7200; // local seconds after midnight, may be negative or past 24h
   };
   std::int64_t local_day_of(const When& w, int year) const;

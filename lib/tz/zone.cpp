@@ -1,7 +1,6 @@
+#include <base/text.hpp>
 #include <tz/posix_rule.hpp>
 #include <tz/zone.hpp>
-
-#include <base/text.hpp>
 
 #include <date/tz.h>
 
@@ -30,8 +29,7 @@ std::string read_footer(const std::string& zone_name) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   const std::string data = buffer.str();
-  if (data.size() < 6 || data.compare(0, 4, "TZif") != 0 || data[4] < '2' ||
-      data.back() != '\n') {
+  if (data.size() < 6 || data.compare(0, 4, "TZif") != 0 || data[4] < '2' || data.back() != '\n') {
     return {};
   }
   const size_t start = data.rfind('\n', data.size() - 2);
@@ -67,9 +65,9 @@ std::vector<Transition> load_transitions(const date::time_zone& zone) {
   }
   const std::int64_t last = out.back().at;
   const int first_year =
-      last == min_time ? 1970 : int(date::year_month_day{date::floor<date::days>(
-                                                             sys_seconds{seconds{last}})}
-                                        .year());
+      last == min_time
+          ? 1970
+          : int(date::year_month_day{date::floor<date::days>(sys_seconds{seconds{last}})}.year());
   for (int year = first_year; year <= last_generated_year; ++year) {
     for (auto& t : rule->transitions_in(year)) {
       if (t.at > last) {
@@ -117,8 +115,8 @@ size_t Zone::index_at(std::int64_t utc) const {
 }
 
 Period Zone::period(size_t i) const {
-  return {begins_[i], i + 1 < begins_.size() ? begins_[i + 1] : max_time, offsets_[i],
-          dst_[i] != 0, abbrevs_[abbrev_index_[i]]};
+  return {begins_[i], i + 1 < begins_.size() ? begins_[i + 1] : max_time, offsets_[i], dst_[i] != 0,
+          abbrevs_[abbrev_index_[i]]};
 }
 
 LocalToUtc Zone::to_utc(std::int64_t local) const {

@@ -16,7 +16,7 @@ for page in "$man_dir"/*.[0-9]; do
 done
 
 rendered=$("$mandoc" -Tascii "$man_dir/jobsctl.1" | col -b)
-verbs=$("$jobsctl" --help | awk '/^Subcommands:/ {on = 1; next} on && NF {print $1}')
+verbs=$("$jobsctl" --help | awk '/^Subcommands:/ {on = 1; next} on && !NF {exit} on {print $1}')
 for verb in $verbs; do
   grep -q -- "$verb" <<<"$rendered" || { echo "FAIL verb $verb missing from jobsctl.1"; failures=$((failures + 1)); }
   for option in $("$jobsctl" "$verb" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u); do

@@ -3,4 +3,6 @@
 
 bool run_cron_properties();
 
-int main() { return run_cron_properties() ? 0 : 1; }
+int main() {
+  return run_cron_properties() ? 0 : 1;
+}

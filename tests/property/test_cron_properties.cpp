@@ -2,12 +2,11 @@
 // next() agrees with a brute-force search built from the generator's own description of the
 // fields (not from the parser), next(t) > t, prev(next(t)) <= t, next(prev(t)) >= t, and the
 // canonical text parses back to an equal schedule.
-#include <cron/schedule.hpp>
-#include <tz/format.hpp>
-
 #include "support/oracle.hpp"
 
 #include <base/civil.hpp>
+#include <cron/schedule.hpp>
+#include <tz/format.hpp>
 
 #include <rapidcheck.h>
 
@@ -17,11 +16,20 @@
 
 namespace {
 
-const char* const zones[] = {"UTC",           "Europe/London",     "Europe/Berlin",
-                             "Europe/Dublin", "America/New_York",  "America/Santiago",
-                             "America/Havana", "America/Asuncion", "Australia/Lord_Howe",
-                             "Australia/Sydney", "Pacific/Chatham", "Africa/Casablanca",
-                             "Asia/Kolkata",  "Pacific/Apia"};
+const char* const zones[] = {"UTC",
+                             "Europe/London",
+                             "Europe/Berlin",
+                             "Europe/Dublin",
+                             "America/New_York",
+                             "America/Santiago",
+                             "America/Havana",
+                             "America/Asuncion",
+                             "Australia/Lord_Howe",
+                             "Australia/Sydney",
+                             "Pacific/Chatham",
+                             "Africa/Casablanca",
+                             "Asia/Kolkata",
+                             "Pacific/Apia"};
 
 // One generated field: its text and the values it stands for.
 struct FieldText {
@@ -108,7 +116,8 @@ bool naive_match(const Expression& e, std::int64_t local) {
   const bool dom = e.fields[3].values.count(int(d.day)) > 0;
   const bool dow = e.fields[5].values.count(int(c::weekday(days))) > 0;
   const bool day = (e.fields[3].star || e.fields[5].star) ? (dom && dow) : (dom || dow);
-  return day && e.fields[4].values.count(int(d.month)) && e.fields[2].values.count(int(sod / 3600)) &&
+  return day && e.fields[4].values.count(int(d.month)) &&
+         e.fields[2].values.count(int(sod / 3600)) &&
          e.fields[1].values.count(int(sod / 60 % 60)) && e.fields[0].values.count(int(sod % 60));
 }
 
@@ -154,8 +163,8 @@ bool run_cron_properties() {
 
   ok &= rc::check("next() walks exactly the fires the brute force finds", [&] {
     const auto e = *gen_expression();
-    const tz::Zone* zone = *tz::find_zone(*rc::gen::elementOf(std::vector<const char*>(
-        std::begin(zones), std::end(zones))));
+    const tz::Zone* zone = *tz::find_zone(
+        *rc::gen::elementOf(std::vector<const char*>(std::begin(zones), std::end(zones))));
     cron::ParseOptions options;
     options.zone = zone;
     options.dst_gap = *rc::gen::inRange(0, 4) == 0 ? cron::DstGap::skip : cron::DstGap::shift;
@@ -203,8 +212,8 @@ bool run_cron_properties() {
 
   ok &= rc::check("prev(next(t)) <= t and next(prev(t)) >= t", [&] {
     const auto e = *gen_expression();
-    const tz::Zone* zone = *tz::find_zone(*rc::gen::elementOf(std::vector<const char*>(
-        std::begin(zones), std::end(zones))));
+    const tz::Zone* zone = *tz::find_zone(
+        *rc::gen::elementOf(std::vector<const char*>(std::begin(zones), std::end(zones))));
     cron::ParseOptions options;
     options.zone = zone;
     auto parsed = cron::Schedule::parse(e.text, options);
@@ -229,8 +238,10 @@ bool run_cron_properties() {
     const char* dows[] = {"5L", "1#2", "MON-FRI", "FRI-SUN", "H", "?"};
     std::string text = e.text;
     if (*rc::gen::inRange(0, 3) == 0) {
-      text = e.fields[1].text + " " + e.fields[2].text + " " + *rc::gen::elementOf(std::vector<const char*>(std::begin(doms), std::end(doms))) +
-             " " + e.fields[4].text + " " + *rc::gen::elementOf(std::vector<const char*>(std::begin(dows), std::end(dows)));
+      text = e.fields[1].text + " " + e.fields[2].text + " " +
+             *rc::gen::elementOf(std::vector<const char*>(std::begin(doms), std::end(doms))) + " " +
+             e.fields[4].text + " " +
+             *rc::gen::elementOf(std::vector<const char*>(std::begin(dows), std::end(dows)));
     }
     if (*rc::gen::inRange(0, 4) == 0) {
       text = "CRON_TZ=Europe/Berlin " + text;

@@ -10,8 +10,8 @@
 TEST_SUITE("base::duration") {
   TEST_CASE("parses the documented forms") {
     const std::pair<const char*, std::int64_t> cases[] = {
-        {"90", 90}, {"90s", 90}, {"15m", 900}, {"1h30m", 5400}, {"2d", 172800},
-        {"1d2h3m4s", 93784}, {"0", 0}, {"0s", 0},
+        {"90", 90},     {"90s", 90},         {"15m", 900}, {"1h30m", 5400},
+        {"2d", 172800}, {"1d2h3m4s", 93784}, {"0", 0},     {"0s", 0},
     };
     for (auto [text, seconds] : cases) {
       CAPTURE(text);

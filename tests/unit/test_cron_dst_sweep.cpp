@@ -1,10 +1,10 @@
 // Second by second, two hours either side of every transition from 2020 to 2030 in twelve
 // zones: the fires next() walks through are exactly those the oracle finds, strictly
 // increasing, none doubled, none missed.
+#include "support/oracle.hpp"
+
 #include <cron/schedule.hpp>
 #include <tz/format.hpp>
-
-#include "support/oracle.hpp"
 
 #include <doctest/doctest.h>
 
@@ -17,10 +17,9 @@ TEST_SUITE("cron DST sweep") {
                            "America/Asuncion", "Australia/Lord_Howe", "Australia/Sydney",
                            "Pacific/Chatham",  "Africa/Casablanca",   "Pacific/Apia"};
     const char* expressions[] = {
-        "* * * * *",     "*/15 * * * *",   "0 * * * *",      "30 * * * *",
-        "0 0 * * *",     "0 1 * * *",      "30 1 * * *",     "0 2 * * *",
-        "30 2 * * *",    "45 2 * * *",     "0,30 0-3 * * *", "15 23 * * *",
-        "*/10 * * * * *", "30 30 2 * * *",
+        "* * * * *",      "*/15 * * * *", "0 * * * *",      "30 * * * *",    "0 0 * * *",
+        "0 1 * * *",      "30 1 * * *",   "0 2 * * *",      "30 2 * * *",    "45 2 * * *",
+        "0,30 0-3 * * *", "15 23 * * *",  "*/10 * * * * *", "30 30 2 * * *",
     };
     const std::int64_t from = *tz::parse_time("2020-01-01T00:00:00Z", tz::utc());
     const std::int64_t to = *tz::parse_time("2031-01-01T00:00:00Z", tz::utc());

@@ -84,10 +84,10 @@ TEST_SUITE("cron::Schedule::parse") {
 
   TEST_CASE("classifies interval and fixed-time schedules as cronie does") {
     const std::pair<const char*, bool> cases[] = {
-        {"0 * * * *", true},   {"*/15 9-17 * * *", true}, {"30 */2 * * *", true},
-        {"0 2 * * *", false},  {"0 0-23 * * *", false},  {"@hourly", true},
-        {"@every 1h", true},
-        {"@daily", false},     {"H/15 * * * *", true},   {"0,30 1 * * *", false},
+        {"0 * * * *", true},     {"*/15 9-17 * * *", true}, {"30 */2 * * *", true},
+        {"0 2 * * *", false},    {"0 0-23 * * *", false},   {"@hourly", true},
+        {"@every 1h", true},     {"@daily", false},         {"H/15 * * * *", true},
+        {"0,30 1 * * *", false},
     };
     for (auto [text, interval] : cases) {
       CAPTURE(text);
@@ -118,8 +118,8 @@ TEST_SUITE("cron::Schedule::parse") {
          9, 3},
         {"*/0 * * * *", "field 1 (minute): step 0 is out of range 1-60", 3, 1},
         {"0 */25 * * *", "field 2 (hour): step 25 is out of range 1-24", 5, 2},
-        {"5-1 * * * *",
-         "field 1 (minute): range 5-1 is reversed; to wrap around write 5-59,0-1", 1, 3},
+        {"5-1 * * * *", "field 1 (minute): range 5-1 is reversed; to wrap around write 5-59,0-1", 1,
+         3},
         {"0 22-2 * * *", "field 2 (hour): range 22-2 is reversed; to wrap around write 22-23,0-2",
          3, 4},
         {"1,,2 * * * *", "field 1 (minute): empty list item", 3, 1},
@@ -135,11 +135,13 @@ TEST_SUITE("cron::Schedule::parse") {
         {"0 0 * * 1#6",
          "field 5 (day of week): expected 1-5 after '#' (the n-th weekday of the month)", 11, 1},
         {"0 0 L-2 * *", "field 3 (day of month): unexpected '-'", 6, 1},
-        {"0 0 * *", "expected 5 fields (minute hour day-of-month month day-of-week) or 6 (with "
-                    "seconds first), got 4",
+        {"0 0 * *",
+         "expected 5 fields (minute hour day-of-month month day-of-week) or 6 (with "
+         "seconds first), got 4",
          8, 1},
-        {"0 0 * * * * *", "expected 5 fields (minute hour day-of-month month day-of-week) or 6 "
-                          "(with seconds first), got 7",
+        {"0 0 * * * * *",
+         "expected 5 fields (minute hour day-of-month month day-of-week) or 6 "
+         "(with seconds first), got 7",
          13, 1},
         {"", "empty schedule; expected 5 or 6 fields or a macro such as @daily", 1, 1},
         {"0 0 30 2 *", "schedule never fires: FEB has no day 30", 5, 2},
@@ -152,8 +154,8 @@ TEST_SUITE("cron::Schedule::parse") {
         {"@daily 5", "unexpected text after @daily", 8, 1},
         {"@every", "@every takes one duration, e.g. @every 15m", 7, 1},
         {"@every 0s", "@every needs a duration of at least 1s", 8, 2},
-        {"@every 15x", "invalid duration \"15x\": unknown unit 'x' (valid: 90, 90s, 15m, 1h30m, 2d)",
-         10, 1},
+        {"@every 15x",
+         "invalid duration \"15x\": unknown unit 'x' (valid: 90, 90s, 15m, 1h30m, 2d)", 10, 1},
         {"CRON_TZ=Europe/Berln 0 0 * * *",
          "unknown time zone \"Europe/Berln\"; did you mean \"Europe/Berlin\"?", 9, 12},
         {"CRON_TZ=UTC", "expected a schedule after the time zone", 12, 1},

@@ -25,7 +25,8 @@ TEST_SUITE("tz::Zone") {
   TEST_CASE("unknown zones suggest the nearest names") {
     auto z = tz::find_zone("Europe/Berln");
     REQUIRE_FALSE(z.ok());
-    CHECK(z.error().message == "unknown time zone \"Europe/Berln\"; did you mean \"Europe/Berlin\"?");
+    CHECK(z.error().message ==
+          "unknown time zone \"Europe/Berln\"; did you mean \"Europe/Berlin\"?");
     auto far = tz::find_zone("Nowhere/Atlantis");
     REQUIRE_FALSE(far.ok());
     CHECK(far.error().message.starts_with("unknown time zone \"Nowhere/Atlantis\""));
