@@ -1,6 +1,7 @@
 #include <base/text.hpp>
 
 #include <algorithm>
+#include <limits>
 
 namespace base {
 
@@ -47,12 +48,18 @@ std::vector<std::string> suggest(std::string_view word, const std::vector<std::s
   // A typo changes a few characters: allow about one edit in four, at least two.
   const size_t limit = std::max<size_t>(2, word.size() / 4);
   std::vector<std::pair<size_t, std::string>> scored;
+  // The distance is at least the difference in length: skip those that cannot be close.
+  const auto may_be_close = [&](std::string_view c) {
+    return (c.size() > word.size() ? c.size() - word.size() : word.size() - c.size()) <= limit;
+  };
+  constexpr size_t far = std::numeric_limits<size_t>::max();
   for (const auto& c : candidates) {
-    size_t d = edit_distance(word, c);
+    size_t d = may_be_close(c) ? edit_distance(word, c) : far;
     // "Berlin" for "Europe/Berlin": a match of the last component counts as close.
     const auto slash = c.rfind('/');
     if (slash != std::string::npos && word.find('/') == std::string_view::npos) {
-      d = std::min(d, edit_distance(word, std::string_view(c).substr(slash + 1)));
+      const auto last = std::string_view(c).substr(slash + 1);
+      d = std::min(d, may_be_close(last) ? edit_distance(word, last) : far);
     }
     if (d <= limit) {
       scored.emplace_back(d, c);

@@ -21,7 +21,7 @@ int next_bit(T mask, int from) {
   if (from >= std::numeric_limits<T>::digits) {
     return -1;
   }
-  const T m = mask & static_cast<T>(~T{0} << from);
+  const auto m = static_cast<T>(mask & static_cast<T>(~T{0} << from));
   return m ? std::countr_zero(m) : -1;
 }
 
@@ -32,7 +32,8 @@ int prev_bit(T mask, int from) {
     return -1;
   }
   constexpr int digits = std::numeric_limits<T>::digits;
-  const T m = from >= digits - 1 ? mask : mask & static_cast<T>((T{1} << (from + 1)) - 1);
+  const auto m =
+      from >= digits - 1 ? mask : static_cast<T>(mask & static_cast<T>((T{1} << (from + 1)) - 1));
   return m ? digits - 1 - std::countl_zero(m) : -1;
 }
 
