@@ -267,7 +267,9 @@ std::optional<base::Error> Parser::parse_item(int index, Cursor& c, Field& out) 
       if (auto e = parse_step(index, c, step)) {
         return e;
       }
-      set_range(lo + static_cast<int>(h % static_cast<std::uint64_t>(step)), hi, step);
+      // The offset stays inside the range even when the step is wider than it (H(0-29)/50).
+      const auto offset_limit = static_cast<std::uint64_t>(std::min(step, hi - lo + 1));
+      set_range(lo + static_cast<int>(h % offset_limit), hi, step);
     } else {
       const int v = lo + static_cast<int>(h % static_cast<std::uint64_t>(hi - lo + 1));
       set_range(v, v, 1);

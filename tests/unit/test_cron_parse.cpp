@@ -82,6 +82,23 @@ TEST_SUITE("cron::Schedule::parse") {
     }
   }
 
+  TEST_CASE("H with a step wider than its range still gives a value (fuzz regression)") {
+    for (const char* seed : {"", "a", "b", "fuzz", "nightly-report", "job-42", "x-y-z"}) {
+      cron::ParseOptions options;
+      options.seed = seed;
+      auto s = cron::Schedule::parse("H(0-29)/50 * * * *", options);
+      REQUIRE(s.ok());
+      const auto text = s->to_string();
+      CAPTURE(text);
+      auto again = cron::Schedule::parse(text);
+      REQUIRE(again.ok());
+      CHECK(*again == *s);
+      const auto fire = s->next(cron::Instant{});
+      REQUIRE(fire.has_value());
+      CHECK(fire->time_since_epoch().count() / 60 % 60 <= 29);
+    }
+  }
+
   TEST_CASE("classifies interval and fixed-time schedules as cronie does") {
     const std::pair<const char*, bool> cases[] = {
         {"0 * * * *", true},     {"*/15 9-17 * * *", true}, {"30 */2 * * *", true},
