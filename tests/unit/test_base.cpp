@@ -14,7 +14,8 @@ TEST_SUITE("base::duration") {
         {"2d", 172800}, {"1d2h3m4s", 93784}, {"0", 0},     {"0s", 0},
     };
     for (auto [text, seconds] : cases) {
-      CAPTURE(text);
+      const std::string input(text); // doctest cannot capture a structured binding
+      CAPTURE(input);
       auto d = base::parse_duration(text);
       REQUIRE(d.ok());
       CHECK(*d == seconds);
@@ -32,7 +33,8 @@ TEST_SUITE("base::duration") {
         {"h", "expected a number", 1},
     };
     for (auto [text, what, column] : cases) {
-      CAPTURE(text);
+      const std::string input(text); // doctest cannot capture a structured binding
+      CAPTURE(input);
       auto d = base::parse_duration(text);
       REQUIRE_FALSE(d.ok());
       CHECK(d.error().message == "invalid duration \"" + std::string(text) + "\": " + what +

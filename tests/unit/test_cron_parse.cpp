@@ -58,7 +58,8 @@ TEST_SUITE("cron::Schedule::parse") {
         {"  0   2 * * *  ", "0 2 * * *"},
     };
     for (auto [text, expected] : cases) {
-      CAPTURE(std::string(text));
+      const std::string input(text); // doctest cannot capture a structured binding
+      CAPTURE(input);
       CHECK(canonical(text) == std::string(expected));
       CHECK(canonical(canonical(text).c_str()) == std::string(expected));
     }
@@ -107,7 +108,8 @@ TEST_SUITE("cron::Schedule::parse") {
         {"0,30 1 * * *", false},
     };
     for (auto [text, interval] : cases) {
-      CAPTURE(text);
+      const std::string input(text); // doctest cannot capture a structured binding
+      CAPTURE(input);
       CHECK(cron::Schedule::parse(text)->is_interval() == interval);
     }
   }
