@@ -2,7 +2,7 @@
 
 namespace base {
 
-std::string Error::render() const {
+std::string Error::render(std::string_view severity) const {
   std::string out;
   if (!location.path.empty()) {
     out += location.path + ":";
@@ -13,7 +13,9 @@ std::string Error::render() const {
   if (location.column > 0 && (location.line > 0 || !location.path.empty())) {
     out += std::to_string(location.column) + ":";
   }
-  out += out.empty() ? "error: " : " error: ";
+  out += out.empty() ? "" : " ";
+  out += severity;
+  out += ": ";
   out += message;
   if (!source_line.empty() && location.column > 0) {
     out += "\n  " + source_line + "\n  ";

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -22,7 +23,8 @@ struct Error {
   int length = 1;          // how many characters the caret underlines
 
   // "path:line:col: error: message", then the source line and a caret under the column.
-  std::string render() const;
+  // `severity` replaces the word "error" ("warning").
+  std::string render(std::string_view severity = "error") const;
 };
 
 // A value or an Error. Library code returns these instead of throwing for expected failures.

@@ -1,0 +1,797 @@
+#include <base/duration.hpp>
+#include <base/text.hpp>
+#include <jobs/keys.hpp>
+#include <jobs/loader.hpp>
+#include <jobs/step_types.hpp>
+#include <tz/format.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace jobs {
+
+namespace {
+
+std::string describe(const Node& n) {
+  switch (n.kind) {
+  case Node::Kind::null:
+    return "nothing";
+  case Node::Kind::sequence:
+    return "a list";
+  case Node::Kind::map:
+    return "a map";
+  case Node::Kind::scalar:
+    break;
+  }
+  return (n.quoted ? "the string \"" : "\"") + n.scalar + "\"";
+}
+
+// The place of character `offset` inside a scalar written on one line.
+Mark inside(const Node& scalar, int offset) {
+  return {scalar.mark.line, scalar.mark.column + offset + (scalar.quoted ? 1 : 0)};
+}
+
+bool is_env_name(std::string_view name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// Type checks and conversions, each reporting at the value's place.
+class Reader {
+public:
+  explicit Reader(Diagnostics& out) : out_(out) {}
+
+  // Reports unknown keys (with a suggestion; keys beginning with "x-" are the user's) and
+  // missing required ones. `what` names the level: "job", "step", "schedule".
+  void check_keys(const Node& map, const std::vector<KeySpec>& specs, std::string_view what,
+                  const std::vector<KeySpec>* more = nullptr) {
+    std::vector<std::string> names;
+    for (const auto* list : {&specs, more}) {
+      if (list != nullptr) {
+        for (const auto& k : *list) {
+          names.emplace_back(k.name);
+        }
+      }
+    }
+    for (const auto& e : map.entries) {
+      if (e.key.starts_with("x-") || std::find(names.begin(), names.end(), e.key) != names.end()) {
+        continue;
+      }
+      std::string message = "unknown " + std::string(what) + " key \"" + e.key + "\"";
+      const auto near = base::suggest(e.key, names, 1);
+      if (!near.empty()) {
+        message += "; did you mean " + base::quoted_alternatives(near) + "?";
+      } else {
+        message += " (keys beginning with x- are free for your own use)";
+      }
+      out_.error(e.key_mark, message, static_cast<int>(e.key.size()));
+    }
+    for (const auto* list : {&specs, more}) {
+      if (list == nullptr) {
+        continue;
+      }
+      for (const auto& k : *list) {
+        if (k.required && map.find(k.name) == nullptr) {
+          out_.error(map.mark, "missing key \"" + std::string(k.name) + "\" in " +
+                                   std::string(what) + ": " + std::string(k.description));
+        }
+      }
+    }
+  }
+
+  std::optional<std::string> string(const Node& n, std::string_view key) {
+    if (!n.is_scalar()) {
+      expected(n, key, "a string");
+      return std::nullopt;
+    }
+    return n.scalar;
+  }
+
+  std::optional<std::string> choice(const Node& n, std::string_view key,
+                                    const std::vector<std::string_view>& choices) {
+    auto s = string(n, key);
+    if (!s) {
+      return std::nullopt;
+    }
+    if (std::find(choices.begin(), choices.end(), *s) != choices.end()) {
+      return s;
+    }
+    std::string list;
+    for (size_t i = 0; i < choices.size(); ++i) {
+      list += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + std::string(choices[i]);
+    }
+    expected(n, key, list);
+    return std::nullopt;
+  }
+
+  std::optional<bool> boolean(const Node& n, std::string_view key) {
+    if (n.is_scalar() && !n.quoted) {
+      const auto v = base::to_lower(n.scalar);
+      if (v == "true" || v == "yes" || v == "on") {
+        return true;
+      }
+      if (v == "false" || v == "no" || v == "off") {
+        return false;
+      }
+    }
+    expected(n, key, "true or false");
+    return std::nullopt;
+  }
+
+  std::optional<long long> integer(const Node& n, std::string_view key, long long min,
+                                   long long max) {
+    if (n.is_scalar() && !n.quoted && !n.scalar.empty()) {
+      size_t used = 0;
+      try {
+        const long long v = std::stoll(n.scalar, &used);
+        if (used == n.scalar.size() && v >= min && v <= max) {
+          return v;
+        }
+      } catch (const std::exception&) {
+      }
+    }
+    expected(n, key, "a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+    return std::nullopt;
+  }
+
+  std::optional<double> number(const Node& n, std::string_view key) {
+    if (n.is_scalar() && !n.quoted && !n.scalar.empty()) {
+      size_t used = 0;
+      try {
+        const double v = std::stod(n.scalar, &used);
+        if (used == n.scalar.size() && std::isfinite(v)) {
+          return v;
+        }
+      } catch (const std::exception&) {
+      }
+    }
+    expected(n, key, "a number");
+    return std::nullopt;
+  }
+
+  std::optional<std::int64_t> duration(const Node& n, std::string_view key) {
+    if (!n.is_scalar()) {
+      expected(n, key, "a duration such as 90s, 15m, 1h30m or 2d");
+      return std::nullopt;
+    }
+    auto d = base::parse_duration(n.scalar);
+    if (!d) {
+      out_.error(inside(n, d.error().location.column - 1),
+                 "\"" + std::string(key) + "\": " + d.error().message);
+      return std::nullopt;
+    }
+    return *d;
+  }
+
+  std::optional<std::int64_t> size(const Node& n, std::string_view key) {
+    if (n.is_scalar() && !n.scalar.empty()) {
+      std::int64_t v = 0;
+      size_t i = 0;
+      for (; i < n.scalar.size() && n.scalar[i] >= '0' && n.scalar[i] <= '9' && v < (1LL << 50);
+           ++i) {
+        v = v * 10 + (n.scalar[i] - '0');
+      }
+      const std::string unit = base::to_lower(n.scalar.substr(i));
+      const std::pair<const char*, int> units[] = {{"", 0},   {"b", 0},   {"k", 10}, {"kb", 10},
+                                                   {"m", 20}, {"mb", 20}, {"g", 30}, {"gb", 30},
+                                                   {"t", 40}, {"tb", 40}};
+      for (auto [name, shift] : units) {
+        if (i > 0 && unit == name && v < (1LL << (62 - shift))) {
+          return v << shift;
+        }
+      }
+    }
+    expected(n, key, "a size such as 512K, 1M or 2G (or bytes)");
+    return std::nullopt;
+  }
+
+  // A list of strings; a single string counts as a list of one.
+  std::optional<std::vector<std::string>> string_list(const Node& n, std::string_view key,
+                                                      std::vector<Mark>* marks = nullptr) {
+    std::vector<std::string> out;
+    if (n.is_scalar()) {
+      if (marks) {
+        marks->push_back(n.mark);
+      }
+      return std::vector<std::string>{n.scalar};
+    }
+    if (!n.is_sequence()) {
+      expected(n, key, "a string or a list of strings");
+      return std::nullopt;
+    }
+    bool ok = true;
+    for (const auto& item : n.items) {
+      if (auto s = string(item, key)) {
+        out.push_back(*s);
+        if (marks) {
+          marks->push_back(item.mark);
+        }
+      } else {
+        ok = false;
+      }
+    }
+    return ok ? std::optional(out) : std::nullopt;
+  }
+
+  // A map of names to scalars (env, parameters).
+  std::optional<std::vector<std::pair<std::string, std::string>>>
+  string_map(const Node& n, std::string_view key, bool env_names) {
+    if (!n.is_map()) {
+      expected(n, key, "a map of names to values");
+      return std::nullopt;
+    }
+    std::vector<std::pair<std::string, std::string>> out;
+    bool ok = true;
+    for (const auto& e : n.entries) {
+      if (env_names && !is_env_name(e.key)) {
+        out_.error(e.key_mark,
+                   "\"" + std::string(key) + "\": \"" + e.key +
+                       "\" is not a valid variable name (letters, digits and _, not first a digit)",
+                   static_cast<int>(e.key.size()));
+        ok = false;
+        continue;
+      }
+      if (e.value.is_null()) {
+        out.emplace_back(e.key, "");
+      } else if (e.value.is_scalar()) {
+        out.emplace_back(e.key, e.value.scalar);
+      } else {
+        expected(e.value, e.key, "a string, number or boolean");
+        ok = false;
+      }
+    }
+    return ok ? std::optional(out) : std::nullopt;
+  }
+
+  // Checks a value against a key's declared type; returns whether it is valid.
+  bool check_value(const Node& n, const KeySpec& spec) {
+    switch (spec.type) {
+    case ValueType::string:
+      return spec.choices.empty() ? string(n, spec.name).has_value()
+                                  : choice(n, spec.name, spec.choices).has_value();
+    case ValueType::boolean:
+      return boolean(n, spec.name).has_value();
+    case ValueType::integer:
+      return integer(n, spec.name, 0, 1LL << 40).has_value();
+    case ValueType::number:
+      return number(n, spec.name).has_value();
+    case ValueType::duration:
+      return duration(n, spec.name).has_value();
+    case ValueType::size:
+      return size(n, spec.name).has_value();
+    case ValueType::string_list:
+      return string_list(n, spec.name).has_value();
+    case ValueType::string_map:
+      return string_map(n, spec.name, spec.name == "env").has_value();
+    case ValueType::map:
+      if (!n.is_map()) {
+        expected(n, spec.name, "a map");
+        return false;
+      }
+      return true;
+    case ValueType::list:
+      if (!n.is_sequence()) {
+        expected(n, spec.name, "a list");
+        return false;
+      }
+      return true;
+    case ValueType::schedule:
+    case ValueType::any:
+      return true;
+    }
+    return true;
+  }
+
+  void expected(const Node& n, std::string_view key, const std::string& what) {
+    out_.error(n.mark, "\"" + std::string(key) + "\": expected " + what + ", got " + describe(n));
+  }
+
+  Diagnostics& out() { return out_; }
+
+private:
+  Diagnostics& out_;
+};
+
+// Secrets do not belong in job files: a key named like a credential with a literal value, or
+// a value that looks like a known token format.
+void check_secrets(const Node& n, Diagnostics& out) {
+  static const std::set<std::string> secret_keys = {
+      "password", "passwd",        "pwd",        "secret",       "token",
+      "api_key",  "apikey",        "access_key", "secret_key",   "private_key",
+      "pat",      "client_secret", "auth_token", "access_token", "refresh_token"};
+  static const std::regex token_like(
+      R"((ghp|gho|ghs|ghu|github_pat)_[A-Za-z0-9_]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})");
+  const auto literal = [](const Node& v) {
+    return v.is_scalar() && !v.scalar.empty() && v.scalar.find("${") == std::string::npos;
+  };
+  if (n.is_map()) {
+    for (const auto& e : n.entries) {
+      if (secret_keys.count(base::to_lower(e.key)) && literal(e.value)) {
+        out.error(e.value.mark, "inline secret in \"" + e.key +
+                                    "\": keep it out of job files and write ${secret.NAME}");
+        continue;
+      }
+      check_secrets(e.value, out);
+    }
+  } else if (n.is_sequence()) {
+    for (const auto& item : n.items) {
+      check_secrets(item, out);
+    }
+  } else if (n.is_scalar() && std::regex_search(n.scalar, token_like)) {
+    out.error(n.mark, "this value looks like a credential (a token or private key): keep it "
+                      "out of job files and write ${secret.NAME}");
+  }
+}
+
+void read_retries(Reader& r, const Node& n, RetryPolicy& out) {
+  r.check_keys(n, retries_keys(), "retries");
+  if (const Node* v = n.find("max")) {
+    if (auto x = r.integer(*v, "max", 0, 1000)) {
+      out.max = static_cast<int>(*x);
+    }
+  }
+  if (const Node* v = n.find("delay")) {
+    out.delay = r.duration(*v, "delay").value_or(out.delay);
+  }
+  if (const Node* v = n.find("backoff")) {
+    if (auto x = r.number(*v, "backoff")) {
+      if (*x < 1.0 || *x > 100.0) {
+        r.expected(*v, "backoff", "a number from 1 to 100");
+      } else {
+        out.backoff = *x;
+      }
+    }
+  }
+  if (const Node* v = n.find("max_delay")) {
+    out.max_delay = r.duration(*v, "max_delay").value_or(out.max_delay);
+  }
+}
+
+void read_schedule(Reader& r, const Node& n, JobDefinition& job) {
+  ScheduleSpec& s = job.schedule;
+  std::vector<const Node*> expressions;
+  if (n.is_scalar()) {
+    expressions.push_back(&n);
+  } else if (n.is_sequence()) {
+    for (const auto& item : n.items) {
+      if (item.is_scalar()) {
+        expressions.push_back(&item);
+      } else {
+        r.expected(item, "schedule", "a cron expression");
+      }
+    }
+  } else if (n.is_map()) {
+    r.check_keys(n, schedule_keys(), "schedule");
+    const char* kinds[] = {"cron", "every", "at"};
+    int given = 0;
+    for (const char* k : kinds) {
+      given += n.find(k) != nullptr;
+    }
+    if (given != 1) {
+      r.out().error(n.mark, "a schedule map needs exactly one of \"cron\", \"every\" and \"at\"");
+    }
+    if (const Node* v = n.find("cron")) {
+      if (v->is_scalar()) {
+        expressions.push_back(v);
+      } else if (v->is_sequence()) {
+        for (const auto& item : v->items) {
+          if (item.is_scalar()) {
+            expressions.push_back(&item);
+          } else {
+            r.expected(item, "cron", "a cron expression");
+          }
+        }
+      } else {
+        r.expected(*v, "cron", "a cron expression or a list of them");
+      }
+    }
+    if (const Node* v = n.find("every")) {
+      if (auto d = r.duration(*v, "every")) {
+        if (*d < 1) {
+          r.expected(*v, "every", "a duration of at least 1s");
+        } else {
+          s.cron.push_back("@every " + base::format_duration(*d));
+        }
+      }
+    }
+    if (const Node* v = n.find("jitter")) {
+      s.jitter = r.duration(*v, "jitter").value_or(0);
+    }
+    if (const Node* v = n.find("missed")) {
+      if (auto m = r.choice(*v, "missed", {"skip", "once", "all"})) {
+        s.missed = *m == "skip" ? Missed::skip : *m == "all" ? Missed::all : Missed::once;
+      }
+    }
+    if (const Node* v = n.find("max_lateness")) {
+      s.max_lateness = r.duration(*v, "max_lateness");
+    }
+    if (const Node* v = n.find("dst_gap")) {
+      if (auto g = r.choice(*v, "dst_gap", {"shift", "skip"})) {
+        s.dst_gap = *g == "skip" ? cron::DstGap::skip : cron::DstGap::shift;
+      }
+    }
+    if (const Node* v = n.find("at")) {
+      if (auto text = r.string(*v, "at")) {
+        auto t = tz::parse_time(*text, job.zone ? *job.zone : tz::utc());
+        if (!t) {
+          r.out().error(inside(*v, t.error().location.column - 1), "\"at\": " + t.error().message);
+        } else {
+          s.at = *t;
+          s.at_text = *text;
+        }
+      }
+    }
+  } else if (!n.is_null()) {
+    r.expected(n, "schedule", "a cron expression, a list of them, or a map");
+  }
+
+  for (const Node* e : expressions) {
+    s.cron.push_back(e->scalar);
+  }
+  // Compile every expression with the job's zone and its id as the H seed.
+  cron::ParseOptions options;
+  options.zone = job.zone;
+  options.seed = job.id;
+  options.dst_gap = s.dst_gap;
+  const size_t from_expressions = s.cron.size() - expressions.size();
+  for (size_t i = 0; i < s.cron.size(); ++i) {
+    auto compiled = cron::Schedule::parse(s.cron[i], options);
+    if (compiled) {
+      s.compiled.push_back(*compiled);
+      continue;
+    }
+    const Node* at = i >= from_expressions ? expressions[i - from_expressions] : n.find("every");
+    const auto& err = compiled.error();
+    const bool one_line = at->scalar.find('\n') == std::string::npos;
+    r.out().error(one_line ? inside(*at, err.location.column - 1) : at->mark,
+                  "schedule: " + err.message, err.length);
+  }
+}
+
+void read_notifications(Reader& r, const Node& n, std::string_view key,
+                        std::vector<Notification>& out) {
+  if (!n.is_sequence()) {
+    r.expected(n, key, "a list of {email: ...} or {webhook: ...}");
+    return;
+  }
+  for (const auto& item : n.items) {
+    if (!item.is_map() || item.entries.size() != 1 ||
+        (item.entries[0].key != "email" && item.entries[0].key != "webhook")) {
+      r.expected(item, key, "{email: ADDRESS} or {webhook: URL}");
+      continue;
+    }
+    if (auto target = r.string(item.entries[0].value, item.entries[0].key)) {
+      out.push_back({item.entries[0].key, *target});
+    }
+  }
+}
+
+void read_step(Reader& r, const Node& n, size_t index, JobDefinition& job) {
+  if (!n.is_map()) {
+    r.expected(n, "steps", "a map with type and the type's keys");
+    return;
+  }
+  StepDefinition step;
+  step.mark = n.mark;
+  step.keys = n;
+  step.id = "step-" + std::to_string(index + 1);
+  const StepType* type = nullptr;
+  if (const Node* v = n.find("type")) {
+    if (auto name = r.string(*v, "type")) {
+      step.type = *name;
+      type = find_step_type(*name);
+      if (type == nullptr) {
+        std::vector<std::string> names;
+        std::string list;
+        for (const auto& t : step_types()) {
+          names.emplace_back(t.name);
+          list += (list.empty() ? "" : ", ") + std::string(t.name);
+        }
+        const auto near = base::suggest(*name, names, 1);
+        r.out().error(
+            v->mark,
+            "unknown step type \"" + *name + "\"" +
+                (near.empty() ? "" : "; did you mean " + base::quoted_alternatives(near) + "?") +
+                " (known types: " + list + ")",
+            static_cast<int>(name->size()));
+      }
+    }
+  }
+  r.check_keys(n, step_common_keys(), "step", type ? &type->keys : nullptr);
+  if (const Node* v = n.find("id")) {
+    if (auto id = r.string(*v, "id")) {
+      if (!is_valid_id(*id)) {
+        r.expected(*v, "id", "an id of letters, digits, '_', '.' and '-' (not first)");
+      }
+      step.id = *id;
+    }
+  }
+  for (const auto& other : job.steps) {
+    if (other.id == step.id) {
+      const Node* v = n.find("id");
+      r.out().error(v ? v->mark : n.mark, "duplicate step id \"" + step.id + "\" (first at line " +
+                                              std::to_string(other.mark.line) + ")");
+    }
+  }
+  if (const Node* v = n.find("name")) {
+    step.name = r.string(*v, "name").value_or("");
+  }
+  if (const Node* v = n.find("timeout")) {
+    step.timeout = r.duration(*v, "timeout");
+  }
+  if (const Node* v = n.find("retries")) {
+    if (v->is_map()) {
+      step.retries.emplace();
+      read_retries(r, *v, *step.retries);
+    } else {
+      r.expected(*v, "retries", "a map with max, delay, backoff, max_delay");
+    }
+  }
+  if (const Node* v = n.find("continue_on_failure")) {
+    step.continue_on_failure = r.boolean(*v, "continue_on_failure").value_or(false);
+  }
+  if (const Node* v = n.find("when")) {
+    if (auto w = r.choice(*v, "when", {"on_success", "on_failure", "always"})) {
+      step.when = *w == "always"       ? When::always
+                  : *w == "on_failure" ? When::on_failure
+                                       : When::on_success;
+    }
+  }
+  for (const auto& spec : step_common_keys()) {
+    if (spec.name == "working_directory" || spec.name == "env") {
+      if (const Node* v = n.find(spec.name)) {
+        r.check_value(*v, spec);
+      }
+    }
+  }
+  if (type != nullptr) {
+    for (const auto& spec : type->keys) {
+      if (const Node* v = n.find(spec.name)) {
+        r.check_value(*v, spec);
+      }
+    }
+    if (type->check) {
+      type->check(step, r.out());
+    }
+  }
+  job.steps.push_back(std::move(step));
+}
+
+std::string file_stem(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  const auto dot = name.find_last_of('.');
+  return dot == std::string::npos ? name : name.substr(0, dot);
+}
+
+} // namespace
+
+bool is_valid_id(std::string_view id) {
+  if (id.empty() || id.size() > 200) {
+    return false;
+  }
+  const auto word = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  };
+  if (!word(id[0])) {
+    return false;
+  }
+  return std::all_of(id.begin(), id.end(),
+                     [&](char c) { return word(c) || c == '_' || c == '.' || c == '-'; });
+}
+
+bool LoadedFile::has_errors() const {
+  return std::any_of(diagnostics.begin(), diagnostics.end(),
+                     [](const Diagnostic& d) { return d.severity == Severity::error; });
+}
+
+LoadedFile load_job_text(const std::string& path, std::string_view text,
+                         const LoadOptions& options) {
+  LoadedFile result;
+  result.path = path;
+  Diagnostics out(path, text);
+  const bool json = path.ends_with(".json");
+  auto doc = json ? parse_json(text, path) : parse_yaml(text, path);
+  if (!doc) {
+    out.add(doc.error());
+    result.diagnostics = std::move(out.items());
+    return result;
+  }
+  const Node& root = *doc;
+  if (!root.is_map()) {
+    out.error(root.mark.line > 0 ? root.mark : Mark{1, 1},
+              "a job file holds one map of keys (id, name, schedule, steps, ...), got " +
+                  describe(root));
+    result.diagnostics = std::move(out.items());
+    return result;
+  }
+
+  Reader r(out);
+  JobDefinition job;
+  job.path = path;
+  job.format = json ? FileFormat::json : FileFormat::yaml;
+  r.check_keys(root, job_keys(), "job");
+
+  if (const Node* v = root.find("id")) {
+    job.id_mark = v->mark;
+    if (auto id = r.string(*v, "id")) {
+      job.id = *id;
+      if (!is_valid_id(job.id)) {
+        r.expected(*v, "id", "an id of letters, digits, '_', '.' and '-' (not first)");
+      }
+    }
+  } else {
+    job.id = file_stem(path);
+    if (!is_valid_id(job.id)) {
+      out.error({1, 1}, "the file name \"" + job.id +
+                            "\" is not a valid job id (letters, digits, '_', '.' and '-', not "
+                            "first); rename the file or add an id key");
+    }
+  }
+  job.name = job.id;
+  if (const Node* v = root.find("name")) {
+    job.name = r.string(*v, "name").value_or(job.id);
+  }
+  if (const Node* v = root.find("description")) {
+    job.description = r.string(*v, "description").value_or("");
+  }
+  if (const Node* v = root.find("enabled")) {
+    job.enabled = r.boolean(*v, "enabled").value_or(true);
+  }
+  job.zone = options.default_zone ? options.default_zone : &tz::utc();
+  if (const Node* v = root.find("timezone")) {
+    if (auto name = r.string(*v, "timezone")) {
+      auto zone = tz::find_zone(*name);
+      if (zone) {
+        job.zone = *zone;
+        job.timezone = *name;
+      } else {
+        out.error(inside(*v, 0), "\"timezone\": " + zone.error().message,
+                  static_cast<int>(name->size()));
+      }
+    }
+  }
+  if (const Node* v = root.find("schedule")) {
+    read_schedule(r, *v, job);
+  }
+  if (const Node* v = root.find("concurrency")) {
+    if (auto c = r.choice(*v, "concurrency", {"allow", "forbid", "replace"})) {
+      job.concurrency = *c == "allow"     ? Concurrency::allow
+                        : *c == "replace" ? Concurrency::replace
+                                          : Concurrency::forbid;
+    }
+  }
+  if (const Node* v = root.find("priority")) {
+    job.priority = static_cast<int>(r.integer(*v, "priority", 0, 100).value_or(50));
+  }
+  if (const Node* v = root.find("timeout")) {
+    job.timeout = r.duration(*v, "timeout");
+  }
+  if (const Node* v = root.find("retries")) {
+    if (v->is_map()) {
+      read_retries(r, *v, job.retries);
+    } else {
+      r.expected(*v, "retries", "a map with max, delay, backoff, max_delay");
+    }
+  }
+  if (const Node* v = root.find("working_directory")) {
+    job.working_directory = r.string(*v, "working_directory").value_or("");
+  }
+  if (const Node* v = root.find("env")) {
+    job.env = r.string_map(*v, "env", true).value_or(decltype(job.env){});
+  }
+  if (const Node* v = root.find("run_as")) {
+    job.run_as = r.string(*v, "run_as").value_or("");
+    if (!options.daemon_is_root && !job.run_as.empty()) {
+      out.warning(v->mark, "\"run_as\": only a daemon running as root can switch users; the job "
+                           "will fail to start here");
+    }
+  }
+  if (const Node* v = root.find("limits")) {
+    if (v->is_map()) {
+      r.check_keys(*v, limits_keys(), "limits");
+      if (const Node* x = v->find("memory")) {
+        job.limits.memory = r.size(*x, "memory");
+      }
+      if (const Node* x = v->find("cpu_time")) {
+        job.limits.cpu_time = r.duration(*x, "cpu_time");
+      }
+      if (const Node* x = v->find("open_files")) {
+        job.limits.open_files = r.integer(*x, "open_files", 1, 1 << 20);
+      }
+      if (const Node* x = v->find("output")) {
+        job.limits.output = r.size(*x, "output");
+      }
+    } else {
+      r.expected(*v, "limits", "a map with memory, cpu_time, open_files, output");
+    }
+  }
+  if (const Node* v = root.find("notify")) {
+    if (v->is_map()) {
+      r.check_keys(*v, notify_keys(), "notify");
+      if (const Node* x = v->find("on_failure")) {
+        read_notifications(r, *x, "on_failure", job.on_failure);
+      }
+      if (const Node* x = v->find("on_success")) {
+        read_notifications(r, *x, "on_success", job.on_success);
+      }
+    } else {
+      r.expected(*v, "notify", "a map with on_failure and on_success");
+    }
+  }
+  if (const Node* v = root.find("after")) {
+    job.after = r.string_list(*v, "after", &job.after_marks).value_or(std::vector<std::string>{});
+  }
+  if (const Node* v = root.find("metadata")) {
+    job.metadata = *v;
+  }
+
+  const Node* command = root.find("command");
+  const Node* steps = root.find("steps");
+  if (command != nullptr && steps != nullptr) {
+    out.error(command->mark,
+              "a job has either \"command\" (one shell step) or \"steps\", not both");
+  } else if (command != nullptr) {
+    if (auto run = r.string(*command, "command")) {
+      // The single-step form: one shell step running the command.
+      Node step;
+      step.kind = Node::Kind::map;
+      step.mark = command->mark;
+      Node type;
+      type.kind = Node::Kind::scalar;
+      type.mark = command->mark;
+      type.scalar = "shell";
+      step.entries.push_back({"type", command->mark, type});
+      step.entries.push_back({"run", command->mark, *command});
+      read_step(r, step, 0, job);
+      job.steps.back().id = "main";
+    }
+  } else if (steps != nullptr) {
+    if (!steps->is_sequence() || steps->items.empty()) {
+      r.expected(*steps, "steps", "a list of one or more steps");
+    } else {
+      for (size_t i = 0; i < steps->items.size(); ++i) {
+        read_step(r, steps->items[i], i, job);
+      }
+    }
+  } else {
+    out.error(root.mark.line > 0 ? root.mark : Mark{1, 1},
+              "a job needs \"steps\" (or \"command\" for a single shell command)");
+  }
+
+  check_secrets(root, out);
+
+  result.diagnostics = std::move(out.items());
+  if (!result.has_errors()) {
+    result.job = std::move(job);
+  }
+  return result;
+}
+
+LoadedFile load_job_file(const std::string& path, const LoadOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    LoadedFile result;
+    result.path = path;
+    base::Error e;
+    e.message = std::string("cannot read the file: ") + std::strerror(errno);
+    e.location.path = path;
+    result.diagnostics.push_back({Severity::error, e});
+    return result;
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return load_job_text(path, buffer.str(), options);
+}
+
+} // namespace jobs

@@ -1,0 +1,101 @@
+#pragma once
+
+#include <cron/schedule.hpp>
+#include <jobs/doc.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace jobs {
+
+enum class Concurrency { allow, forbid, replace };
+enum class Missed { skip, once, all };
+enum class When { on_success, on_failure, always };
+enum class FileFormat { json, yaml };
+
+struct RetryPolicy {
+  int max = 0;                  // retries after the first attempt
+  std::int64_t delay = 30;      // seconds before the first retry
+  double backoff = 2.0;         // each further delay is multiplied by this
+  std::int64_t max_delay = 600; // cap on one delay
+};
+
+struct Limits {
+  std::optional<std::int64_t> memory;     // bytes
+  std::optional<std::int64_t> cpu_time;   // seconds
+  std::optional<std::int64_t> open_files; // count
+  std::optional<std::int64_t> output;     // bytes kept per stream
+};
+
+// When a job fires: cron expressions (each with the job's zone and the job id as H seed), an
+// interval, or a one-off local time; plus the catch-up and DST policies.
+struct ScheduleSpec {
+  std::vector<std::string> cron;        // as written ("30 2 * * 1-5", "@daily", "@every 15m")
+  std::vector<cron::Schedule> compiled; // parsed, same order as `cron`
+  std::optional<std::int64_t> at;       // one-off: UTC seconds
+  std::string at_text;                  // as written
+  std::int64_t jitter = 0;              // seconds
+  Missed missed = Missed::once;
+  std::optional<std::int64_t> max_lateness; // seconds
+  cron::DstGap dst_gap = cron::DstGap::shift;
+
+  bool empty() const { return cron.empty() && !at; }
+};
+
+struct Notification {
+  std::string kind;   // "email" or "webhook"
+  std::string target; // address or URL
+};
+
+struct StepDefinition {
+  std::string id;
+  std::string name;
+  std::string type;
+  std::optional<std::int64_t> timeout;
+  std::optional<RetryPolicy> retries;
+  bool continue_on_failure = false;
+  When when = When::on_success;
+  Node keys; // the whole step map as written, for the type's own keys
+  Mark mark;
+};
+
+// One job file, as the loader understood it.
+struct JobDefinition {
+  std::string id;
+  std::string name;
+  std::string description;
+  bool enabled = true;
+  std::string timezone; // as written; empty: the default zone
+  const tz::Zone* zone = nullptr;
+  ScheduleSpec schedule;
+  Concurrency concurrency = Concurrency::forbid;
+  int priority = 50;
+  std::optional<std::int64_t> timeout;
+  RetryPolicy retries;
+  std::string working_directory;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string run_as;
+  Limits limits;
+  std::vector<Notification> on_failure;
+  std::vector<Notification> on_success;
+  std::vector<std::string> after;
+  Node metadata;
+  std::vector<StepDefinition> steps;
+
+  std::string path;
+  FileFormat format = FileFormat::yaml;
+  Mark id_mark; // where the id is written (or 0:0 when it comes from the file name)
+  std::vector<Mark> after_marks;
+
+  // The first fire strictly after `from` over all the job's schedules.
+  std::optional<cron::Fire> next_fire(cron::Instant from) const;
+};
+
+const char* to_string(Concurrency c);
+const char* to_string(Missed m);
+const char* to_string(When w);
+
+} // namespace jobs

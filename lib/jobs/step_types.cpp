@@ -1,0 +1,62 @@
+#include <jobs/step_types.hpp>
+
+#include <algorithm>
+
+namespace jobs {
+
+namespace {
+
+void check_powershell(const StepDefinition& step, Diagnostics& out) {
+  const bool script = step.keys.find("script") != nullptr;
+  const bool script_path = step.keys.find("script_path") != nullptr;
+  if (script == script_path) {
+    out.error(step.mark, std::string("a powershell step needs exactly one of \"script\" and "
+                                     "\"script_path\"") +
+                             (script ? ", not both" : ""));
+  }
+}
+
+} // namespace
+
+const std::vector<StepType>& step_types() {
+  static const std::vector<StepType> types = {
+      {"command",
+       "Runs a program with arguments, no shell",
+       {
+           {"argv",
+            ValueType::string_list,
+            "Program and arguments ([rsync, -a, src/, dst/])",
+            {},
+            true},
+       }},
+      {"powershell",
+       "Runs a PowerShell script with pwsh -NoProfile -NonInteractive",
+       {
+           {"script", ValueType::string, "Script text"},
+           {"script_path", ValueType::string, "Script file"},
+           {"parameters", ValueType::string_map, "Named parameters, passed without splicing"},
+           {"execution_policy",
+            ValueType::string,
+            "PowerShell execution policy",
+            {"AllSigned", "Bypass", "Default", "RemoteSigned", "Restricted", "Undefined",
+             "Unrestricted"}},
+       },
+       &check_powershell},
+      {"shell",
+       "Runs a script with sh -c (or the shell named)",
+       {
+           {"run", ValueType::string, "The script", {}, true},
+           {"shell", ValueType::string, "Shell to run it with", {"sh", "bash", "dash", "zsh"}},
+       }},
+  };
+  return types;
+}
+
+const StepType* find_step_type(std::string_view name) {
+  const auto& types = step_types();
+  const auto it =
+      std::find_if(types.begin(), types.end(), [&](const StepType& t) { return t.name == name; });
+  return it == types.end() ? nullptr : &*it;
+}
+
+} // namespace jobs

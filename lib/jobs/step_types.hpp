@@ -1,0 +1,27 @@
+#pragma once
+
+#include <jobs/diagnostics.hpp>
+#include <jobs/keys.hpp>
+#include <jobs/model.hpp>
+
+#include <string_view>
+#include <vector>
+
+namespace jobs {
+
+// A step type plugin: its name, its own keys (besides the common step keys) and the checks
+// that the key table alone cannot express. Runners join in the execution issue.
+struct StepType {
+  std::string_view name;
+  std::string_view description;
+  std::vector<KeySpec> keys;
+  void (*check)(const StepDefinition& step, Diagnostics& out) = nullptr;
+};
+
+// Every registered type, sorted by name.
+const std::vector<StepType>& step_types();
+
+// The type named `name`, or nullptr.
+const StepType* find_step_type(std::string_view name);
+
+} // namespace jobs
