@@ -1,12 +1,16 @@
 // jobsctl next EXPR: the next fires of a schedule, with the DST notes of man/jobs.5.
 #include "commands.hpp"
+#include "job_folder.hpp"
 #include "output.hpp"
 
 #include <base/exit_codes.hpp>
 #include <cron/schedule.hpp>
+#include <jobs/loader.hpp>
 #include <tz/format.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -15,6 +19,7 @@ namespace jobsctl {
 namespace {
 
 struct NextOptions {
+  JobFolder folder;
   std::string expression;
   std::string zone;
   std::string from;
@@ -49,7 +54,39 @@ std::string dst_note(const cron::Schedule& schedule, const cron::Fire& fire) {
          clock_time(local) + " of two";
 }
 
-int run_next(const NextOptions& o) {
+// A fire and the schedule that made it (for its DST note; null for a one-off `at`).
+struct JobFire {
+  cron::Fire fire;
+  const cron::Schedule* schedule;
+};
+
+int print_fires(const NextOptions& o, const std::vector<cron::Schedule>& schedules,
+                const tz::Zone& z, std::optional<std::int64_t> at);
+
+// The job the argument names, when it names one: an existing job file, or an id of the jobs
+// folder. Expressions have spaces or begin with '@', so they never look like either.
+std::optional<jobs::LoadedFile> find_job(const NextOptions& o) {
+  const auto& arg = o.expression;
+  if (arg.empty() || arg[0] == '@' || arg.find(' ') != std::string::npos) {
+    return std::nullopt;
+  }
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(arg, ec)) {
+    return jobs::load_job_file(arg, o.folder.load_options());
+  }
+  if (!jobs::is_valid_id(arg)) {
+    return std::nullopt;
+  }
+  auto set = o.folder.load();
+  for (auto& f : set.files) {
+    if (f.job && f.job->id == arg) {
+      return std::move(f);
+    }
+  }
+  return std::nullopt;
+}
+
+int run_expression(const NextOptions& o) {
   const tz::Zone* zone = &tz::utc();
   if (!o.zone.empty()) {
     auto found = tz::find_zone(o.zone);
@@ -69,11 +106,36 @@ int run_next(const NextOptions& o) {
     return base::exit_code::usage;
   }
 
+  return print_fires(o, {*schedule}, schedule->zone(), std::nullopt);
+}
+
+int run_next(const NextOptions& o) {
+  auto file = find_job(o);
+  if (!file) {
+    return run_expression(o);
+  }
+  if (!file->job) {
+    for (const auto& d : file->diagnostics) {
+      std::cerr << jobs::render(d) << "\n";
+    }
+    return base::exit_code::usage;
+  }
+  if (!o.zone.empty()) {
+    std::cerr << "jobsctl: --tz does not apply to a job: " << file->job->id
+              << " runs in its own zone (" << file->job->zone->name() << ")\n";
+    return base::exit_code::usage;
+  }
+  const auto& job = *file->job;
+  return print_fires(o, job.schedule.compiled, *job.zone, job.schedule.at);
+}
+
+int print_fires(const NextOptions& o, const std::vector<cron::Schedule>& schedules,
+                const tz::Zone& z, std::optional<std::int64_t> at) {
   std::int64_t from = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   if (!o.from.empty()) {
-    auto t = tz::parse_time(o.from, schedule->zone());
+    auto t = tz::parse_time(o.from, z);
     if (!t) {
       print_error(t.error());
       return base::exit_code::usage;
@@ -81,30 +143,40 @@ int run_next(const NextOptions& o) {
     from = *t;
   }
 
-  std::vector<cron::Fire> fires;
-  if (schedule->is_reboot()) {
-    if (!o.json) {
-      std::cerr << "jobsctl: @reboot fires once per boot, at no fixed time\n";
-    }
-  } else {
-    cron::Instant t{std::chrono::seconds{from}};
-    for (int k = 0; k < o.count; ++k) {
-      auto fire = schedule->next_fire(t);
-      if (!fire) {
-        break;
+  const bool reboot_only =
+      !at && std::all_of(schedules.begin(), schedules.end(),
+                         [](const cron::Schedule& s) { return s.is_reboot(); });
+  if (reboot_only && !o.json) {
+    std::cerr << "jobsctl: @reboot fires once per boot, at no fixed time\n";
+  }
+  // The earliest next fire over all the schedules, then again from there.
+  std::vector<JobFire> fires;
+  cron::Instant t{std::chrono::seconds{from}};
+  for (int k = 0; k < o.count; ++k) {
+    std::optional<JobFire> best;
+    for (const auto& s : schedules) {
+      auto fire = s.next_fire(t);
+      if (fire && (!best || fire->time < best->fire.time)) {
+        best = JobFire{*fire, &s};
       }
-      fires.push_back(*fire);
-      t = fire->time;
     }
+    const cron::Instant one_off{std::chrono::seconds{at.value_or(0)}};
+    if (at && one_off > t && (!best || one_off < best->fire.time)) {
+      best = JobFire{cron::Fire{one_off, {}}, nullptr};
+    }
+    if (!best) {
+      break;
+    }
+    fires.push_back(*best);
+    t = best->fire.time;
   }
 
-  const tz::Zone& z = schedule->zone();
   if (o.json) {
     auto out = nlohmann::json::array();
-    for (const auto& fire : fires) {
+    for (const auto& [fire, schedule] : fires) {
       const auto utc = fire.time.time_since_epoch().count();
       const auto period = z.period_at(utc);
-      const auto note = dst_note(*schedule, fire);
+      const auto note = schedule ? dst_note(*schedule, fire) : std::string();
       out.push_back({{"utc", tz::format_utc(utc)},
                      {"local", tz::format_local(utc, z)},
                      {"zone", z.name()},
@@ -117,24 +189,26 @@ int run_next(const NextOptions& o) {
   }
 
   if (fires.empty()) {
-    if (!schedule->is_reboot()) {
+    if (!reboot_only) {
       std::cerr << "jobsctl: no fire found (searched " << cron::horizon_years
                 << " years ahead, up to the year 9999)\n";
     }
     return base::exit_code::ok;
   }
   if (stdout_is_terminal()) {
-    std::cout << "schedule: " << schedule->to_string() << "  (" << z.name() << ", "
-              << (schedule->is_interval() ? "interval" : "fixed-time") << ")\n";
+    for (const auto& s : schedules) {
+      std::cout << "schedule: " << s.to_string() << "  (" << z.name() << ", "
+                << (s.is_interval() ? "interval" : "fixed-time") << ")\n";
+    }
   }
   std::vector<std::vector<std::string>> rows;
-  for (const auto& fire : fires) {
+  for (const auto& [fire, schedule] : fires) {
     const auto utc = fire.time.time_since_epoch().count();
     const auto period = z.period_at(utc);
     const auto local = utc + period.offset;
     rows.push_back({std::string(tz::weekday_name(local)) + " " + tz::format_civil(local) + " " +
                         tz::format_offset(period.offset) + " " + std::string(period.abbrev),
-                    tz::format_utc(utc), dst_note(*schedule, fire)});
+                    tz::format_utc(utc), schedule ? dst_note(*schedule, fire) : ""});
   }
   print_table({"LOCAL", "UTC", "NOTE"}, rows);
   return base::exit_code::ok;
@@ -146,8 +220,10 @@ Run setup_next(CLI::App& command) {
   auto o = std::make_shared<NextOptions>();
   command
       .add_option("expression", o->expression,
-                  "Cron expression, macro (@daily, @every 15m) with optional CRON_TZ= prefix")
+                  "Cron expression, macro (@daily, @every 15m) with optional CRON_TZ= "
+                  "prefix, or a job (its id or file)")
       ->required();
+  o->folder.add_option(command);
   command.add_option("--tz", o->zone, "Time zone (IANA name); default UTC or the CRON_TZ= prefix");
   command.add_option("--from", o->from,
                      "Start after this time (ISO 8601: 2025-03-08T12:00Z, with an offset, or "

@@ -17,10 +17,16 @@ struct Verb {
 };
 
 Run setup_next(CLI::App& command);
+Run setup_validate(CLI::App& command);
+Run setup_list(CLI::App& command);
+Run setup_show(CLI::App& command);
 
 // Every verb, in the order --help lists them.
 inline const Verb verbs[] = {
-    {"next", "Print the next fires of a schedule, with DST notes", &setup_next},
+    {"validate", "Check job files; every finding with its file, line and column", &setup_validate},
+    {"list", "List the jobs of the folder with their next fire", &setup_list},
+    {"show", "Print one job in canonical form with its next fires", &setup_show},
+    {"next", "Print the next fires of a schedule or a job, with DST notes", &setup_next},
 };
 
 } // namespace jobsctl

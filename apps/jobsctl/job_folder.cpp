@@ -1,0 +1,36 @@
+#include "job_folder.hpp"
+
+#include <unistd.h>
+
+#include <iostream>
+
+namespace jobsctl {
+
+void JobFolder::add_option(CLI::App& command) {
+  command.add_option("--jobs-dir", dir, "Folder of job files")
+      ->envname("JOBS_DIR")
+      ->capture_default_str();
+}
+
+jobs::LoadOptions JobFolder::load_options() const {
+  jobs::LoadOptions options;
+  options.daemon_is_root = geteuid() == 0;
+  return options;
+}
+
+jobs::JobSet JobFolder::load() const {
+  return jobs::load_paths({dir}, load_options());
+}
+
+void report_bad_files(const jobs::JobSet& set) {
+  size_t bad = 0;
+  for (const auto& f : set.files) {
+    bad += f.has_errors();
+  }
+  if (bad > 0) {
+    std::cerr << "jobsctl: " << bad << (bad == 1 ? " file has" : " files have") << " errors and "
+              << (bad == 1 ? "is" : "are") << " not shown; run jobsctl validate\n";
+  }
+}
+
+} // namespace jobsctl

@@ -1,0 +1,247 @@
+#include <base/duration.hpp>
+#include <jobs/canonical.hpp>
+#include <jobs/keys.hpp>
+#include <tz/format.hpp>
+
+#include <algorithm>
+
+namespace jobs {
+
+namespace {
+
+std::string size_text(std::int64_t bytes) {
+  const std::pair<int, const char*> units[] = {{40, "T"}, {30, "G"}, {20, "M"}, {10, "K"}};
+  for (auto [shift, name] : units) {
+    if (bytes > 0 && bytes % (std::int64_t{1} << shift) == 0) {
+      return std::to_string(bytes >> shift) + name;
+    }
+  }
+  return std::to_string(bytes);
+}
+
+nlohmann::ordered_json retries_json(const RetryPolicy& r) {
+  return {{"max", r.max},
+          {"delay", base::format_duration(r.delay)},
+          {"backoff", r.backoff},
+          {"max_delay", base::format_duration(r.max_delay)}};
+}
+
+nlohmann::ordered_json notifications_json(const std::vector<Notification>& list) {
+  auto out = nlohmann::ordered_json::array();
+  for (const auto& n : list) {
+    out.push_back({{n.kind, n.target}});
+  }
+  return out;
+}
+
+// YAML needs quotes for text that would read as another type or holds special characters.
+bool needs_quotes(const std::string& s) {
+  if (s.empty() || s == "~" || s.find_first_of(":#{}[],&*!|>'\"%@`\n\t") != std::string::npos ||
+      s.front() == ' ' || s.back() == ' ' || s.front() == '-' || s.front() == '?') {
+    return true;
+  }
+  static const char* const words[] = {"true", "false", "yes", "no", "on", "off", "null",
+                                      "True", "False", "Yes", "No", "On", "Off", "Null",
+                                      "TRUE", "FALSE", "YES", "NO", "ON", "OFF", "NULL"};
+  if (std::find(std::begin(words), std::end(words), s) != std::end(words)) {
+    return true;
+  }
+  // Anything that parses as a number.
+  char* end = nullptr;
+  std::strtod(s.c_str(), &end);
+  return end != s.c_str() && *end == '\0';
+}
+
+void emit(const nlohmann::ordered_json& v, int indent, std::string& out, bool in_list_item) {
+  const std::string pad(static_cast<size_t>(indent), ' ');
+  if (v.is_object()) {
+    if (v.empty()) {
+      out += " {}\n";
+      return;
+    }
+    bool first = true;
+    if (!in_list_item) {
+      out += "\n";
+    }
+    for (const auto& [key, value] : v.items()) {
+      out += (first && in_list_item) ? " " : pad;
+      first = false;
+      out += (needs_quotes(key) ? nlohmann::ordered_json(key).dump() : key) + ":";
+      emit(value, indent + 2, out, false);
+    }
+    return;
+  }
+  if (v.is_array()) {
+    if (v.empty()) {
+      out += " []\n";
+      return;
+    }
+    out += "\n";
+    for (const auto& item : v) {
+      out += pad + "-";
+      emit(item, indent + 2, out, true);
+    }
+    return;
+  }
+  out += " ";
+  if (v.is_string()) {
+    const auto& s = v.get_ref<const std::string&>();
+    out += needs_quotes(s) ? v.dump() : s;
+  } else {
+    out += v.dump();
+  }
+  out += "\n";
+}
+
+} // namespace
+
+nlohmann::ordered_json to_json(const Node& node) {
+  switch (node.kind) {
+  case Node::Kind::null:
+    return nullptr;
+  case Node::Kind::scalar: {
+    if (node.quoted) {
+      return node.scalar;
+    }
+    if (node.scalar == "true" || node.scalar == "false") {
+      return node.scalar == "true";
+    }
+    char* end = nullptr;
+    const long long v = std::strtoll(node.scalar.c_str(), &end, 10);
+    if (!node.scalar.empty() && *end == '\0') {
+      return v;
+    }
+    return node.scalar;
+  }
+  case Node::Kind::sequence: {
+    auto out = nlohmann::ordered_json::array();
+    for (const auto& item : node.items) {
+      out.push_back(to_json(item));
+    }
+    return out;
+  }
+  case Node::Kind::map: {
+    auto out = nlohmann::ordered_json::object();
+    for (const auto& e : node.entries) {
+      out[e.key] = to_json(e.value);
+    }
+    return out;
+  }
+  }
+  return nullptr;
+}
+
+nlohmann::ordered_json to_json(const JobDefinition& job) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  out["id"] = job.id;
+  out["name"] = job.name;
+  if (!job.description.empty()) {
+    out["description"] = job.description;
+  }
+  out["enabled"] = job.enabled;
+  out["timezone"] = job.zone ? job.zone->name() : "UTC";
+  if (!job.schedule.empty()) {
+    nlohmann::ordered_json s = nlohmann::ordered_json::object();
+    if (!job.schedule.cron.empty()) {
+      s["cron"] = job.schedule.cron;
+    }
+    if (job.schedule.at) {
+      s["at"] = job.schedule.at_text;
+    }
+    if (job.schedule.jitter > 0) {
+      s["jitter"] = base::format_duration(job.schedule.jitter);
+    }
+    s["missed"] = to_string(job.schedule.missed);
+    if (job.schedule.max_lateness) {
+      s["max_lateness"] = base::format_duration(*job.schedule.max_lateness);
+    }
+    s["dst_gap"] = job.schedule.dst_gap == cron::DstGap::skip ? "skip" : "shift";
+    out["schedule"] = s;
+  }
+  out["concurrency"] = to_string(job.concurrency);
+  out["priority"] = job.priority;
+  if (job.timeout) {
+    out["timeout"] = base::format_duration(*job.timeout);
+  }
+  out["retries"] = retries_json(job.retries);
+  if (!job.working_directory.empty()) {
+    out["working_directory"] = job.working_directory;
+  }
+  if (!job.env.empty()) {
+    nlohmann::ordered_json env = nlohmann::ordered_json::object();
+    for (const auto& [k, v] : job.env) {
+      env[k] = v;
+    }
+    out["env"] = env;
+  }
+  if (!job.run_as.empty()) {
+    out["run_as"] = job.run_as;
+  }
+  nlohmann::ordered_json limits = nlohmann::ordered_json::object();
+  if (job.limits.memory) {
+    limits["memory"] = size_text(*job.limits.memory);
+  }
+  if (job.limits.cpu_time) {
+    limits["cpu_time"] = base::format_duration(*job.limits.cpu_time);
+  }
+  if (job.limits.open_files) {
+    limits["open_files"] = *job.limits.open_files;
+  }
+  if (job.limits.output) {
+    limits["output"] = size_text(*job.limits.output);
+  }
+  if (!limits.empty()) {
+    out["limits"] = limits;
+  }
+  if (!job.on_failure.empty() || !job.on_success.empty()) {
+    out["notify"] = {{"on_failure", notifications_json(job.on_failure)},
+                     {"on_success", notifications_json(job.on_success)}};
+  }
+  if (!job.after.empty()) {
+    out["after"] = job.after;
+  }
+  if (!job.metadata.is_null()) {
+    out["metadata"] = to_json(job.metadata);
+  }
+  auto steps = nlohmann::ordered_json::array();
+  for (const auto& step : job.steps) {
+    nlohmann::ordered_json s = nlohmann::ordered_json::object();
+    s["id"] = step.id;
+    if (!step.name.empty()) {
+      s["name"] = step.name;
+    }
+    s["type"] = step.type;
+    if (step.timeout) {
+      s["timeout"] = base::format_duration(*step.timeout);
+    }
+    if (step.retries) {
+      s["retries"] = retries_json(*step.retries);
+    }
+    s["continue_on_failure"] = step.continue_on_failure;
+    s["when"] = to_string(step.when);
+    // The type's own keys and the common ones not normalised above, as written.
+    for (const auto& e : step.keys.entries) {
+      if (!s.contains(e.key) && !e.key.starts_with("x-") && e.key != "retries") {
+        s[e.key] = to_json(e.value);
+      }
+    }
+    steps.push_back(s);
+  }
+  out["steps"] = steps;
+  return out;
+}
+
+std::string to_yaml(const nlohmann::ordered_json& value) {
+  std::string out;
+  if (value.is_object()) {
+    for (const auto& [key, v] : value.items()) {
+      out += (needs_quotes(key) ? nlohmann::ordered_json(key).dump() : key) + ":";
+      emit(v, 2, out, false);
+    }
+    return out;
+  }
+  emit(value, 0, out, false);
+  return out.substr(1);
+}
+
+} // namespace jobs

@@ -1,0 +1,35 @@
+#include <jobs/doc.hpp>
+
+namespace jobs {
+
+std::string source_line(std::string_view text, int line) {
+  if (line < 1) {
+    return {};
+  }
+  // Columns on the first line do not count a byte order mark, so the line shown does not hold
+  // one either.
+  if (text.starts_with("\xEF\xBB\xBF")) {
+    text.remove_prefix(3);
+  }
+  size_t start = 0;
+  for (int i = 1; i < line; ++i) {
+    const size_t newline = text.find('\n', start);
+    if (newline == std::string_view::npos) {
+      return {};
+    }
+    start = newline + 1;
+  }
+  size_t end = text.find('\n', start);
+  if (end == std::string_view::npos) {
+    end = text.size();
+  }
+  std::string_view result = text.substr(start, end - start);
+  // CRLF endings, and stray carriage returns before them, would move a terminal's cursor back
+  // over the line.
+  while (!result.empty() && result.back() == '\r') {
+    result.remove_suffix(1);
+  }
+  return std::string(result);
+}
+
+} // namespace jobs

@@ -1,0 +1,315 @@
+#include <jobs/canonical.hpp>
+#include <jobs/folder.hpp>
+#include <jobs/loader.hpp>
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+// "line:col: error: message" for each finding of one file.
+std::vector<std::string> findings(const std::string& path, const std::string& text,
+                                  bool root = true) {
+  jobs::LoadOptions options;
+  options.daemon_is_root = root;
+  const auto file = jobs::load_job_text(path, text, options);
+  std::vector<std::string> out;
+  for (const auto& d : file.diagnostics) {
+    out.push_back(std::to_string(d.error.location.line) + ":" +
+                  std::to_string(d.error.location.column) + ": " +
+                  (d.severity == jobs::Severity::error ? "error" : "warning") + ": " +
+                  d.error.message);
+  }
+  return out;
+}
+
+jobs::JobDefinition load(const std::string& path, const std::string& text) {
+  const auto file = jobs::load_job_text(path, text, {});
+  for (const auto& d : file.diagnostics) {
+    MESSAGE(jobs::render(d));
+  }
+  REQUIRE(file.job.has_value());
+  return *file.job;
+}
+
+using Lines = std::vector<std::string>;
+
+// A temporary folder removed on success and kept (and named) on failure.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    char name[] = "/tmp/jobs-test-XXXXXX";
+    path = mkdtemp(name);
+  }
+  ~TempDir() {
+    if (!std::uncaught_exceptions()) {
+      std::filesystem::remove_all(path);
+    }
+  }
+  std::string write(const std::string& name, const std::string& text) const {
+    const auto p = path / name;
+    std::filesystem::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+    return p.string();
+  }
+};
+
+} // namespace
+
+TEST_SUITE("jobs::load_job_text") {
+  TEST_CASE("the canonical example loads, YAML and JSON alike") {
+    const auto yaml = load("jobs/nightly.yaml", R"(id: nightly-pipeline
+name: Nightly data pipeline
+timezone: America/New_York
+schedule:
+  cron: "30 2 * * 1-5"
+  jitter: 30s
+  missed: all
+  max_lateness: 1h
+  dst_gap: skip
+concurrency: replace
+priority: 70
+timeout: 1h
+retries: { max: 3, delay: 30s, backoff: 2.0, max_delay: 10m }
+working_directory: /srv/app
+env: { LOG_LEVEL: info }
+limits: { memory: 512M, cpu_time: 10m, open_files: 1024, output: 1M }
+notify:
+  on_failure: [ { email: ops@example.com }, { webhook: "https://hooks.example/x" } ]
+after: [ upstream ]
+steps:
+  - id: extract
+    type: command
+    argv: [ ./extract, --day, "${execution.scheduled_date}" ]
+    timeout: 5m
+  - id: process
+    type: shell
+    run: ./process.sh
+    continue_on_failure: true
+  - id: tell
+    type: shell
+    when: always
+    run: echo done
+)");
+    const auto json = load("jobs/nightly.json", R"({
+  "id": "nightly-pipeline", "name": "Nightly data pipeline", "timezone": "America/New_York",
+  "schedule": {"cron": "30 2 * * 1-5", "jitter": "30s", "missed": "all", "max_lateness": "1h",
+               "dst_gap": "skip"},
+  "concurrency": "replace", "priority": 70, "timeout": "1h",
+  "retries": {"max": 3, "delay": "30s", "backoff": 2.0, "max_delay": "10m"},
+  "working_directory": "/srv/app", "env": {"LOG_LEVEL": "info"},
+  "limits": {"memory": "512M", "cpu_time": "10m", "open_files": 1024, "output": "1M"},
+  "notify": {"on_failure": [{"email": "ops@example.com"}, {"webhook": "https://hooks.example/x"}]},
+  "after": ["upstream"],
+  "steps": [
+    {"id": "extract", "type": "command", "argv": ["./extract", "--day", "${execution.scheduled_date}"],
+     "timeout": "5m"},
+    {"id": "process", "type": "shell", "run": "./process.sh", "continue_on_failure": true},
+    {"id": "tell", "type": "shell", "when": "always", "run": "echo done"}
+  ]
+})");
+    CHECK(jobs::to_json(yaml) == jobs::to_json(json));
+    CHECK(yaml.id == "nightly-pipeline");
+    CHECK(yaml.zone->name() == "America/New_York");
+    CHECK(yaml.schedule.jitter == 30);
+    CHECK(yaml.schedule.missed == jobs::Missed::all);
+    CHECK(yaml.schedule.max_lateness == 3600);
+    CHECK(yaml.schedule.dst_gap == cron::DstGap::skip);
+    CHECK(yaml.concurrency == jobs::Concurrency::replace);
+    CHECK(yaml.retries.max == 3);
+    CHECK(yaml.retries.max_delay == 600);
+    CHECK(yaml.limits.memory == 512LL << 20);
+    CHECK(yaml.limits.output == 1LL << 20);
+    REQUIRE(yaml.on_failure.size() == 2);
+    CHECK(yaml.on_failure[1].kind == "webhook");
+    REQUIRE(yaml.steps.size() == 3);
+    CHECK(yaml.steps[1].continue_on_failure);
+    CHECK(yaml.steps[2].when == jobs::When::always);
+    // dst_gap: skip reaches the compiled schedule.
+    const auto next =
+        yaml.next_fire(cron::Instant{std::chrono::seconds{1741435200}}); // 2025-03-08T12Z
+    REQUIRE(next.has_value());
+    CHECK(next->time.time_since_epoch().count() == 1741588200); // 2025-03-10T06:30Z
+  }
+
+  TEST_CASE("the flat single-step form is valid as it is") {
+    const auto job = load("jobs/daily_data_cleanup.json", R"({
+  "name": "daily_data_cleanup",
+  "schedule": "0 2 * * *",
+  "command": "python scripts/cleanup_old_data.py --days 90",
+  "working_directory": "/app",
+  "enabled": true
+})");
+    CHECK(job.id == "daily_data_cleanup");
+    REQUIRE(job.steps.size() == 1);
+    CHECK(job.steps[0].id == "main");
+    CHECK(job.steps[0].type == "shell");
+    CHECK(job.steps[0].keys.find("run")->scalar == "python scripts/cleanup_old_data.py --days 90");
+  }
+
+  TEST_CASE("x- keys are the user's; other unknown keys get a suggestion") {
+    CHECK(findings("a.yaml", "x-team: data\ncomand: ls\n") ==
+          Lines{"2:1: error: unknown job key \"comand\"; did you mean \"command\"?",
+                "1:1: error: a job needs \"steps\" (or \"command\" for a single shell command)"});
+    CHECK(findings("a.json", "{\"x-team\": \"data\", \"comand\": \"ls\"}") ==
+          Lines{"1:20: error: unknown job key \"comand\"; did you mean \"command\"?",
+                "1:1: error: a job needs \"steps\" (or \"command\" for a single shell command)"});
+    CHECK(findings("a.yaml", "command: ls\nzzz: 1\n") ==
+          Lines{"2:1: error: unknown job key \"zzz\" (keys beginning with x- are free for your "
+                "own use)"});
+  }
+
+  TEST_CASE("schedule errors point inside the value") {
+    CHECK(findings("a.yaml", "schedule: 0 24 * * *\ncommand: ls\n") ==
+          Lines{"1:13: error: schedule: field 2 (hour): 24 is out of range 0-23"});
+    CHECK(findings("a.yaml", "schedule: \"0 0 30 2 *\"\ncommand: ls\n") ==
+          Lines{"1:16: error: schedule: schedule never fires: FEB has no day 30"});
+    CHECK(findings("a.json", "{\"schedule\": \"0 24 * * *\", \"command\": \"ls\"}") ==
+          Lines{"1:17: error: schedule: field 2 (hour): 24 is out of range 0-23"});
+    CHECK(findings("a.yaml", "schedule:\n  - \"@daily\"\n  - 61 * * * *\ncommand: ls\n") ==
+          Lines{"3:5: error: schedule: field 1 (minute): 61 is out of range 0-59"});
+    CHECK(findings("a.yaml", "schedule: { cron: \"@daily\", every: 15m }\ncommand: ls\n") ==
+          Lines{"1:11: error: a schedule map needs exactly one of \"cron\", \"every\" and \"at\""});
+    CHECK(findings("a.yaml", "schedule: { every: 15x }\ncommand: ls\n") ==
+          Lines{"1:22: error: \"every\": invalid duration \"15x\": unknown unit 'x' (valid: 90, "
+                "90s, 15m, 1h30m, 2d)"});
+  }
+
+  TEST_CASE("zones, types and values") {
+    CHECK(findings("a.yaml", "timezone: Europe/Berln\ncommand: ls\n") ==
+          Lines{"1:11: error: \"timezone\": unknown time zone \"Europe/Berln\"; did you mean "
+                "\"Europe/Berlin\"?"});
+    CHECK(findings("a.yaml", "enabled: maybe\ncommand: ls\n") ==
+          Lines{"1:10: error: \"enabled\": expected true or false, got \"maybe\""});
+    CHECK(findings("a.json", "{\"enabled\": \"true\", \"command\": \"ls\"}") ==
+          Lines{"1:13: error: \"enabled\": expected true or false, got the string \"true\""});
+    CHECK(findings("a.yaml", "priority: 101\ncommand: ls\n") ==
+          Lines{"1:11: error: \"priority\": expected a whole number from 0 to 100, got \"101\""});
+    CHECK(findings("a.yaml", "concurrency: sometimes\ncommand: ls\n") ==
+          Lines{"1:14: error: \"concurrency\": expected allow, forbid or replace, got "
+                "\"sometimes\""});
+    CHECK(findings("a.yaml", "timeout: 1h30\ncommand: ls\n") ==
+          Lines{"1:14: error: \"timeout\": invalid duration \"1h30\": missing unit after 30 "
+                "(valid: 90, 90s, 15m, 1h30m, 2d)"});
+    CHECK(findings("a.yaml", "limits: { memory: lots }\ncommand: ls\n") ==
+          Lines{"1:19: error: \"memory\": expected a size such as 512K, 1M or 2G (or bytes), got "
+                "\"lots\""});
+    CHECK(findings("a.yaml", "env: { 1BAD: x }\ncommand: ls\n") ==
+          Lines{"1:8: error: \"env\": \"1BAD\" is not a valid variable name (letters, digits and "
+                "_, not first a digit)"});
+    CHECK(findings("a.yaml", "id: -bad\ncommand: ls\n") ==
+          Lines{"1:5: error: \"id\": expected an id of letters, digits, '_', '.' and '-' (not "
+                "first), got \"-bad\""});
+    CHECK(findings("a.yaml", "name: x\n") ==
+          Lines{"1:1: error: a job needs \"steps\" (or \"command\" for a single shell command)"});
+    CHECK(findings("a.yaml", "- a\n- b\n") ==
+          Lines{"1:1: error: a job file holds one map of keys (id, name, schedule, steps, ...), "
+                "got a list"});
+  }
+
+  TEST_CASE("steps: types, keys and ids") {
+    CHECK(findings("a.yaml", "steps:\n  - type: shel\n    run: ls\n") ==
+          Lines{"2:11: error: unknown step type \"shel\"; did you mean \"shell\"? (known types: "
+                "command, powershell, shell)",
+                "3:5: error: unknown step key \"run\" (keys beginning with x- are free for your "
+                "own use)"});
+    CHECK(findings("a.yaml", "steps:\n  - type: shell\n    rnu: ls\n") ==
+          Lines{"3:5: error: unknown step key \"rnu\"; did you mean \"run\"?",
+                "2:5: error: missing key \"run\" in step: The script"});
+    CHECK(findings("a.yaml", "steps:\n  - run: ls\n") ==
+          Lines{"2:5: error: unknown step key \"run\" (keys beginning with x- are free for your "
+                "own use)",
+                "2:5: error: missing key \"type\" in step: The step type"});
+    CHECK(
+        findings(
+            "a.yaml",
+            "steps:\n  - { id: a, type: shell, run: ls }\n  - { id: a, type: shell, run: ls }\n") ==
+        Lines{"3:11: error: duplicate step id \"a\" (first at line 2)"});
+    CHECK(
+        findings("a.yaml", "steps:\n  - type: powershell\n") ==
+        Lines{"2:5: error: a powershell step needs exactly one of \"script\" and \"script_path\""});
+    CHECK(findings("a.yaml", "steps:\n  - { type: command, argv: ls -l }\n") == Lines{});
+    CHECK(
+        findings("a.yaml", "command: ls\nsteps: []\n") ==
+        Lines{"1:10: error: a job has either \"command\" (one shell step) or \"steps\", not both"});
+  }
+
+  TEST_CASE("secrets stay out of job files") {
+    CHECK(findings("a.yaml", "env: { password: hunter2 }\ncommand: ls\n") ==
+          Lines{"1:18: error: inline secret in \"password\": keep it out of job files and write "
+                "${secret.NAME}"});
+    CHECK(findings("a.yaml", "env: { password: \"${secret.DB_PASSWORD}\" }\ncommand: ls\n") ==
+          Lines{});
+    CHECK(findings("a.yaml", "command: \"curl -H 'Authorization: token "
+                             "ghp_abcdefghijklmnopqrstuvwxyz0123456789'\"\n") ==
+          Lines{"1:10: error: this value looks like a credential (a token or private key): keep "
+                "it out of job files and write ${secret.NAME}"});
+  }
+
+  TEST_CASE("run_as warns on a daemon that is not root") {
+    CHECK(findings("a.yaml", "run_as: report\ncommand: ls\n", false) ==
+          Lines{"1:9: warning: \"run_as\": only a daemon running as root can switch users; the "
+                "job will fail to start here"});
+    CHECK(findings("a.yaml", "run_as: report\ncommand: ls\n", true) == Lines{});
+  }
+
+  TEST_CASE("syntax errors say where, in both formats") {
+    CHECK(findings("a.json", "{\n  \"command\": \"ls\",\n}\n") ==
+          Lines{"2:18: error: trailing comma before '}'"});
+    const auto yaml = findings("a.yaml", "command: \"ls\n");
+    REQUIRE(yaml.size() == 1);
+    CHECK(yaml[0].find(": error: ") != std::string::npos);
+  }
+
+  TEST_CASE("rendered like a compiler, with the source line and caret") {
+    const auto file = jobs::load_job_text("jobs/a.yaml", "schedule: 0 24 * * *\ncommand: ls\n", {});
+    REQUIRE(file.diagnostics.size() == 1);
+    CHECK(jobs::render(file.diagnostics[0]) ==
+          "jobs/a.yaml:1:13: error: schedule: field 2 (hour): 24 is out of range 0-23\n"
+          "  schedule: 0 24 * * *\n"
+          "              ^~");
+  }
+}
+
+TEST_SUITE("jobs::load_paths") {
+  TEST_CASE("duplicate ids name both files; after must exist and form no cycle") {
+    TempDir dir;
+    dir.write("a.yaml", "id: same\ncommand: ls\n");
+    dir.write("sub/b.yaml", "id: same\ncommand: ls\n");
+    dir.write("c.yaml", "after: [d]\ncommand: ls\n");
+    dir.write("d.yaml", "after: [c]\ncommand: ls\n");
+    dir.write("e.yaml", "after: [ccc]\ncommand: ls\n");
+    dir.write("good.json", "{\"command\": \"ls\"}");
+    dir.write("broken.json", "{\"command\": ");
+    dir.write(".hidden/x.yaml", "command: ls\n");
+    dir.write("notes.txt", "not a job");
+    const auto set = jobs::load_paths({dir.path.string()}, {});
+    std::vector<std::string> messages;
+    for (const auto& f : set.files) {
+      for (const auto& d : f.diagnostics) {
+        messages.push_back(std::filesystem::path(f.path).lexically_relative(dir.path).string() +
+                           ": " + d.error.message);
+      }
+    }
+    const auto a = (dir.path / "a.yaml").string();
+    const auto b = (dir.path / "sub/b.yaml").string();
+    CHECK(std::count(messages.begin(), messages.end(),
+                     "a.yaml: duplicate job id \"same\" (also in " + b + ")") == 1);
+    CHECK(std::count(messages.begin(), messages.end(),
+                     "sub/b.yaml: duplicate job id \"same\" (also in " + a + ")") == 1);
+    CHECK(std::count(messages.begin(), messages.end(),
+                     "c.yaml: \"after\" forms a cycle: c -> d -> c") == 1);
+    CHECK(std::count(messages.begin(), messages.end(),
+                     "d.yaml: \"after\" forms a cycle: c -> d -> c") == 1);
+    CHECK(std::count(messages.begin(), messages.end(),
+                     "e.yaml: \"after\": no job has the id \"ccc\"; did you mean \"c\"?") == 1);
+    CHECK(set.files.size() == 7); // not the hidden folder, not the .txt
+    // The good job loads whatever the others do.
+    CHECK(set.find("good") != nullptr);
+    CHECK(set.job_count() == 1);
+  }
+}
