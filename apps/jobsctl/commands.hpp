@@ -20,12 +20,16 @@ Run setup_next(CLI::App& command);
 Run setup_validate(CLI::App& command);
 Run setup_list(CLI::App& command);
 Run setup_show(CLI::App& command);
+Run setup_enable(CLI::App& command);
+Run setup_disable(CLI::App& command);
 
 // Every verb, in the order --help lists them.
 inline const Verb verbs[] = {
     {"validate", "Check job files; every finding with its file, line and column", &setup_validate},
     {"list", "List the jobs of the folder with their next fire", &setup_list},
     {"show", "Print one job in canonical form with its next fires", &setup_show},
+    {"enable", "Set enabled: true in job files, changing nothing else", &setup_enable},
+    {"disable", "Set enabled: false in job files, changing nothing else", &setup_disable},
     {"next", "Print the next fires of a schedule or a job, with DST notes", &setup_next},
 };
 

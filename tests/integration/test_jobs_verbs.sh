@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# validate, list, show, next JOB, enable and disable through the real jobsctl binary, on a
+# temporary copy of a jobs folder (removed on success, kept and named on failure).
+set -uo pipefail
+jobsctl=$1
+source_jobs=$2
+work=$(mktemp -d /tmp/jobs-verbs-XXXXXX)
+failures=0
+passes=0
+
+expect() { # name, expected, actual
+  if [ "$2" != "$3" ]; then
+    echo "FAIL $1"
+    echo "  expected: $2"
+    echo "  actual:   $3"
+    failures=$((failures + 1))
+  else
+    echo "ok   $1"
+    passes=$((passes + 1))
+  fi
+}
+
+cp -r "$source_jobs" "$work/jobs"
+cd "$work"
+export JOBS_DIR=jobs
+
+expect "validate the examples" "3 jobs, 0 errors, 0 warnings" "$("$jobsctl" validate)"
+expect "list ids" "daily-cleanup heartbeat nightly-report" \
+  "$("$jobsctl" list | cut -f1 | paste -sd' ')"
+expect "list --json" "daily-cleanup:False heartbeat:True nightly-report:True" \
+  "$("$jobsctl" list --json | python3 -c 'import json,sys; print(" ".join("%s:%s" % (j["id"], j["enabled"]) for j in json.load(sys.stdin)))')"
+expect "show --json" "nightly-report America/New_York 3" \
+  "$("$jobsctl" show nightly-report --json | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["id"], j["timezone"], len(j["steps"]))')"
+expect "next JOB follows the job's zone" \
+  "$(printf 'Mon 2025-03-10 02:30:00 -04:00 EDT\t2025-03-10T06:30:00Z\t')" \
+  "$("$jobsctl" next nightly-report --from 2025-03-08T12:00Z -n 1)"
+
+# A bad file is reported with its place and does not hide the good ones.
+printf 'name: broken\nschedule: 0 24 * * *\ncommand: ls\n' > jobs/broken.yaml
+out=$("$jobsctl" validate)
+code=$?
+expect "validate exit code on an error" "2" "$code"
+expect "validate names the place" "jobs/broken.yaml:2:13: error: schedule: field 2 (hour): 24 is out of range 0-23" \
+  "$(head -1 <<<"$out")"
+expect "validate summary" "3 jobs, 1 error, 0 warnings" "$(tail -1 <<<"$out")"
+expect "github annotation" \
+  "::error file=jobs/broken.yaml,line=2,col=13::schedule: field 2 (hour): 24 is out of range 0-23" \
+  "$("$jobsctl" validate --format github | head -1)"
+expect "json finding" "error jobs/broken.yaml 2 13" \
+  "$("$jobsctl" validate --format json | python3 -c 'import json,sys; f=json.loads(sys.stdin.readline()); print(f["severity"], f["path"], f["line"], f["column"])')"
+expect "list still lists the good jobs" "3" "$("$jobsctl" list 2>/dev/null | wc -l)"
+rm jobs/broken.yaml
+
+# disable and enable change one value and nothing else.
+cp jobs/nightly-report.yaml before.yaml
+expect "disable" "jobs/nightly-report.yaml: disabled" "$("$jobsctl" disable nightly-report)"
+expect "disable diff" "> enabled: false" "$(diff before.yaml jobs/nightly-report.yaml | grep '^[<>]')"
+expect "disable again is a no-op" "jobs/nightly-report.yaml: already disabled" \
+  "$("$jobsctl" disable nightly-report)"
+expect "list shows it disabled" "no" "$("$jobsctl" list | awk -F'\t' '$1 == "nightly-report" {print $3}')"
+"$jobsctl" enable nightly-report >/dev/null
+expect "enable diff" "> enabled: true" "$(diff before.yaml jobs/nightly-report.yaml | grep '^[<>]')"
+"$jobsctl" disable no-such-job 2>/dev/null
+expect "unknown job exit code" "2" "$?"
+
+echo "$passes passed, $failures failed"
+if [ "$failures" -eq 0 ]; then
+  rm -rf "$work"
+else
+  echo "kept $work"
+fi
+[ "$failures" -eq 0 ]
