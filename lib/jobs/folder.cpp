@@ -2,10 +2,12 @@
 #include <jobs/folder.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <set>
+#include <thread>
 
 namespace jobs {
 
@@ -141,8 +143,24 @@ JobSet load_paths(const std::vector<std::string>& paths, const LoadOptions& opti
   }
   std::sort(found.begin(), found.end());
   found.erase(std::unique(found.begin(), found.end()), found.end());
-  for (const auto& path : found) {
-    set.files.push_back(load_job_file(path, options));
+  // Files load independently: spread them over the cores.
+  const size_t first = set.files.size();
+  set.files.resize(first + found.size());
+  std::atomic<size_t> next{0};
+  const auto work = [&] {
+    for (size_t i = next++; i < found.size(); i = next++) {
+      set.files[first + i] = load_job_file(found[i], options);
+    }
+  };
+  const size_t workers =
+      std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), found.size() / 64 + 1);
+  std::vector<std::thread> threads;
+  for (size_t k = 1; k < workers; ++k) {
+    threads.emplace_back(work);
+  }
+  work();
+  for (auto& t : threads) {
+    t.join();
   }
 
   // Ids are unique across the folder: every file that shares one is named.

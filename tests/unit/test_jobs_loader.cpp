@@ -250,6 +250,27 @@ steps:
                 "it out of job files and write ${secret.NAME}"});
   }
 
+  TEST_CASE("values in well-known credential formats are refused") {
+    const std::string message = "1:10: error: this value looks like a credential (a token or "
+                                "private key): keep it out of job files and write ${secret.NAME}";
+    for (const char* value : {"xoxb-123456789012-abcdefABCDEF", "AKIAIOSFODNN7EXAMPLE",
+                              "-----BEGIN OPENSSH PRIVATE KEY-----",
+                              "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+                              "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+                              "github_pat_11ABCDEFG0123456789_abcdefghijklmnop"}) {
+      const std::string text = std::string("command: \"curl ") + value + "\"\n";
+      CAPTURE(text);
+      CHECK(findings("a.yaml", text) == Lines{message});
+    }
+    // Look-alikes that are not credentials.
+    for (const char* value : {"ghp_short", "AKIA-not-a-key", "xoxo-gossip", "eyJust.kidding",
+                              "-----BEGIN CERTIFICATE-----"}) {
+      const std::string text = std::string("command: \"echo ") + value + "\"\n";
+      CAPTURE(text);
+      CHECK(findings("a.yaml", text) == Lines{});
+    }
+  }
+
   TEST_CASE("run_as warns on a daemon that is not root") {
     CHECK(findings("a.yaml", "run_as: report\ncommand: ls\n", false) ==
           Lines{"1:9: warning: \"run_as\": only a daemon running as root can switch users; the "
@@ -276,6 +297,24 @@ steps:
 }
 
 TEST_SUITE("jobs::load_paths") {
+  TEST_CASE("a large folder loads on several threads, in path order") {
+    TempDir dir;
+    for (int i = 0; i < 300; ++i) {
+      const auto id = "job-" + std::to_string(1000 + i);
+      dir.write(id + (i % 2 ? ".yaml" : ".json"),
+                i % 2 ? "schedule: \"*/5 * * * *\"\ncommand: ls\n"
+                      : "{\"schedule\": \"0 2 * * *\", \"command\": \"ls\"}");
+    }
+    dir.write("job-bad.yaml", "schedule: 0 24 * * *\ncommand: ls\n");
+    const auto set = jobs::load_paths({dir.path.string()}, {});
+    CHECK(set.job_count() == 300);
+    CHECK(set.error_count() == 1);
+    REQUIRE(set.files.size() == 301);
+    for (size_t i = 0; i + 1 < set.files.size(); ++i) {
+      CHECK(set.files[i].path < set.files[i + 1].path);
+    }
+  }
+
   TEST_CASE("duplicate ids name both files; after must exist and form no cycle") {
     TempDir dir;
     dir.write("a.yaml", "id: same\ncommand: ls\n");
