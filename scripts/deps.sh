@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config tzdata time python3
+  build-essential cmake ninja-build pkg-config tzdata time python3 python3-jsonschema python3-yaml
   libhowardhinnant-date-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
   doctest-dev librapidcheck-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format mandoc

@@ -22,6 +22,9 @@ Run setup_list(CLI::App& command);
 Run setup_show(CLI::App& command);
 Run setup_enable(CLI::App& command);
 Run setup_disable(CLI::App& command);
+Run setup_new(CLI::App& command);
+Run setup_delete(CLI::App& command);
+Run setup_schema(CLI::App& command);
 
 // Every verb, in the order --help lists them.
 inline const Verb verbs[] = {
@@ -30,6 +33,9 @@ inline const Verb verbs[] = {
     {"show", "Print one job in canonical form with its next fires", &setup_show},
     {"enable", "Set enabled: true in job files, changing nothing else", &setup_enable},
     {"disable", "Set enabled: false in job files, changing nothing else", &setup_disable},
+    {"new", "Write a new, valid, commented job file", &setup_new},
+    {"delete", "Delete a job's file (asks first)", &setup_delete},
+    {"schema", "Print the JSON Schema of job files (or of one step type)", &setup_schema},
     {"next", "Print the next fires of a schedule or a job, with DST notes", &setup_next},
 };
 

@@ -12,6 +12,10 @@ bool stdout_is_terminal() {
   return isatty(STDOUT_FILENO) != 0;
 }
 
+bool stdin_is_terminal() {
+  return isatty(STDIN_FILENO) != 0;
+}
+
 void print_error(const base::Error& error) {
   std::cerr << "jobsctl: " << error.render() << "\n";
 }

@@ -10,6 +10,9 @@ namespace jobsctl {
 // Whether standard output is a terminal (tables and headers only then).
 bool stdout_is_terminal();
 
+// Whether standard input is a terminal (questions are asked only then).
+bool stdin_is_terminal();
+
 // Prints "jobsctl: error: ..." (with the source line and caret, if any) to standard error.
 void print_error(const base::Error& error);
 

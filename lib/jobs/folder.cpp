@@ -202,8 +202,14 @@ JobSet load_paths(const std::vector<std::string>& paths, const LoadOptions& opti
         continue;
       }
       std::string message = "\"after\": no job has the id \"" + job.after[k] + "\"";
+      const auto broken = std::find_if(set.files.begin(), set.files.end(), [&](const auto& f) {
+        return !f.job && fs::path(f.path).stem() == job.after[k];
+      });
       const auto near = base::suggest(job.after[k], ids, 1);
-      if (!near.empty()) {
+      if (broken != set.files.end()) {
+        message = "\"after\": job \"" + job.after[k] + "\" did not load (" + broken->path +
+                  " has errors)";
+      } else if (!near.empty()) {
         message += "; did you mean " + base::quoted_alternatives(near) + "?";
       }
       add_error(*file, k < job.after_marks.size() ? job.after_marks[k] : Mark{1, 1}, message);

@@ -22,7 +22,7 @@ std::string describe(const Node& n) {
   case Node::Kind::null:
     return "nothing";
   case Node::Kind::sequence:
-    return "a list";
+    return n.items.empty() ? "an empty list" : "a list";
   case Node::Kind::map:
     return "a map";
   case Node::Kind::scalar:
@@ -336,7 +336,8 @@ bool looks_like_credential(std::string_view s) {
       return true;
     }
   }
-  if (const auto at = s.find("-----BEGIN "); at != std::string_view::npos) {
+  for (auto at = s.find("-----BEGIN "); at != std::string_view::npos;
+       at = s.find("-----BEGIN ", at + 1)) {
     const auto end = s.find("-----", at + 11);
     if (end != std::string_view::npos && s.substr(at, end - at).ends_with("PRIVATE KEY")) {
       return true;
@@ -361,9 +362,9 @@ bool looks_like_credential(std::string_view s) {
 // a value that looks like a known token format.
 void check_secrets(const Node& n, Diagnostics& out) {
   static const std::set<std::string> secret_keys = {
-      "password", "passwd",        "pwd",        "secret",       "token",
-      "api_key",  "apikey",        "access_key", "secret_key",   "private_key",
-      "pat",      "client_secret", "auth_token", "access_token", "refresh_token"};
+      "password",      "passwd",     "secret",       "token",        "api_key",
+      "apikey",        "access_key", "secret_key",   "private_key",  "pat",
+      "client_secret", "auth_token", "access_token", "refresh_token"};
   const auto literal = [](const Node& v) {
     return v.is_scalar() && !v.scalar.empty() && v.scalar.find("${") == std::string::npos;
   };
@@ -560,7 +561,10 @@ void read_step(Reader& r, const Node& n, size_t index, JobDefinition& job) {
       }
     }
   }
-  r.check_keys(n, step_common_keys(), "step", type ? &type->keys : nullptr);
+  // With an unknown type its keys cannot be judged: the type error alone says what is wrong.
+  if (type != nullptr || step.type.empty()) {
+    r.check_keys(n, step_common_keys(), "step", type ? &type->keys : nullptr);
+  }
   if (const Node* v = n.find("id")) {
     if (auto id = r.string(*v, "id")) {
       if (!is_valid_id(*id)) {

@@ -27,7 +27,7 @@ struct Limits {
   std::optional<std::int64_t> memory;     // bytes
   std::optional<std::int64_t> cpu_time;   // seconds
   std::optional<std::int64_t> open_files; // count
-  std::optional<std::int64_t> output;     // bytes kept per stream
+  std::optional<std::int64_t> output;     // bytes of stdout and stderr kept per step
 };
 
 // When a job fires: cron expressions (each with the job's zone and the job id as H seed), an

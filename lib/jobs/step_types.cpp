@@ -6,6 +6,21 @@ namespace jobs {
 
 namespace {
 
+// argv is a program and its arguments: a list, not a command line in one string.
+void check_command(const StepDefinition& step, Diagnostics& out) {
+  const Node* argv = step.keys.find("argv");
+  if (argv == nullptr) {
+    return;
+  }
+  if (argv->is_sequence() && argv->items.empty()) {
+    out.error(argv->mark, "\"argv\": expected the program and its arguments, got an empty list");
+  } else if (argv->is_scalar() && argv->scalar.find(' ') != std::string::npos) {
+    out.error(argv->mark, "\"argv\": one string is one program name; write a list such as [" +
+                              argv->scalar.substr(0, argv->scalar.find(' ')) +
+                              ", ...] or use a shell step");
+  }
+}
+
 void check_powershell(const StepDefinition& step, Diagnostics& out) {
   const bool script = step.keys.find("script") != nullptr;
   const bool script_path = step.keys.find("script_path") != nullptr;
@@ -28,7 +43,8 @@ const std::vector<StepType>& step_types() {
             "Program and arguments ([rsync, -a, src/, dst/])",
             {},
             true},
-       }},
+       },
+       &check_command},
       {"powershell",
        "Runs a PowerShell script with pwsh -NoProfile -NonInteractive",
        {

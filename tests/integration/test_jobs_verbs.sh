@@ -63,6 +63,44 @@ expect "enable diff" "> enabled: true" "$(diff before.yaml jobs/nightly-report.y
 "$jobsctl" disable no-such-job 2>/dev/null
 expect "unknown job exit code" "2" "$?"
 
+# new writes a valid, commented file and never overwrites; delete asks or needs --yes.
+expect "new" "jobs/backup.yaml" "$("$jobsctl" new backup)"
+expect "new validates" "4 jobs, 0 errors, 0 warnings" "$("$jobsctl" validate)"
+"$jobsctl" new backup >/dev/null 2>&1
+expect "new refuses an existing id" "2" "$?"
+expect "new json from a template" "jobs/export.json" "$("$jobsctl" new export --template command --format json)"
+expect "new json validates" "5 jobs, 0 errors, 0 warnings" "$("$jobsctl" validate)"
+"$jobsctl" delete backup </dev/null >/dev/null 2>&1
+expect "delete without --yes off a terminal" "2" "$?"
+expect "delete --yes" "deleted jobs/backup.yaml" "$("$jobsctl" delete backup --yes)"
+rm jobs/export.json
+
+# The JSON Schema accepts every example job and rejects a typo.
+python=python3
+$python -c 'import jsonschema, yaml' 2>/dev/null || python=/usr/bin/python3
+"$jobsctl" schema > schema.json
+cp -r "$source_jobs" examples
+printf 'comand: ls\n' > examples/typo.yaml
+expect "schema judges the examples" \
+  "daily-cleanup.json:ok heartbeat.yaml:ok nightly-report.yaml:ok typo.yaml:rejected" \
+  "$($python - schema.json examples <<'PY'
+import json, os, sys
+import jsonschema, yaml
+schema = json.load(open(sys.argv[1]))
+out = []
+for name in sorted(os.listdir(sys.argv[2])):
+    doc = yaml.safe_load(open(os.path.join(sys.argv[2], name)))
+    try:
+        jsonschema.validate(doc, schema)
+        out.append(name + ":ok")
+    except jsonschema.ValidationError:
+        out.append(name + ":rejected")
+print(" ".join(out))
+PY
+)"
+"$jobsctl" schema sql >/dev/null 2>&1
+expect "schema of an unknown type" "2" "$?"
+
 echo "$passes passed, $failures failed"
 if [ "$failures" -eq 0 ]; then
   rm -rf "$work"
