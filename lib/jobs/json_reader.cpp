@@ -1,6 +1,7 @@
 // A small recursive-descent JSON parser (RFC 8259) that keeps the place of every value and key.
 // Written by hand rather than taken from a JSON library so that every error names the exact
 // line and column, and so that numbers keep the text they were written with.
+#include <base/utf8.hpp>
 #include <jobs/doc.hpp>
 
 #include <algorithm>
@@ -14,6 +15,10 @@ namespace jobs {
 
 namespace {
 
+using base::utf8::is_continuation;
+using base::utf8::quote;
+using base::utf8::utf8_length;
+
 constexpr int max_depth = 200;
 
 // Objects with more members than this find duplicate keys through a hash map instead of a scan,
@@ -26,9 +31,6 @@ bool is_digit(char c) {
 bool is_alpha(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
-bool is_continuation(char c) {
-  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
-}
 int hex_value(char c) {
   if (c >= '0' && c <= '9') {
     return c - '0';
@@ -40,33 +42,6 @@ int hex_value(char c) {
     return c - 'A' + 10;
   }
   return -1;
-}
-
-// The length of the well-formed UTF-8 sequence at s[i], or 0 when there is none there (overlong
-// forms, surrogates and code points past U+10FFFF are not well-formed).
-size_t utf8_length(std::string_view s, size_t i) {
-  const auto byte = [&](size_t k) -> unsigned {
-    return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u;
-  };
-  const auto in = [](unsigned b, unsigned lo, unsigned hi) { return b >= lo && b <= hi; };
-  const unsigned c = byte(0);
-  if (c < 0x80) {
-    return 1;
-  }
-  if (in(c, 0xC2, 0xDF)) {
-    return in(byte(1), 0x80, 0xBF) ? 2 : 0;
-  }
-  if (in(c, 0xE0, 0xEF)) {
-    const unsigned lo = c == 0xE0 ? 0xA0 : 0x80;
-    const unsigned hi = c == 0xED ? 0x9F : 0xBF;
-    return in(byte(1), lo, hi) && in(byte(2), 0x80, 0xBF) ? 3 : 0;
-  }
-  if (in(c, 0xF0, 0xF4)) {
-    const unsigned lo = c == 0xF0 ? 0x90 : 0x80;
-    const unsigned hi = c == 0xF4 ? 0x8F : 0xBF;
-    return in(byte(1), lo, hi) && in(byte(2), 0x80, 0xBF) && in(byte(3), 0x80, 0xBF) ? 4 : 0;
-  }
-  return 0;
 }
 
 void append_utf8(std::string& out, std::uint32_t cp) {
@@ -91,25 +66,6 @@ std::string code_point_name(unsigned cp) {
   char buffer[16];
   std::snprintf(buffer, sizeof buffer, "U+%04X", cp);
   return buffer;
-}
-
-// A key as it appears in a message: in double quotes, with quotes, backslashes and control
-// characters escaped so that the message stays on one line.
-std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buffer[8];
-      std::snprintf(buffer, sizeof buffer, "\\u%04X", static_cast<unsigned>(c));
-      out += buffer;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 // Where the parser is: a byte offset and the 1-based line and column it falls on. Columns count

@@ -5,20 +5,7 @@ set -uo pipefail
 jobsctl=$1
 source_jobs=$2
 work=$(mktemp -d /tmp/jobs-verbs-XXXXXX)
-failures=0
-passes=0
-
-expect() { # name, expected, actual
-  if [ "$2" != "$3" ]; then
-    echo "FAIL $1"
-    echo "  expected: $2"
-    echo "  actual:   $3"
-    failures=$((failures + 1))
-  else
-    echo "ok   $1"
-    passes=$((passes + 1))
-  fi
-}
+source "$(dirname "$0")/expect.sh"
 
 cp -r "$source_jobs" "$work/jobs"
 cd "$work"
@@ -101,10 +88,9 @@ PY
 "$jobsctl" schema sql >/dev/null 2>&1
 expect "schema of an unknown type" "2" "$?"
 
-echo "$passes passed, $failures failed"
-if [ "$failures" -eq 0 ]; then
+if finish; then
   rm -rf "$work"
 else
   echo "kept $work"
+  exit 1
 fi
-[ "$failures" -eq 0 ]

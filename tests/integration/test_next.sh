@@ -3,20 +3,7 @@
 # and exits 2 with a positioned error on bad input.
 set -uo pipefail
 jobsctl=$1
-failures=0
-passes=0
-
-expect() { # name, expected, actual
-  if [ "$2" != "$3" ]; then
-    echo "FAIL $1"
-    echo "  expected: $2"
-    echo "  actual:   $3"
-    failures=$((failures + 1))
-  else
-    echo "ok   $1"
-    passes=$((passes + 1))
-  fi
-}
+source "$(dirname "$0")/expect.sh"
 
 utc() { "$jobsctl" next "$@" --json | python3 -c 'import json,sys; print(" ".join(f["utc"] for f in json.load(sys.stdin)))'; }
 
@@ -69,5 +56,4 @@ expect "missing expression exit code" "2" "$?"
 "$jobsctl" --help >/dev/null
 expect "--help exit code" "0" "$?"
 
-echo "$passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish
