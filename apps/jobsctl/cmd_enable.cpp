@@ -1,6 +1,7 @@
 // jobsctl enable|disable JOB...: sets `enabled` in the job files, changing nothing else.
 #include "commands.hpp"
 #include "job_folder.hpp"
+#include "output.hpp"
 
 #include <base/exit_codes.hpp>
 #include <jobs/edit.hpp>
@@ -28,7 +29,7 @@ bool set_in_file(const std::string& path, const EnableOptions& o) {
   const auto format = path.ends_with(".json") ? jobs::FileFormat::json : jobs::FileFormat::yaml;
   auto edited = jobs::set_enabled(text, format, o.value, path);
   if (!edited) {
-    std::cerr << "jobsctl: " << edited.error().render() << "\n";
+    print_error(edited.error());
     return false;
   }
   const char* state = o.value ? "enabled" : "disabled";
@@ -45,7 +46,7 @@ bool set_in_file(const std::string& path, const EnableOptions& o) {
   }
   auto written = jobs::write_file_atomically(path, *edited);
   if (!written) {
-    std::cerr << "jobsctl: " << written.error().render() << "\n";
+    print_error(written.error());
     return false;
   }
   std::cout << path << ": " << state << "\n";
@@ -56,16 +57,7 @@ int run_enable(const EnableOptions& o) {
   const auto set = o.folder.load();
   bool ok = true;
   for (const auto& name : o.jobs) {
-    std::string path;
-    if (const auto* job = set.find(name)) {
-      path = job->path;
-    } else {
-      for (const auto& f : set.files) {
-        if (f.path == name) {
-          path = f.path;
-        }
-      }
-    }
+    std::string path = find_job_path(set, name);
     if (path.empty() && name.find('/') != std::string::npos) {
       path = name; // a file outside the folder
     }

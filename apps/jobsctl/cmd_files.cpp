@@ -134,7 +134,7 @@ int run_new(const NewOptions& o) {
   std::filesystem::create_directories(o.folder.dir, ec);
   auto written = jobs::write_file_atomically(path, text);
   if (!written) {
-    std::cerr << "jobsctl: " << written.error().render() << "\n";
+    print_error(written.error());
     return base::exit_code::usage;
   }
   std::cout << path << "\n";
@@ -149,16 +149,7 @@ struct DeleteOptions {
 
 int run_delete(const DeleteOptions& o) {
   const auto set = o.folder.load();
-  std::string path;
-  if (const auto* job = set.find(o.job)) {
-    path = job->path;
-  } else {
-    for (const auto& f : set.files) {
-      if (f.path == o.job) {
-        path = f.path;
-      }
-    }
-  }
+  const std::string path = find_job_path(set, o.job);
   if (path.empty()) {
     std::cerr << "jobsctl: no job \"" << o.job << "\" in " << o.folder.dir << "\n";
     return base::exit_code::usage;

@@ -115,12 +115,11 @@ struct ShowOptions {
 
 int run_show(const ShowOptions& o) {
   const auto set = o.folder.load();
-  const jobs::JobDefinition* job = set.find(o.job);
-  if (job == nullptr) {
-    for (const auto& f : set.files) {
-      if (f.path == o.job || (f.job && f.job->path == o.job)) {
-        job = f.job ? &*f.job : nullptr;
-      }
+  const std::string path = find_job_path(set, o.job);
+  const jobs::JobDefinition* job = nullptr;
+  for (const auto& f : set.files) {
+    if (f.path == path && f.job) {
+      job = &*f.job;
     }
   }
   if (job == nullptr) {

@@ -6,6 +6,7 @@
 #include <base/exit_codes.hpp>
 #include <cron/schedule.hpp>
 #include <jobs/loader.hpp>
+#include <jobs/model.hpp>
 #include <tz/format.hpp>
 
 #include <algorithm>
@@ -153,22 +154,13 @@ int print_fires(const NextOptions& o, const std::vector<cron::Schedule>& schedul
   std::vector<JobFire> fires;
   cron::Instant t{std::chrono::seconds{from}};
   for (int k = 0; k < o.count; ++k) {
-    std::optional<JobFire> best;
-    for (const auto& s : schedules) {
-      auto fire = s.next_fire(t);
-      if (fire && (!best || fire->time < best->fire.time)) {
-        best = JobFire{*fire, &s};
-      }
-    }
-    const cron::Instant one_off{std::chrono::seconds{at.value_or(0)}};
-    if (at && one_off > t && (!best || one_off < best->fire.time)) {
-      best = JobFire{cron::Fire{one_off, {}}, nullptr};
-    }
-    if (!best) {
+    const cron::Schedule* which = nullptr;
+    const auto fire = jobs::earliest_fire(schedules, at, t, &which);
+    if (!fire) {
       break;
     }
-    fires.push_back(*best);
-    t = best->fire.time;
+    fires.push_back({*fire, which});
+    t = fire->time;
   }
 
   if (o.json) {

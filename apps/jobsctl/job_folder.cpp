@@ -22,6 +22,18 @@ jobs::JobSet JobFolder::load() const {
   return jobs::load_paths({dir}, load_options());
 }
 
+std::string find_job_path(const jobs::JobSet& set, const std::string& name) {
+  if (const auto* job = set.find(name)) {
+    return job->path;
+  }
+  for (const auto& f : set.files) {
+    if (f.path == name) {
+      return f.path;
+    }
+  }
+  return {};
+}
+
 void report_bad_files(const jobs::JobSet& set) {
   size_t bad = 0;
   for (const auto& f : set.files) {

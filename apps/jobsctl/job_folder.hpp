@@ -18,6 +18,10 @@ struct JobFolder {
   jobs::JobSet load() const;
 };
 
+// The file of the job named by `name`: its id, or the path of one of the set's files (also one
+// with errors). Empty when neither matches.
+std::string find_job_path(const jobs::JobSet& set, const std::string& name);
+
 // Prints "jobsctl: N files have errors; run jobsctl validate" when some do (for verbs that
 // show the good jobs anyway).
 void report_bad_files(const jobs::JobSet& set);

@@ -2,15 +2,6 @@
 
 namespace jobs {
 
-bool Diagnostics::has_errors() const {
-  for (const auto& d : items_) {
-    if (d.severity == Severity::error) {
-      return true;
-    }
-  }
-  return false;
-}
-
 void Diagnostics::add(Severity severity, Mark at, std::string message, int length) {
   base::Error e;
   e.message = std::move(message);

@@ -29,8 +29,6 @@ public:
   }
   void add(base::Error e) { items_.push_back({Severity::error, std::move(e)}); }
 
-  bool has_errors() const;
-  const std::string& path() const { return path_; }
   std::vector<Diagnostic>& items() { return items_; }
 
 private:

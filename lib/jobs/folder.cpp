@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
@@ -24,10 +25,17 @@ bool is_job_file(const fs::path& p) {
   return ext == ".json" || ext == ".yaml" || ext == ".yml";
 }
 
+// A finding of the checks across files; the file is read again for the caret line (these
+// findings are rare, and the loader keeps no text).
 void add_error(LoadedFile& file, Mark at, std::string message) {
   base::Error e;
   e.message = std::move(message);
   e.location = {file.path, at.line, at.column};
+  if (at.line > 0) {
+    std::ifstream in(file.path, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    e.source_line = source_line(text, at.line);
+  }
   file.diagnostics.push_back({Severity::error, std::move(e)});
 }
 

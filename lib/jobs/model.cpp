@@ -2,21 +2,33 @@
 
 namespace jobs {
 
-std::optional<cron::Fire> JobDefinition::next_fire(cron::Instant from) const {
+std::optional<cron::Fire> earliest_fire(const std::vector<cron::Schedule>& schedules,
+                                        std::optional<std::int64_t> at, cron::Instant from,
+                                        const cron::Schedule** which) {
   std::optional<cron::Fire> best;
-  for (const auto& s : schedule.compiled) {
+  const cron::Schedule* best_schedule = nullptr;
+  for (const auto& s : schedules) {
     auto f = s.next_fire(from);
     if (f && (!best || f->time < best->time)) {
       best = f;
+      best_schedule = &s;
     }
   }
-  if (schedule.at) {
-    const cron::Instant at{std::chrono::seconds{*schedule.at}};
-    if (at > from && (!best || at < best->time)) {
-      best = cron::Fire{at, {}};
+  if (at) {
+    const cron::Instant one_off{std::chrono::seconds{*at}};
+    if (one_off > from && (!best || one_off < best->time)) {
+      best = cron::Fire{one_off, {}};
+      best_schedule = nullptr;
     }
+  }
+  if (which != nullptr) {
+    *which = best_schedule;
   }
   return best;
+}
+
+std::optional<cron::Fire> JobDefinition::next_fire(cron::Instant from) const {
+  return earliest_fire(schedule.compiled, schedule.at, from);
 }
 
 const char* to_string(Concurrency c) {

@@ -94,6 +94,12 @@ struct JobDefinition {
   std::optional<cron::Fire> next_fire(cron::Instant from) const;
 };
 
+// The earliest fire strictly after `from` over `schedules` and the one-off `at` (UTC seconds);
+// `which`, when given, receives the schedule that made it (null for `at`).
+std::optional<cron::Fire> earliest_fire(const std::vector<cron::Schedule>& schedules,
+                                        std::optional<std::int64_t> at, cron::Instant from,
+                                        const cron::Schedule** which = nullptr);
+
 const char* to_string(Concurrency c);
 const char* to_string(Missed m);
 const char* to_string(When w);

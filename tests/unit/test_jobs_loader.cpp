@@ -360,6 +360,14 @@ TEST_SUITE("jobs::load_paths") {
                      "f.yaml: \"after\": job \"broken\" did not load (" +
                          (dir.path / "broken.json").string() + " has errors)") == 1);
     CHECK(set.files.size() == 8); // not the hidden folder, not the .txt
+    // Findings across files carry the source line for the caret, like all others.
+    for (const auto& f : set.files) {
+      if (f.path == a) {
+        REQUIRE(f.diagnostics.size() == 1);
+        CHECK(f.diagnostics[0].error.source_line == "id: same");
+        CHECK(f.diagnostics[0].error.location.column == 5);
+      }
+    }
     // The good job loads whatever the others do.
     CHECK(set.find("good") != nullptr);
     CHECK(set.job_count() == 1);
