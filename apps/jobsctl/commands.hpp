@@ -25,6 +25,7 @@ Run setup_disable(CLI::App& command);
 Run setup_new(CLI::App& command);
 Run setup_delete(CLI::App& command);
 Run setup_schema(CLI::App& command);
+Run setup_migrate(CLI::App& command);
 
 // Every verb, in the order --help lists them.
 inline const Verb verbs[] = {
@@ -36,6 +37,7 @@ inline const Verb verbs[] = {
     {"new", "Write a new, valid, commented job file", &setup_new},
     {"delete", "Delete a job's file (asks first)", &setup_delete},
     {"schema", "Print the JSON Schema of job files (or of one step type)", &setup_schema},
+    {"migrate", "Convert crontabs and older JSON jobs into job files", &setup_migrate},
     {"next", "Print the next fires of a schedule or a job, with DST notes", &setup_next},
 };
 

@@ -1,4 +1,5 @@
 #include <base/duration.hpp>
+#include <base/text.hpp>
 #include <jobs/canonical.hpp>
 #include <jobs/keys.hpp>
 #include <tz/format.hpp>
@@ -34,22 +35,47 @@ nlohmann::ordered_json notifications_json(const std::vector<Notification>& list)
   return out;
 }
 
-// YAML needs quotes for text that would read as another type or holds special characters.
+// YAML needs quotes for text that would read as another type or holds special characters:
+// an indicator first, ": " or " #" inside, a blank at either end, a control character. Text
+// with '*' is quoted too, as cron expressions are by custom.
 bool needs_quotes(const std::string& s) {
-  if (s.empty() || s == "~" || s.find_first_of(":#{}[],&*!|>'\"%@`\n\t") != std::string::npos ||
-      s.front() == ' ' || s.back() == ' ' || s.front() == '-' || s.front() == '?') {
+  if (s.empty() || s.front() == ' ' || s.back() == ' ' || s.back() == ':' ||
+      std::string_view("-?:,[]{}#&*!|>'\"%@`~").find(s.front()) != std::string_view::npos ||
+      s.find(": ") != std::string::npos || s.find(" #") != std::string::npos ||
+      s.find('*') != std::string::npos || // cron expressions read better quoted
+
+      std::any_of(s.begin(), s.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
     return true;
   }
   static const char* const words[] = {"true", "false", "yes", "no", "on", "off", "null",
                                       "True", "False", "Yes", "No", "On", "Off", "Null",
-                                      "TRUE", "FALSE", "YES", "NO", "ON", "OFF", "NULL"};
+                                      "TRUE", "FALSE", "YES", "NO", "ON", "OFF", "NULL",
+                                      "y",    "Y",     "n",   "N"};
   if (std::find(std::begin(words), std::end(words), s) != std::end(words)) {
     return true;
   }
-  // Anything that parses as a number.
+  // Anything that parses as a number (.inf and .nan too).
+  if (s.front() == '.' && (base::to_lower(s) == ".inf" || base::to_lower(s) == ".nan")) {
+    return true;
+  }
   char* end = nullptr;
   std::strtod(s.c_str(), &end);
   return end != s.c_str() && *end == '\0';
+}
+
+// Multi-line text reads best as a literal block; it can be one when YAML gives it back byte for
+// byte: printable, no leading blank (it would set the indentation), at most one final newline.
+bool literal_block(const std::string& s) {
+  if (s.find('\n') == std::string::npos || s.front() == ' ' || s.front() == '\n' ||
+      s.ends_with("\n\n")) {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) {
+                       return c == '\n' || c == '\t' || static_cast<unsigned char>(c) >= 0x20;
+                     }) &&
+         s.find(" \n") == std::string::npos && !s.ends_with(" ");
 }
 
 void emit(const nlohmann::ordered_json& v, int indent, std::string& out, bool in_list_item) {
@@ -86,11 +112,61 @@ void emit(const nlohmann::ordered_json& v, int indent, std::string& out, bool in
   out += " ";
   if (v.is_string()) {
     const auto& s = v.get_ref<const std::string&>();
+    if (literal_block(s)) {
+      // "|" keeps the text's final newline, "|-" means it has none.
+      out += s.back() == '\n' ? "|\n" : "|-\n";
+      size_t start = 0;
+      while (start < s.size()) {
+        const size_t end = std::min(s.find('\n', start), s.size());
+        if (end > start) {
+          out += pad + s.substr(start, end - start);
+        }
+        out += "\n";
+        start = end + 1;
+      }
+      return;
+    }
     out += needs_quotes(s) ? v.dump() : s;
   } else {
     out += v.dump();
   }
   out += "\n";
+}
+
+// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool is_json_number(std::string_view s) {
+  size_t i = 0;
+  const auto digits = [&] {
+    const size_t start = i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+      ++i;
+    }
+    return i > start;
+  };
+  if (i < s.size() && s[i] == '-') {
+    ++i;
+  }
+  if (i < s.size() && s[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!digits()) {
+      return false;
+    }
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+      ++i;
+    }
+    if (!digits()) {
+      return false;
+    }
+  }
+  return i == s.size();
 }
 
 } // namespace
@@ -106,10 +182,8 @@ nlohmann::ordered_json to_json(const Node& node) {
     if (node.scalar == "true" || node.scalar == "false") {
       return node.scalar == "true";
     }
-    char* end = nullptr;
-    const long long v = std::strtoll(node.scalar.c_str(), &end, 10);
-    if (!node.scalar.empty() && *end == '\0') {
-      return v;
+    if (is_json_number(node.scalar)) {
+      return nlohmann::ordered_json::parse(node.scalar);
     }
     return node.scalar;
   }

@@ -12,7 +12,7 @@ namespace jobs {
 nlohmann::ordered_json to_json(const JobDefinition& job);
 
 // A scalar of a document tree as JSON: quoted text stays a string; plain true/false become
-// booleans, plain integers numbers; null stays null; maps and lists recursively.
+// booleans, plain JSON numbers numbers; null stays null; maps and lists recursively.
 nlohmann::ordered_json to_json(const Node& node);
 
 // Block-style YAML for a JSON value, strings quoted only where YAML needs it.

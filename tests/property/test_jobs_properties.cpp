@@ -1,6 +1,7 @@
 // Properties of job files: the canonical form read back (as YAML or as JSON) is the same job,
 // a folder of valid files loads completely, and corrupting one file leaves the others loaded.
 #include <jobs/canonical.hpp>
+#include <jobs/doc.hpp>
 #include <jobs/folder.hpp>
 #include <jobs/loader.hpp>
 
@@ -119,6 +120,17 @@ struct TempDir {
 
 bool run_jobs_properties() {
   bool ok = true;
+  ok &= rc::check("any text written as YAML reads back as the same text", [] {
+    const auto chars = *rc::gen::container<std::vector<char>>(
+        rc::gen::element(' ', '\n', '\t', ':', '#', '-', '*', '\'', '"', 'a', 'b', '0', '1', '.',
+                         '{', ']', '|', '>', '%', '@', '`', '~', '!', '&', '?', ',', '\\', '='));
+    const std::string text(chars.begin(), chars.end());
+    const Json doc = {{"k", text}, {"list", {text}}};
+    const std::string yaml = jobs::to_yaml(doc);
+    auto node = jobs::parse_yaml(yaml, "x.yaml");
+    RC_ASSERT(node.ok());
+    RC_ASSERT(jobs::to_json(*node) == doc);
+  });
   ok &= rc::check("canonical YAML and JSON read back as the same job", [] {
     const auto job = *gen_job();
     const auto first = canonical("jobs/x.json", job.dump(2));

@@ -1,0 +1,72 @@
+#pragma once
+
+// Converting other schedulers' job definitions into job files (jobsctl migrate, man/jobsctl.1):
+// crontabs (user and system), the production-jobs flat JSON, the multi-step EDD's legacy and
+// V2 API JSON, and the dynamic-registry job documents.
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jobs::migrate {
+
+// A finding about the source, at its line (and column; 0 when the whole line or file).
+struct Finding {
+  enum class Kind { difference, unconverted };
+  Kind kind;
+  int line = 0;
+  int column = 0;
+  std::string message;
+};
+
+// One converted job: its id (the file stem; unique within the source), where it was defined,
+// and the job file's content.
+struct Job {
+  std::string id;
+  int line = 0;
+  nlohmann::ordered_json doc;
+};
+
+struct Result {
+  std::string format; // what the source was read as: "crontab", "system crontab", ...
+  std::vector<Job> jobs;
+  std::vector<Finding> findings; // in line order
+};
+
+struct Options {
+  // The zone the old scheduler read local times in (its host's zone), for sources that name
+  // none.
+  std::string timezone = "UTC";
+  // Whether a crontab has the user column (/etc/crontab, /etc/cron.d); nullopt: from the path.
+  std::optional<bool> user_column;
+};
+
+// Converts one source file: JSON when its text starts with '{' or '[', else a crontab.
+Result convert(const std::string& path, std::string_view text, const Options& options);
+
+Result convert_crontab(const std::string& path, std::string_view text, const Options& options);
+Result convert_json(const std::string& path, std::string_view text, const Options& options);
+
+// A job id made from free text ("Weekly User Cleanup" -> "weekly-user-cleanup"); empty when
+// the text has no letter or digit.
+std::string id_from_text(std::string_view text);
+
+// A job id naming what a shell command runs: the first program that is not a wrapper or a
+// guard ("cd / && run-parts --report /etc/cron.daily" -> "cron.daily",
+// "/usr/local/bin/backup.sh --full" -> "backup").
+std::string id_from_command(std::string_view command);
+
+// Splits a crontab command at its first unescaped '%': the command (with "\%" made '%') and
+// the standard input cron fed it (each further '%' a newline, "\%" a '%'), as cron does.
+struct CronCommand {
+  std::string command;
+  std::optional<std::string> input;
+};
+CronCommand split_cron_command(std::string_view text);
+
+// The host's time zone name: $TZ, else /etc/timezone, else the /etc/localtime link, else UTC.
+std::string host_zone_name();
+
+} // namespace jobs::migrate

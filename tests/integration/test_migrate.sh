@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# jobsctl migrate through the real binary: golden files for every source format in
+# tests/data/migrate (what --dry-run prints, the report and the exit code), then real writes
+# into a temporary folder that jobsctl validate accepts. UPDATE=1 rewrites the golden files.
+set -uo pipefail
+jobsctl=$1
+data=$2
+work=$(mktemp -d /tmp/jobs-migrate-XXXXXX)
+source "$(dirname "$0")/expect.sh"
+cd "$data"
+
+golden() { # NAME ARGS...: compares stdout, stderr and the exit code with expected/NAME.out
+  local name=$1
+  shift
+  local actual
+  actual=$("$jobsctl" migrate --dry-run --timezone Europe/Berlin --out out "$@" 2>&1; echo "exit $?")
+  if [ "${UPDATE:-}" = 1 ]; then
+    printf '%s\n' "$actual" > "expected/$name.out"
+  fi
+  if [ "$actual" = "$(cat "expected/$name.out")" ]; then
+    expect "golden $name" same same
+  else
+    expect "golden $name" "expected/$name.out" "differs:"
+    diff -u "expected/$name.out" <(printf '%s\n' "$actual") | head -40
+  fi
+}
+
+golden etc-crontab etc/crontab
+golden cron.d cron.d/anacron cron.d/sysstat
+golden user-crontab user.crontab
+golden production production-job.json production-relative.json
+golden edd-legacy edd-legacy.json
+golden edd-v2 edd-v2.json
+golden edd-v2-config-style edd-v2-config-style.json
+golden registry registry.json
+
+# Writing: every file written validates, nothing is overwritten, the report goes to stderr.
+out=$("$jobsctl" migrate --timezone UTC --out "$work/jobs" etc/crontab user.crontab 2>/dev/null)
+expect "migrate exits 2 when a line does not convert" "2" "$?"
+expect "migrate says what it wrote" "12" "$(grep -c '^wrote ' <<<"$out")"
+expect "written files validate" "12 jobs, 0 errors, 0 warnings" \
+  "$("$jobsctl" validate --jobs-dir "$work/jobs" 2>&1 | tail -1)"
+before=$(cat "$work"/jobs/* | md5sum)
+"$jobsctl" migrate --timezone UTC --out "$work/jobs" etc/crontab >/dev/null 2>"$work/again"
+expect "a second run refuses to overwrite" "2" "$?"
+expect "a second run names the existing file" \
+  "etc/crontab:18: error: a job \"cron.hourly\" exists already ($work/jobs/cron.hourly.yaml); not overwritten (--out writes elsewhere)" \
+  "$(grep -m1 'exists already' "$work/again")"
+expect "a second run changes no file" "$before" "$(cat "$work"/jobs/* | md5sum)"
+
+# Standard input (crontab -l | jobsctl migrate -), a forced user column, JSON output.
+out=$(printf '0 3 * * * www-data /usr/bin/php /var/www/app/artisan schedule:run\n' |
+  "$jobsctl" migrate --timezone UTC --crontab system --format json --out "$work/json" - 2>&1)
+expect "stdin with --crontab system" "wrote $work/json/artisan.json (<stdin>:1)" "$(head -1 <<<"$out")"
+expect "the JSON file keeps the user" "www-data" \
+  "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_as"])' "$work/json/artisan.json")"
+expect "JSON output validates" "1 job, 0 errors, 0 warnings" \
+  "$("$jobsctl" validate --jobs-dir "$work/json" 2>&1 | tail -1)"
+
+# A '%' command runs as cron ran it: the here-document feeds the text to standard input.
+printf '* * * * * tr a-z A-Z %%hello%%world\n' > "$work/percent.crontab"
+"$jobsctl" migrate --timezone UTC --out "$work/percent" "$work/percent.crontab" >/dev/null 2>&1
+run=$(python3 -c 'import yaml,sys; print(yaml.safe_load(open(sys.argv[1]))["command"], end="")' \
+  "$work/percent/tr.yaml")
+expect "the here-document gives the command cron's input" "$(printf 'HELLO\nWORLD')" \
+  "$(sh -c "$run")"
+
+expect "bad --timezone" "jobsctl: --timezone: unknown time zone \"Europe/Berln\"; did you mean \"Europe/Berlin\"?" \
+  "$("$jobsctl" migrate --timezone Europe/Berln etc/crontab 2>&1)"
+
+if finish; then
+  rm -rf "$work"
+else
+  echo "kept $work"
+  exit 1
+fi
