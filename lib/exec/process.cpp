@@ -1,0 +1,667 @@
+#include <exec/process.hpp>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+
+namespace exec {
+
+namespace {
+
+// The children run_process waits for itself; reap_orphans leaves them alone.
+std::mutex children_mutex;
+std::set<pid_t> children;
+
+class Fd {
+public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    reset(std::exchange(o.fd_, -1));
+    return *this;
+  }
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+    fd_ = fd;
+  }
+
+private:
+  int fd_ = -1;
+};
+
+std::string system_error(const std::string& what, int err) {
+  return what + ": " + std::strerror(err);
+}
+
+// A token no other step of any runner shares: the runner's pid, a counter and random bits.
+std::string new_token() {
+  static std::atomic<unsigned> counter{0};
+  static const unsigned long long salt = std::random_device{}();
+  std::ostringstream out;
+  out << std::hex << getpid() << "-" << counter.fetch_add(1) << "-" << salt;
+  return out.str();
+}
+
+// Direct children of this process (of any of its threads), from /proc.
+std::vector<pid_t> own_children() {
+  std::vector<pid_t> out;
+  DIR* tasks = opendir("/proc/self/task");
+  if (tasks == nullptr) {
+    return out;
+  }
+  while (const dirent* e = readdir(tasks)) {
+    if (e->d_name[0] == '.') {
+      continue;
+    }
+    std::ifstream in(std::string("/proc/self/task/") + e->d_name + "/children");
+    pid_t pid = 0;
+    while (in >> pid) {
+      out.push_back(pid);
+    }
+  }
+  closedir(tasks);
+  return out;
+}
+
+bool has_token(pid_t pid, const std::string& token) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::string entry;
+  const std::string wanted = "JOBS_STEP_TOKEN=" + token;
+  while (std::getline(in, entry, '\0')) {
+    if (entry == wanted) {
+      return true;
+    }
+  }
+  return false;
+}
+
+pid_t process_group(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses; it ends at the last ')'.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) {
+    return -1;
+  }
+  std::istringstream fields(stat.substr(close + 1));
+  std::string state;
+  pid_t ppid = 0;
+  pid_t pgrp = -1;
+  fields >> state >> ppid >> pgrp;
+  return pgrp;
+}
+
+// Sends `sig` to the step's process group and to every process that carries its token and has
+// come back to this process (a subreaper) after leaving the group. With SIGKILL, waits for what
+// it killed among its own children, and repeats until nothing of the step is left. Returns how
+// many processes it signalled besides the group leader.
+int signal_step(pid_t group, const std::string& token, int sig) {
+  int count = 0;
+  ::kill(-group, sig);
+  for (int round = 0; round < 1000; ++round) {
+    bool found = false;
+    for (pid_t pid : own_children()) {
+      {
+        std::lock_guard lock(children_mutex);
+        if (children.count(pid)) {
+          continue;
+        }
+      }
+      if (process_group(pid) != group && !has_token(pid, token)) {
+        continue;
+      }
+      found = true;
+      ++count;
+      ::kill(pid, sig);
+      if (sig == SIGKILL) {
+        waitpid(pid, nullptr, 0);
+      }
+    }
+    if (sig != SIGKILL) {
+      break;
+    }
+    // Members of the group that are not (yet) our children: killed, they die; their own
+    // children then come back to us and are found in the next round.
+    const bool group_left = ::kill(-group, SIGKILL) == 0;
+    if (!found && !group_left) {
+      break;
+    }
+    if (!found) {
+      // Wait for the group's members to die and their children to reach us.
+      siginfo_t info{};
+      waitid(P_PGID, static_cast<id_t>(group), &info, WEXITED | WNOWAIT);
+    }
+  }
+  return count;
+}
+
+// Splits a stream into lines for the sink.
+class LineSplitter {
+public:
+  LineSplitter(Stream stream, const LineSink& sink) : stream_(stream), sink_(sink) {}
+
+  void feed(std::string_view data) {
+    if (!sink_) {
+      return;
+    }
+    while (!data.empty()) {
+      const size_t nl = data.find('\n');
+      if (nl == std::string_view::npos) {
+        partial_.append(data);
+        if (partial_.size() >= max_line) {
+          sink_(stream_, partial_);
+          partial_.clear();
+        }
+        return;
+      }
+      if (partial_.empty()) {
+        sink_(stream_, data.substr(0, nl));
+      } else {
+        partial_.append(data.substr(0, nl));
+        sink_(stream_, partial_);
+        partial_.clear();
+      }
+      data.remove_prefix(nl + 1);
+    }
+  }
+
+  void finish() {
+    if (sink_ && !partial_.empty()) {
+      sink_(stream_, partial_);
+      partial_.clear();
+    }
+  }
+
+private:
+  static constexpr size_t max_line = 64 * 1024;
+  Stream stream_;
+  const LineSink& sink_;
+  std::string partial_;
+};
+
+struct StartFailure {
+  int stage; // 0 chdir, 1 limits, 2 user, 3 exec
+  int error;
+};
+
+struct User {
+  uid_t uid;
+  gid_t gid;
+  std::vector<gid_t> groups;
+};
+
+std::optional<User> find_user(const std::string& name, std::string& error) {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (getpwnam_r(name.c_str(), &pw, buffer.data(), buffer.size(), &found) != 0 ||
+      found == nullptr) {
+    error = "run_as: no user \"" + name + "\" on this machine";
+    return std::nullopt;
+  }
+  User user{pw.pw_uid, pw.pw_gid, {}};
+  int count = 64;
+  user.groups.resize(static_cast<size_t>(count));
+  if (getgrouplist(name.c_str(), pw.pw_gid, user.groups.data(), &count) < 0) {
+    user.groups.resize(static_cast<size_t>(count));
+    getgrouplist(name.c_str(), pw.pw_gid, user.groups.data(), &count);
+  }
+  user.groups.resize(static_cast<size_t>(count));
+  if (geteuid() != 0 && user.uid != geteuid()) {
+    error = "run_as: switching to user \"" + name + "\" needs the runner to be root";
+    return std::nullopt;
+  }
+  return user;
+}
+
+// In the child between fork and exec: async-signal-safe calls only.
+[[noreturn]] void child(const ProcessSpec& spec, const std::string& program,
+                        const std::vector<char*>& argv, const std::vector<char*>& envp,
+                        const std::optional<User>& user, int in, int out, int err, int report) {
+  const auto fail = [&](int stage) {
+    const StartFailure f{stage, errno};
+    [[maybe_unused]] const ssize_t n = ::write(report, &f, sizeof f);
+    _exit(127);
+  };
+  setpgid(0, 0);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    sigaction(sig, &dfl, nullptr);
+  }
+  dup2(in, 0);
+  dup2(out, 1);
+  dup2(err, 2);
+  if (!spec.working_directory.empty() && chdir(spec.working_directory.c_str()) != 0) {
+    fail(0);
+  }
+  const auto limit = [&](int resource, std::optional<std::int64_t> value) {
+    if (value) {
+      const rlimit r{static_cast<rlim_t>(*value), static_cast<rlim_t>(*value)};
+      if (setrlimit(resource, &r) != 0) {
+        fail(1);
+      }
+    }
+  };
+  limit(RLIMIT_AS, spec.limits.memory);
+  limit(RLIMIT_CPU, spec.limits.cpu_time);
+  limit(RLIMIT_NOFILE, spec.limits.open_files);
+  limit(RLIMIT_NPROC, spec.limits.processes);
+  if (user) {
+    if (setgroups(user->groups.size(), user->groups.data()) != 0 || setgid(user->gid) != 0 ||
+        setuid(user->uid) != 0) {
+      fail(2);
+    }
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  execve(program.c_str(), argv.data(), envp.data());
+  fail(3);
+  _exit(127);
+}
+
+std::int64_t remaining_ms(std::chrono::steady_clock::time_point until) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      until - std::chrono::steady_clock::now());
+  return std::max<std::int64_t>(0, left.count() + 1);
+}
+
+} // namespace
+
+CancelToken::CancelToken() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+CancelToken::~CancelToken() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+  }
+}
+
+void CancelToken::cancel() {
+  cancelled_.store(true);
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(fd_, &one, sizeof one);
+}
+
+void BoundedBuffer::append(std::string_view data) {
+  total_ += data.size();
+  const std::uint64_t head_limit = limit_ / 2;
+  if (head_.size() < head_limit) {
+    const size_t take = std::min<size_t>(data.size(), head_limit - head_.size());
+    head_.append(data.substr(0, take));
+    data.remove_prefix(take);
+  }
+  const size_t tail_limit = limit_ - head_limit;
+  if (data.empty() || tail_limit == 0) {
+    return;
+  }
+  if (data.size() >= tail_limit) {
+    tail_.assign(data.substr(data.size() - tail_limit));
+    return;
+  }
+  tail_.append(data);
+  if (tail_.size() > 2 * tail_limit) {
+    tail_.erase(0, tail_.size() - tail_limit);
+  }
+}
+
+std::string BoundedBuffer::text() const {
+  if (total_ <= limit_) {
+    return head_ + tail_;
+  }
+  const size_t tail_limit = limit_ - limit_ / 2;
+  const std::string_view tail =
+      std::string_view(tail_).substr(tail_.size() > tail_limit ? tail_.size() - tail_limit : 0);
+  const std::uint64_t left_out = total_ - head_.size() - tail.size();
+  return head_ + "\n[... " + std::to_string(left_out) + " bytes not kept ...]\n" +
+         std::string(tail);
+}
+
+std::string find_program(const std::string& name, const std::string& path) {
+  if (name.find('/') != std::string::npos) {
+    return name;
+  }
+  size_t start = 0;
+  while (start <= path.size()) {
+    const size_t end = std::min(path.find(':', start), path.size());
+    const std::string dir = end == start ? "." : path.substr(start, end - start);
+    const std::string candidate = dir + "/" + name;
+    struct stat st {};
+    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+    start = end + 1;
+  }
+  return {};
+}
+
+void become_subreaper() {
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+int reap_orphans() {
+  int reaped = 0;
+  for (pid_t pid : own_children()) {
+    {
+      std::lock_guard lock(children_mutex);
+      if (children.count(pid)) {
+        continue;
+      }
+    }
+    if (waitpid(pid, nullptr, WNOHANG) == pid) {
+      ++reaped;
+    }
+  }
+  return reaped;
+}
+
+ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelToken* cancel) {
+  static const bool sigpipe_ignored = [] {
+    // Writing to a step whose standard input closed must fail with EPIPE, not end the runner.
+    std::signal(SIGPIPE, SIG_IGN);
+    return true;
+  }();
+  (void)sigpipe_ignored;
+
+  ProcessResult result;
+  result.start = std::chrono::system_clock::now();
+  const auto finish_early = [&](std::string error) {
+    result.start_error = std::move(error);
+    result.end = std::chrono::system_clock::now();
+    return result;
+  };
+  if (spec.argv.empty() || spec.argv[0].empty()) {
+    return finish_early("no program to run");
+  }
+
+  std::string path = "/usr/local/bin:/usr/bin:/bin";
+  if (const char* own = std::getenv("PATH")) {
+    path = own;
+  }
+  for (const auto& [k, v] : spec.env) {
+    if (k == "PATH") {
+      path = v;
+    }
+  }
+  const std::string program = find_program(spec.argv[0], path);
+  if (program.empty()) {
+    return finish_early(spec.argv[0] + " not found in PATH");
+  }
+  std::optional<User> user;
+  if (!spec.run_as.empty()) {
+    std::string error;
+    user = find_user(spec.run_as, error);
+    if (!user) {
+      return finish_early(error);
+    }
+  }
+
+  // Everything the child needs, built before fork.
+  const std::string token = new_token();
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : spec.env) {
+    if (k != "JOBS_STEP_TOKEN") {
+      env_strings.push_back(k + "=" + v);
+    }
+  }
+  env_strings.push_back("JOBS_STEP_TOKEN=" + token);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) {
+    envp.push_back(s.data());
+  }
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_strings = spec.argv;
+  std::vector<char*> argv;
+  for (auto& s : argv_strings) {
+    argv.push_back(s.data());
+  }
+  argv.push_back(nullptr);
+
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) {
+    return finish_early(system_error("cannot make a pipe", errno));
+  }
+  Fd out_read(p[0]), out_write(p[1]);
+  if (pipe2(p, O_CLOEXEC) != 0) {
+    return finish_early(system_error("cannot make a pipe", errno));
+  }
+  Fd err_read(p[0]), err_write(p[1]);
+  Fd in_read, in_write;
+  if (spec.input) {
+    if (pipe2(p, O_CLOEXEC) != 0) {
+      return finish_early(system_error("cannot make a pipe", errno));
+    }
+    in_read.reset(p[0]);
+    in_write.reset(p[1]);
+    fcntl(in_write.get(), F_SETFL, O_NONBLOCK);
+  } else {
+    in_read.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  }
+  if (pipe2(p, O_CLOEXEC) != 0) {
+    return finish_early(system_error("cannot make a pipe", errno));
+  }
+  Fd report_read(p[0]), report_write(p[1]);
+
+  // No signal handler of the runner may run in the child before it resets them.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    child(spec, program, argv, envp, user, in_read.get(), out_write.get(), err_write.get(),
+          report_write.get());
+  }
+  const int fork_error = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) {
+    return finish_early(system_error("cannot start " + spec.argv[0], fork_error));
+  }
+  {
+    std::lock_guard lock(children_mutex);
+    children.insert(pid);
+  }
+  setpgid(pid, pid);
+  out_write.reset();
+  err_write.reset();
+  in_read.reset();
+  report_write.reset();
+
+  const auto forget_child = [&] {
+    std::lock_guard lock(children_mutex);
+    children.erase(pid);
+  };
+  StartFailure failure{};
+  ssize_t n;
+  do {
+    n = ::read(report_read.get(), &failure, sizeof failure);
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof failure)) {
+    waitpid(pid, nullptr, 0);
+    forget_child();
+    std::string what;
+    switch (failure.stage) {
+    case 0:
+      what = "working_directory " + spec.working_directory;
+      break;
+    case 1:
+      what = "limits";
+      break;
+    case 2:
+      what = "run_as " + spec.run_as;
+      break;
+    default:
+      what = "cannot run " + program;
+      if (failure.error == ENOEXEC) {
+        what += " (not an executable format; a script needs a #! line)";
+      }
+      break;
+    }
+    return finish_early(system_error(what, failure.error));
+  }
+
+  // glibc 2.36 declares pidfd_open without C linkage for C++: call the system call itself.
+  Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+  BoundedBuffer out_buffer(spec.output_limit), err_buffer(spec.output_limit);
+  LineSplitter out_lines(Stream::out, sink), err_lines(Stream::err, sink);
+  const auto started = std::chrono::steady_clock::now();
+  // When to send SIGTERM (the timeout) and SIGKILL (the grace period after it); `never`: not.
+  const auto never = std::chrono::steady_clock::time_point::max();
+  auto term_at = spec.timeout ? started + *spec.timeout : never;
+  auto kill_at = never;
+  size_t input_written = 0;
+  bool exited = false;
+  int status = 0;
+  rusage usage{};
+  std::vector<char> buffer(64 * 1024);
+
+  const auto stop = [&](bool timed_out) {
+    if (kill_at != never) {
+      return;
+    }
+    (timed_out ? result.timed_out : result.cancelled) = true;
+    signal_step(pid, token, SIGTERM);
+    kill_at = std::chrono::steady_clock::now() + spec.kill_grace;
+    term_at = never;
+  };
+  const auto reap = [&] {
+    while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
+    }
+    exited = true;
+    forget_child();
+    // What the step left behind, in its group or escaped from it, ends with it.
+    result.leftovers = signal_step(pid, token, SIGKILL);
+  };
+
+  while (out_read || err_read || !exited) {
+    std::vector<pollfd> fds;
+    const auto watch = [&](const Fd& fd, short events) {
+      if (fd) {
+        fds.push_back({fd.get(), events, 0});
+      }
+    };
+    watch(out_read, POLLIN);
+    watch(err_read, POLLIN);
+    watch(in_write, POLLOUT);
+    if (!exited) {
+      watch(pidfd, POLLIN);
+    }
+    if (cancel != nullptr && !result.cancelled && kill_at == never) {
+      fds.push_back({cancel->fd(), POLLIN, 0});
+    }
+    std::int64_t wait = -1;
+    if (std::min(term_at, kill_at) != never) {
+      wait = remaining_ms(std::min(term_at, kill_at));
+    }
+    if (exited) {
+      // Output of processes that escaped and closed over the pipes: a last second to drain.
+      wait = 1000;
+    }
+    const int ready =
+        poll(fds.data(), fds.size(),
+             static_cast<int>(std::min<std::int64_t>(wait, std::numeric_limits<int>::max())));
+    if (ready < 0 && errno != EINTR) {
+      break;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (ready == 0 && exited) {
+      break; // the drain second passed
+    }
+    for (const auto& f : fds) {
+      if (f.revents == 0) {
+        continue;
+      }
+      if (f.fd == out_read.get() || f.fd == err_read.get()) {
+        const bool is_out = f.fd == out_read.get();
+        const ssize_t got = ::read(f.fd, buffer.data(), buffer.size());
+        if (got > 0) {
+          const std::string_view data(buffer.data(), static_cast<size_t>(got));
+          (is_out ? out_buffer : err_buffer).append(data);
+          (is_out ? out_lines : err_lines).feed(data);
+        } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+          (is_out ? out_read : err_read).reset();
+        }
+      } else if (f.fd == in_write.get()) {
+        const std::string& input = *spec.input;
+        const ssize_t put = ::write(f.fd, input.data() + input_written,
+                                    std::min<size_t>(input.size() - input_written, 65536));
+        if (put > 0) {
+          input_written += static_cast<size_t>(put);
+        }
+        if (input_written == input.size() || (put < 0 && errno != EAGAIN && errno != EINTR)) {
+          in_write.reset();
+        }
+      } else if (f.fd == pidfd.get()) {
+        reap();
+      } else if (cancel != nullptr && f.fd == cancel->fd()) {
+        stop(false);
+      }
+    }
+    if (spec.input && in_write && input_written == spec.input->size()) {
+      in_write.reset();
+    }
+    if (exited) {
+      term_at = kill_at = never;
+    }
+    if (now >= term_at) {
+      stop(true);
+    }
+    if (now >= kill_at) {
+      result.killed = true;
+      signal_step(pid, token, SIGKILL);
+      kill_at = never;
+    }
+  }
+  if (!exited) {
+    ::kill(-pid, SIGKILL);
+    reap();
+  }
+  out_lines.finish();
+  err_lines.finish();
+  reap_orphans();
+
+  if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result.signal = WTERMSIG(status);
+  }
+  result.out = out_buffer.text();
+  result.err = err_buffer.text();
+  result.out_bytes = out_buffer.total();
+  result.err_bytes = err_buffer.total();
+  result.user_cpu = std::chrono::seconds(usage.ru_utime.tv_sec) +
+                    std::chrono::microseconds(usage.ru_utime.tv_usec);
+  result.system_cpu = std::chrono::seconds(usage.ru_stime.tv_sec) +
+                      std::chrono::microseconds(usage.ru_stime.tv_usec);
+  result.max_rss_kb = usage.ru_maxrss;
+  result.end = std::chrono::system_clock::now();
+  return result;
+}
+
+} // namespace exec

@@ -1,0 +1,230 @@
+#include <exec/process.hpp>
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+exec::ProcessSpec sh(const std::string& script) {
+  exec::ProcessSpec spec;
+  spec.argv = {"sh", "-c", script};
+  spec.env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"}};
+  return spec;
+}
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    char name[] = "/tmp/jobs-exec-XXXXXX";
+    path = mkdtemp(name);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+std::vector<pid_t> read_pids(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::vector<pid_t> out;
+  pid_t pid = 0;
+  while (in >> pid) {
+    out.push_back(pid);
+  }
+  return out;
+}
+
+// A process is gone when /proc has no entry for it: neither running nor a zombie.
+bool gone(pid_t pid) {
+  return !std::filesystem::exists("/proc/" + std::to_string(pid));
+}
+
+} // namespace
+
+TEST_SUITE("exec") {
+  TEST_CASE("both streams are captured, in order within each, and streamed by line") {
+    std::vector<std::string> lines;
+    const auto r = exec::run_process(
+        sh("echo out1; echo err1 >&2; echo out2; printf 'no newline'"),
+        [&](exec::Stream s, std::string_view line) {
+          lines.push_back((s == exec::Stream::out ? "out: " : "err: ") + std::string(line));
+        });
+    CHECK(r.start_error == "");
+    CHECK(r.exit_code == 0);
+    CHECK(r.succeeded());
+    CHECK(r.out == "out1\nout2\nno newline");
+    CHECK(r.err == "err1\n");
+    CHECK(std::count(lines.begin(), lines.end(), "out: out1") == 1);
+    CHECK(std::find(lines.begin(), lines.end(), "out: out2") >
+          std::find(lines.begin(), lines.end(), "out: out1"));
+    CHECK(lines.back() == "out: no newline");
+  }
+
+  TEST_CASE("exit codes and terminating signals") {
+    auto r = exec::run_process(sh("exit 3"));
+    CHECK(r.exit_code == 3);
+    CHECK_FALSE(r.signal.has_value());
+    CHECK_FALSE(r.succeeded());
+    r = exec::run_process(sh("kill -TERM $$"));
+    CHECK_FALSE(r.exit_code.has_value());
+    CHECK(r.signal == SIGTERM);
+  }
+
+  TEST_CASE("a program that cannot start says why") {
+    exec::ProcessSpec spec;
+    spec.argv = {"pwsh", "-NoProfile"};
+    spec.env = {{"PATH", "/nonexistent"}};
+    CHECK(exec::run_process(spec).start_error == "pwsh not found in PATH");
+
+    spec = sh("pwd");
+    spec.working_directory = "/nonexistent/dir";
+    CHECK(exec::run_process(spec).start_error ==
+          "working_directory /nonexistent/dir: No such file or directory");
+
+    TempDir dir;
+    const auto script = dir.path / "script";
+    std::ofstream(script) << "echo no shebang\n";
+    std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+    spec = exec::ProcessSpec{};
+    spec.argv = {script.string()};
+    CHECK(exec::run_process(spec).start_error ==
+          "cannot run " + script.string() +
+              " (not an executable format; a script needs a #! line): Exec format error");
+  }
+
+  TEST_CASE("working directory, environment and standard input") {
+    auto spec = sh("pwd; echo \"$A\"; test -n \"$JOBS_STEP_TOKEN\" && echo token; cat");
+    spec.working_directory = "/tmp";
+    spec.env.push_back({"A", "b c"});
+    auto r = exec::run_process(spec);
+    CHECK(r.out == "/tmp\nb c\ntoken\n"); // stdin is /dev/null: cat ends at once
+
+    spec = sh("tr a-z A-Z");
+    spec.input = std::string("hello\nworld");
+    CHECK(exec::run_process(spec).out == "HELLO\nWORLD");
+
+    // More input than a pipe holds, to a process that reads none of it: no deadlock.
+    spec = sh("exit 0");
+    spec.input = std::string(1 << 20, 'x');
+    CHECK(exec::run_process(spec).exit_code == 0);
+  }
+
+  TEST_CASE("large output on both streams at once is read concurrently and kept bounded") {
+    auto spec = sh("head -c 3000000 /dev/zero | tr '\\0' e >&2; head -c 5000000 /dev/zero | tr "
+                   "'\\0' o");
+    spec.output_limit = 1000;
+    size_t streamed = 0;
+    const auto r = exec::run_process(
+        spec, [&](exec::Stream, std::string_view line) { streamed += line.size(); });
+    CHECK(r.exit_code == 0);
+    CHECK(r.out_bytes == 5000000);
+    CHECK(r.err_bytes == 3000000);
+    CHECK(streamed == 8000000);
+    CHECK(r.out ==
+          std::string(500, 'o') + "\n[... 4999000 bytes not kept ...]\n" + std::string(500, 'o'));
+    CHECK(r.err.size() == 1000 + std::string("\n[... 2999000 bytes not kept ...]\n").size());
+  }
+
+  TEST_CASE("binary output is kept as it is") {
+    const auto r = exec::run_process(sh("printf 'a\\000b\\001'"));
+    CHECK(r.out == std::string("a\0b\1", 4));
+  }
+
+  TEST_CASE("the bounded buffer keeps head and tail") {
+    exec::BoundedBuffer b(10);
+    for (char c : std::string("0123456789ABCDEFGHIJ")) {
+      b.append(std::string_view(&c, 1));
+    }
+    CHECK(b.total() == 20);
+    CHECK(b.text() == "01234\n[... 10 bytes not kept ...]\nFGHIJ");
+    exec::BoundedBuffer small(10);
+    small.append("abc");
+    CHECK(small.text() == "abc");
+  }
+
+  TEST_CASE("a timeout ends the whole tree: a grandchild ignoring SIGTERM and a detached one") {
+    exec::become_subreaper();
+    TempDir dir;
+    const auto pids = dir.path / "pids";
+    auto spec = sh("trap '' TERM; sleep 1000 & echo $! >> " + pids.string() +
+                   "; setsid sleep 1000 & echo $! >> " + pids.string() + "; echo started; wait");
+    spec.timeout = std::chrono::milliseconds(300);
+    spec.kill_grace = std::chrono::milliseconds(300);
+    const auto r = exec::run_process(spec);
+    CHECK(r.timed_out);
+    CHECK(r.killed); // the shell ignored SIGTERM
+    CHECK(r.signal == SIGKILL);
+    CHECK(r.out == "started\n");
+    const auto started = read_pids(pids);
+    REQUIRE(started.size() == 2);
+    for (pid_t pid : started) {
+      CAPTURE(pid);
+      CHECK(gone(pid)); // killed and reaped: no process, no zombie
+    }
+  }
+
+  TEST_CASE("processes a step leaves behind are killed when it ends") {
+    exec::become_subreaper();
+    TempDir dir;
+    const auto pids = dir.path / "pids";
+    const auto r = exec::run_process(
+        sh("sleep 1000 & echo $! >> " + pids.string() + "; (setsid sleep 1000 &); exit 0"));
+    CHECK(r.exit_code == 0);
+    CHECK(r.leftovers >= 2);
+    for (pid_t pid : read_pids(pids)) {
+      CHECK(gone(pid));
+    }
+  }
+
+  TEST_CASE("cancel stops a running process with SIGTERM") {
+    exec::CancelToken token;
+    const auto r = exec::run_process(
+        sh("echo ready; exec sleep 1000"),
+        [&](exec::Stream, std::string_view line) {
+          if (line == "ready") {
+            token.cancel();
+          }
+        },
+        &token);
+    CHECK(r.cancelled);
+    CHECK_FALSE(r.killed);
+    CHECK(r.signal == SIGTERM);
+  }
+
+  TEST_CASE("limits and run_as") {
+    auto spec = sh("ulimit -n");
+    spec.limits.open_files = 64;
+    CHECK(exec::run_process(spec).out == "64\n");
+
+    spec = exec::ProcessSpec{};
+    spec.argv = {"python3", "-c", "x = bytearray(400 * 1024 * 1024)"};
+    spec.limits.memory = 200 << 20;
+    const auto r = exec::run_process(spec);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("MemoryError") != std::string::npos);
+
+    spec = sh("id -u; id -g");
+    spec.run_as = "nobody";
+    if (geteuid() == 0) {
+      CHECK(exec::run_process(spec).out == "65534\n65534\n");
+    } else {
+      CHECK(exec::run_process(spec).start_error ==
+            "run_as: switching to user \"nobody\" needs the runner to be root");
+    }
+    spec.run_as = "no-such-user-xyz";
+    CHECK(exec::run_process(spec).start_error == "run_as: no user \"no-such-user-xyz\" on this "
+                                                 "machine");
+  }
+
+  TEST_CASE("find_program searches PATH for executable files") {
+    CHECK(exec::find_program("sh", "/nonexistent:/bin:/usr/bin") == "/bin/sh");
+    CHECK(exec::find_program("./x", "/bin") == "./x");
+    CHECK(exec::find_program("passwd-not-a-program", "/etc") == "");
+    CHECK(exec::find_program("passwd", "/etc") == ""); // not executable
+  }
+}
