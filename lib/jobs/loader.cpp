@@ -3,6 +3,7 @@
 #include <jobs/keys.hpp>
 #include <jobs/loader.hpp>
 #include <jobs/step_types.hpp>
+#include <jobs/variables.hpp>
 #include <tz/format.hpp>
 
 #include <algorithm>
@@ -43,6 +44,28 @@ bool is_env_name(std::string_view name) {
   return std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
   });
+}
+
+// Every ${...} variable in the strings of `n` names something that exists for a step after
+// `earlier_steps`.
+void check_variables(const Node& n, const std::vector<std::string>& earlier_steps,
+                     Diagnostics& out) {
+  if (n.is_scalar()) {
+    for (const auto& ref : find_variables(n.scalar)) {
+      const std::string problem = check_variable(ref.name, earlier_steps);
+      if (!problem.empty()) {
+        const bool one_line = n.scalar.find('\n') == std::string::npos;
+        out.error(one_line ? inside(n, static_cast<int>(ref.begin)) : n.mark, problem,
+                  static_cast<int>(ref.end - ref.begin));
+      }
+    }
+  }
+  for (const auto& item : n.items) {
+    check_variables(item, earlier_steps, out);
+  }
+  for (const auto& e : n.entries) {
+    check_variables(e.value, earlier_steps, out);
+  }
 }
 
 // Type checks and conversions, each reporting at the value's place.
@@ -621,6 +644,15 @@ void read_step(Reader& r, const Node& n, size_t index, JobDefinition& job) {
       type->check(step, r.out());
     }
   }
+  std::vector<std::string> earlier;
+  for (const auto& other : job.steps) {
+    earlier.push_back(other.id);
+  }
+  for (const auto& e : n.entries) {
+    if (e.key != "id" && e.key != "name" && e.key != "type") {
+      check_variables(e.value, earlier, r.out());
+    }
+  }
   job.steps.push_back(std::move(step));
 }
 
@@ -742,9 +774,11 @@ LoadedFile load_job_text(const std::string& path, std::string_view text,
     }
   }
   if (const Node* v = root.find("working_directory")) {
+    check_variables(*v, {}, out);
     job.working_directory = r.string(*v, "working_directory").value_or("");
   }
   if (const Node* v = root.find("env")) {
+    check_variables(*v, {}, out);
     job.env = r.string_map(*v, "env", true).value_or(decltype(job.env){});
   }
   if (const Node* v = root.find("run_as")) {

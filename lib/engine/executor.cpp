@@ -1,0 +1,567 @@
+#include <base/duration.hpp>
+#include <engine/executor.hpp>
+#include <jobs/variables.hpp>
+#include <tz/format.hpp>
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <set>
+
+namespace engine {
+
+namespace {
+
+using Env = std::vector<std::pair<std::string, std::string>>;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+class SystemClock : public Clock {
+public:
+  TimePoint now() override { return std::chrono::system_clock::now(); }
+  bool sleep_for(std::chrono::milliseconds duration, exec::CancelToken* cancel) override {
+    const auto until = std::chrono::steady_clock::now() + duration;
+    while (true) {
+      if (cancel != nullptr && cancel->cancelled()) {
+        return false;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        return true;
+      }
+      pollfd fd{cancel != nullptr ? cancel->fd() : -1, POLLIN, 0};
+      poll(&fd, 1, static_cast<int>(std::min<std::int64_t>(left.count() + 1, 1 << 30)));
+    }
+  }
+};
+
+void set_env(Env& env, const std::string& key, std::string value) {
+  for (auto& [k, v] : env) {
+    if (k == key) {
+      v = std::move(value);
+      return;
+    }
+  }
+  env.emplace_back(key, std::move(value));
+}
+
+const std::string* find_env(const Env& env, std::string_view key) {
+  for (const auto& [k, v] : env) {
+    if (k == key) {
+      return &v;
+    }
+  }
+  return nullptr;
+}
+
+// "2026-11-23T18:00:00.000Z"
+std::string iso_ms(TimePoint t) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch());
+  const std::int64_t seconds = ms.count() / 1000 - (ms.count() % 1000 < 0 ? 1 : 0);
+  const auto rest = static_cast<int>(ms.count() - seconds * 1000);
+  std::string text = tz::format_utc(seconds); // "...:00Z"
+  char fraction[8];
+  std::snprintf(fraction, sizeof fraction, ".%03dZ", rest);
+  return text.substr(0, text.size() - 1) + fraction;
+}
+
+std::string describe_end(const exec::ProcessResult& p) {
+  if (p.signal) {
+    const char* name = sigabbrev_np(*p.signal);
+    return std::string("killed by signal ") +
+           (name ? std::string("SIG") + name : std::to_string(*p.signal));
+  }
+  return "exit code " + std::to_string(p.exit_code.value_or(-1));
+}
+
+// What the variables of one execution stand for, and how they reach a step.
+struct Context {
+  const jobs::JobDefinition& job;
+  const RunOptions& options;
+  JobResult& result;
+  Env base;                                                        // runner env + job env
+  std::map<std::string, std::map<std::string, std::string>> steps; // id -> field -> value
+  TimePoint scheduled;
+
+  // The value of a variable, for argv items, env values and working directories.
+  std::string value(const std::string& name, const Env& env) const {
+    const size_t dot = name.find('.');
+    const std::string ns = name.substr(0, dot);
+    const std::string rest = dot == std::string::npos ? "" : name.substr(dot + 1);
+    if (ns == "env") {
+      const std::string* v = find_env(env, rest);
+      return v ? *v : "";
+    }
+    if (ns == "secret") {
+      const auto it = options.secrets.find(rest);
+      return it == options.secrets.end() ? "" : it->second;
+    }
+    if (ns == "steps") {
+      const size_t last = rest.rfind('.');
+      const auto step = steps.find(rest.substr(0, last));
+      if (step == steps.end()) {
+        return "";
+      }
+      const auto field = step->second.find(rest.substr(last + 1));
+      return field == step->second.end() ? "" : field->second;
+    }
+    const std::string* v = find_env(variable_env(), jobs::variable_env_name(name));
+    return v ? *v : "";
+  }
+
+  // JOB_*, the execution's variables, as every step's process gets them.
+  Env variable_env() const {
+    const auto seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(scheduled.time_since_epoch());
+    std::string date = job.zone ? tz::format_local(seconds.count(), *job.zone) : "";
+    date = date.substr(0, 10);
+    return {{"JOB_ID", job.id},
+            {"JOB_NAME", job.name},
+            {"JOB_DESCRIPTION", job.description},
+            {"JOB_TIMEZONE", result.timezone},
+            {"JOB_EXECUTION_ID", result.execution_id},
+            {"JOB_SCHEDULED_TIME", iso_ms(scheduled)},
+            {"JOB_SCHEDULED_DATE", date},
+            {"JOB_TRIGGER", result.trigger},
+            {"JOB_ATTEMPT", std::to_string(result.attempt)},
+            {"JOB_STATUS", to_string(result.status)}};
+  }
+};
+
+std::string env_key(std::string_view step_id, std::string_view field) {
+  return jobs::variable_env_name("steps." + std::string(step_id) + "." + std::string(field));
+}
+
+// The secrets a node's text refers to.
+void referenced_secrets(const jobs::Node& n, std::set<std::string>& out) {
+  if (n.is_scalar()) {
+    for (const auto& ref : jobs::find_variables(n.scalar)) {
+      if (ref.name.starts_with("secret.")) {
+        out.insert(ref.name.substr(7));
+      }
+    }
+  }
+  for (const auto& item : n.items) {
+    referenced_secrets(item, out);
+  }
+  for (const auto& e : n.entries) {
+    referenced_secrets(e.value, out);
+  }
+}
+
+// A shell script or PowerShell text with each variable replaced by a reference to the
+// environment variable that carries it: the value never becomes code.
+std::string as_env_references(std::string_view text, bool powershell) {
+  return jobs::substitute_variables(text, [&](const std::string& name) {
+    const std::string var = jobs::variable_env_name(name);
+    return powershell ? "$env:" + var : "${" + var + "}";
+  });
+}
+
+// The process of one step: argv, environment, directory, limits.
+struct Prepared {
+  exec::ProcessSpec spec;
+  std::string error;          // the step cannot run
+  std::string temporary_file; // removed after the run
+};
+
+Prepared prepare(const jobs::StepDefinition& step, Context& c) {
+  Prepared p;
+  Env env = c.base;
+  for (const auto& [k, v] : c.variable_env()) {
+    set_env(env, k, v);
+  }
+  for (const auto& [id, fields] : c.steps) {
+    for (const auto& [field, value] : fields) {
+      set_env(env, env_key(id, field), value);
+    }
+  }
+  const auto substitute = [&](std::string_view text) {
+    return jobs::substitute_variables(text,
+                                      [&](const std::string& name) { return c.value(name, env); });
+  };
+  if (const jobs::Node* step_env = step.keys.find("env"); step_env && step_env->is_map()) {
+    for (const auto& e : step_env->entries) {
+      set_env(env, e.key, substitute(e.value.scalar));
+    }
+  }
+  std::set<std::string> secrets;
+  referenced_secrets(step.keys, secrets);
+  for (const auto& [k, v] : c.job.env) {
+    for (const auto& ref : jobs::find_variables(v)) {
+      if (ref.name.starts_with("secret.")) {
+        secrets.insert(ref.name.substr(7));
+      }
+    }
+  }
+  for (const auto& name : secrets) {
+    const auto it = c.options.secrets.find(name);
+    if (it == c.options.secrets.end()) {
+      p.error =
+          "secret \"" + name + "\" is not set (give it in the environment or the secrets file)";
+      return p;
+    }
+    set_env(env, "JOBS_SECRET_" + name, it->second);
+  }
+
+  const auto text = [&](const char* key) -> std::string {
+    const jobs::Node* n = step.keys.find(key);
+    return n && n->is_scalar() ? n->scalar : "";
+  };
+  if (step.type == "shell") {
+    const std::string shell = text("shell").empty() ? "sh" : text("shell");
+    p.spec.argv = {shell, "-c", as_env_references(text("run"), false)};
+  } else if (step.type == "command") {
+    const jobs::Node* argv = step.keys.find("argv");
+    if (argv && argv->is_sequence()) {
+      for (const auto& item : argv->items) {
+        p.spec.argv.push_back(substitute(item.scalar));
+      }
+    } else if (argv) {
+      p.spec.argv = {substitute(argv->scalar)};
+    }
+  } else if (step.type == "powershell") {
+    p.spec.argv = {"pwsh", "-NoProfile", "-NonInteractive"};
+    if (const std::string policy = text("execution_policy"); !policy.empty()) {
+      p.spec.argv.insert(p.spec.argv.end(), {"-ExecutionPolicy", policy});
+    }
+    std::string file = substitute(text("script_path"));
+    const jobs::Node* parameters = step.keys.find("parameters");
+    if (file.empty()) {
+      // An inline script: with parameters it must be a file (-File takes named arguments).
+      const std::string script = as_env_references(text("script"), true);
+      if (parameters == nullptr) {
+        p.spec.argv.insert(p.spec.argv.end(), {"-Command", script});
+      } else {
+        char name[] = "/tmp/jobs-step-XXXXXX.ps1";
+        const int fd = mkstemps(name, 4);
+        if (fd < 0 ||
+            write(fd, script.data(), script.size()) != static_cast<ssize_t>(script.size())) {
+          p.error = "cannot write the script to a temporary file";
+        }
+        if (fd >= 0) {
+          close(fd);
+        }
+        p.temporary_file = file = name;
+      }
+    }
+    if (!file.empty()) {
+      p.spec.argv.insert(p.spec.argv.end(), {"-File", file});
+      if (parameters != nullptr && parameters->is_map()) {
+        for (const auto& e : parameters->entries) {
+          p.spec.argv.push_back("-" + e.key);
+          p.spec.argv.push_back(substitute(e.value.scalar));
+        }
+      }
+    }
+  } else {
+    p.error = "this release cannot run steps of type \"" + step.type + "\"";
+    return p;
+  }
+
+  std::string directory = text("working_directory");
+  if (directory.empty()) {
+    directory = c.job.working_directory;
+  }
+  directory = substitute(directory);
+  if (!directory.empty() && directory.front() != '/' && !c.job.path.empty()) {
+    // Relative to the job file's folder.
+    directory = (std::filesystem::path(c.job.path).parent_path() / directory).string();
+  }
+  p.spec.working_directory = directory;
+  p.spec.env = std::move(env);
+  p.spec.run_as = c.job.run_as;
+  p.spec.limits.memory = c.job.limits.memory;
+  p.spec.limits.cpu_time = c.job.limits.cpu_time;
+  p.spec.limits.open_files = c.job.limits.open_files;
+  if (c.job.limits.output) {
+    p.spec.output_limit = *c.job.limits.output;
+  }
+  p.spec.kill_grace = c.options.kill_grace;
+  return p;
+}
+
+// The step's output as a variable: the last 64 KiB of stdout, without its final newline (a
+// process's environment cannot hold much more).
+std::string output_value(const std::string& out) {
+  std::string v = out.size() > 65536 ? out.substr(out.size() - 65536) : out;
+  while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) {
+    v.pop_back();
+  }
+  return v;
+}
+
+} // namespace
+
+Clock& system_clock() {
+  static SystemClock clock;
+  return clock;
+}
+
+std::chrono::milliseconds retry_delay(const jobs::RetryPolicy& policy, int retry, double random) {
+  double seconds = static_cast<double>(policy.delay) * std::pow(policy.backoff, retry - 1);
+  seconds = std::min(seconds, static_cast<double>(policy.max_delay));
+  seconds += seconds * 0.1 * random;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(seconds * 1000)));
+}
+
+std::string redact(std::string text, const std::map<std::string, std::string>& secrets) {
+  for (const auto& [name, value] : secrets) {
+    if (value.size() < 3) {
+      continue;
+    }
+    for (size_t at = text.find(value); at != std::string::npos; at = text.find(value, at + 3)) {
+      text.replace(at, value.size(), "***");
+    }
+  }
+  return text;
+}
+
+base::Result<std::map<std::string, std::string>> parse_secrets(std::string_view text,
+                                                               const std::string& path) {
+  std::map<std::string, std::string> out;
+  int number = 0;
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    std::string line(text.substr(0, end));
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    ++number;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
+      line.pop_back();
+    }
+    const size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#') {
+      continue;
+    }
+    const size_t eq = line.find('=');
+    std::string key = eq == std::string::npos ? "" : line.substr(start, eq - start);
+    while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) {
+      key.pop_back();
+    }
+    if (key.empty() || key.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                             "0123456789_") != std::string::npos) {
+      base::Error e;
+      e.message = "expected NAME=value (a name of letters, digits and '_')";
+      e.location = {path, number, static_cast<int>(start) + 1};
+      return e;
+    }
+    std::string value = line.substr(line.find_first_not_of(" \t", eq + 1) == std::string::npos
+                                        ? line.size()
+                                        : line.find_first_not_of(" \t", eq + 1));
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+        value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+namespace {
+
+// A number in [0, 1) for jitter.
+double draw(const RunOptions& options) {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  return options.random ? options.random()
+                        : std::uniform_real_distribution<double>(0, 1)(generator);
+}
+
+} // namespace
+
+JobResult run_job(const jobs::JobDefinition& job, const RunOptions& options, Events& events,
+                  int attempt) {
+  Clock& clock = options.clock ? *options.clock : system_clock();
+
+  JobResult r;
+  r.execution_id = new_execution_id(clock.now());
+  r.job_id = job.id;
+  r.job_name = job.name;
+  r.timezone = job.zone ? std::string(job.zone->name()) : "UTC";
+  r.scheduled_time = options.scheduled_time;
+  r.attempt = attempt;
+  r.trigger = attempt > 1 ? "retry" : options.trigger;
+  r.triggered_by = options.triggered_by;
+  r.host = options.host;
+  if (r.host.empty()) {
+    char name[256] = {};
+    gethostname(name, sizeof name - 1);
+    r.host = name;
+  }
+  for (const auto& step : job.steps) {
+    StepResult s;
+    s.step_id = step.id;
+    s.step_name = step.name.empty() ? step.id : step.name;
+    s.step_type = step.type;
+    r.steps.push_back(std::move(s));
+  }
+  r.start = clock.now();
+  r.status = Status::running;
+
+  Context c{job, options, r, options.environment, {}, r.start};
+  if (options.scheduled_time) {
+    c.scheduled = TimePoint(std::chrono::seconds(*options.scheduled_time));
+  }
+  for (const auto& [k, v] : job.env) {
+    set_env(c.base, k, jobs::substitute_variables(v, [&](const std::string& name) {
+              return c.value(name, c.base);
+            }));
+  }
+  events.execution_started(r);
+
+  const auto steady_start = std::chrono::steady_clock::now();
+  // The job's timeout as an instant; max(): none.
+  const SteadyTime deadline =
+      job.timeout ? steady_start + std::chrono::seconds(*job.timeout) : SteadyTime::max();
+  const auto cancelled = [&] { return options.cancel != nullptr && options.cancel->cancelled(); };
+  const auto past_deadline = [&] { return std::chrono::steady_clock::now() >= deadline; };
+
+  bool failing = false; // a step failed without continue_on_failure
+  bool partial = false; // a step failed with it
+  Status failing_status = Status::failed;
+  std::optional<Status> stopped; // cancelled or timeout: nothing more runs
+
+  for (size_t i = 0; i < job.steps.size(); ++i) {
+    const jobs::StepDefinition& step = job.steps[i];
+    StepResult& s = r.steps[i];
+    const bool runs = !stopped && (step.when == jobs::When::always ||
+                                   (step.when == jobs::When::on_success && !failing) ||
+                                   (step.when == jobs::When::on_failure && failing));
+    if (!runs) {
+      s.status = Status::skipped;
+      s.start = s.end = clock.now();
+      s.error_message =
+          stopped ? (*stopped == Status::cancelled ? "the job was cancelled" : "the job timed out")
+          : failing ? "an earlier step failed"
+                    : "no step failed";
+      c.steps[step.id] = {{"output", ""}, {"exit_code", ""}, {"status", "skipped"}};
+      events.step_finished(r, s);
+      continue;
+    }
+    for (int n = 1;; ++n) {
+      s.attempt = n;
+      s.status = Status::running;
+      s.start = clock.now();
+      s.exit_code.reset();
+      s.signal.reset();
+      s.error_message.clear();
+      events.step_started(r, s);
+
+      Prepared p = prepare(step, c);
+      std::optional<std::chrono::milliseconds> timeout;
+      if (step.timeout) {
+        timeout = std::chrono::seconds(*step.timeout);
+      }
+      if (deadline != SteadyTime::max()) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        timeout = std::max(std::chrono::milliseconds(0), timeout ? std::min(*timeout, left) : left);
+      }
+      p.spec.timeout = timeout;
+      exec::ProcessResult process;
+      if (p.error.empty()) {
+        process = exec::run_process(
+            p.spec,
+            [&](exec::Stream stream, std::string_view line) {
+              events.output(r, s, stream, redact(std::string(line), options.secrets));
+            },
+            options.cancel);
+        if (!p.temporary_file.empty()) {
+          std::remove(p.temporary_file.c_str());
+        }
+      } else {
+        process.start_error = p.error;
+      }
+      s.end = clock.now();
+      s.exit_code = process.exit_code;
+      s.signal = process.signal;
+      s.output = redact(process.out, options.secrets);
+      s.error_output = redact(process.err, options.secrets);
+      if (!process.start_error.empty()) {
+        s.status = Status::failed;
+        s.error_message = process.start_error;
+      } else if (process.cancelled) {
+        s.status = Status::cancelled;
+        s.error_message = "cancelled";
+      } else if (process.timed_out) {
+        s.status = Status::timeout;
+        const bool job_limit = past_deadline() && (!step.timeout || *step.timeout > *job.timeout);
+        s.error_message =
+            job_limit ? "the job's timeout of " + base::format_duration(*job.timeout) + " ran out"
+                      : "timed out after " + base::format_duration(*step.timeout);
+      } else if (process.exit_code == 0) {
+        s.status = Status::success;
+      } else {
+        s.status = Status::failed;
+        s.error_message = describe_end(process);
+      }
+      s.error_message = redact(s.error_message, options.secrets);
+      events.step_finished(r, s);
+
+      if (s.status == Status::success || s.status == Status::cancelled || cancelled() ||
+          past_deadline() || !step.retries || n > step.retries->max) {
+        break;
+      }
+      const auto delay = retry_delay(*step.retries, n, draw(options));
+      events.retrying(r, &s, delay);
+      if (!clock.sleep_for(delay, options.cancel)) {
+        break;
+      }
+    }
+    c.steps[step.id] = {{"output", output_value(s.output)},
+                        {"exit_code", s.exit_code ? std::to_string(*s.exit_code) : ""},
+                        {"status", to_string(s.status)}};
+    if (s.status == Status::success) {
+      continue;
+    }
+    if (cancelled() || s.status == Status::cancelled) {
+      stopped = Status::cancelled;
+      r.error_message = "cancelled during step \"" + step.id + "\"";
+    } else if (past_deadline()) {
+      stopped = Status::timeout;
+      r.error_message = "the job's timeout of " + base::format_duration(*job.timeout) +
+                        " ran out during step \"" + step.id + "\"";
+    } else if (step.continue_on_failure) {
+      partial = true;
+    } else if (!failing) {
+      failing = true;
+      failing_status = s.status == Status::timeout ? Status::timeout : Status::failed;
+      r.error_message = "step \"" + step.id + "\": " + s.error_message;
+    }
+  }
+
+  r.status = stopped   ? *stopped
+             : failing ? failing_status
+             : partial ? Status::partial_success
+                       : Status::success;
+  r.end = clock.now();
+  events.execution_finished(r);
+  return r;
+}
+
+std::vector<JobResult> run_with_retries(const jobs::JobDefinition& job, const RunOptions& options,
+                                        Events& events) {
+  Clock& clock = options.clock ? *options.clock : system_clock();
+  std::vector<JobResult> attempts;
+  for (int attempt = 1;; ++attempt) {
+    attempts.push_back(run_job(job, options, events, attempt));
+    const Status status = attempts.back().status;
+    if ((status != Status::failed && status != Status::timeout) || attempt > job.retries.max ||
+        (options.cancel != nullptr && options.cancel->cancelled())) {
+      break;
+    }
+    const auto delay = retry_delay(job.retries, attempt, draw(options));
+    events.retrying(attempts.back(), nullptr, delay);
+    if (!clock.sleep_for(delay, options.cancel)) {
+      break;
+    }
+  }
+  return attempts;
+}
+
+} // namespace engine
