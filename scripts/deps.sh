@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config tzdata time python3 python3-jsonschema python3-yaml
-  libhowardhinnant-date-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
+  libhowardhinnant-date-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev
   doctest-dev librapidcheck-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format mandoc
 )

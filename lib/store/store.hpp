@@ -1,0 +1,199 @@
+#pragma once
+
+// The history store: every execution with its steps, the fires claimed or skipped, the state of
+// each job and the audit log; the daemon's source of truth for history (spec §7). `Store` is
+// the narrow interface the engine and the daemon use; open_sqlite() gives the SQLite
+// implementation, and a PostgreSQL one (several nodes sharing one history) can follow.
+//
+// Times are UTC milliseconds since the epoch. Strings that have no value are empty ("").
+//
+// Errors name the store and what could not be done, e.g.
+//   history store /var/lib/jobs/history.db: cannot open: unable to open database file
+//   history store /var/lib/jobs/history.db: cannot claim the fire of job backup at
+//   1767225600000: the store is locked by another process (waited 5000 ms)
+//
+// Thread safety: one Store object may be shared by several threads; its calls are serialized
+// by an internal mutex (one database connection per Store). Several Store objects, in this
+// process or in others, may use one database: readers never wait for a writer and always see
+// whole transactions; writers wait for each other up to the busy timeout.
+
+#include <base/error.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace store {
+
+// One step of an execution, as it ended. Step statuses: pending, running, success, failed,
+// skipped, cancelled, timeout, interrupted.
+struct StepRecord {
+  std::string step_id;
+  std::string step_name;
+  std::string step_type;
+  std::string status;
+  std::optional<std::int64_t> start_ms; // absent: the step never started
+  std::optional<std::int64_t> end_ms;
+  std::optional<int> exit_code; // absent: no exit status (never started, ended by a signal)
+  std::optional<int> signal;    // the signal that ended the step's process
+  std::string output;           // already bounded by the caller
+  std::string error_message;
+  int attempt = 1;          // 1-based
+  std::string outputs_json; // JSON the step produced (row counts...); "" or valid JSON
+
+  bool operator==(const StepRecord&) const = default;
+};
+
+// One execution of a job. Execution statuses: pending, running, success, failed,
+// partial_success, timeout, cancelled, skipped, interrupted. Triggers: schedule, manual, api,
+// after, catchup, retry.
+struct ExecutionRecord {
+  std::string execution_id; // given by the caller, unique
+  std::string job_id;
+  std::string job_name;
+  std::string status;
+  std::string timezone;     // the IANA zone the job is scheduled in
+  std::string trigger;      // what started it
+  std::string triggered_by; // the user or the job that started it
+  std::string host;
+  std::optional<std::int64_t> scheduled_ms; // the fire's instant; absent for manual runs
+  std::int64_t start_ms = 0;
+  std::optional<std::int64_t> end_ms; // absent while running
+  int attempt = 1;                    // 1-based; a retry of the job is a new execution
+  std::string error_message;
+  std::string log_path;
+  std::vector<StepRecord> steps; // in order
+
+  bool operator==(const ExecutionRecord&) const = default;
+};
+
+// What the store knows of one job between executions.
+struct JobState {
+  std::string job_id;
+  std::optional<std::int64_t> last_fire_ms;    // latest scheduled instant claimed or skipped
+  std::string last_status;                     // of the execution that ended last
+  std::string last_execution_id;               // the execution that ended last
+  std::optional<std::int64_t> last_success_ms; // end of the latest "success"
+
+  bool operator==(const JobState&) const = default;
+};
+
+// One mutating action, for the audit log.
+struct AuditRecord {
+  std::int64_t time_ms = 0;
+  std::string user;
+  std::optional<std::int64_t> uid; // the peer's uid; absent when unknown
+  std::string action;              // "trigger", "cancel", "reload"...
+  std::string target;              // the job or execution acted on
+  std::string detail;
+  std::string outcome; // "ok" or what went wrong
+
+  bool operator==(const AuditRecord&) const = default;
+};
+
+// Which executions history() returns, most recent (by start) first.
+struct HistoryQuery {
+  std::optional<std::string> job_id;
+  std::optional<std::string> status;
+  std::optional<std::int64_t> since_ms; // started at or after
+  int limit = 20;                       // at most this many; 0 or less: all
+};
+
+// What prune() keeps. Running executions are always kept.
+struct Retention {
+  int max_per_job = 1000;                               // 0 or less: no limit by count
+  std::int64_t max_age_ms = 90LL * 24 * 60 * 60 * 1000; // by start; 0 or less: no limit by age
+};
+
+// The history store. Every call is one transaction: it happens whole or not at all.
+class Store {
+public:
+  virtual ~Store() = default;
+
+  // Records that `job_id` fires for its scheduled instant `scheduled_ms` as `execution_id`
+  // (whose execution need not exist yet) and advances the job's last_fire_ms. Returns false,
+  // changing nothing, when that fire was already claimed or skipped: a given (job, instant)
+  // runs at most once, also across processes sharing the store.
+  virtual base::Result<bool> claim_fire(const std::string& job_id, std::int64_t scheduled_ms,
+                                        const std::string& execution_id) = 0;
+
+  // Records that the fire of `job_id` at `scheduled_ms` was skipped and why ("forbid: still
+  // running", "missed: older than max_lateness"); advances last_fire_ms. Returns false when
+  // that fire was already claimed or skipped.
+  virtual base::Result<bool> record_skipped_fire(const std::string& job_id,
+                                                 std::int64_t scheduled_ms,
+                                                 const std::string& reason) = 0;
+
+  // Records that `execution` started: inserts it with status "running" (whatever its
+  // status), no end and no steps, and marks its fire, if one was claimed, running. Durable on
+  // return: call it before starting the first process. An execution id that exists already is
+  // an error. Returns true.
+  virtual base::Result<bool> begin_execution(const ExecutionRecord& execution) = 0;
+
+  // Records how a begun execution ended: its row (status, end_ms, error...), all its steps,
+  // its fire's status and the job's state, in one transaction; a crash leaves the execution
+  // either complete or still running. The status must be a final one (not pending or running)
+  // and end_ms present; an execution that was not begun, or has ended already, is an error.
+  // Returns true.
+  virtual base::Result<bool> finish_execution(const ExecutionRecord& execution) = 0;
+
+  // Executions matching `query`, most recent start first (ties: greater id first), without
+  // their steps.
+  virtual base::Result<std::vector<ExecutionRecord>> history(const HistoryQuery& query) = 0;
+
+  // The execution `id`, with its steps in order; `id` may also be a prefix of exactly one
+  // execution id (an exact match wins). Nothing when none matches; an error when the prefix is
+  // ambiguous ("execution id prefix "ab" is ambiguous: 3 executions start with it") or empty.
+  virtual base::Result<std::optional<ExecutionRecord>> execution(const std::string& id) = 0;
+
+  // The most recently started execution of `job_id`, with its steps.
+  virtual base::Result<std::optional<ExecutionRecord>>
+  last_execution(const std::string& job_id) = 0;
+
+  // The state of `job_id`; nothing when the store never heard of it.
+  virtual base::Result<std::optional<JobState>> job_state(const std::string& job_id) = 0;
+
+  // The state of every job the store knows, by job id.
+  virtual base::Result<std::vector<JobState>> job_states() = 0;
+
+  // At daemon start-up, after a crash: every execution still running becomes "interrupted",
+  // ended at `now_ms` (the job's state follows), and so do fires claimed but never finished.
+  // Returns the number of executions marked.
+  virtual base::Result<int> mark_interrupted(std::int64_t now_ms) = 0;
+
+  // Appends `record` to the audit log. Returns true.
+  virtual base::Result<bool> audit(const AuditRecord& record) = 0;
+
+  // Deletes the executions (with their steps) beyond `retention`: more than max_per_job newer
+  // ones of the same job, or started more than max_age_ms before `now_ms`; never a running
+  // one. Fires older than max_age_ms go too; job states and the audit log stay. Returns the
+  // number of executions deleted.
+  virtual base::Result<int> prune(const Retention& retention, std::int64_t now_ms) = 0;
+};
+
+// The schema version open_sqlite() creates and upgrades to.
+inline constexpr int sqlite_schema_version = 2;
+
+struct OpenOptions {
+  // How long a write waits for another process's write transaction before failing.
+  std::chrono::milliseconds busy_timeout{5000};
+  // For crash tests only, empty otherwise: called inside write transactions at the named points
+  // "migrate:<version>" (after each schema upgrade step), "finish:execution",
+  // "finish:step" (after each step row), "finish:state", "finish:commit" (just before COMMIT)
+  // and "finish:committed" (after it). It must not call the Store.
+  std::function<void(std::string_view point)> test_hook;
+};
+
+// Opens (creating it if needed) the SQLite history store at `path`, in WAL mode, and upgrades
+// its schema in place, in one transaction. Errors: the file cannot be opened or created, is not
+// an SQLite database, is another program's database, has a newer schema version than
+// sqlite_schema_version, or is locked by another process for longer than the busy timeout.
+base::Result<std::unique_ptr<Store>> open_sqlite(const std::string& path,
+                                                 const OpenOptions& options = {});
+
+} // namespace store
