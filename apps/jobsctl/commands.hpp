@@ -26,12 +26,18 @@ Run setup_new(CLI::App& command);
 Run setup_delete(CLI::App& command);
 Run setup_schema(CLI::App& command);
 Run setup_migrate(CLI::App& command);
+Run setup_run(CLI::App& command);
+Run setup_history(CLI::App& command);
+Run setup_logs(CLI::App& command);
 
 // Every verb, in the order --help lists them.
 inline const Verb verbs[] = {
     {"validate", "Check job files; every finding with its file, line and column", &setup_validate},
     {"list", "List the jobs of the folder with their next fire", &setup_list},
     {"show", "Print one job in canonical form with its next fires", &setup_show},
+    {"run", "Run a job now in the foreground, without a daemon", &setup_run},
+    {"history", "List past executions from the history store", &setup_history},
+    {"logs", "Print the log of an execution (a job's last by default)", &setup_logs},
     {"enable", "Set enabled: true in job files, changing nothing else", &setup_enable},
     {"disable", "Set enabled: false in job files, changing nothing else", &setup_disable},
     {"new", "Write a new, valid, commented job file", &setup_new},

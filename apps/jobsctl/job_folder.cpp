@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 
 namespace jobsctl {
@@ -28,6 +29,12 @@ std::string find_job_path(const jobs::JobSet& set, const std::string& name) {
   }
   for (const auto& f : set.files) {
     if (f.path == name) {
+      return f.path;
+    }
+  }
+  // A file with errors has no job: its name stands for the id it would have.
+  for (const auto& f : set.files) {
+    if (!f.job && std::filesystem::path(f.path).stem() == name) {
       return f.path;
     }
   }

@@ -18,8 +18,8 @@ struct JobFolder {
   jobs::JobSet load() const;
 };
 
-// The file of the job named by `name`: its id, or the path of one of the set's files (also one
-// with errors). Empty when neither matches.
+// The file of the job named by `name`: its id, the path of one of the set's files, or the name
+// of a file with errors. Empty when none matches.
 std::string find_job_path(const jobs::JobSet& set, const std::string& name);
 
 // Prints "jobsctl: N files have errors; run jobsctl validate" when some do (for verbs that

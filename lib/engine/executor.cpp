@@ -60,17 +60,6 @@ const std::string* find_env(const Env& env, std::string_view key) {
   return nullptr;
 }
 
-// "2026-11-23T18:00:00.000Z"
-std::string iso_ms(TimePoint t) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch());
-  const std::int64_t seconds = ms.count() / 1000 - (ms.count() % 1000 < 0 ? 1 : 0);
-  const auto rest = static_cast<int>(ms.count() - seconds * 1000);
-  std::string text = tz::format_utc(seconds); // "...:00Z"
-  char fraction[8];
-  std::snprintf(fraction, sizeof fraction, ".%03dZ", rest);
-  return text.substr(0, text.size() - 1) + fraction;
-}
-
 std::string describe_end(const exec::ProcessResult& p) {
   if (p.signal) {
     const char* name = sigabbrev_np(*p.signal);
@@ -126,7 +115,7 @@ struct Context {
             {"JOB_DESCRIPTION", job.description},
             {"JOB_TIMEZONE", result.timezone},
             {"JOB_EXECUTION_ID", result.execution_id},
-            {"JOB_SCHEDULED_TIME", iso_ms(scheduled)},
+            {"JOB_SCHEDULED_TIME", iso_time(scheduled)},
             {"JOB_SCHEDULED_DATE", date},
             {"JOB_TRIGGER", result.trigger},
             {"JOB_ATTEMPT", std::to_string(result.attempt)},

@@ -63,6 +63,9 @@ struct JobResult {
   double duration_seconds() const;
 };
 
+// "2026-11-23T18:40:01.123Z": UTC, ISO 8601 with milliseconds.
+std::string iso_time(TimePoint t);
+
 // A new execution id: a ULID (48 bits of milliseconds, 80 random bits, Crockford base 32), so
 // ids sort by time and do not collide across restarts and hosts. Ids made by one process in the
 // same millisecond still sort in the order they were made.

@@ -1,0 +1,226 @@
+// jobsctl history and logs: what ran, from the history store, and what it printed, from the
+// execution's log file.
+#include "commands.hpp"
+#include "output.hpp"
+#include "state.hpp"
+
+#include <base/duration.hpp>
+#include <base/exit_codes.hpp>
+#include <engine/result.hpp>
+#include <jobs/migrate.hpp>
+#include <tz/format.hpp>
+#include <tz/zone.hpp>
+
+#include <fstream>
+#include <iostream>
+
+namespace jobsctl {
+
+namespace {
+
+struct HistoryOptions {
+  StateOption state;
+  std::string job;
+  std::string status;
+  std::string since;
+  int limit = 20;
+  bool json = false;
+};
+
+// --since: a time (ISO 8601; without an offset, this machine's local time) or a duration ago.
+base::Result<std::int64_t> since_ms(const std::string& text) {
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  if (auto ago = base::parse_duration(text)) {
+    return now - *ago * 1000;
+  }
+  auto zone = tz::find_zone(jobs::migrate::host_zone_name());
+  auto t = tz::parse_time(text, zone ? **zone : tz::utc());
+  if (!t) {
+    base::Error e;
+    e.message = "--since: expected a time (2026-11-23T08:00) or a duration ago (2h, 3d), got \"" +
+                text + "\"";
+    return e;
+  }
+  return *t * 1000;
+}
+
+bool known_status(const std::string& s) {
+  return engine::parse_status(s).has_value();
+}
+
+const char* status_list =
+    "pending, running, success, failed, partial_success, timeout, cancelled, skipped, interrupted";
+
+int history(const HistoryOptions& o) {
+  if (!o.status.empty() && !known_status(o.status)) {
+    std::cerr << "jobsctl: --status: unknown status \"" << o.status << "\" (one of " << status_list
+              << ")\n";
+    return base::exit_code::usage;
+  }
+  store::HistoryQuery query;
+  if (!o.job.empty()) {
+    query.job_id = o.job;
+  }
+  if (!o.status.empty()) {
+    query.status = o.status;
+  }
+  if (!o.since.empty()) {
+    auto since = since_ms(o.since);
+    if (!since) {
+      std::cerr << "jobsctl: " << since.error().message << "\n";
+      return base::exit_code::usage;
+    }
+    query.since_ms = *since;
+  }
+  query.limit = o.limit;
+  auto opened = o.state.open_existing();
+  if (!opened) {
+    print_error(opened.error());
+    return base::exit_code::usage;
+  }
+  auto rows = (*opened)->history(query);
+  if (!rows) {
+    print_error(rows.error());
+    return base::exit_code::job_failed;
+  }
+  if (o.json) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& e : *rows) {
+      out.push_back(record_json(e));
+    }
+    std::cout << out.dump(2) << "\n";
+    return base::exit_code::ok;
+  }
+  std::vector<std::vector<std::string>> table;
+  for (const auto& e : *rows) {
+    table.push_back(
+        {e.execution_id, e.job_id, e.status, local_time(e.start_ms),
+         e.end_ms ? short_duration(static_cast<double>(*e.end_ms - e.start_ms) / 1000) : "running",
+         std::to_string(e.attempt), e.trigger});
+  }
+  print_table({"EXECUTION", "JOB", "STATUS", "STARTED", "DURATION", "ATTEMPT", "TRIGGER"}, table);
+  return base::exit_code::ok;
+}
+
+struct LogsOptions {
+  StateOption state;
+  std::string target;
+  std::string step;
+  std::string grep;
+  std::string status;
+};
+
+// Whether a log line (after its time stamp) belongs to step `id`.
+bool of_step(std::string_view text, const std::string& id) {
+  return text.starts_with("[" + id + "] ") || text.starts_with("=== step " + id + " ") ||
+         text.starts_with("--- step " + id + ":");
+}
+
+int logs(const LogsOptions& o) {
+  if (!o.status.empty() && !known_status(o.status)) {
+    std::cerr << "jobsctl: --status: unknown status \"" << o.status << "\" (one of " << status_list
+              << ")\n";
+    return base::exit_code::usage;
+  }
+  auto opened = o.state.open_existing();
+  if (!opened) {
+    print_error(opened.error());
+    return base::exit_code::usage;
+  }
+  store::Store& history = **opened;
+  // An execution id (or a unique prefix), else a job id: its last execution (with --status,
+  // its last one with that status).
+  std::optional<store::ExecutionRecord> execution;
+  if (o.status.empty()) {
+    auto found = history.execution(o.target);
+    if (!found) {
+      print_error(found.error());
+      return base::exit_code::usage;
+    }
+    execution = std::move(*found);
+  }
+  if (!execution) {
+    store::HistoryQuery query;
+    query.job_id = o.target;
+    if (!o.status.empty()) {
+      query.status = o.status;
+    }
+    query.limit = 1;
+    auto rows = history.history(query);
+    if (rows && !rows->empty()) {
+      auto full = history.execution(rows->front().execution_id);
+      if (full && *full) {
+        execution = std::move(**full);
+      }
+    }
+  }
+  if (!execution) {
+    std::cerr << "jobsctl: no execution "
+              << (o.status.empty() ? "" : "with status " + o.status + " ") << "of \"" << o.target
+              << "\" in the history (an execution id or a job id)\n";
+    return base::exit_code::usage;
+  }
+
+  std::ifstream in(execution->log_path);
+  if (!in) {
+    // The log is gone (pruned, or never written): what the store kept.
+    std::cerr << "jobsctl: the log " << execution->log_path
+              << " cannot be read; showing the output kept in the history\n";
+    for (const auto& s : execution->steps) {
+      if (!o.step.empty() && s.step_id != o.step) {
+        continue;
+      }
+      std::cout << "=== step " << s.step_id << ": " << s.status << "\n";
+      std::istringstream lines(s.output);
+      for (std::string line; std::getline(lines, line);) {
+        if (o.grep.empty() || line.find(o.grep) != std::string::npos) {
+          std::cout << "[" << s.step_id << "] out: " << line << "\n";
+        }
+      }
+    }
+    return base::exit_code::ok;
+  }
+  for (std::string line; std::getline(in, line);) {
+    const size_t space = line.find(' ');
+    const std::string_view text =
+        space == std::string::npos ? std::string_view() : std::string_view(line).substr(space + 1);
+    if (!o.step.empty() && !of_step(text, o.step)) {
+      continue;
+    }
+    if (!o.grep.empty() && line.find(o.grep) == std::string::npos) {
+      continue;
+    }
+    std::cout << line << "\n";
+  }
+  return base::exit_code::ok;
+}
+
+} // namespace
+
+Run setup_history(CLI::App& command) {
+  auto o = std::make_shared<HistoryOptions>();
+  command.add_option("job", o->job, "Only this job's executions");
+  command.add_option("--status", o->status, "Only executions with this status");
+  command.add_option("--since", o->since, "Only executions started since a time or a duration ago");
+  command.add_option("--limit", o->limit, "At most this many (0: all)")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  command.add_flag("--json", o->json, "Print a JSON array");
+  o->state.add_option(command);
+  return [o] { return history(*o); };
+}
+
+Run setup_logs(CLI::App& command) {
+  auto o = std::make_shared<LogsOptions>();
+  command.add_option("target", o->target, "Execution id (or a unique prefix) or job id")
+      ->required();
+  command.add_option("--step", o->step, "Only this step's lines");
+  command.add_option("--grep", o->grep, "Only lines containing this text");
+  command.add_option("--status", o->status, "With a job id: its last execution with this status");
+  o->state.add_option(command);
+  return [o] { return logs(*o); };
+}
+
+} // namespace jobsctl

@@ -1,0 +1,282 @@
+// jobsctl run: one job, now, in the foreground, without a daemon: live output, Ctrl-C cancels,
+// the exit code tells the status, and the run is recorded in the history store.
+#include "commands.hpp"
+#include "job_folder.hpp"
+#include "output.hpp"
+#include "state.hpp"
+
+#include <base/exit_codes.hpp>
+#include <engine/recorder.hpp>
+#include <jobs/variables.hpp>
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+namespace jobsctl {
+
+namespace {
+
+struct RunOptions {
+  JobFolder folder;
+  StateOption state;
+  std::string job;
+  bool json = false;
+  bool no_record = false;
+  std::string secrets_file;
+};
+
+exec::CancelToken* interrupt_token = nullptr;
+
+extern "C" void on_interrupt(int sig) {
+  if (interrupt_token != nullptr) {
+    interrupt_token->cancel();
+  }
+  // A second Ctrl-C ends jobsctl at once.
+  std::signal(sig, SIG_DFL);
+}
+
+std::string user_name() {
+  if (const passwd* pw = getpwuid(getuid())) {
+    return pw->pw_name;
+  }
+  return std::to_string(getuid());
+}
+
+// Live output: step headers, stream-prefixed lines, durations.
+class Printer : public engine::Events {
+public:
+  explicit Printer(std::ostream& out) : out_(out) {}
+
+  void step_started(const engine::JobResult&, const engine::StepResult& s) override {
+    out_ << "▶ " << s.step_id << " (" << s.step_type << ")"
+         << (s.attempt > 1 ? ", attempt " + std::to_string(s.attempt) : "") << "\n";
+    out_.flush();
+  }
+  void output(const engine::JobResult&, const engine::StepResult& s, exec::Stream stream,
+              std::string_view line) override {
+    out_ << "  " << s.step_id << (stream == exec::Stream::out ? " │ " : " ! ") << line << "\n";
+    out_.flush();
+  }
+  void step_finished(const engine::JobResult&, const engine::StepResult& s) override {
+    if (s.status == engine::Status::skipped) {
+      out_ << "○ " << s.step_id << " skipped: " << s.error_message << "\n";
+      return;
+    }
+    char duration[32];
+    std::snprintf(duration, sizeof duration, "%.2fs", s.duration_seconds());
+    out_ << (s.status == engine::Status::success ? "✔ " : "✘ ") << s.step_id << " "
+         << engine::to_string(s.status)
+         << (s.status != engine::Status::success && !s.error_message.empty()
+                 ? " (" + s.error_message + ")"
+                 : "")
+         << " in " << duration << "\n";
+    out_.flush();
+  }
+  void retrying(const engine::JobResult&, const engine::StepResult* s,
+                std::chrono::milliseconds d) override {
+    out_ << "↻ " << (s ? "step " + s->step_id : std::string("the job")) << " again in "
+         << base_duration(d) << "\n";
+  }
+
+private:
+  static std::string base_duration(std::chrono::milliseconds d) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1fs", static_cast<double>(d.count()) / 1000);
+    return text;
+  }
+  std::ostream& out_;
+};
+
+// The secrets the job refers to: from the secrets file, else from the environment variable of
+// the same name.
+base::Result<std::map<std::string, std::string>> load_secrets(const jobs::JobDefinition& job,
+                                                              const std::string& file) {
+  std::set<std::string> names;
+  const std::function<void(const jobs::Node&)> scan = [&](const jobs::Node& n) {
+    if (n.is_scalar()) {
+      for (const auto& ref : jobs::find_variables(n.scalar)) {
+        if (ref.name.starts_with("secret.")) {
+          names.insert(ref.name.substr(7));
+        }
+      }
+    }
+    for (const auto& item : n.items) {
+      scan(item);
+    }
+    for (const auto& e : n.entries) {
+      scan(e.value);
+    }
+  };
+  for (const auto& step : job.steps) {
+    scan(step.keys);
+  }
+  for (const auto& [k, v] : job.env) {
+    jobs::Node n;
+    n.kind = jobs::Node::Kind::scalar;
+    n.scalar = v;
+    scan(n);
+  }
+  std::map<std::string, std::string> from_file;
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) {
+      base::Error e;
+      e.message = "cannot read the secrets file " + file;
+      return e;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    auto parsed = engine::parse_secrets(text.str(), file);
+    if (!parsed) {
+      return parsed.error();
+    }
+    from_file = std::move(*parsed);
+  }
+  std::map<std::string, std::string> secrets;
+  for (const auto& name : names) {
+    if (const auto it = from_file.find(name); it != from_file.end()) {
+      secrets[name] = it->second;
+    } else if (const char* v = std::getenv(name.c_str())) {
+      secrets[name] = v;
+    }
+  }
+  return secrets;
+}
+
+int exit_code_of(engine::Status status) {
+  switch (status) {
+  case engine::Status::success:
+    return base::exit_code::ok;
+  case engine::Status::partial_success:
+    return base::exit_code::partial_success;
+  case engine::Status::timeout:
+    return base::exit_code::timeout;
+  case engine::Status::cancelled:
+    return base::exit_code::interrupted;
+  default:
+    return base::exit_code::job_failed;
+  }
+}
+
+int run(const RunOptions& o) {
+  // A job file's path, or the id of a job in the folder.
+  std::optional<jobs::LoadedFile> file;
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(o.job, ec)) {
+    file = jobs::load_job_file(o.job, o.folder.load_options());
+  } else {
+    auto set = o.folder.load();
+    const std::string path = find_job_path(set, o.job);
+    if (path.empty()) {
+      std::cerr << "jobsctl: no job \"" << o.job << "\" in " << o.folder.dir
+                << " (give a job id or a job file)\n";
+      return base::exit_code::usage;
+    }
+    for (auto& f : set.files) {
+      if (f.path == path) {
+        file = std::move(f);
+      }
+    }
+  }
+  if (!file || !file->job) {
+    for (const auto& d : file->diagnostics) {
+      std::cerr << jobs::render(d) << "\n";
+    }
+    return base::exit_code::usage;
+  }
+  const jobs::JobDefinition& job = *file->job;
+
+  auto secrets = load_secrets(job, o.secrets_file);
+  if (!secrets) {
+    print_error(secrets.error());
+    return base::exit_code::usage;
+  }
+  std::unique_ptr<store::Store> history;
+  const engine::StateDir state{o.state.dir};
+  if (!o.no_record) {
+    std::filesystem::create_directories(state.dir, ec);
+    auto opened = store::open_sqlite(state.store_path());
+    if (!opened) {
+      print_error(opened.error());
+      std::cerr << "jobsctl: --no-record runs the job without a history store\n";
+      return base::exit_code::usage;
+    }
+    history = std::move(*opened);
+  }
+
+  exec::CancelToken cancel;
+  interrupt_token = &cancel;
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  exec::become_subreaper();
+
+  engine::RunOptions options;
+  options.trigger = "manual";
+  options.triggered_by = user_name();
+  options.cancel = &cancel;
+  options.secrets = std::move(*secrets);
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const size_t eq = entry.find('=');
+    if (eq != std::string::npos) {
+      options.environment.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
+    }
+  }
+
+  // With --json the JSON result is all of standard output; live output goes to stderr.
+  Printer printer(o.json ? std::cerr : std::cout);
+  engine::Recorder recorder(o.no_record ? nullptr : history.get(), state, &printer);
+  engine::Events& events = o.no_record ? static_cast<engine::Events&>(printer) : recorder;
+  const auto attempts = engine::run_with_retries(job, options, events);
+  interrupt_token = nullptr;
+  const engine::JobResult& last = attempts.back();
+
+  if (o.json) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& r : attempts) {
+      out.push_back(result_json(r));
+    }
+    std::cout << (attempts.size() == 1 ? out[0] : out).dump(2) << "\n";
+  } else {
+    size_t ok = 0, failed = 0, skipped = 0;
+    for (const auto& s : last.steps) {
+      ok += s.status == engine::Status::success;
+      skipped += s.status == engine::Status::skipped;
+      failed += s.status != engine::Status::success && s.status != engine::Status::skipped;
+    }
+    char duration[32];
+    std::snprintf(duration, sizeof duration, "%.2fs", last.duration_seconds());
+    std::cout << engine::to_string(last.status) << ": " << last.steps.size() << " steps (" << ok
+              << " succeeded, " << failed << " failed, " << skipped << " skipped) in " << duration
+              << ", execution " << last.execution_id
+              << (last.attempt > 1 ? ", attempt " + std::to_string(last.attempt) : "") << "\n";
+    if (!last.error_message.empty() && last.status != engine::Status::success) {
+      std::cout << "  " << last.error_message << "\n";
+    }
+  }
+  return exit_code_of(last.status);
+}
+
+} // namespace
+
+Run setup_run(CLI::App& command) {
+  auto o = std::make_shared<RunOptions>();
+  command.add_option("job", o->job, "Job id or job file")->required();
+  command.add_flag("--json", o->json, "Print the result as JSON (live output to stderr)");
+  command.add_flag("--no-record", o->no_record, "Do not record the run in the history store");
+  command.add_option("--secrets", o->secrets_file,
+                     "File of NAME=value lines for ${secret.NAME} (else the environment)");
+  o->folder.add_option(command);
+  o->state.add_option(command);
+  return [o] { return run(*o); };
+}
+
+} // namespace jobsctl

@@ -1,0 +1,139 @@
+#include "state.hpp"
+
+#include <engine/recorder.hpp>
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+namespace jobsctl {
+
+void StateOption::add_option(CLI::App& command) {
+  dir = engine::default_state_dir();
+  command.add_option("--state-dir", dir, "Folder of the history store and the logs")
+      ->envname("JOBS_STATE_DIR")
+      ->capture_default_str();
+}
+
+base::Result<std::unique_ptr<store::Store>> StateOption::open_existing() const {
+  const engine::StateDir state{dir};
+  std::error_code ec;
+  if (!std::filesystem::exists(state.store_path(), ec)) {
+    base::Error e;
+    e.message = "no history yet in " + dir +
+                " (jobsctl run records there; --state-dir names "
+                "another folder)";
+    return e;
+  }
+  return store::open_sqlite(state.store_path());
+}
+
+nlohmann::ordered_json result_json(const engine::JobResult& r) {
+  nlohmann::ordered_json steps = nlohmann::ordered_json::array();
+  for (const auto& s : r.steps) {
+    steps.push_back({{"step_id", s.step_id},
+                     {"step_name", s.step_name},
+                     {"step_type", s.step_type},
+                     {"status", engine::to_string(s.status)},
+                     {"start_time", engine::iso_time(s.start)},
+                     {"end_time", engine::iso_time(s.end)},
+                     {"duration_seconds", s.duration_seconds()},
+                     {"exit_code", s.exit_code ? nlohmann::ordered_json(*s.exit_code) : nullptr},
+                     {"signal", s.signal ? nlohmann::ordered_json(*s.signal) : nullptr},
+                     {"attempt", s.attempt},
+                     {"output", s.output},
+                     {"error_output", s.error_output},
+                     {"error_message", s.error_message}});
+  }
+  return {{"execution_id", r.execution_id},
+          {"job_id", r.job_id},
+          {"job_name", r.job_name},
+          {"status", engine::to_string(r.status)},
+          {"timezone", r.timezone},
+          {"scheduled_time", r.scheduled_time
+                                 ? nlohmann::ordered_json(engine::iso_time(
+                                       engine::TimePoint(std::chrono::seconds(*r.scheduled_time))))
+                                 : nullptr},
+          {"start_time", engine::iso_time(r.start)},
+          {"end_time", engine::iso_time(r.end)},
+          {"duration_seconds", r.duration_seconds()},
+          {"attempt", r.attempt},
+          {"trigger", r.trigger},
+          {"triggered_by", r.triggered_by},
+          {"host", r.host},
+          {"error_message", r.error_message},
+          {"steps", steps}};
+}
+
+namespace {
+
+nlohmann::ordered_json time_or_null(std::optional<std::int64_t> ms) {
+  if (!ms) {
+    return nullptr;
+  }
+  return engine::iso_time(engine::TimePoint(std::chrono::milliseconds(*ms)));
+}
+
+} // namespace
+
+nlohmann::ordered_json record_json(const store::ExecutionRecord& e) {
+  nlohmann::ordered_json out = {
+      {"execution_id", e.execution_id},
+      {"job_id", e.job_id},
+      {"job_name", e.job_name},
+      {"status", e.status},
+      {"timezone", e.timezone},
+      {"scheduled_time", time_or_null(e.scheduled_ms)},
+      {"start_time", time_or_null(e.start_ms)},
+      {"end_time", time_or_null(e.end_ms)},
+      {"duration_seconds",
+       e.end_ms ? nlohmann::ordered_json(static_cast<double>(*e.end_ms - e.start_ms) / 1000)
+                : nullptr},
+      {"attempt", e.attempt},
+      {"trigger", e.trigger},
+      {"triggered_by", e.triggered_by},
+      {"host", e.host},
+      {"error_message", e.error_message},
+      {"log_path", e.log_path}};
+  if (!e.steps.empty()) {
+    nlohmann::ordered_json steps = nlohmann::ordered_json::array();
+    for (const auto& s : e.steps) {
+      steps.push_back({{"step_id", s.step_id},
+                       {"step_name", s.step_name},
+                       {"step_type", s.step_type},
+                       {"status", s.status},
+                       {"start_time", time_or_null(s.start_ms)},
+                       {"end_time", time_or_null(s.end_ms)},
+                       {"exit_code", s.exit_code ? nlohmann::ordered_json(*s.exit_code) : nullptr},
+                       {"attempt", s.attempt},
+                       {"error_message", s.error_message}});
+    }
+    out["steps"] = steps;
+  }
+  return out;
+}
+
+std::string local_time(std::int64_t ms) {
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char text[64];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &tm);
+  return text;
+}
+
+std::string short_duration(double seconds) {
+  char text[32];
+  if (seconds < 60) {
+    std::snprintf(text, sizeof text, "%.2fs", seconds);
+  } else if (seconds < 3600) {
+    std::snprintf(text, sizeof text, "%dm%02ds", static_cast<int>(seconds) / 60,
+                  static_cast<int>(seconds) % 60);
+  } else {
+    std::snprintf(text, sizeof text, "%dh%02dm", static_cast<int>(seconds) / 3600,
+                  static_cast<int>(seconds) % 3600 / 60);
+  }
+  return text;
+}
+
+} // namespace jobsctl

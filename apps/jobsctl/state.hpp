@@ -1,0 +1,33 @@
+#pragma once
+
+#include <engine/result.hpp>
+#include <store/store.hpp>
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace jobsctl {
+
+// The --state-dir option of the verbs that use the history store: the flag, else
+// JOBS_STATE_DIR, else /var/lib/jobs (root) or ~/.local/state/jobs.
+struct StateOption {
+  std::string dir;
+
+  void add_option(CLI::App& command);
+  // The store, opened; an error when there is none yet ("no history yet in DIR").
+  base::Result<std::unique_ptr<store::Store>> open_existing() const;
+};
+
+// A result or a stored execution as JSON: the seeds' JobExecutionResult field names.
+nlohmann::ordered_json result_json(const engine::JobResult& r);
+nlohmann::ordered_json record_json(const store::ExecutionRecord& e);
+
+// "2026-11-23 18:40:01" in the local time of this machine, from UTC milliseconds.
+std::string local_time(std::int64_t ms);
+
+// "1.23s", "2m05s", "1h02m"
+std::string short_duration(double seconds);
+
+} // namespace jobsctl

@@ -1,0 +1,268 @@
+#include <engine/recorder.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+namespace engine {
+
+namespace {
+
+std::int64_t ms(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+std::string seconds_text(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2fs", s);
+  return text;
+}
+
+std::string step_end(const StepResult& s) {
+  std::string text = "--- step " + s.step_id + ": " + to_string(s.status);
+  if (s.exit_code) {
+    text += " (exit code " + std::to_string(*s.exit_code) + ")";
+  }
+  if (!s.error_message.empty() && s.status != Status::success &&
+      !s.error_message.starts_with("exit code")) {
+    text += ": " + s.error_message;
+  }
+  return text + " in " + seconds_text(s.duration_seconds());
+}
+
+} // namespace
+
+std::string default_state_dir() {
+  if (const char* dir = std::getenv("JOBS_STATE_DIR"); dir && *dir) {
+    return dir;
+  }
+  if (geteuid() == 0) {
+    return "/var/lib/jobs";
+  }
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg) {
+    return std::string(xdg) + "/jobs";
+  }
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.local/state/jobs";
+}
+
+store::ExecutionRecord to_record(const JobResult& r, const std::string& log_path) {
+  store::ExecutionRecord e;
+  e.execution_id = r.execution_id;
+  e.job_id = r.job_id;
+  e.job_name = r.job_name;
+  e.status = to_string(r.status);
+  e.timezone = r.timezone;
+  e.trigger = r.trigger;
+  e.triggered_by = r.triggered_by;
+  e.host = r.host;
+  if (r.scheduled_time) {
+    e.scheduled_ms = *r.scheduled_time * 1000;
+  }
+  e.start_ms = ms(r.start);
+  if (r.status != Status::running && r.status != Status::pending) {
+    e.end_ms = ms(r.end);
+  }
+  e.attempt = r.attempt;
+  e.error_message = r.error_message;
+  e.log_path = log_path;
+  for (const auto& s : r.steps) {
+    store::StepRecord step;
+    step.step_id = s.step_id;
+    step.step_name = s.step_name;
+    step.step_type = s.step_type;
+    step.status = to_string(s.status == Status::running ? Status::interrupted : s.status);
+    if (s.status != Status::pending) {
+      step.start_ms = ms(s.start);
+      step.end_ms = ms(s.end);
+    }
+    step.exit_code = s.exit_code;
+    step.signal = s.signal;
+    step.output = s.output;
+    step.error_message = s.error_message;
+    step.attempt = s.attempt;
+    // The store keeps one output per step (stdout); stderr goes with the step's data.
+    if (!s.error_output.empty()) {
+      step.outputs_json = nlohmann::json{{"stderr", s.error_output}}.dump(
+          -1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    e.steps.push_back(std::move(step));
+  }
+  return e;
+}
+
+Recorder::Recorder(store::Store* store, StateDir state, Events* next,
+                   std::function<void(const std::string&)> warn)
+    : store_(store), state_(std::move(state)), next_(next), warn_(std::move(warn)) {
+  if (!warn_) {
+    warn_ = [](const std::string& message) { std::cerr << "jobs: warning: " << message << "\n"; };
+  }
+}
+
+Recorder::~Recorder() {
+  if (log_ != nullptr) {
+    std::fclose(log_);
+  }
+}
+
+void Recorder::problem(const std::string& kind, const std::string& message) {
+  if (std::find(reported_.begin(), reported_.end(), kind) == reported_.end()) {
+    reported_.push_back(kind);
+    warn_(message);
+  }
+}
+
+void Recorder::line(const std::string& text) {
+  if (log_ == nullptr) {
+    return;
+  }
+  const std::string out = iso_time(std::chrono::system_clock::now()) + " " + text + "\n";
+  if (std::fwrite(out.data(), 1, out.size(), log_) != out.size() || std::fflush(log_) != 0) {
+    problem("log", "cannot write the log " + log_path_ + ": " + std::strerror(errno) +
+                       " (the job goes on)");
+  }
+}
+
+void Recorder::execution_started(const JobResult& r) {
+  if (log_ != nullptr) {
+    std::fclose(log_);
+    log_ = nullptr;
+  }
+  log_path_ = state_.log_path(r.job_id, r.execution_id);
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(log_path_).parent_path(), ec);
+  log_ = std::fopen(log_path_.c_str(), "ae");
+  if (log_ == nullptr) {
+    problem("log", "cannot write the log " + log_path_ + ": " + std::strerror(errno) +
+                       " (the job goes on)");
+  } else {
+    fchmod(fileno(log_), 0640);
+  }
+  line("execution " + r.execution_id + " of job " + r.job_id + " (" + r.job_name + "), attempt " +
+       std::to_string(r.attempt) + ", trigger " + r.trigger +
+       (r.triggered_by.empty() ? "" : " by " + r.triggered_by) + ", host " + r.host);
+  if (store_ != nullptr) {
+    if (auto begun = store_->begin_execution(to_record(r, log_path_)); !begun) {
+      problem("store", begun.error().message);
+    }
+  }
+  if (next_ != nullptr) {
+    next_->execution_started(r);
+  }
+}
+
+void Recorder::step_started(const JobResult& r, const StepResult& s) {
+  line("=== step " + s.step_id + " (" + s.step_type + "), attempt " + std::to_string(s.attempt));
+  if (next_ != nullptr) {
+    next_->step_started(r, s);
+  }
+}
+
+void Recorder::output(const JobResult& r, const StepResult& s, exec::Stream stream,
+                      std::string_view text) {
+  line("[" + s.step_id + "] " + (stream == exec::Stream::out ? "out: " : "err: ") +
+       std::string(text));
+  if (next_ != nullptr) {
+    next_->output(r, s, stream, text);
+  }
+}
+
+void Recorder::step_finished(const JobResult& r, const StepResult& s) {
+  line(step_end(s));
+  if (next_ != nullptr) {
+    next_->step_finished(r, s);
+  }
+}
+
+void Recorder::retrying(const JobResult& r, const StepResult* s, std::chrono::milliseconds d) {
+  line(std::string("retry of ") + (s ? "step " + s->step_id : "the job") + " in " +
+       seconds_text(static_cast<double>(d.count()) / 1000));
+  if (next_ != nullptr) {
+    next_->retrying(r, s, d);
+  }
+}
+
+void Recorder::execution_finished(const JobResult& r) {
+  line("execution " + r.execution_id + ": " + to_string(r.status) +
+       (r.error_message.empty() ? "" : " (" + r.error_message + ")") + " in " +
+       seconds_text(r.duration_seconds()));
+  if (log_ != nullptr) {
+    std::fclose(log_);
+    log_ = nullptr;
+  }
+  if (store_ != nullptr) {
+    if (auto done = store_->finish_execution(to_record(r, log_path_)); !done) {
+      problem("store", done.error().message);
+    }
+  }
+  append_jsonl(r);
+  if (next_ != nullptr) {
+    next_->execution_finished(r);
+  }
+}
+
+// The production-jobs log entry (timestamp, job_name, event, start_time, end_time,
+// duration_seconds, exit_code, status, stdout, stderr) plus execution_id and steps.
+void Recorder::append_jsonl(const JobResult& r) {
+  std::string out, err;
+  std::optional<int> exit_code;
+  auto steps = nlohmann::json::array();
+  for (const auto& s : r.steps) {
+    out += s.output;
+    err += s.error_output;
+    // The exit code that tells the outcome: the first failed step's, else the last one's.
+    const bool failed_before = exit_code && *exit_code != 0;
+    if (s.exit_code && !failed_before) {
+      exit_code = s.exit_code;
+    }
+    steps.push_back({{"step_id", s.step_id},
+                     {"status", to_string(s.status)},
+                     {"exit_code", s.exit_code ? nlohmann::json(*s.exit_code) : nullptr},
+                     {"duration_seconds", s.duration_seconds()}});
+  }
+  const nlohmann::json record = {{"timestamp", iso_time(r.end)},
+                                 {"job_name", r.job_name},
+                                 {"event", "execution_finished"},
+                                 {"start_time", iso_time(r.start)},
+                                 {"end_time", iso_time(r.end)},
+                                 {"duration_seconds", r.duration_seconds()},
+                                 {"exit_code", exit_code ? nlohmann::json(*exit_code) : nullptr},
+                                 {"status", to_string(r.status)},
+                                 {"stdout", out},
+                                 {"stderr", err},
+                                 {"execution_id", r.execution_id},
+                                 {"job_id", r.job_id},
+                                 {"trigger", r.trigger},
+                                 {"steps", steps}};
+  const std::string path = state_.log_dir() + "/jobs.jsonl";
+  std::error_code ec;
+  std::filesystem::create_directories(state_.log_dir(), ec);
+  if (std::filesystem::file_size(path, ec) >= static_cast<std::uintmax_t>(jsonl_rotate_bytes) &&
+      !ec) {
+    for (int i = jsonl_keep - 1; i >= 1; --i) {
+      std::filesystem::rename(path + "." + std::to_string(i), path + "." + std::to_string(i + 1),
+                              ec);
+    }
+    std::filesystem::rename(path, path + ".1", ec);
+  }
+  const std::string text =
+      record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  std::FILE* f = std::fopen(path.c_str(), "ae");
+  bool ok = f != nullptr;
+  if (ok) {
+    ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    ok = std::fclose(f) == 0 && ok;
+  }
+  if (!ok) {
+    problem("jsonl", "cannot write " + path + ": " + std::strerror(errno) + " (the job goes on)");
+  }
+}
+
+} // namespace engine

@@ -1,0 +1,71 @@
+#pragma once
+
+// Recording executions: the history store (the execution before its first process, the whole
+// result at its end), one log file per execution, and jobs.jsonl with one record per finished
+// execution. A log that cannot be written is reported once and never fails the job.
+
+#include <engine/executor.hpp>
+#include <store/store.hpp>
+
+#include <cstdio>
+#include <functional>
+#include <string>
+
+namespace engine {
+
+// Where the state of a runner lives: <dir>/history.db and <dir>/logs/.
+struct StateDir {
+  std::string dir;
+
+  std::string store_path() const { return dir + "/history.db"; }
+  std::string log_dir() const { return dir + "/logs"; }
+  // The log file of one execution: logs/<job>/<execution>.log
+  std::string log_path(const std::string& job_id, const std::string& execution_id) const {
+    return log_dir() + "/" + job_id + "/" + execution_id + ".log";
+  }
+};
+
+// The default state folder: $JOBS_STATE_DIR, else /var/lib/jobs for root, else
+// $XDG_STATE_HOME/jobs or ~/.local/state/jobs.
+std::string default_state_dir();
+
+// The store's record of a result.
+store::ExecutionRecord to_record(const JobResult& r, const std::string& log_path);
+
+class Recorder : public Events {
+public:
+  // `store` may be null (nothing stored); every event is passed on to `next` after it is
+  // recorded. Problems are reported through `warn` (default: standard error), once each kind.
+  Recorder(store::Store* store, StateDir state, Events* next = nullptr,
+           std::function<void(const std::string&)> warn = {});
+  ~Recorder() override;
+
+  void execution_started(const JobResult&) override;
+  void step_started(const JobResult&, const StepResult&) override;
+  void output(const JobResult&, const StepResult&, exec::Stream, std::string_view) override;
+  void step_finished(const JobResult&, const StepResult&) override;
+  void retrying(const JobResult&, const StepResult*, std::chrono::milliseconds) override;
+  void execution_finished(const JobResult&) override;
+
+  // The log file of the current (or last) execution.
+  const std::string& log_path() const { return log_path_; }
+
+private:
+  void line(const std::string& text);
+  void problem(const std::string& kind, const std::string& message);
+  void append_jsonl(const JobResult& r);
+
+  store::Store* store_;
+  StateDir state_;
+  Events* next_;
+  std::function<void(const std::string&)> warn_;
+  std::string log_path_;
+  std::FILE* log_ = nullptr;
+  std::vector<std::string> reported_;
+};
+
+// jobs.jsonl is rotated when it passes this size; this many old files are kept.
+inline constexpr std::int64_t jsonl_rotate_bytes = 16 << 20;
+inline constexpr int jsonl_keep = 5;
+
+} // namespace engine

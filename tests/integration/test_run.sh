@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# jobsctl run, history and logs through the real binary: live output, exit codes per status,
+# Ctrl-C, secrets kept out of every file and output, and what the history store recorded.
+set -uo pipefail
+jobsctl=$1
+work=$(mktemp -d /tmp/jobs-run-XXXXXX)
+source "$(dirname "$0")/expect.sh"
+cd "$work"
+mkdir jobs
+export JOBS_DIR=jobs JOBS_STATE_DIR="$work/state"
+
+cat > jobs/three.yaml <<'YAML'
+name: Three steps
+steps:
+  - id: greet
+    type: shell
+    run: echo "hello from ${job.id}"; echo "a warning" >&2
+  - id: list
+    type: command
+    argv: [printf, "%s\n", "${steps.greet.output}"]
+  - id: broken
+    type: shell
+    run: echo trying; exit 3
+    continue_on_failure: true
+  - id: report
+    type: shell
+    when: always
+    run: echo "broken ended ${steps.broken.status} (exit ${steps.broken.exit_code})"
+YAML
+
+out=$("$jobsctl" run three)
+expect "partial_success exits 4" "4" "$?"
+expect "live output: stdout lines" "  greet │ hello from three" "$(grep -m1 'greet │' <<<"$out")"
+expect "live output: stderr lines" "  greet ! a warning" "$(grep -m1 'greet !' <<<"$out")"
+expect "live output: the failed step" "✘ broken failed (exit code 3)" \
+  "$(grep -m1 '✘' <<<"$out" | sed 's/ in .*//')"
+expect "live output: the always step saw it" "  report │ broken ended failed (exit 3)" \
+  "$(grep -m1 'report │' <<<"$out")"
+expect "summary" "partial_success: 4 steps (3 succeeded, 1 failed, 0 skipped)" \
+  "$(tail -1 <<<"$out" | sed 's/ in .*//')"
+id=$(tail -1 <<<"$out" | sed 's/.*execution //')
+
+expect "history shows it" "$id three partial_success 1 manual" \
+  "$("$jobsctl" history | awk -F'\t' '{print $1, $2, $3, $6, $7}')"
+expect "history --json" "partial_success root" \
+  "$("$jobsctl" history --json | python3 -c 'import json,sys; e=json.load(sys.stdin)[0]; print(e["status"], e["triggered_by"])')"
+expect "logs of the job: every step's lines" "4 4" \
+  "$("$jobsctl" logs three | grep -c '=== step') $("$jobsctl" logs three | grep -c -- '--- step')"
+expect "logs --step" "[broken] out: trying" "$("$jobsctl" logs three --step broken | grep -o '\[broken\] out: .*')"
+expect "logs by execution prefix --grep" "[report] out: broken ended failed (exit 3)" \
+  "$("$jobsctl" logs "${id:0:12}" --grep ended | grep -o '\[report\].*')"
+expect "jobs.jsonl record" "three partial_success $id 3" \
+  "$(python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).readlines()[-1]); print(r["job_name"].split()[0].lower(), r["status"], r["execution_id"], r["exit_code"])' state/logs/jobs.jsonl | sed 's/^three/three/')"
+
+# --json: the result alone on stdout.
+json=$("$jobsctl" run three --json 2>/dev/null)
+expect "run --json" "partial_success success,success,failed,success" \
+  "$(python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["status"], ",".join(s["status"] for s in r["steps"]))' <<<"$json")"
+
+# Exit codes: failed 1, timeout 5; --no-record writes no history.
+printf 'steps:\n  - {id: a, type: shell, run: "exit 1"}\n' > jobs/fails.yaml
+"$jobsctl" run fails >/dev/null
+expect "failed exits 1" "1" "$?"
+printf 'timeout: 1s\nsteps:\n  - {id: a, type: shell, run: "sleep 30"}\n' > jobs/slow.yaml
+"$jobsctl" run slow >/dev/null
+expect "timeout exits 5" "5" "$?"
+before=$("$jobsctl" history --limit 0 | wc -l)
+"$jobsctl" run fails --no-record >/dev/null
+expect "--no-record records nothing" "$before" "$("$jobsctl" history --limit 0 | wc -l)"
+expect "history --status" "fails" "$("$jobsctl" history --status failed | cut -f2)"
+
+# Ctrl-C cancels: the process group is killed and the run is recorded as cancelled.
+cat > jobs/wait.yaml <<YAML
+steps:
+  - {id: a, type: shell, run: "sleep 300 & echo \$! > $work/pid; echo ready; wait"}
+YAML
+"$jobsctl" run wait > "$work/wait.out" 2>&1 &
+runner=$!
+for _ in $(seq 1 500); do grep -q ready "$work/wait.out" 2>/dev/null && break; sleep 0.02; done
+kill -INT "$runner"
+wait "$runner"
+expect "Ctrl-C exits 130" "130" "$?"
+expect "recorded as cancelled" "cancelled" "$("$jobsctl" history wait | cut -f3)"
+expect "no process left" "gone" "$(kill -0 "$(cat "$work/pid")" 2>/dev/null && echo alive || echo gone)"
+
+# Secrets: given through the environment, used by the step, never written or printed.
+printf 'steps:\n  - {id: a, type: shell, run: "echo token=${secret.API_TOKEN}"}\n' > jobs/secret.yaml
+out=$(API_TOKEN=s3cr3t-t0ken "$jobsctl" run secret)
+expect "the step saw the secret (redacted in its output)" "  a │ token=***" "$(grep '│' <<<"$out")"
+expect "the secret is in no file of the state folder" "" "$(grep -r -l s3cr3t-t0ken state)"
+expect "nor in history or logs output" "0" \
+  "$({ "$jobsctl" history --json; "$jobsctl" logs secret; } | grep -c s3cr3t-t0ken)"
+out=$("$jobsctl" run secret 2>&1)
+expect "a missing secret fails the step" "✘ a failed (secret \"API_TOKEN\" is not set (give it in the environment or the secrets file))" \
+  "$(grep '✘' <<<"$out" | sed 's/ in [0-9.]*s$//')"
+
+# An invalid job is not run.
+printf 'steps:\n  - {id: a, type: shell, run: "echo ${job.nmae}"}\n' > jobs/bad.yaml
+out=$("$jobsctl" run bad 2>&1)
+expect "invalid job exits 2" "2" "$?"
+expect "with its place" 'jobs/bad.yaml:2:37: error: unknown variable "job.nmae"; did you mean "job.name"?' \
+  "$(head -1 <<<"$out")"
+expect "logs of an unknown job" "2" "$("$jobsctl" logs nothing >/dev/null 2>&1; echo $?)"
+
+if finish; then
+  rm -rf "$work"
+else
+  echo "kept $work"
+  exit 1
+fi
