@@ -2,6 +2,7 @@
 #include "commands.hpp"
 #include "job_folder.hpp"
 #include "output.hpp"
+#include "state.hpp"
 
 #include <base/duration.hpp>
 #include <base/exit_codes.hpp>
@@ -10,6 +11,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 namespace jobsctl {
@@ -48,11 +50,35 @@ std::string schedule_text(const jobs::JobDefinition& job) {
 
 struct ListOptions {
   JobFolder folder;
+  StateOption state;
   bool json = false;
 };
 
+// The last status of each job the history store knows; none without a store.
+std::map<std::string, std::string> last_statuses(const StateOption& state) {
+  std::map<std::string, std::string> out;
+  auto opened = state.open_existing();
+  if (!opened) {
+    return out;
+  }
+  if (auto states = (*opened)->job_states()) {
+    for (const auto& s : *states) {
+      out[s.job_id] = s.last_status;
+    }
+  } else {
+    print_error(states.error());
+  }
+  return out;
+}
+
 int run_list(const ListOptions& o) {
   const auto set = o.folder.load();
+  const auto last = last_statuses(o.state);
+  const auto last_of = [&](const std::string& id) -> std::optional<std::string> {
+    const auto it = last.find(id);
+    return it == last.end() || it->second.empty() ? std::nullopt
+                                                  : std::optional<std::string>(it->second);
+  };
   const auto now = now_seconds();
   const cron::Instant from{std::chrono::seconds{now}};
   if (o.json) {
@@ -63,15 +89,16 @@ int run_list(const ListOptions& o) {
       }
       const auto& job = *f.job;
       const auto next = job.enabled ? job.next_fire(from) : std::nullopt;
-      nlohmann::ordered_json row = {{"id", job.id},
-                                    {"name", job.name},
-                                    {"enabled", job.enabled},
-                                    {"schedule", job.schedule.cron},
-                                    {"timezone", job.zone->name()},
-                                    {"next_utc", nullptr},
-                                    {"next_local", nullptr},
-                                    {"last_status", nullptr},
-                                    {"path", job.path}};
+      nlohmann::ordered_json row = {
+          {"id", job.id},
+          {"name", job.name},
+          {"enabled", job.enabled},
+          {"schedule", job.schedule.cron},
+          {"timezone", job.zone->name()},
+          {"next_utc", nullptr},
+          {"next_local", nullptr},
+          {"last_status", last_of(job.id) ? nlohmann::ordered_json(*last_of(job.id)) : nullptr},
+          {"path", job.path}};
       if (next) {
         const auto t = next->time.time_since_epoch().count();
         row["next_utc"] = tz::format_utc(t);
@@ -98,9 +125,8 @@ int run_list(const ListOptions& o) {
       next = tz::format_civil(t + period.offset).substr(0, 16) + " " + std::string(period.abbrev) +
              " (" + relative(t - now) + ")";
     }
-    // No history store exists yet: the last status column says so.
     rows.push_back({job.id, job.name, job.enabled ? "yes" : "no", schedule_text(job),
-                    job.zone->name(), next, "—"});
+                    job.zone->name(), next, last_of(job.id).value_or("—")});
   }
   print_table({"ID", "NAME", "ENABLED", "SCHEDULE", "ZONE", "NEXT", "LAST"}, rows);
   report_bad_files(set);
@@ -162,6 +188,7 @@ int run_show(const ShowOptions& o) {
 Run setup_list(CLI::App& command) {
   auto o = std::make_shared<ListOptions>();
   o->folder.add_option(command);
+  o->state.add_option(command);
   command.add_flag("--json", o->json, "Print a JSON array");
   return [o] { return run_list(*o); };
 }

@@ -238,6 +238,15 @@ int run(const RunOptions& o) {
   const auto attempts = engine::run_with_retries(job, options, events);
   interrupt_token = nullptr;
   const engine::JobResult& last = attempts.back();
+  if (history) {
+    // Retention: the store's defaults (1000 executions per job, 90 days).
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    if (auto pruned = history->prune({}, now); !pruned) {
+      print_error(pruned.error());
+    }
+  }
 
   if (o.json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();

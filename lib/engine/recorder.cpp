@@ -159,6 +159,7 @@ void Recorder::execution_started(const JobResult& r) {
 }
 
 void Recorder::step_started(const JobResult& r, const StepResult& s) {
+  logged_[0] = logged_[1] = left_out_[0] = left_out_[1] = 0;
   line("=== step " + s.step_id + " (" + s.step_type + "), attempt " + std::to_string(s.attempt));
   if (next_ != nullptr) {
     next_->step_started(r, s);
@@ -167,14 +168,36 @@ void Recorder::step_started(const JobResult& r, const StepResult& s) {
 
 void Recorder::output(const JobResult& r, const StepResult& s, exec::Stream stream,
                       std::string_view text) {
-  line("[" + s.step_id + "] " + (stream == exec::Stream::out ? "out: " : "err: ") +
-       std::string(text));
+  const int k = stream == exec::Stream::out ? 0 : 1;
+  if (logged_[k] < log_stream_bytes) {
+    logged_[k] += text.size() + 1;
+    line("[" + s.step_id + "] " + (k == 0 ? "out: " : "err: ") + std::string(text));
+  } else {
+    left_out_[k] += text.size() + 1;
+  }
   if (next_ != nullptr) {
     next_->output(r, s, stream, text);
   }
 }
 
 void Recorder::step_finished(const JobResult& r, const StepResult& s) {
+  for (int k = 0; k < 2; ++k) {
+    if (left_out_[k] == 0) {
+      continue;
+    }
+    // The end of the stream, as the bounded output kept it (after its marker).
+    const std::string& kept = k == 0 ? s.output : s.error_output;
+    const size_t marker = kept.find(" bytes not kept ...]\n");
+    const std::string tail = marker == std::string::npos ? "" : kept.substr(marker + 21);
+    const std::string prefix = "[" + s.step_id + "] " + (k == 0 ? "out: " : "err: ");
+    line(prefix + "[... " + std::to_string(left_out_[k]) + " bytes not logged ...]");
+    size_t start = tail.find('\n') == std::string::npos ? 0 : tail.find('\n') + 1;
+    while (start < tail.size()) {
+      const size_t end = std::min(tail.find('\n', start), tail.size());
+      line(prefix + tail.substr(start, end - start));
+      start = end + 1;
+    }
+  }
   line(step_end(s));
   if (next_ != nullptr) {
     next_->step_finished(r, s);

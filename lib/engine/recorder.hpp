@@ -61,8 +61,15 @@ private:
   std::function<void(const std::string&)> warn_;
   std::string log_path_;
   std::FILE* log_ = nullptr;
+  // Bytes of the current step's stdout and stderr logged, and left out past the bound.
+  std::uint64_t logged_[2] = {0, 0};
+  std::uint64_t left_out_[2] = {0, 0};
   std::vector<std::string> reported_;
 };
+
+// A step's log keeps this many bytes of each stream as they come; of the rest, the end that the
+// step's result kept (its bounded output) is written when the step ends.
+inline constexpr std::uint64_t log_stream_bytes = 1 << 20;
 
 // jobs.jsonl is rotated when it passes this size; this many old files are kept.
 inline constexpr std::int64_t jsonl_rotate_bytes = 16 << 20;

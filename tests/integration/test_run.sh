@@ -83,6 +83,21 @@ expect "Ctrl-C exits 130" "130" "$?"
 expect "recorded as cancelled" "cancelled" "$("$jobsctl" history wait | cut -f3)"
 expect "no process left" "gone" "$(kill -0 "$(cat "$work/pid")" 2>/dev/null && echo alive || echo gone)"
 
+# SIGKILL of the runner mid-execution: the store still opens, the execution is there, begun
+# and not half-written (it stays "running" until a daemon start marks it interrupted).
+rm -f "$work/pid" "$work/wait.out"
+"$jobsctl" run wait > "$work/wait.out" 2>&1 &
+runner=$!
+for _ in $(seq 1 500); do grep -q ready "$work/wait.out" 2>/dev/null && break; sleep 0.02; done
+kill -KILL "$runner"
+wait "$runner" 2>/dev/null
+expect "after SIGKILL the execution is recorded as begun" "running" \
+  "$("$jobsctl" history wait --limit 1 | cut -f3)"
+expect "and its log has the lines so far" "[a] out: ready" "$("$jobsctl" logs wait | grep -o '\[a\] out: ready')"
+expect "the store is intact" "ok" \
+  "$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("pragma integrity_check").fetchone()[0])' state/history.db)"
+kill "$(cat "$work/pid")" 2>/dev/null # the step's orphan: a daemon start sweeps these (not yet)
+
 # Secrets: given through the environment, used by the step, never written or printed.
 printf 'steps:\n  - {id: a, type: shell, run: "echo token=${secret.API_TOKEN}"}\n' > jobs/secret.yaml
 out=$(API_TOKEN=s3cr3t-t0ken "$jobsctl" run secret)
@@ -101,6 +116,27 @@ expect "invalid job exits 2" "2" "$?"
 expect "with its place" 'jobs/bad.yaml:2:37: error: unknown variable "job.nmae"; did you mean "job.name"?' \
   "$(head -1 <<<"$out")"
 expect "logs of an unknown job" "2" "$("$jobsctl" logs nothing >/dev/null 2>&1; echo $?)"
+
+# 200 MB of output: the runner's memory stays flat, the stored output and the log bounded.
+cat > jobs/big.yaml <<'YAML'
+steps:
+  - id: big
+    type: shell
+    run: for i in 1 2; do head -c 100000000 /dev/zero | tr '\0' x; echo; done; echo the end
+YAML
+/usr/bin/time -f %M -o "$work/rss" "$jobsctl" run big > /dev/null
+expect "200 MB of output succeeds" "0" "$?"
+expect "peak RSS of jobsctl under 64 MB" "yes" "$([ "$(cat "$work/rss")" -lt 65536 ] && echo yes || echo "no: $(cat "$work/rss") KB")"
+expect "the log is bounded and ends with the output's end" "yes [big] out: the end" \
+  "$([ "$(stat -c %s "$(ls state/logs/big/*.log)")" -lt 4000000 ] && echo yes) $("$jobsctl" logs big | grep -F '[big] out:' | tail -1 | cut -d' ' -f2-)"
+expect "the stored output is bounded" "yes" \
+  "$(python3 -c 'import sqlite3,sys; n=sqlite3.connect(sys.argv[1]).execute("select max(length(output)) from step_executions").fetchone()[0]; print("yes" if n < 1100000 else n)' state/history.db)"
+
+# A log that cannot be written is said once and does not fail the job.
+mkdir -p "$work/broken" && touch "$work/broken/logs"
+out=$(JOBS_STATE_DIR="$work/broken" "$jobsctl" run three 2>&1)
+expect "the job still runs" "4" "$?"
+expect "the log problem is said once" "1" "$(grep -c 'cannot write the log' <<<"$out")"
 
 if finish; then
   rm -rf "$work"
