@@ -100,7 +100,8 @@ struct Context {
       const auto field = step->second.find(rest.substr(last + 1));
       return field == step->second.end() ? "" : field->second;
     }
-    const std::string* v = find_env(variable_env(), jobs::variable_env_name(name));
+    const Env variables = variable_env();
+    const std::string* v = find_env(variables, jobs::variable_env_name(name));
     return v ? *v : "";
   }
 
