@@ -1,6 +1,10 @@
 #include <jobs/step_types.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 
 namespace jobs {
 
@@ -21,6 +25,23 @@ void check_command(const StepDefinition& step, Diagnostics& out) {
   }
 }
 
+// Whether a program of this name is in this process's PATH.
+bool in_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string_view rest = path != nullptr ? path : "/usr/bin:/bin";
+  while (true) {
+    const size_t colon = rest.find(':');
+    const std::string dir(rest.substr(0, colon));
+    if (access(((dir.empty() ? "." : dir) + "/" + name).c_str(), X_OK) == 0) {
+      return true;
+    }
+    if (colon == std::string_view::npos) {
+      return false;
+    }
+    rest.remove_prefix(colon + 1);
+  }
+}
+
 void check_powershell(const StepDefinition& step, Diagnostics& out) {
   const bool script = step.keys.find("script") != nullptr;
   const bool script_path = step.keys.find("script_path") != nullptr;
@@ -28,6 +49,14 @@ void check_powershell(const StepDefinition& step, Diagnostics& out) {
     out.error(step.mark, std::string("a powershell step needs exactly one of \"script\" and "
                                      "\"script_path\"") +
                              (script ? ", not both" : ""));
+    return;
+  }
+  static const bool pwsh = in_path("pwsh");
+  if (!pwsh) {
+    const Node* type = step.keys.find("type");
+    out.warning(type != nullptr ? type->mark : step.mark,
+                "pwsh not found in PATH: this step fails on this machine unless PowerShell is "
+                "installed where it runs");
   }
 }
 
