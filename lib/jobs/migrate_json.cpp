@@ -109,6 +109,19 @@ private:
     return unique;
   }
 
+  // name (from `name_key`), description and enabled, as the source has them.
+  void describe(json& doc, const Node& d, const char* name_key) {
+    if (const std::string* s = text_of(d.find(name_key))) {
+      doc["name"] = *s;
+    }
+    if (const std::string* s = text_of(d.find("description"))) {
+      doc["description"] = *s;
+    }
+    if (const Node* e = d.find("enabled")) {
+      doc["enabled"] = to_json(*e);
+    }
+  }
+
   // Seconds as a duration ("300" -> "5m"); other text as written.
   json duration(const Node& n) {
     if (n.is_scalar() && !n.quoted) {
@@ -240,15 +253,7 @@ private:
     const Node* name = d.find(second_style ? "job_name" : "name");
     json doc = json::object();
     const std::string id = choose_id(d.find(second_style ? "job_id" : "id"), name);
-    if (text_of(name)) {
-      doc["name"] = *text_of(name);
-    }
-    if (const std::string* s = text_of(d.find("description"))) {
-      doc["description"] = *s;
-    }
-    if (const Node* e = d.find("enabled")) {
-      doc["enabled"] = to_json(*e);
-    }
+    describe(doc, d, second_style ? "job_name" : "name");
     timezone(doc, d, d.find("timezone"));
     if (const Node* s = d.find("schedule"); s != nullptr && !s->is_null()) {
       schedule(doc, *s);
@@ -316,15 +321,7 @@ private:
     formats_.insert("EDD legacy JSON");
     json doc = json::object();
     const std::string id = choose_id(d.find("job_id"), d.find("name"));
-    if (const std::string* s = text_of(d.find("name"))) {
-      doc["name"] = *s;
-    }
-    if (const std::string* s = text_of(d.find("description"))) {
-      doc["description"] = *s;
-    }
-    if (const Node* e = d.find("enabled")) {
-      doc["enabled"] = to_json(*e);
-    }
+    describe(doc, d, "name");
     timezone(doc, d, d.find("timezone"));
     if (const Node* s = d.find("schedule"); s != nullptr && !s->is_null()) {
       schedule(doc, *s);
@@ -361,15 +358,7 @@ private:
     formats_.insert("dynamic-registry JSON");
     json doc = json::object();
     const std::string id = choose_id(d.find("_id"), d.find("name"));
-    if (const std::string* s = text_of(d.find("name"))) {
-      doc["name"] = *s;
-    }
-    if (const std::string* s = text_of(d.find("description"))) {
-      doc["description"] = *s;
-    }
-    if (const Node* e = d.find("enabled")) {
-      doc["enabled"] = to_json(*e);
-    }
+    describe(doc, d, "name");
     const Node* s = d.find("schedule");
     timezone(doc, d, s && s->is_map() ? s->find("timezone") : nullptr);
     if (s != nullptr && !s->is_null()) {

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <support/temp_dir.hpp>
 
 namespace {
 
@@ -107,15 +108,6 @@ Json canonical(const std::string& path, const std::string& text) {
   return jobs::to_json(*file.job);
 }
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char name[] = "/tmp/jobs-prop-XXXXXX";
-    path = mkdtemp(name);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
 } // namespace
 
 bool run_jobs_properties() {
@@ -142,7 +134,7 @@ bool run_jobs_properties() {
 
   ok &= rc::check("a folder of valid files loads completely; a corrupted one hides no other", [] {
     const auto count = *rc::gen::inRange(2, 8);
-    TempDir dir;
+    test::TempDir dir("jobs-prop");
     std::vector<std::string> paths;
     for (int i = 0; i < count; ++i) {
       const auto job = *gen_job();

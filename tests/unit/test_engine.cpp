@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <support/temp_dir.hpp>
 #include <vector>
 
 namespace {
@@ -78,15 +79,6 @@ engine::RunOptions options(FakeClock& clock) {
   o.environment = {{"PATH", "/usr/local/bin:/usr/bin:/bin"}};
   return o;
 }
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char name[] = "/tmp/jobs-engine-XXXXXX";
-    path = mkdtemp(name);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 } // namespace
 
@@ -169,7 +161,7 @@ steps:
   }
 
   TEST_CASE("step retries back off exponentially up to the cap") {
-    TempDir dir;
+    test::TempDir dir("jobs-engine");
     FakeClock clock;
     Recorder rec;
     const auto counter = (dir.path / "n").string();
@@ -267,7 +259,7 @@ steps:
   }
 
   TEST_CASE("variables are inert in shell, command and powershell steps") {
-    TempDir dir;
+    test::TempDir dir("jobs-engine");
     const auto marker = dir.path / "pwned";
     const std::string nasty = "'; touch " + marker.string() + "; echo '$(touch " + marker.string() +
                               ")`touch " + marker.string() + "`";

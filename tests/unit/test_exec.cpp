@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <support/temp_dir.hpp>
 #include <thread>
 #include <vector>
 
@@ -19,15 +20,6 @@ exec::ProcessSpec sh(const std::string& script) {
   spec.env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"}};
   return spec;
 }
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char name[] = "/tmp/jobs-exec-XXXXXX";
-    path = mkdtemp(name);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 std::vector<pid_t> read_pids(const std::filesystem::path& file) {
   std::ifstream in(file);
@@ -86,7 +78,7 @@ TEST_SUITE("exec") {
     CHECK(exec::run_process(spec).start_error ==
           "working_directory /nonexistent/dir: No such file or directory");
 
-    TempDir dir;
+    test::TempDir dir("jobs-exec");
     const auto script = dir.path / "script";
     std::ofstream(script) << "echo no shebang\n";
     std::filesystem::permissions(script, std::filesystem::perms::owner_all);
@@ -149,7 +141,7 @@ TEST_SUITE("exec") {
 
   TEST_CASE("a timeout ends the whole tree: a grandchild ignoring SIGTERM and a detached one") {
     exec::become_subreaper();
-    TempDir dir;
+    test::TempDir dir("jobs-exec");
     const auto pids = dir.path / "pids";
     auto spec = sh("trap '' TERM; sleep 1000 & echo $! >> " + pids.string() +
                    "; setsid sleep 1000 & echo $! >> " + pids.string() + "; echo started; wait");
@@ -170,7 +162,7 @@ TEST_SUITE("exec") {
 
   TEST_CASE("processes a step leaves behind are killed when it ends") {
     exec::become_subreaper();
-    TempDir dir;
+    test::TempDir dir("jobs-exec");
     const auto pids = dir.path / "pids";
     const auto r = exec::run_process(
         sh("sleep 1000 & echo $! >> " + pids.string() + "; (setsid sleep 1000 &); exit 0"));
