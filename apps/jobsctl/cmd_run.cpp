@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -70,28 +69,21 @@ public:
       out_ << "○ " << s.step_id << " skipped: " << s.error_message << "\n";
       return;
     }
-    char duration[32];
-    std::snprintf(duration, sizeof duration, "%.2fs", s.duration_seconds());
     out_ << (s.status == engine::Status::success ? "✔ " : "✘ ") << s.step_id << " "
          << engine::to_string(s.status)
          << (s.status != engine::Status::success && !s.error_message.empty()
                  ? " (" + s.error_message + ")"
                  : "")
-         << " in " << duration << "\n";
+         << " in " << short_duration(s.duration_seconds()) << "\n";
     out_.flush();
   }
   void retrying(const engine::JobResult&, const engine::StepResult* s,
                 std::chrono::milliseconds d) override {
     out_ << "↻ " << (s ? "step " + s->step_id : std::string("the job")) << " again in "
-         << base_duration(d) << "\n";
+         << short_duration(static_cast<double>(d.count()) / 1000) << "\n";
   }
 
 private:
-  static std::string base_duration(std::chrono::milliseconds d) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.1fs", static_cast<double>(d.count()) / 1000);
-    return text;
-  }
   std::ostream& out_;
 };
 
@@ -186,7 +178,11 @@ int run(const RunOptions& o) {
       }
     }
   }
-  if (!file || !file->job) {
+  if (!file) {
+    std::cerr << "jobsctl: cannot load " << o.job << "\n";
+    return base::exit_code::usage;
+  }
+  if (!file->job) {
     for (const auto& d : file->diagnostics) {
       std::cerr << jobs::render(d) << "\n";
     }
@@ -261,11 +257,9 @@ int run(const RunOptions& o) {
       skipped += s.status == engine::Status::skipped;
       failed += s.status != engine::Status::success && s.status != engine::Status::skipped;
     }
-    char duration[32];
-    std::snprintf(duration, sizeof duration, "%.2fs", last.duration_seconds());
     std::cout << engine::to_string(last.status) << ": " << last.steps.size() << " steps (" << ok
-              << " succeeded, " << failed << " failed, " << skipped << " skipped) in " << duration
-              << ", execution " << last.execution_id
+              << " succeeded, " << failed << " failed, " << skipped << " skipped) in "
+              << short_duration(last.duration_seconds()) << ", execution " << last.execution_id
               << (last.attempt > 1 ? ", attempt " + std::to_string(last.attempt) : "") << "\n";
     if (!last.error_message.empty() && last.status != engine::Status::success) {
       std::cout << "  " << last.error_message << "\n";

@@ -89,8 +89,7 @@ rm -f "$work/pid" "$work/wait.out"
 "$jobsctl" run wait > "$work/wait.out" 2>&1 &
 runner=$!
 for _ in $(seq 1 500); do grep -q ready "$work/wait.out" 2>/dev/null && break; sleep 0.02; done
-kill -KILL "$runner"
-wait "$runner" 2>/dev/null
+{ kill -KILL "$runner" && wait "$runner"; } 2>/dev/null
 expect "after SIGKILL the execution is recorded as begun" "running" \
   "$("$jobsctl" history wait --limit 1 | cut -f3)"
 expect "and its log has the lines so far" "[a] out: ready" "$("$jobsctl" logs wait | grep -o '\[a\] out: ready')"
