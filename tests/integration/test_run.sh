@@ -68,6 +68,9 @@ before=$("$jobsctl" history --limit 0 | wc -l)
 "$jobsctl" run fails --no-record >/dev/null
 expect "--no-record records nothing" "$before" "$("$jobsctl" history --limit 0 | wc -l)"
 expect "history --status" "fails" "$("$jobsctl" history --status failed | cut -f2)"
+expect "history --since a duration" "$before" "$("$jobsctl" history --limit 0 --since 1h | wc -l)"
+expect "history --since a later time" "0" "$("$jobsctl" history --since 2099-01-01T00:00 | wc -l)"
+expect "history --since nonsense" "2" "$("$jobsctl" history --since soon >/dev/null 2>&1; echo $?)"
 
 # Ctrl-C cancels: the process group is killed and the run is recorded as cancelled.
 cat > jobs/wait.yaml <<YAML
