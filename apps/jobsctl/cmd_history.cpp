@@ -7,7 +7,6 @@
 #include <base/duration.hpp>
 #include <base/exit_codes.hpp>
 #include <engine/result.hpp>
-#include <jobs/migrate.hpp>
 #include <tz/format.hpp>
 #include <tz/zone.hpp>
 
@@ -35,7 +34,7 @@ base::Result<std::int64_t> since_ms(const std::string& text) {
   if (auto ago = base::parse_duration(text)) {
     return now - *ago * 1000;
   }
-  auto zone = tz::find_zone(jobs::migrate::host_zone_name());
+  auto zone = tz::find_zone(tz::host_zone_name());
   auto t = tz::parse_time(text, zone ? **zone : tz::utc());
   if (!t) {
     base::Error e;

@@ -190,7 +190,7 @@ private:
 
 int run_migrate(const MigrateOptions& o) {
   jobs::migrate::Options options;
-  options.timezone = o.timezone.empty() ? jobs::migrate::host_zone_name() : o.timezone;
+  options.timezone = o.timezone.empty() ? tz::host_zone_name() : o.timezone;
   if (auto zone = tz::find_zone(options.timezone); !zone) {
     std::cerr << "jobsctl: --timezone: " << zone.error().message << "\n";
     return base::exit_code::usage;

@@ -7,7 +7,6 @@
 
 #include <base/exit_codes.hpp>
 #include <engine/recorder.hpp>
-#include <jobs/variables.hpp>
 
 #include <pwd.h>
 #include <unistd.h>
@@ -16,7 +15,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <set>
 #include <sstream>
 
 namespace jobsctl {
@@ -91,31 +89,6 @@ private:
 // the same name.
 base::Result<std::map<std::string, std::string>> load_secrets(const jobs::JobDefinition& job,
                                                               const std::string& file) {
-  std::set<std::string> names;
-  const std::function<void(const jobs::Node&)> scan = [&](const jobs::Node& n) {
-    if (n.is_scalar()) {
-      for (const auto& ref : jobs::find_variables(n.scalar)) {
-        if (ref.name.starts_with("secret.")) {
-          names.insert(ref.name.substr(7));
-        }
-      }
-    }
-    for (const auto& item : n.items) {
-      scan(item);
-    }
-    for (const auto& e : n.entries) {
-      scan(e.value);
-    }
-  };
-  for (const auto& step : job.steps) {
-    scan(step.keys);
-  }
-  for (const auto& [k, v] : job.env) {
-    jobs::Node n;
-    n.kind = jobs::Node::Kind::scalar;
-    n.scalar = v;
-    scan(n);
-  }
   std::map<std::string, std::string> from_file;
   if (!file.empty()) {
     std::ifstream in(file);
@@ -133,7 +106,7 @@ base::Result<std::map<std::string, std::string>> load_secrets(const jobs::JobDef
     from_file = std::move(*parsed);
   }
   std::map<std::string, std::string> secrets;
-  for (const auto& name : names) {
+  for (const auto& name : engine::secrets_used(job)) {
     if (const auto it = from_file.find(name); it != from_file.end()) {
       secrets[name] = it->second;
     } else if (const char* v = std::getenv(name.c_str())) {

@@ -181,16 +181,7 @@ Prepared prepare(const jobs::StepDefinition& step, Context& c) {
       set_env(env, e.key, substitute(e.value.scalar));
     }
   }
-  std::set<std::string> secrets;
-  referenced_secrets(step.keys, secrets);
-  for (const auto& [k, v] : c.job.env) {
-    for (const auto& ref : jobs::find_variables(v)) {
-      if (ref.name.starts_with("secret.")) {
-        secrets.insert(ref.name.substr(7));
-      }
-    }
-  }
-  for (const auto& name : secrets) {
+  for (const auto& name : secrets_used(c.job, &step)) {
     const auto it = c.options.secrets.find(name);
     if (it == c.options.secrets.end()) {
       p.error =
@@ -288,6 +279,24 @@ std::string output_value(const std::string& out) {
 }
 
 } // namespace
+
+std::set<std::string> secrets_used(const jobs::JobDefinition& job,
+                                   const jobs::StepDefinition* step) {
+  std::set<std::string> names;
+  for (const auto& s : job.steps) {
+    if (step == nullptr || &s == step) {
+      referenced_secrets(s.keys, names);
+    }
+  }
+  for (const auto& [k, v] : job.env) {
+    for (const auto& ref : jobs::find_variables(v)) {
+      if (ref.name.starts_with("secret.")) {
+        names.insert(ref.name.substr(7));
+      }
+    }
+  }
+  return names;
+}
 
 Clock& system_clock() {
   static SystemClock clock;

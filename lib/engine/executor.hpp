@@ -11,6 +11,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -74,6 +75,10 @@ std::chrono::milliseconds retry_delay(const jobs::RetryPolicy& policy, int retry
 // line.
 base::Result<std::map<std::string, std::string>> parse_secrets(std::string_view text,
                                                                const std::string& path);
+
+// The names of the secrets the job's env and its steps (or only `step`, one of them) use.
+std::set<std::string> secrets_used(const jobs::JobDefinition& job,
+                                   const jobs::StepDefinition* step = nullptr);
 
 // `text` with every secret value (of at least 3 characters) replaced by ***.
 std::string redact(std::string text, const std::map<std::string, std::string>& secrets);

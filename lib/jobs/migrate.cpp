@@ -163,24 +163,6 @@ std::string id_from_command(std::string_view command) {
   return {};
 }
 
-std::string host_zone_name() {
-  if (const char* tz = std::getenv("TZ"); tz != nullptr && *tz != '\0') {
-    return *tz == ':' ? tz + 1 : tz;
-  }
-  std::ifstream in("/etc/timezone");
-  std::string name;
-  if (in && std::getline(in, name) && !name.empty()) {
-    return name;
-  }
-  std::error_code ec;
-  const std::string target = std::filesystem::read_symlink("/etc/localtime", ec).string();
-  const size_t at = target.find("zoneinfo/");
-  if (!ec && at != std::string::npos) {
-    return target.substr(at + 9);
-  }
-  return "UTC";
-}
-
 Result convert(const std::string& path, std::string_view text, const Options& options) {
   const size_t first = text.find_first_not_of(" \t\r\n");
   if (first != std::string_view::npos && (text[first] == '{' || text[first] == '[')) {

@@ -66,7 +66,4 @@ struct CronCommand {
 };
 CronCommand split_cron_command(std::string_view text);
 
-// The host's time zone name: $TZ, else /etc/timezone, else the /etc/localtime link, else UTC.
-std::string host_zone_name();
-
 } // namespace jobs::migrate

@@ -5,6 +5,8 @@
 #include <date/tz.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -196,6 +198,24 @@ const std::vector<std::string>& zone_names() {
     return out;
   }();
   return names;
+}
+
+std::string host_zone_name() {
+  if (const char* tz = std::getenv("TZ"); tz != nullptr && *tz != '\0') {
+    return *tz == ':' ? tz + 1 : tz;
+  }
+  std::ifstream in("/etc/timezone");
+  std::string name;
+  if (in && std::getline(in, name) && !name.empty()) {
+    return name;
+  }
+  std::error_code ec;
+  const std::string target = std::filesystem::read_symlink("/etc/localtime", ec).string();
+  const size_t at = target.find("zoneinfo/");
+  if (!ec && at != std::string::npos) {
+    return target.substr(at + 9);
+  }
+  return "UTC";
 }
 
 } // namespace tz

@@ -82,6 +82,10 @@ private:
 // nearest names: unknown time zone "Europe/Berln"; did you mean "Europe/Berlin"?
 base::Result<const Zone*> find_zone(std::string_view name);
 
+// This machine's time zone name: $TZ, else /etc/timezone, else the /etc/localtime link, else
+// "UTC".
+std::string host_zone_name();
+
 // The UTC zone, always available.
 const Zone& utc();
 
