@@ -7,6 +7,7 @@
 #include <base/duration.hpp>
 #include <base/exit_codes.hpp>
 #include <engine/result.hpp>
+#include <store/json.hpp>
 #include <tz/format.hpp>
 #include <tz/zone.hpp>
 
@@ -87,7 +88,7 @@ int history(const HistoryOptions& o) {
   if (o.json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const auto& e : *rows) {
-      out.push_back(record_json(e));
+      out.push_back(store::to_json(e));
     }
     std::cout << out.dump(2) << "\n";
     return base::exit_code::ok;

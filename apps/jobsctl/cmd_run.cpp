@@ -105,15 +105,7 @@ base::Result<std::map<std::string, std::string>> load_secrets(const jobs::JobDef
     }
     from_file = std::move(*parsed);
   }
-  std::map<std::string, std::string> secrets;
-  for (const auto& name : engine::secrets_used(job)) {
-    if (const auto it = from_file.find(name); it != from_file.end()) {
-      secrets[name] = it->second;
-    } else if (const char* v = std::getenv(name.c_str())) {
-      secrets[name] = v;
-    }
-  }
-  return secrets;
+  return engine::secrets_for(job, from_file);
 }
 
 int exit_code_of(engine::Status status) {
@@ -169,7 +161,7 @@ int run(const RunOptions& o) {
     return base::exit_code::usage;
   }
   std::unique_ptr<store::Store> history;
-  const engine::StateDir state{o.state.dir};
+  const engine::StateDir state{o.state.dir, {}};
   if (!o.no_record) {
     std::filesystem::create_directories(state.dir, ec);
     auto opened = store::open_sqlite(state.store_path());

@@ -16,7 +16,7 @@ void StateOption::add_option(CLI::App& command) {
 }
 
 base::Result<std::unique_ptr<store::Store>> StateOption::open_existing() const {
-  const engine::StateDir state{dir};
+  const engine::StateDir state{dir, {}};
   std::error_code ec;
   if (!std::filesystem::exists(state.store_path(), ec)) {
     base::Error e;
@@ -63,54 +63,6 @@ nlohmann::ordered_json result_json(const engine::JobResult& r) {
           {"host", r.host},
           {"error_message", r.error_message},
           {"steps", steps}};
-}
-
-namespace {
-
-nlohmann::ordered_json time_or_null(std::optional<std::int64_t> ms) {
-  if (!ms) {
-    return nullptr;
-  }
-  return engine::iso_time(engine::TimePoint(std::chrono::milliseconds(*ms)));
-}
-
-} // namespace
-
-nlohmann::ordered_json record_json(const store::ExecutionRecord& e) {
-  nlohmann::ordered_json out = {
-      {"execution_id", e.execution_id},
-      {"job_id", e.job_id},
-      {"job_name", e.job_name},
-      {"status", e.status},
-      {"timezone", e.timezone},
-      {"scheduled_time", time_or_null(e.scheduled_ms)},
-      {"start_time", time_or_null(e.start_ms)},
-      {"end_time", time_or_null(e.end_ms)},
-      {"duration_seconds",
-       e.end_ms ? nlohmann::ordered_json(static_cast<double>(*e.end_ms - e.start_ms) / 1000)
-                : nullptr},
-      {"attempt", e.attempt},
-      {"trigger", e.trigger},
-      {"triggered_by", e.triggered_by},
-      {"host", e.host},
-      {"error_message", e.error_message},
-      {"log_path", e.log_path}};
-  if (!e.steps.empty()) {
-    nlohmann::ordered_json steps = nlohmann::ordered_json::array();
-    for (const auto& s : e.steps) {
-      steps.push_back({{"step_id", s.step_id},
-                       {"step_name", s.step_name},
-                       {"step_type", s.step_type},
-                       {"status", s.status},
-                       {"start_time", time_or_null(s.start_ms)},
-                       {"end_time", time_or_null(s.end_ms)},
-                       {"exit_code", s.exit_code ? nlohmann::ordered_json(*s.exit_code) : nullptr},
-                       {"attempt", s.attempt},
-                       {"error_message", s.error_message}});
-    }
-    out["steps"] = steps;
-  }
-  return out;
 }
 
 std::string local_time(std::int64_t ms) {

@@ -20,9 +20,8 @@ struct StateOption {
   base::Result<std::unique_ptr<store::Store>> open_existing() const;
 };
 
-// A result or a stored execution as JSON: the seeds' JobExecutionResult field names.
+// A result as JSON: the seeds' JobExecutionResult field names (store::to_json for records).
 nlohmann::ordered_json result_json(const engine::JobResult& r);
-nlohmann::ordered_json record_json(const store::ExecutionRecord& e);
 
 // "2026-11-23 18:40:01" in the local time of this machine, from UTC milliseconds.
 std::string local_time(std::int64_t ms);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -378,7 +379,8 @@ JobResult run_job(const jobs::JobDefinition& job, const RunOptions& options, Eve
   Clock& clock = options.clock ? *options.clock : system_clock();
 
   JobResult r;
-  r.execution_id = new_execution_id(clock.now());
+  r.execution_id = attempt == 1 && !options.execution_id.empty() ? options.execution_id
+                                                                 : new_execution_id(clock.now());
   r.job_id = job.id;
   r.job_name = job.name;
   r.timezone = job.zone ? std::string(job.zone->name()) : "UTC";
@@ -561,6 +563,19 @@ std::vector<JobResult> run_with_retries(const jobs::JobDefinition& job, const Ru
     }
   }
   return attempts;
+}
+
+std::map<std::string, std::string> secrets_for(const jobs::JobDefinition& job,
+                                               const std::map<std::string, std::string>& known) {
+  std::map<std::string, std::string> secrets;
+  for (const auto& name : secrets_used(job)) {
+    if (const auto it = known.find(name); it != known.end()) {
+      secrets[name] = it->second;
+    } else if (const char* v = std::getenv(name.c_str())) {
+      secrets[name] = v;
+    }
+  }
+  return secrets;
 }
 
 } // namespace engine

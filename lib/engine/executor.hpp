@@ -45,6 +45,7 @@ public:
 };
 
 struct RunOptions {
+  std::string execution_id; // of the first attempt (a daemon claims its fire first); empty: new
   std::string trigger = "manual";
   std::string triggered_by;
   std::optional<std::int64_t> scheduled_time; // UTC seconds of the fire
@@ -79,6 +80,11 @@ base::Result<std::map<std::string, std::string>> parse_secrets(std::string_view 
 // The names of the secrets the job's env and its steps (or only `step`, one of them) use.
 std::set<std::string> secrets_used(const jobs::JobDefinition& job,
                                    const jobs::StepDefinition* step = nullptr);
+
+// The values of the secrets the job uses: from `known` (a secrets file), else from the
+// environment variable of the same name; those found nowhere are left out.
+std::map<std::string, std::string> secrets_for(const jobs::JobDefinition& job,
+                                               const std::map<std::string, std::string>& known);
 
 // `text` with every secret value (of at least 3 characters) replaced by ***.
 std::string redact(std::string text, const std::map<std::string, std::string>& secrets);

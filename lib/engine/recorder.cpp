@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 namespace engine {
@@ -100,7 +101,8 @@ store::ExecutionRecord to_record(const JobResult& r, const std::string& log_path
 
 Recorder::Recorder(store::Store* store, StateDir state, Events* next,
                    std::function<void(const std::string&)> warn)
-    : store_(store), state_(std::move(state)), next_(next), warn_(std::move(warn)) {
+    : store_(store), state_(std::move(state)), next_(next), warn_(std::move(warn)),
+      jsonl_max_bytes_(jsonl_rotate_bytes), jsonl_keep_(jsonl_keep) {
   if (!warn_) {
     warn_ = [](const std::string& message) { std::cerr << "jobs: warning: " << message << "\n"; };
   }
@@ -265,11 +267,14 @@ void Recorder::append_jsonl(const JobResult& r) {
                                  {"trigger", r.trigger},
                                  {"steps", steps}};
   const std::string path = state_.log_dir() + "/jobs.jsonl";
+  // Executions end on several threads of a daemon: one record, and one rotation, at a time.
+  static std::mutex jsonl_mutex;
+  std::lock_guard lock(jsonl_mutex);
   std::error_code ec;
   std::filesystem::create_directories(state_.log_dir(), ec);
-  if (std::filesystem::file_size(path, ec) >= static_cast<std::uintmax_t>(jsonl_rotate_bytes) &&
+  if (std::filesystem::file_size(path, ec) >= static_cast<std::uintmax_t>(jsonl_max_bytes_) &&
       !ec) {
-    for (int i = jsonl_keep - 1; i >= 1; --i) {
+    for (int i = jsonl_keep_ - 1; i >= 1; --i) {
       std::filesystem::rename(path + "." + std::to_string(i), path + "." + std::to_string(i + 1),
                               ec);
     }

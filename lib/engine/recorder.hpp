@@ -13,12 +13,14 @@
 
 namespace engine {
 
-// Where the state of a runner lives: <dir>/history.db and <dir>/logs/.
+// Where the state of a runner lives: <dir>/history.db, and its logs in <dir>/logs/ unless
+// `logs` names another folder.
 struct StateDir {
   std::string dir;
+  std::string logs;
 
   std::string store_path() const { return dir + "/history.db"; }
-  std::string log_dir() const { return dir + "/logs"; }
+  std::string log_dir() const { return logs.empty() ? dir + "/logs" : logs; }
   // The log file of one execution: logs/<job>/<execution>.log
   std::string log_path(const std::string& job_id, const std::string& execution_id) const {
     return log_dir() + "/" + job_id + "/" + execution_id + ".log";
@@ -31,6 +33,14 @@ std::string default_state_dir();
 
 // The store's record of a result.
 store::ExecutionRecord to_record(const JobResult& r, const std::string& log_path);
+
+// A step's log keeps this many bytes of each stream as they come; of the rest, the end that the
+// step's result kept (its bounded output) is written when the step ends.
+inline constexpr std::uint64_t log_stream_bytes = 1 << 20;
+
+// jobs.jsonl is rotated when it passes this size; this many old files are kept.
+inline constexpr std::int64_t jsonl_rotate_bytes = 16 << 20;
+inline constexpr int jsonl_keep = 5;
 
 class Recorder : public Events {
 public:
@@ -50,6 +60,13 @@ public:
   // The log file of the current (or last) execution.
   const std::string& log_path() const { return log_path_; }
 
+  // jobs.jsonl is rotated when it passes `max_bytes`, keeping `keep` old files (defaults:
+  // jsonl_rotate_bytes, jsonl_keep).
+  void set_jsonl_rotation(std::int64_t max_bytes, int keep) {
+    jsonl_max_bytes_ = max_bytes;
+    jsonl_keep_ = keep;
+  }
+
 private:
   void line(const std::string& text);
   void problem(const std::string& kind, const std::string& message);
@@ -65,14 +82,8 @@ private:
   std::uint64_t logged_[2] = {0, 0};
   std::uint64_t left_out_[2] = {0, 0};
   std::vector<std::string> reported_;
+  std::int64_t jsonl_max_bytes_;
+  int jsonl_keep_;
 };
-
-// A step's log keeps this many bytes of each stream as they come; of the rest, the end that the
-// step's result kept (its bounded output) is written when the step ends.
-inline constexpr std::uint64_t log_stream_bytes = 1 << 20;
-
-// jobs.jsonl is rotated when it passes this size; this many old files are kept.
-inline constexpr std::int64_t jsonl_rotate_bytes = 16 << 20;
-inline constexpr int jsonl_keep = 5;
 
 } // namespace engine

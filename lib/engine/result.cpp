@@ -1,4 +1,5 @@
 #include <engine/result.hpp>
+#include <store/json.hpp>
 
 #include <array>
 #include <cstdio>
@@ -42,17 +43,8 @@ double JobResult::duration_seconds() const {
 }
 
 std::string iso_time(TimePoint t) {
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  const std::int64_t seconds = ms / 1000 - (ms % 1000 < 0 ? 1 : 0);
-  const auto fraction = static_cast<int>(ms - seconds * 1000);
-  const std::time_t time = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&time, &tm);
-  char text[96];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, fraction);
-  return text;
+  return store::iso_time(
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
 }
 
 std::string new_execution_id(TimePoint now) {

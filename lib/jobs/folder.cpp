@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <set>
 #include <thread>
@@ -40,7 +41,9 @@ void add_error(LoadedFile& file, Mark at, std::string message) {
 }
 
 // Reports `after` cycles once each, at every job on the cycle.
-void check_cycles(std::map<std::string, LoadedFile*>& by_id) {
+void check_cycles(const std::vector<const LoadedFile*>& files,
+                  const std::map<std::string, size_t>& by_id,
+                  const std::function<void(size_t, Mark, std::string)>& report) {
   enum class State { unvisited, active, done };
   std::map<std::string, State> state;
   std::vector<std::string> stack;
@@ -48,8 +51,7 @@ void check_cycles(std::map<std::string, LoadedFile*>& by_id) {
   std::function<void(const std::string&)> visit = [&](const std::string& id) {
     state[id] = State::active;
     stack.push_back(id);
-    const auto* file = by_id[id];
-    for (const auto& up : file->job->after) {
+    for (const auto& up : files[by_id.at(id)]->job->after) {
       if (!by_id.count(up)) {
         continue;
       }
@@ -62,13 +64,14 @@ void check_cycles(std::map<std::string, LoadedFile*>& by_id) {
         cycle += up;
         for (auto it = start; it != stack.end(); ++it) {
           if (reported.insert(*it).second) {
-            auto* f = by_id[*it];
-            const auto& after = f->job->after;
+            const size_t i = by_id.at(*it);
+            const auto& job = *files[i]->job;
+            const auto& after = job.after;
             const size_t k = static_cast<size_t>(
                 std::find(after.begin(), after.end(), it + 1 == stack.end() ? up : *(it + 1)) -
                 after.begin());
-            add_error(*f, k < f->job->after_marks.size() ? f->job->after_marks[k] : Mark{1, 1},
-                      "\"after\" forms a cycle: " + cycle);
+            report(i, k < job.after_marks.size() ? job.after_marks[k] : Mark{1, 1},
+                   "\"after\" forms a cycle: " + cycle);
           }
         }
       } else if (state[up] == State::unvisited) {
@@ -78,7 +81,7 @@ void check_cycles(std::map<std::string, LoadedFile*>& by_id) {
     stack.pop_back();
     state[id] = State::done;
   };
-  for (auto& [id, file] : by_id) {
+  for (const auto& [id, i] : by_id) {
     if (state[id] == State::unvisited) {
       visit(id);
     }
@@ -121,8 +124,8 @@ const JobDefinition* JobSet::find(std::string_view id) const {
   return nullptr;
 }
 
-JobSet load_paths(const std::vector<std::string>& paths, const LoadOptions& options) {
-  JobSet set;
+std::vector<std::string> list_job_files(const std::vector<std::string>& paths,
+                                        std::vector<LoadedFile>& problems) {
   std::vector<std::string> found;
   for (const auto& path : paths) {
     std::error_code ec;
@@ -143,7 +146,7 @@ JobSet load_paths(const std::vector<std::string>& paths, const LoadOptions& opti
         LoadedFile f;
         f.path = path;
         add_error(f, {}, "cannot read the folder: " + ec.message());
-        set.files.push_back(std::move(f));
+        problems.push_back(std::move(f));
       }
     } else {
       found.push_back(path);
@@ -151,17 +154,21 @@ JobSet load_paths(const std::vector<std::string>& paths, const LoadOptions& opti
   }
   std::sort(found.begin(), found.end());
   found.erase(std::unique(found.begin(), found.end()), found.end());
+  return found;
+}
+
+std::vector<LoadedFile> load_files(const std::vector<std::string>& paths,
+                                   const LoadOptions& options) {
   // Files load independently: spread them over the cores.
-  const size_t first = set.files.size();
-  set.files.resize(first + found.size());
+  std::vector<LoadedFile> files(paths.size());
   std::atomic<size_t> next{0};
   const auto work = [&] {
-    for (size_t i = next++; i < found.size(); i = next++) {
-      set.files[first + i] = load_job_file(found[i], options);
+    for (size_t i = next++; i < paths.size(); i = next++) {
+      files[i] = load_job_file(paths[i], options);
     }
   };
   const size_t workers =
-      std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), found.size() / 64 + 1);
+      std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), paths.size() / 64 + 1);
   std::vector<std::thread> threads;
   for (size_t k = 1; k < workers; ++k) {
     threads.emplace_back(work);
@@ -170,63 +177,89 @@ JobSet load_paths(const std::vector<std::string>& paths, const LoadOptions& opti
   for (auto& t : threads) {
     t.join();
   }
+  return files;
+}
 
+std::vector<std::vector<Diagnostic>> check_across(const std::vector<const LoadedFile*>& files) {
+  std::vector<std::vector<Diagnostic>> found(files.size());
+  // Findings go to a scratch copy of each file's path (add_error reads the file for the caret).
+  const auto report = [&](size_t i, Mark at, std::string message) {
+    LoadedFile scratch;
+    scratch.path = files[i]->path;
+    add_error(scratch, at, std::move(message));
+    found[i].push_back(std::move(scratch.diagnostics.back()));
+  };
   // Ids are unique across the folder: every file that shares one is named.
-  std::map<std::string, std::vector<LoadedFile*>> by_id;
-  for (auto& f : set.files) {
-    if (f.job) {
-      by_id[f.job->id].push_back(&f);
+  std::map<std::string, std::vector<size_t>> by_id;
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (files[i]->job) {
+      by_id[files[i]->job->id].push_back(i);
     }
   }
-  for (auto& [id, files] : by_id) {
-    if (files.size() < 2) {
+  for (auto& [id, indexes] : by_id) {
+    if (indexes.size() < 2) {
       continue;
     }
-    for (auto* f : files) {
+    for (size_t i : indexes) {
       std::string others;
-      for (auto* g : files) {
-        if (g != f) {
-          others += (others.empty() ? "" : ", ") + g->path;
+      for (size_t k : indexes) {
+        if (k != i) {
+          others += (others.empty() ? "" : ", ") + files[k]->path;
         }
       }
-      add_error(*f, f->job->id_mark.line > 0 ? f->job->id_mark : Mark{1, 1},
-                "duplicate job id \"" + id + "\" (also in " + others + ")");
+      const auto& job = *files[i]->job;
+      report(i, job.id_mark.line > 0 ? job.id_mark : Mark{1, 1},
+             "duplicate job id \"" + id + "\" (also in " + others + ")");
     }
   }
   std::vector<std::string> ids;
-  for (auto& [id, files] : by_id) {
+  for (auto& [id, indexes] : by_id) {
     ids.push_back(id);
   }
-  std::map<std::string, LoadedFile*> unique;
-  for (auto& [id, files] : by_id) {
-    if (files.size() == 1) {
-      unique[id] = files[0];
+  std::map<std::string, size_t> unique;
+  for (auto& [id, indexes] : by_id) {
+    if (indexes.size() == 1) {
+      unique[id] = indexes[0];
     }
   }
-  for (auto& [id, file] : unique) {
-    const auto& job = *file->job;
+  for (auto& [id, i] : unique) {
+    const auto& job = *files[i]->job;
     for (size_t k = 0; k < job.after.size(); ++k) {
       if (by_id.count(job.after[k])) {
         continue;
       }
       std::string message = "\"after\": no job has the id \"" + job.after[k] + "\"";
-      const auto broken = std::find_if(set.files.begin(), set.files.end(), [&](const auto& f) {
-        return !f.job && fs::path(f.path).stem() == job.after[k];
+      const auto broken = std::find_if(files.begin(), files.end(), [&](const LoadedFile* f) {
+        return !f->job && fs::path(f->path).stem() == job.after[k];
       });
       const auto near = base::suggest(job.after[k], ids, 1);
-      if (broken != set.files.end()) {
-        message = "\"after\": job \"" + job.after[k] + "\" did not load (" + broken->path +
+      if (broken != files.end()) {
+        message = "\"after\": job \"" + job.after[k] + "\" did not load (" + (*broken)->path +
                   " has errors)";
       } else if (!near.empty()) {
         message += "; did you mean " + base::quoted_alternatives(near) + "?";
       }
-      add_error(*file, k < job.after_marks.size() ? job.after_marks[k] : Mark{1, 1}, message);
+      report(i, k < job.after_marks.size() ? job.after_marks[k] : Mark{1, 1}, message);
     }
   }
-  check_cycles(unique);
+  check_cycles(files, unique, report);
+  return found;
+}
 
-  // A file with errors loads no job, whichever check found them.
-  for (auto& f : set.files) {
+JobSet load_paths(const std::vector<std::string>& paths, const LoadOptions& options) {
+  JobSet set;
+  const auto found = list_job_files(paths, set.files);
+  auto loaded = load_files(found, options);
+  std::move(loaded.begin(), loaded.end(), std::back_inserter(set.files));
+  std::vector<const LoadedFile*> pointers;
+  for (const auto& f : set.files) {
+    pointers.push_back(&f);
+  }
+  auto across = check_across(pointers);
+  for (size_t i = 0; i < set.files.size(); ++i) {
+    auto& f = set.files[i];
+    std::move(across[i].begin(), across[i].end(), std::back_inserter(f.diagnostics));
+    // A file with errors loads no job, whichever check found them.
     if (f.has_errors()) {
       f.job.reset();
     }

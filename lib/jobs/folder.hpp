@@ -24,4 +24,17 @@ struct JobSet {
 // exist is reported as an error of its own.
 JobSet load_paths(const std::vector<std::string>& paths, const LoadOptions& options);
 
+// The pieces of load_paths, for the daemon's reload, which re-reads only the files that
+// changed:
+// The job files among `paths`, sorted; a folder that cannot be read adds a file with its error
+// to `problems`.
+std::vector<std::string> list_job_files(const std::vector<std::string>& paths,
+                                        std::vector<LoadedFile>& problems);
+// Loads the files, on all cores.
+std::vector<LoadedFile> load_files(const std::vector<std::string>& paths,
+                                   const LoadOptions& options);
+// The findings of the checks across files (duplicate ids, unknown or cyclic `after`), one list
+// per file of `files`, in the same order. A file with such an error must not load its job.
+std::vector<std::vector<Diagnostic>> check_across(const std::vector<const LoadedFile*>& files);
+
 } // namespace jobs

@@ -1,0 +1,805 @@
+// The commands of the control socket (man/jobsd.8, PROTOCOL): one table, read-only or
+// mutating checked in one place, every mutating command audited, every exception of a command
+// answered as an error reply.
+#include <base/text.hpp>
+#include <engine/result.hpp>
+#include <jobs/edit.hpp>
+#include <jobsd/daemon.hpp>
+#include <store/json.hpp>
+#include <tz/format.hpp>
+#include <tz/zone.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace jobsd {
+
+namespace {
+
+// An expected failure of a command: the error reply's code and message.
+struct CommandError {
+  std::string code;
+  std::string message;
+};
+
+std::string string_arg(const ipc::Request& r, const char* key, bool required = true) {
+  const auto it = r.args.find(key);
+  if (it == r.args.end() || it->is_null()) {
+    if (required) {
+      throw CommandError{ipc::code::invalid, std::string("\"") + key + "\" is required"};
+    }
+    return {};
+  }
+  if (!it->is_string()) {
+    throw CommandError{ipc::code::invalid, std::string("\"") + key + "\" must be a string"};
+  }
+  return it->get<std::string>();
+}
+
+bool bool_arg(const ipc::Request& r, const char* key) {
+  const auto it = r.args.find(key);
+  if (it == r.args.end() || it->is_null()) {
+    return false;
+  }
+  if (!it->is_boolean()) {
+    throw CommandError{ipc::code::invalid, std::string("\"") + key + "\" must be true or false"};
+  }
+  return it->get<bool>();
+}
+
+std::optional<std::int64_t> int_arg(const ipc::Request& r, const char* key) {
+  const auto it = r.args.find(key);
+  if (it == r.args.end() || it->is_null()) {
+    return std::nullopt;
+  }
+  if (!it->is_number_integer()) {
+    throw CommandError{ipc::code::invalid, std::string("\"") + key + "\" must be an integer"};
+  }
+  return it->get<std::int64_t>();
+}
+
+ipc::Json iso_or_null(std::optional<std::int64_t> seconds) {
+  return seconds ? ipc::Json(tz::format_utc(*seconds)) : ipc::Json(nullptr);
+}
+
+ipc::Json diagnostic_json(const jobs::Diagnostic& d) {
+  return {{"path", d.error.location.path},
+          {"line", d.error.location.line},
+          {"column", d.error.location.column},
+          {"severity", d.severity == jobs::Severity::error ? "error" : "warning"},
+          {"message", d.error.message},
+          {"text", jobs::render(d)}};
+}
+
+// Lines that a log read ends with: only whole lines are sent.
+constexpr size_t follow_chunk = 256 * 1024;
+// A follower reads more of the log only while less than this waits to be sent to its client.
+constexpr size_t follow_backlog = 1 << 20;
+
+} // namespace
+
+struct Daemon::Reply {
+  ipc::Json result;
+  std::string code; // non-empty: an error
+  std::string message;
+  std::string target;    // what the command acted on, for the audit log
+  bool deferred = false; // a follower sends the reply later
+};
+
+struct Daemon::CommandSpec {
+  const char* name;
+  bool mutating;
+  Reply (Daemon::*run)(Connection&, const ipc::Request&);
+  const char* summary;
+};
+
+const std::vector<Daemon::CommandSpec>& Daemon::commands() {
+  static const std::vector<CommandSpec> table = {
+      {"status", false, &Daemon::cmd_status, "the daemon, its queues, running executions, errors"},
+      {"list", false, &Daemon::cmd_list, "every job with its next fire and last status"},
+      {"show", false, &Daemon::cmd_show, "one job, its next fires and its last execution"},
+      {"history", false, &Daemon::cmd_history, "past executions from the history store"},
+      {"logs", false, &Daemon::cmd_logs, "an execution's log, optionally followed"},
+      {"version", false, &Daemon::cmd_version, "the daemon's and the protocol's versions"},
+      {"trigger", true, &Daemon::cmd_trigger, "run a job now, optionally waiting or following"},
+      {"cancel", true, &Daemon::cmd_cancel, "cancel a queued or running execution"},
+      {"reload", true, &Daemon::cmd_reload, "re-read the jobs folder now"},
+      {"enable", true, &Daemon::cmd_enable, "set enabled: true in a job's file, then reload"},
+      {"disable", true, &Daemon::cmd_disable, "set enabled: false in a job's file, then reload"},
+      {"schedule", true, &Daemon::cmd_schedule, "run a job once at a given time"},
+  };
+  return table;
+}
+
+ipc::Json Daemon::hello(const Connection& c) const {
+  ipc::Json capabilities = ipc::Json::array();
+  for (const auto& command : commands()) {
+    capabilities.push_back(command.name);
+  }
+  capabilities.push_back("follow");
+  return {{"hello", "jobsd"},
+          {"v", ipc::protocol_version},
+          {"version", options_.version},
+          {"pid", getpid()},
+          {"capabilities", capabilities},
+          {"user", c.user},
+          {"admin", c.admin},
+          {"read", c.reader}};
+}
+
+void Daemon::handle_request(Connection& c, const ipc::Request& r) {
+  const int fd = c.fd;
+  const auto& table = commands();
+  const auto spec = std::find_if(table.begin(), table.end(),
+                                 [&](const CommandSpec& s) { return r.cmd == s.name; });
+  Reply reply;
+  if (r.cmd == "hello") {
+    reply.result = hello(c);
+  } else if (spec == table.end()) {
+    std::vector<std::string> names;
+    for (const auto& s : table) {
+      names.push_back(s.name);
+    }
+    const auto near = base::suggest(r.cmd, names, 1);
+    reply.code = ipc::code::unknown_command;
+    reply.message = "unknown command \"" + r.cmd + "\"" +
+                    (near.empty() ? "" : "; did you mean " + base::quoted_alternatives(near) + "?");
+  } else if (spec->mutating ? !c.admin : !c.reader) {
+    reply.code = ipc::code::denied;
+    reply.message =
+        "user " + c.user + " may not " +
+        (spec->mutating ? "use mutating commands (" + r.cmd + "): admins only" : "use jobsd");
+  } else {
+    try {
+      reply = (this->*spec->run)(c, r);
+    } catch (const CommandError& e) {
+      reply.code = e.code;
+      reply.message = e.message;
+    } catch (const std::exception& e) {
+      reply.code = ipc::code::internal;
+      reply.message = std::string("internal error: ") + e.what();
+      logs_->daemon().error("command {} of {}: {}", r.cmd, c.user, reply.message);
+    }
+  }
+  if (spec != table.end() && spec->mutating) {
+    if (reply.target.empty()) {
+      reply.target = r.args.value("job", r.args.value("execution", std::string()));
+    }
+    store::AuditRecord a;
+    a.time_ms = now_ms();
+    a.user = c.user;
+    a.uid = c.uid;
+    a.action = r.cmd;
+    a.target = reply.target;
+    a.detail = r.args.dump();
+    a.outcome = reply.code.empty() ? "ok" : reply.code + ": " + reply.message;
+    if (auto stored = store_->audit(a); !stored) {
+      logs_->daemon().error("{}", stored.error().message);
+    }
+    logs_->audit("user=" + a.user + " uid=" + std::to_string(c.uid) +
+                 " pid=" + std::to_string(c.pid) + " action=" + a.action + " target=" + a.target +
+                 " outcome=" + a.outcome + " args=" + a.detail);
+  }
+  if (reply.deferred || connection(fd) == nullptr) {
+    return;
+  }
+  send(c, reply.code.empty() ? ipc::reply(r.id, std::move(reply.result))
+                             : ipc::error_reply(r.id, reply.code, reply.message));
+}
+
+// --- Read-only commands
+
+Daemon::Reply Daemon::cmd_version(Connection&, const ipc::Request&) {
+  Reply r;
+  r.result = {{"version", options_.version}, {"protocol", ipc::protocol_version}};
+  return r;
+}
+
+Daemon::Reply Daemon::cmd_status(Connection&, const ipc::Request&) {
+  std::map<std::string, std::int64_t> next_by_zone;
+  size_t enabled = 0;
+  for (const auto& [id, job] : jobs_) {
+    enabled += job->enabled;
+    if (const auto next = scheduler_.next_fire(id)) {
+      auto& best = next_by_zone.try_emplace(zone_of(*job), *next).first->second;
+      best = std::min(best, *next);
+    }
+  }
+  ipc::Json queues = ipc::Json::array();
+  for (const auto& q : queues_.status()) {
+    const auto next = next_by_zone.find(q.zone);
+    queues.push_back({{"zone", q.zone},
+                      {"depth", q.depth},
+                      {"running", q.running},
+                      {"limit", q.limit},
+                      {"next_fire", next == next_by_zone.end() ? ipc::Json(nullptr)
+                                                               : iso_or_null(next->second)}});
+  }
+  ipc::Json running = ipc::Json::array();
+  for (const auto& [id, x] : running_) {
+    std::lock_guard lock(x->mutex);
+    running.push_back({{"execution_id", id},
+                       {"attempt_execution_id", x->attempt_id},
+                       {"job_id", x->pending.job->id},
+                       {"zone", zone_of(*x->pending.job)},
+                       {"trigger", x->pending.trigger},
+                       {"triggered_by", x->pending.triggered_by},
+                       {"started", store::iso_time(x->started_ms)},
+                       {"step", x->step}});
+  }
+  ipc::Json errors = ipc::Json::array();
+  for (const auto& d : last_reload_.errors) {
+    errors.push_back(diagnostic_json(d));
+  }
+  ipc::Json scheduled = ipc::Json::array();
+  for (const auto& o : one_offs_) {
+    scheduled.push_back({{"job", o.job_id}, {"at", tz::format_utc(o.at)}, {"user", o.user}});
+  }
+  size_t queued = 0;
+  for (const auto& q : queues_.status()) {
+    queued += q.depth;
+  }
+  Reply r;
+  r.result = {
+      {"version", options_.version},
+      {"pid", getpid()},
+      {"started", store::iso_time(started_ms_)},
+      {"uptime_seconds", (now_ms() - started_ms_) / 1000},
+      {"stopping", stopping_},
+      {"jobs_dir", config_.jobs_dir},
+      {"state_dir", config_.state_dir},
+      {"log_dir", state_.log_dir()},
+      {"socket", config_.socket},
+      {"jobs", {{"total", jobs_.size()}, {"enabled", enabled}, {"scheduled", scheduler_.size()}}},
+      {"next_fire", iso_or_null(scheduler_.next_due())},
+      {"reload",
+       {{"generation", generation_},
+        {"time", store::iso_time(last_reload_.time_ms)},
+        {"files", last_reload_.files},
+        {"changed", last_reload_.changed},
+        {"removed", last_reload_.removed},
+        {"seconds", last_reload_.seconds},
+        {"errors", errors},
+        {"stale", last_reload_.stale}}},
+      {"queues", queues},
+      {"global",
+       {{"running", queues_.running()}, {"queued", queued}, {"limit", queues_.global_limit()}}},
+      {"running", running},
+      {"scheduled", scheduled}};
+  return r;
+}
+
+Daemon::Reply Daemon::cmd_list(Connection&, const ipc::Request&) {
+  std::map<std::string, store::JobState> states;
+  if (auto all = store_->job_states(); all) {
+    for (auto& s : *all) {
+      states[s.job_id] = std::move(s);
+    }
+  }
+  const std::set<std::string> stale(last_reload_.stale.begin(), last_reload_.stale.end());
+  ipc::Json jobs = ipc::Json::array();
+  for (const auto& [id, job] : jobs_) {
+    ipc::Json schedule = job->schedule.cron;
+    if (job->schedule.at) {
+      schedule.push_back("at " + job->schedule.at_text);
+    }
+    ipc::Json running = ipc::Json::array();
+    if (const auto a = active_.find(id); a != active_.end()) {
+      for (const auto& e : a->second) {
+        running.push_back(
+            {{"execution_id", e}, {"state", running_.count(e) ? "running" : "queued"}});
+      }
+    }
+    const auto state = states.find(id);
+    jobs.push_back(
+        {{"id", id},
+         {"name", job->name},
+         {"enabled", job->enabled},
+         {"timezone", zone_of(*job)},
+         {"schedule", schedule},
+         {"next_fire", job->enabled ? iso_or_null(scheduler_.next_fire(id)) : ipc::Json(nullptr)},
+         {"concurrency", jobs::to_string(job->concurrency)},
+         {"priority", job->priority},
+         {"path", job->path},
+         {"stale", stale.count(job->path) > 0},
+         {"active", running},
+         {"last_status", state == states.end() ? "" : state->second.last_status},
+         {"last_execution_id", state == states.end() ? "" : state->second.last_execution_id}});
+  }
+  std::set<std::string> bad_files;
+  for (const auto& d : last_reload_.errors) {
+    bad_files.insert(d.error.location.path);
+  }
+  Reply r;
+  r.result = {{"jobs", jobs}, {"files_with_errors", bad_files.size()}};
+  return r;
+}
+
+Daemon::Reply Daemon::cmd_show(Connection&, const ipc::Request& request) {
+  const std::string id = string_arg(request, "job");
+  const auto it = jobs_.find(id);
+  if (it == jobs_.end()) {
+    std::vector<std::string> ids;
+    for (const auto& [k, v] : jobs_) {
+      ids.push_back(k);
+    }
+    const auto near = base::suggest(id, ids, 1);
+    throw CommandError{
+        ipc::code::not_found,
+        "no job \"" + id + "\"" +
+            (near.empty() ? "" : "; did you mean " + base::quoted_alternatives(near) + "?")};
+  }
+  const auto& job = *it->second;
+  ipc::Json fires = ipc::Json::array();
+  cron::Instant from(std::chrono::seconds(now_ms() / 1000));
+  for (int n = 0; n < 5; ++n) {
+    const auto f = job.next_fire(from);
+    if (!f) {
+      break;
+    }
+    const std::int64_t t = f->time.time_since_epoch().count();
+    fires.push_back({{"utc", tz::format_utc(t)},
+                     {"local", job.zone ? tz::format_local(t, *job.zone) : tz::format_utc(t)}});
+    from = f->time;
+  }
+  ipc::Json steps = ipc::Json::array();
+  for (const auto& s : job.steps) {
+    steps.push_back({{"id", s.id}, {"name", s.name}, {"type", s.type}});
+  }
+  ipc::Json last = nullptr;
+  if (auto e = store_->last_execution(id); e && *e) {
+    last = store::to_json(**e);
+  }
+  Reply r;
+  r.result = {{"id", job.id},
+              {"name", job.name},
+              {"description", job.description},
+              {"enabled", job.enabled},
+              {"path", job.path},
+              {"timezone", zone_of(job)},
+              {"schedule", job.schedule.cron},
+              {"at", job.schedule.at ? ipc::Json(job.schedule.at_text) : ipc::Json(nullptr)},
+              {"concurrency", jobs::to_string(job.concurrency)},
+              {"missed", jobs::to_string(job.schedule.missed)},
+              {"priority", job.priority},
+              {"after", job.after},
+              {"steps", steps},
+              {"next_fires", job.enabled ? fires : ipc::Json::array()},
+              {"last_execution", last}};
+  return r;
+}
+
+Daemon::Reply Daemon::cmd_history(Connection&, const ipc::Request& request) {
+  store::HistoryQuery q;
+  if (auto job = string_arg(request, "job", false); !job.empty()) {
+    q.job_id = job;
+  }
+  if (auto status = string_arg(request, "status", false); !status.empty()) {
+    if (!engine::parse_status(status)) {
+      throw CommandError{ipc::code::invalid, "unknown status \"" + status + "\""};
+    }
+    q.status = status;
+  }
+  q.since_ms = int_arg(request, "since_ms");
+  q.limit = static_cast<int>(int_arg(request, "limit").value_or(20));
+  auto rows = store_->history(q);
+  if (!rows) {
+    throw CommandError{ipc::code::internal, rows.error().message};
+  }
+  Reply r;
+  r.result = ipc::Json::array();
+  for (const auto& e : *rows) {
+    r.result.push_back(store::to_json(e));
+  }
+  return r;
+}
+
+ipc::Json Daemon::execution_json(const std::string& execution_id) {
+  if (auto e = store_->execution(execution_id); e && *e) {
+    return store::to_json(**e);
+  }
+  return {{"execution_id", execution_id}};
+}
+
+Daemon::Reply Daemon::cmd_logs(Connection& c, const ipc::Request& request) {
+  const std::string target = string_arg(request, "target");
+  const bool follow = bool_arg(request, "follow");
+  Follower f;
+  f.fd = c.fd;
+  f.serial = c.serial;
+  f.request_id = request.id;
+  f.until_eof = !follow;
+  // A running execution: its first attempt's id, a retry's id, or a unique prefix of one.
+  std::set<std::string> matches;
+  for (const auto& [attempt, first] : attempts_) {
+    if (!target.empty() && attempt.starts_with(target)) {
+      matches.insert(first);
+    }
+  }
+  if (matches.size() == 1) {
+    f.execution_id = *matches.begin();
+  } else if (jobs_.count(target)) {
+    // A job: its running execution, else its last one; with follow, then its next ones.
+    f.job_id = target;
+    f.job_wide = follow;
+    if (const auto a = active_.find(target); a != active_.end()) {
+      for (const auto& id : a->second) {
+        if (running_.count(id)) {
+          f.execution_id = id;
+          break;
+        }
+      }
+    }
+    if (f.execution_id.empty()) {
+      auto last = store_->last_execution(target);
+      if (last && *last) {
+        f.log_path = (**last).log_path;
+        f.ended_id = (**last).execution_id;
+      } else if (!follow) {
+        throw CommandError{ipc::code::not_found, "job " + target + " has no execution yet"};
+      }
+    }
+  } else {
+    auto found = store_->execution(target);
+    if (!found) {
+      throw CommandError{ipc::code::invalid, found.error().message};
+    }
+    if (!*found) {
+      throw CommandError{ipc::code::not_found,
+                         "no execution or job \"" + target + "\" (an execution id or a job id)"};
+    }
+    f.log_path = (**found).log_path;
+    f.ended_id = (**found).execution_id;
+  }
+  if (!f.execution_id.empty()) {
+    running_.at(f.execution_id)->watched = true;
+  }
+  followers_.push_back(std::move(f));
+  pending_pumps_.insert(c.fd);
+  Reply r;
+  r.deferred = true;
+  return r;
+}
+
+void Daemon::pump_all() {
+  std::set<int> fds;
+  fds.swap(pending_pumps_);
+  for (int fd : fds) {
+    for (size_t i = 0; i < followers_.size();) {
+      if (followers_[i].fd == fd && client(followers_[i]) != nullptr &&
+          pump(followers_[i], false)) {
+        followers_.erase(followers_.begin() + static_cast<std::ptrdiff_t>(i));
+      } else {
+        ++i;
+      }
+    }
+  }
+}
+
+void Daemon::pump_followers(const std::string& execution_id, bool ended) {
+  for (size_t i = 0; i < followers_.size();) {
+    if (followers_[i].execution_id == execution_id && pump(followers_[i], ended)) {
+      followers_.erase(followers_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+}
+
+bool Daemon::pump(Follower& f, bool ended) {
+  Connection* c = client(f);
+  if (c == nullptr) {
+    return true;
+  }
+  const int fd = f.fd;
+  const std::int64_t id = f.request_id;
+  const auto x = f.execution_id.empty() ? running_.end() : running_.find(f.execution_id);
+  if (x == running_.end()) {
+    // A log that is complete (or an execution not started yet, or none: a job followed, waiting).
+    if (!f.execution_id.empty()) {
+      return false;
+    }
+    if (f.send_log && !f.log_path.empty() && !read_log(*c, f, false)) {
+      return false; // more when the client has read what it was sent
+    }
+    if (f.until_eof) {
+      const ipc::Json record = f.ended_id.empty() ? ipc::Json(nullptr) : execution_json(f.ended_id);
+      if (Connection* still = connection(fd)) {
+        send(*still, ipc::reply(id, record));
+      }
+      return true;
+    }
+    f.log_path.clear();
+    return false;
+  }
+  std::string path, last_attempt;
+  {
+    std::lock_guard lock(x->second->mutex);
+    path = x->second->log_path;
+    last_attempt =
+        x->second->results.empty() ? x->second->attempt_id : x->second->results.back().execution_id;
+  }
+  if (path != f.log_path) {
+    // A retry writes a new log: the old one is read to its end first.
+    if (f.send_log && !f.log_path.empty()) {
+      read_log(*c, f, true);
+    }
+    f.log_path = path;
+    f.offset = 0;
+  }
+  if (f.send_log && !f.log_path.empty() && !read_log(*c, f, ended) && !ended) {
+    return false;
+  }
+  if (!ended) {
+    return false;
+  }
+  const ipc::Json record = execution_json(last_attempt);
+  Connection* still = connection(fd);
+  if (still == nullptr) {
+    return true;
+  }
+  if (f.job_wide) {
+    // Following a job: the end of one execution, then wait for its next.
+    send(*still, ipc::event(id, {{"execution_end", record}}));
+    f.execution_id.clear();
+    f.log_path.clear();
+    f.offset = 0;
+    return false;
+  }
+  send(*still, ipc::reply(id, record));
+  return true;
+}
+
+bool Daemon::read_log(Connection& c, Follower& f, bool to_end) {
+  const int fd = c.fd;
+  std::ifstream in(f.log_path, std::ios::binary);
+  if (!in) {
+    return true; // not written yet (or gone): nothing to send
+  }
+  in.seekg(static_cast<std::streamoff>(f.offset));
+  std::string chunk(follow_chunk, '\0');
+  while (to_end || c.out.size() < follow_backlog) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    const auto got = static_cast<size_t>(in.gcount());
+    if (got == 0) {
+      return true;
+    }
+    std::string_view data(chunk.data(), got);
+    // Only whole lines, unless the log is complete.
+    size_t end = data.rfind('\n');
+    if (end == std::string_view::npos) {
+      if (!to_end || got == chunk.size()) {
+        return true;
+      }
+      end = got - 1;
+    }
+    std::string_view lines = data.substr(0, end + 1);
+    f.offset += lines.size();
+    std::string events;
+    for (size_t start = 0; start < lines.size();) {
+      const size_t nl = std::min(lines.find('\n', start), lines.size());
+      events += ipc::encode(
+          ipc::event(f.request_id, {{"line", std::string(lines.substr(start, nl - start))}}));
+      start = nl + 1;
+    }
+    c.out += events;
+    on_writable(c);
+    if (connection(fd) == nullptr) {
+      return true;
+    }
+    in.clear();
+    in.seekg(static_cast<std::streamoff>(f.offset));
+  }
+  return false;
+}
+
+// --- Mutating commands
+
+const JobPtr& Daemon::job_arg(const ipc::Request& request) {
+  const std::string id = string_arg(request, "job");
+  const auto it = jobs_.find(id);
+  if (it != jobs_.end()) {
+    return it->second;
+  }
+  std::vector<std::string> ids;
+  for (const auto& [k, v] : jobs_) {
+    ids.push_back(k);
+  }
+  const auto near = base::suggest(id, ids, 1);
+  throw CommandError{
+      ipc::code::not_found,
+      "no job \"" + id + "\" in " + config_.jobs_dir +
+          (near.empty() ? "" : "; did you mean " + base::quoted_alternatives(near) + "?")};
+}
+
+Daemon::Reply Daemon::cmd_trigger(Connection& c, const ipc::Request& request) {
+  const JobPtr job = job_arg(request);
+  const bool follow = bool_arg(request, "follow");
+  const bool wait = bool_arg(request, "wait") || follow;
+  if (stopping_) {
+    throw CommandError{ipc::code::conflict, "jobsd is stopping"};
+  }
+  std::string which;
+  if (active(job->id, &which)) {
+    if (job->concurrency == jobs::Concurrency::forbid) {
+      throw CommandError{ipc::code::conflict,
+                         "job " + job->id + " is " +
+                             (running_.count(which) ? "running" : "queued") + " (execution " +
+                             which + ") and has concurrency: forbid; cancel it first or wait"};
+    }
+    if (job->concurrency == jobs::Concurrency::replace) {
+      replace(*job, "replaced by a run triggered by " + c.user);
+    }
+  }
+  auto id = enqueue(job, std::nullopt, "manual", c.user);
+  if (!id) {
+    throw CommandError{ipc::code::internal, id.error().message};
+  }
+  Reply r;
+  r.target = job->id;
+  if (wait) {
+    Follower f;
+    f.fd = c.fd;
+    f.serial = c.serial;
+    f.request_id = request.id;
+    f.execution_id = *id;
+    f.job_id = job->id;
+    f.send_log = follow;
+    followers_.push_back(std::move(f));
+    send(c, ipc::event(request.id, {{"execution_id", *id}}));
+    r.deferred = true;
+  }
+  dispatch();
+  if (!wait) {
+    r.result = {{"execution_id", *id},
+                {"job_id", job->id},
+                {"state", running_.count(*id) ? "running" : "queued"}};
+  }
+  return r;
+}
+
+Daemon::Reply Daemon::cmd_cancel(Connection& c, const ipc::Request& request) {
+  const std::string target = string_arg(request, "execution");
+  Reply r;
+  if (target.empty()) {
+    throw CommandError{ipc::code::invalid, "\"execution\" must not be empty"};
+  }
+  // Running (any attempt), then queued; an id or a unique prefix.
+  std::set<std::string> running;
+  for (const auto& [attempt, first] : attempts_) {
+    if (attempt.starts_with(target)) {
+      running.insert(first);
+    }
+  }
+  std::vector<const Pending*> queued;
+  for (const Pending* p : queues_.queued()) {
+    if (p->execution_id.starts_with(target)) {
+      queued.push_back(p);
+    }
+  }
+  if (running.size() + queued.size() > 1) {
+    throw CommandError{ipc::code::invalid, "execution id prefix \"" + target + "\" is ambiguous: " +
+                                               std::to_string(running.size() + queued.size()) +
+                                               " executions start with it"};
+  }
+  if (!running.empty()) {
+    Execution& x = *running_.at(*running.begin());
+    cancel_execution(x, "cancelled by " + c.user);
+    r.target = x.pending.job->id + " " + *running.begin();
+    r.result = {
+        {"execution_id", *running.begin()}, {"job_id", x.pending.job->id}, {"state", "running"}};
+    return r;
+  }
+  if (!queued.empty()) {
+    auto p = queues_.remove(queued.front()->execution_id);
+    record_unstarted(*p, "cancelled", "cancelled by " + c.user + " before it started");
+    forget_active(p->job->id, p->execution_id);
+    r.target = p->job->id + " " + p->execution_id;
+    r.result = {{"execution_id", p->execution_id}, {"job_id", p->job->id}, {"state", "queued"}};
+    return r;
+  }
+  auto found = store_->execution(target);
+  if (found && *found) {
+    throw CommandError{ipc::code::conflict, "execution " + (**found).execution_id + " of job " +
+                                                (**found).job_id + " has ended already (" +
+                                                (**found).status + ")"};
+  }
+  throw CommandError{ipc::code::not_found, "no execution \"" + target + "\" is queued or running"};
+}
+
+Daemon::Reply Daemon::cmd_reload(Connection&, const ipc::Request&) {
+  const ReloadReport report = reload(false);
+  ipc::Json errors = ipc::Json::array();
+  for (const auto& d : report.errors) {
+    errors.push_back(diagnostic_json(d));
+  }
+  Reply r;
+  r.result = {{"generation", generation_}, {"files", report.files}, {"changed", report.changed},
+              {"removed", report.removed}, {"jobs", report.jobs},   {"seconds", report.seconds},
+              {"errors", errors},          {"stale", report.stale}};
+  return r;
+}
+
+Daemon::Reply Daemon::cmd_enable(Connection& c, const ipc::Request& r) {
+  return cmd_set_enabled(c, r, true);
+}
+
+Daemon::Reply Daemon::cmd_disable(Connection& c, const ipc::Request& r) {
+  return cmd_set_enabled(c, r, false);
+}
+
+Daemon::Reply Daemon::cmd_set_enabled(Connection&, const ipc::Request& request, bool value) {
+  const std::string id = string_arg(request, "job");
+  // The job's file; a file with errors is found by its name.
+  std::string path;
+  if (const auto it = jobs_.find(id); it != jobs_.end()) {
+    path = it->second->path;
+  } else {
+    for (const auto& [p, f] : files_) {
+      if (std::filesystem::path(p).stem() == id) {
+        path = p;
+      }
+    }
+  }
+  if (path.empty()) {
+    job_arg(request); // throws not_found with a suggestion
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) {
+    throw CommandError{ipc::code::internal, "cannot read " + path};
+  }
+  const auto format = path.ends_with(".json") ? jobs::FileFormat::json : jobs::FileFormat::yaml;
+  auto edited = jobs::set_enabled(text.str(), format, value, path);
+  if (!edited) {
+    throw CommandError{ipc::code::invalid, edited.error().render()};
+  }
+  const bool changed = *edited != text.str();
+  if (changed) {
+    if (auto written = jobs::write_file_atomically(path, *edited); !written) {
+      throw CommandError{ipc::code::internal, written.error().message};
+    }
+  }
+  reload(false);
+  Reply r;
+  r.target = id;
+  r.result = {{"job", id}, {"path", path}, {"enabled", value}, {"changed", changed}};
+  return r;
+}
+
+Daemon::Reply Daemon::cmd_schedule(Connection& c, const ipc::Request& request) {
+  const JobPtr job = job_arg(request);
+  std::int64_t at = 0;
+  if (const auto seconds = int_arg(request, "at_utc")) {
+    at = *seconds;
+  } else {
+    const std::string text = string_arg(request, "at");
+    auto parsed = tz::parse_time(text, job->zone ? *job->zone : tz::utc());
+    if (!parsed) {
+      throw CommandError{ipc::code::invalid,
+                         "\"at\": expected a time such as 2026-12-01T09:00 (in the job's zone, " +
+                             zone_of(*job) + ") or with an offset, got \"" + text + "\""};
+    }
+    at = *parsed;
+  }
+  const std::int64_t now = now_ms() / 1000;
+  if (at < now) {
+    throw CommandError{ipc::code::invalid,
+                       tz::format_utc(at) + " is in the past (now " + tz::format_utc(now) + ")"};
+  }
+  one_offs_.push_back({job->id, at, c.user});
+  save_one_offs();
+  Reply r;
+  r.target = job->id;
+  r.result = {{"job", job->id},
+              {"at", tz::format_utc(at)},
+              {"local", job->zone ? tz::format_local(at, *job->zone) : tz::format_utc(at)}};
+  return r;
+}
+
+} // namespace jobsd

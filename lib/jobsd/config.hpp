@@ -1,0 +1,89 @@
+#pragma once
+
+// The daemon's configuration file (YAML, or JSON by extension), man/jobsd.8: paths, the default
+// zone, the time-zone queues' limits, who may use the control socket, the shutdown grace period,
+// history retention and log rotation. Read with the job files' reader, so its errors have the
+// same form: "jobsd.yaml:4:3: error: unknown key "queus"; did you mean "queues"?".
+
+#include <base/error.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tz {
+class Zone;
+}
+
+namespace jobsd {
+
+// Who may use the control socket. Mutating commands need an admin: root, the daemon's own
+// user, or a member of `admin_group`. Read-only commands: per `readers`.
+struct Access {
+  std::string admin_group;  // empty: no group of admins
+  std::string socket_group; // the group the socket belongs to (mode 0660); empty: the daemon's
+  enum class Readers { all, group, admins } readers = Readers::all;
+  std::string reader_group; // with readers: group
+};
+
+// What the daemon keeps of its logs: each log file rotates at max_size, keeping max_files old
+// ones; rotated files and per-execution logs older than max_age are deleted.
+struct LogRetention {
+  std::int64_t max_size = 10 << 20;           // bytes
+  int max_files = 5;                          // rotated files kept per log
+  std::int64_t max_age = 30LL * 24 * 60 * 60; // seconds; 0: no limit by age
+};
+
+struct Config {
+  std::string path;                       // the file read; empty: defaults only
+  std::string jobs_dir;                   // empty: the caller's default
+  std::string state_dir;                  // empty: the caller's default
+  std::string log_dir;                    // empty: <state_dir>/logs
+  std::string socket;                     // empty: <state_dir>/jobsd.sock
+  std::string default_timezone;           // empty: this host's zone
+  const tz::Zone* default_zone = nullptr; // the zone default_timezone names; null when empty
+
+  int queue_limit = 4;                     // running executions per time-zone queue, by default
+  std::map<std::string, int> queue_limits; // by zone name, as tz::Zone::name() gives it
+  int global_limit = 64;                   // running executions in all
+
+  Access access;
+  std::chrono::seconds grace_period{30}; // SIGTERM: wait this long for running executions
+  // These two also read whole milliseconds ("250ms").
+  std::chrono::milliseconds kill_grace{10000};   // a step's SIGTERM to SIGKILL
+  std::chrono::milliseconds reload_debounce{25}; // quiet time after a file change before reload
+  int max_per_job = 1000;                        // history retention by count (0: no limit)
+  std::int64_t max_history_age = 90LL * 24 * 60 * 60; // seconds (0: no limit)
+  LogRetention logs;
+  std::string secrets_file; // KEY=value lines for ${secret.NAME}; empty: the environment
+
+  // The limit of the queue of `zone` (a zone name): its own, else queue_limit.
+  int limit_of(const std::string& zone) const;
+};
+
+// A configuration as read: the values (defaults where the file is silent or wrong) and every
+// error found, in file order.
+struct LoadedConfig {
+  Config config;
+  std::vector<base::Error> errors;
+
+  bool ok() const { return errors.empty(); }
+};
+
+// Reads the configuration file at `path`. Relative paths in it are relative to the file's
+// folder and come out absolute. Unknown keys at any level are errors; a wrong value keeps its
+// default and reading goes on, so that one pass reports every error. Every error has the file's
+// path, line and column, the source line and a caret, and says what would be valid; an unknown key
+// suggests the nearest known one. A file that cannot be read is one error ("cannot read jobsd.yaml:
+// No such file or directory").
+LoadedConfig load_config(const std::string& path);
+
+// Parses configuration text (for tests and for load_config): JSON when `path` ends in ".json",
+// else YAML. `path` names it in errors and anchors relative paths. Text that is empty or only
+// comments gives the defaults.
+LoadedConfig parse_config(std::string_view text, const std::string& path);
+
+} // namespace jobsd

@@ -1,0 +1,266 @@
+#pragma once
+
+// jobsd itself (man/jobsd.8): one event loop that sleeps until the next fire, a file change, a
+// socket request, a child's exit or a signal; the scheduler and the time-zone queues; one thread
+// per running execution (the engine runs it and the Recorder writes the store and the logs);
+// live reload of the jobs folder; the control socket.
+
+#include <engine/recorder.hpp>
+#include <exec/process.hpp>
+#include <ipc/protocol.hpp>
+#include <jobs/loader.hpp>
+#include <jobsd/config.hpp>
+#include <jobsd/logs.hpp>
+#include <jobsd/queues.hpp>
+#include <jobsd/scheduler.hpp>
+#include <jobsd/watcher.hpp>
+#include <store/store.hpp>
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace jobsd {
+
+// A request line must be complete within this time of its first byte.
+inline constexpr std::int64_t client_request_timeout_ms = 10000;
+
+// Everything the daemon needs to start: the configuration with every path resolved.
+struct Options {
+  Config config;          // jobs_dir, state_dir, log_dir and socket are all set
+  bool to_stderr = false; // jobsd.log's lines also to standard error (--foreground)
+  std::string version;    // of the program
+  // Called once the daemon is ready (socket listening, jobs loaded), before the first fire.
+  std::function<void()> ready;
+};
+
+class Daemon {
+public:
+  explicit Daemon(Options options);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Takes the state folder (one daemon each), opens the store and the logs, marks what a crash
+  // left running as interrupted, loads the jobs, and listens on the socket. The error says why
+  // the daemon cannot start ("another jobsd (pid 123) uses the state folder /var/lib/jobs").
+  base::Result<bool> start();
+
+  // Runs until SIGTERM or SIGINT, then stops firing, waits up to the grace period for the
+  // running executions, records the rest as interrupted, and returns the exit code (0).
+  int run();
+
+private:
+  // --- One running execution (its worker thread runs the engine).
+  struct Execution {
+    Pending pending;
+    exec::CancelToken cancel;
+    std::thread thread;
+    std::int64_t started_ms = 0;
+    std::atomic<bool> interrupted{false}; // stopped by the daemon's shutdown
+    std::atomic<bool> watched{false};     // someone follows its log
+    std::atomic<bool> log_noticed{false}; // a "log grew" notice is on its way
+    std::mutex mutex;                     // guards what follows
+    std::string attempt_id;               // the execution id of the attempt running now
+    std::string step;                     // the step running now
+    std::string log_path;
+    std::vector<engine::JobResult> results; // when it ended
+    std::string cancel_reason;
+  };
+  class Live;
+
+  // What worker threads tell the loop (through post()).
+  struct Notice {
+    enum class Kind { log, attempt, done } kind;
+    std::string execution_id;
+  };
+
+  // --- One client of the control socket.
+  struct Connection {
+    int fd = -1;
+    std::uint64_t serial = 0; // unlike fd, never reused
+    uid_t uid = 0;
+    gid_t gid = 0;
+    pid_t pid = 0;
+    std::string user;
+    bool admin = false;
+    bool reader = false;
+    std::string in, out;
+    std::int64_t partial_since = 0; // steady ms when an unfinished request began; 0: none
+    bool closing = false;           // close once `out` is sent
+  };
+
+  // A request whose reply (or stream) waits for an execution: trigger --wait/--follow, logs -f.
+  struct Follower {
+    int fd;
+    std::uint64_t serial; // of the connection
+    std::int64_t request_id;
+    std::string execution_id; // followed now; empty: waiting for the job's next one
+    std::string job_id;       // with `job_wide`: every execution of this job, until closed
+    bool job_wide = false;
+    bool send_log = true;   // log lines as events (follow); else only the final reply (wait)
+    bool until_eof = false; // logs without follow: the log as it is now, then the reply
+    std::string ended_id;   // not following a running execution: the one whose log is read
+    std::string log_path;
+    std::uint64_t offset = 0;
+  };
+
+  // A job file as last read, for reloads that re-read only what changed.
+  struct FileState {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t size = 0;
+    std::int64_t mtime_ns = 0, ctime_ns = 0;
+    std::shared_ptr<const jobs::LoadedFile> loaded;
+  };
+
+  // What one reload found and did, for status and the log.
+  struct ReloadReport {
+    std::int64_t time_ms = 0;
+    size_t files = 0, changed = 0, removed = 0, jobs = 0;
+    double seconds = 0;
+    std::vector<jobs::Diagnostic> errors; // of the files that failed, with their places
+    std::vector<std::string> stale;       // paths running their last good version
+  };
+
+  // A one-off run asked for with the schedule command (kept in <state>/scheduled.json).
+  struct OneOff {
+    std::string job_id;
+    std::int64_t at = 0; // UTC seconds
+    std::string user;
+  };
+
+  // daemon.cpp: lifecycle, loop, fires, executions
+  void loop_once();
+  void arm_timer();
+  int poll_timeout_ms();
+  void on_signal();
+  void check_clocks();
+  void handle_fires();
+  void fire(const Fire& f, std::int64_t now);
+  void start_fire(const JobPtr& job, std::int64_t instant, const std::string& trigger,
+                  const std::string& by);
+  base::Result<std::string> enqueue(const JobPtr& job, std::optional<std::int64_t> instant,
+                                    const std::string& trigger, const std::string& by);
+  void record_unstarted(const Pending& p, const std::string& status, const std::string& reason);
+  bool active(const std::string& job_id, std::string* which = nullptr) const;
+  void forget_active(const std::string& job_id, const std::string& execution_id);
+  void replace(const jobs::JobDefinition& job, const std::string& reason);
+  void dispatch();
+  void work(Execution& x);
+  void post(Notice n);
+  void drain_notices();
+  void finished(const std::string& execution_id);
+  void run_after(const std::string& upstream);
+  void run_reboot_jobs();
+  void maintenance();
+  void cancel_execution(Execution& x, const std::string& reason);
+  void save_one_offs();
+  void load_one_offs();
+  std::int64_t now_ms() const;
+
+  // reload.cpp
+  ReloadReport reload(bool initial);
+  void schedule_reload();
+
+  // server.cpp: the socket
+  base::Result<bool> listen_socket();
+  void accept_clients();
+  void on_readable(Connection& c);
+  void on_writable(Connection& c);
+  void send(Connection& c, const ipc::Json& message);
+  void close_connection(int fd);
+  void expire_slow_clients();
+  Connection* connection(int fd);
+  Connection* client(const Follower& f); // null when its connection has closed
+  void sweep_followers();                // drops those of closed connections
+
+  // commands.cpp: the commands
+  void handle_request(Connection& c, const ipc::Request& r);
+  ipc::Json hello(const Connection& c) const;
+  // Sends followers what their logs gained, and the final replies of those that are done.
+  void pump_followers(const std::string& execution_id, bool ended);
+  void pump_all();                    // the followers of the connections in pending_pumps_
+  bool pump(Follower& f, bool ended); // true: the follower is done
+  bool read_log(Connection& c, Follower& f, bool to_end); // true: at the end of the file
+  const JobPtr& job_arg(const ipc::Request& request);
+  ipc::Json execution_json(const std::string& execution_id);
+  struct Reply;
+  Reply cmd_status(Connection&, const ipc::Request&);
+  Reply cmd_list(Connection&, const ipc::Request&);
+  Reply cmd_show(Connection&, const ipc::Request&);
+  Reply cmd_history(Connection&, const ipc::Request&);
+  Reply cmd_logs(Connection&, const ipc::Request&);
+  Reply cmd_version(Connection&, const ipc::Request&);
+  Reply cmd_trigger(Connection&, const ipc::Request&);
+  Reply cmd_cancel(Connection&, const ipc::Request&);
+  Reply cmd_reload(Connection&, const ipc::Request&);
+  Reply cmd_enable(Connection&, const ipc::Request&);
+  Reply cmd_disable(Connection&, const ipc::Request&);
+  Reply cmd_set_enabled(Connection&, const ipc::Request&, bool value);
+  Reply cmd_schedule(Connection&, const ipc::Request&);
+  struct CommandSpec;
+  static const std::vector<CommandSpec>& commands();
+
+  Options options_;
+  Config& config_;
+  engine::StateDir state_;
+  std::unique_ptr<Logs> logs_;
+  std::unique_ptr<store::Store> store_;
+  std::map<std::string, std::string> secrets_;
+  Scheduler scheduler_;
+  Queues queues_;
+
+  int lock_fd_ = -1, epoll_fd_ = -1, timer_fd_ = -1, signal_fd_ = -1, notice_fd_ = -1,
+      listen_fd_ = -1;
+  std::unique_ptr<Watcher> watcher_;
+  std::int64_t reload_at_ = 0;    // steady ms of a pending debounced reload; 0: none
+  std::int64_t reload_first_ = 0; // steady ms of the first change since the last reload
+  bool stopping_ = false;
+  bool interrupting_ = false;      // the grace period ended: running executions are cancelled
+  std::int64_t stop_deadline_ = 0; // steady ms: the end of the grace period
+  std::int64_t started_ms_ = 0;
+  std::int64_t next_maintenance_ = 0; // UTC ms
+  std::int64_t watchdog_every_ = 0;   // ms; 0: no watchdog
+  std::int64_t watchdog_next_ = 0;    // steady ms
+  std::int64_t timer_armed_ = -1;     // UTC ms the timer is set to
+  bool clocks_known_ = false;
+  std::int64_t last_real_boot_ = 0, last_boot_mono_ = 0;         // clock offsets (ms), for jumps
+  std::vector<std::pair<std::string, std::string>> environment_; // for the steps
+
+  // The jobs of the current generation, by id (enabled or not), and their files.
+  std::map<std::string, JobPtr> jobs_;
+  std::map<std::string, FileState> files_;  // by path
+  std::map<std::string, JobPtr> last_good_; // by path: the file's last version that loaded
+  std::map<std::string, std::vector<std::string>> downstream_; // upstream id -> ids with `after`
+  std::map<std::string, std::set<std::string>> upstream_done_; // downstream -> upstreams succeeded
+  ReloadReport last_reload_;
+  std::uint64_t generation_ = 0;
+
+  std::vector<Fire> delayed_; // jittered fires waiting for their run_at_ms, a min-heap by it
+  std::vector<OneOff> one_offs_;
+  std::map<std::string, std::unique_ptr<Execution>> running_; // by the first attempt's id
+  std::map<std::string, std::string> attempts_;               // attempt id -> first attempt's id
+  // Job id -> its executions queued or running.
+  std::unordered_map<std::string, std::set<std::string>> active_;
+
+  std::mutex notices_mutex_;
+  std::vector<Notice> notices_;
+
+  std::map<int, Connection> connections_;
+  std::vector<Follower> followers_;
+  std::set<int> pending_pumps_;  // connections whose followers may send more
+  bool followers_dirty_ = false; // a connection with followers closed
+  std::uint64_t next_serial_ = 1;
+};
+
+} // namespace jobsd

@@ -1,0 +1,140 @@
+#include <jobsd/logs.hpp>
+#include <tz/format.hpp>
+#include <tz/zone.hpp>
+
+#include <spdlog/sinks/rotating_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <system_error>
+
+namespace jobsd {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// UTC with milliseconds, then the level: 2026-12-01T09:00:00.004Z info reload: ...
+constexpr const char* pattern = "%Y-%m-%dT%H:%M:%S.%eZ %l %v";
+
+std::shared_ptr<spdlog::logger> open_logger(const std::string& name, const std::string& path,
+                                            const LogRetention& r, bool to_stderr) {
+  std::vector<spdlog::sink_ptr> sinks;
+  sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+      path, static_cast<size_t>(r.max_size), static_cast<size_t>(r.max_files)));
+  if (to_stderr) {
+    sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  }
+  auto logger = std::make_shared<spdlog::logger>(name, sinks.begin(), sinks.end());
+  logger->set_pattern(pattern, spdlog::pattern_time_type::utc);
+  // Every line reaches the file at once: a crash must not eat the last lines before it.
+  logger->flush_on(spdlog::level::trace);
+  return logger;
+}
+
+} // namespace
+
+Logs::Logs(const std::string& dir, const LogRetention& retention, bool to_stderr)
+    : dir_(dir), retention_(retention) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    throw std::runtime_error("cannot make the log folder " + dir + ": " + ec.message());
+  }
+  try {
+    daemon_ = open_logger("jobsd", dir + "/jobsd.log", retention, to_stderr);
+    audit_ = open_logger("audit", dir + "/audit.log", retention, false);
+    audit_->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %v", spdlog::pattern_time_type::utc);
+  } catch (const spdlog::spdlog_ex& e) {
+    throw std::runtime_error("cannot write the logs in " + dir + ": " + e.what());
+  }
+  chmod((dir + "/audit.log").c_str(), 0640);
+}
+
+Logs::~Logs() {
+  for (auto& [name, z] : zones_) {
+    if (z.file != nullptr) {
+      std::fclose(z.file);
+    }
+  }
+}
+
+void Logs::audit(const std::string& line) {
+  audit_->info(line);
+}
+
+void Logs::zone(const tz::Zone& zone, std::int64_t utc, const std::string& line) {
+  const std::string local = tz::format_local(utc, zone); // 2026-12-01T09:00:00+01:00
+  const std::string path = dir_ + "/timezones/" + zone.name() + "/" + local.substr(0, 10) + ".log";
+  ZoneFile& z = zones_[zone.name()];
+  if (z.path != path) {
+    if (z.file != nullptr) {
+      std::fclose(z.file);
+    }
+    std::error_code ec;
+    fs::create_directories(fs::path(path).parent_path(), ec);
+    z.path = path;
+    z.file = std::fopen(path.c_str(), "ae");
+    if (z.file == nullptr) {
+      daemon_->warn("cannot write the zone log {}: {}", path, std::strerror(errno));
+    }
+  }
+  if (z.file == nullptr) {
+    return;
+  }
+  const std::string text = local + " " + line + "\n";
+  if (std::fwrite(text.data(), 1, text.size(), z.file) != text.size() || std::fflush(z.file) != 0) {
+    daemon_->warn("cannot write the zone log {}: {}", path, std::strerror(errno));
+    std::fclose(z.file);
+    z.file = nullptr;
+    z.path.clear();
+  }
+}
+
+int Logs::prune(std::int64_t now, const std::string& execution_logs) {
+  if (retention_.max_age <= 0) {
+    return 0;
+  }
+  const auto limit = std::chrono::system_clock::time_point(std::chrono::seconds(now)) -
+                     std::chrono::seconds(retention_.max_age);
+  // The files being written stay, whatever their age.
+  const auto live = [&](const fs::path& p) {
+    const std::string name = p.filename().string();
+    if (name == "jobsd.log" || name == "audit.log" || name == "jobs.jsonl") {
+      return true;
+    }
+    return std::any_of(zones_.begin(), zones_.end(),
+                       [&](const auto& z) { return z.second.path == p.string(); });
+  };
+  int removed = 0;
+  for (const std::string& folder : {dir_, execution_logs}) {
+    std::error_code ec;
+    std::vector<fs::path> old;
+    for (auto it = fs::recursive_directory_iterator(folder, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      std::error_code e2;
+      if (!it->is_regular_file(e2) || live(it->path())) {
+        continue;
+      }
+      const auto written = fs::last_write_time(it->path(), e2);
+      if (!e2 && std::chrono::file_clock::to_sys(written) < limit) {
+        old.push_back(it->path());
+      }
+    }
+    for (const auto& p : old) {
+      removed += fs::remove(p, ec) ? 1 : 0;
+    }
+    if (execution_logs == dir_) {
+      break;
+    }
+  }
+  return removed;
+}
+
+} // namespace jobsd

@@ -1,0 +1,57 @@
+#pragma once
+
+// The daemon's own logs (spec §5), in its log folder: jobsd.log (lifecycle and errors),
+// audit.log (every mutating command), and timezones/<Zone>/<local date>.log (what each
+// time-zone queue fired and how it ended). Each file rotates by size and keeps a number of old
+// files; rotated files, zone logs and per-execution logs older than the age limit are deleted by
+// prune(). jobs.jsonl and the per-execution logs are written by engine::Recorder.
+
+#include <jobsd/config.hpp>
+
+#include <spdlog/logger.h>
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace tz {
+class Zone;
+}
+
+namespace jobsd {
+
+class Logs {
+public:
+  // Opens the logs in `dir` (created if needed). With `to_stderr`, jobsd.log's lines also go to
+  // standard error. Throws std::runtime_error when the folder cannot be made or written: the
+  // daemon cannot start without its log.
+  Logs(const std::string& dir, const LogRetention& retention, bool to_stderr);
+  ~Logs();
+
+  const std::string& dir() const { return dir_; }
+  // jobsd.log; thread-safe.
+  spdlog::logger& daemon() { return *daemon_; }
+  // One line in audit.log; thread-safe.
+  void audit(const std::string& line);
+  // One line in the log of `zone` for the local date of `utc` (seconds), stamped with that
+  // local time. Main thread only.
+  void zone(const tz::Zone& zone, std::int64_t utc, const std::string& line);
+  // Deletes the files of the log folder and of `execution_logs` (rotated logs, zone logs,
+  // per-execution logs) last written more than the age limit before `now` (UTC seconds), except
+  // the files being written. Returns how many.
+  int prune(std::int64_t now, const std::string& execution_logs);
+
+private:
+  std::string dir_;
+  LogRetention retention_;
+  std::shared_ptr<spdlog::logger> daemon_;
+  std::shared_ptr<spdlog::logger> audit_;
+  struct ZoneFile {
+    std::string path;
+    std::FILE* file = nullptr;
+  };
+  std::map<std::string, ZoneFile> zones_;
+};
+
+} // namespace jobsd

@@ -1,0 +1,207 @@
+// Reading the jobs folder into a new generation of jobs, atomically: files whose identity and
+// times did not change are not read again; the checks across files run over the whole folder;
+// a file that fails keeps its last good version running; the new set replaces the old at once.
+#include <engine/executor.hpp>
+#include <jobs/folder.hpp>
+#include <jobsd/daemon.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+namespace jobsd {
+
+namespace {
+
+std::int64_t ns(const timespec& t) {
+  return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+}
+
+std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
+
+} // namespace
+
+void Daemon::schedule_reload() {
+  // Debounced: a burst of changes (git checkout) is read once it is over, but not later than a
+  // second after it began.
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
+                       .count();
+  if (reload_first_ == 0) {
+    reload_first_ = now;
+  }
+  reload_at_ = std::max<std::int64_t>(
+      1, std::min<std::int64_t>(now + config_.reload_debounce.count(), reload_first_ + 1000));
+}
+
+Daemon::ReloadReport Daemon::reload(bool initial) {
+  const auto began = std::chrono::steady_clock::now();
+  reload_at_ = reload_first_ = 0;
+  auto& log = logs_->daemon();
+  ReloadReport report;
+  report.time_ms = now_ms();
+
+  if (!config_.secrets_file.empty()) {
+    std::ifstream in(config_.secrets_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto parsed = in ? engine::parse_secrets(text.str(), config_.secrets_file)
+                     : base::Result<std::map<std::string, std::string>>(base::Error{
+                           "cannot read the secrets file " + config_.secrets_file, {}, "", 1});
+    if (parsed) {
+      secrets_ = std::move(*parsed);
+    } else {
+      log.error("{} (the secrets read before stay)", parsed.error().render());
+    }
+  }
+
+  // Which files changed since the last reload.
+  std::vector<jobs::LoadedFile> problems;
+  const auto paths = jobs::list_job_files({config_.jobs_dir}, problems);
+  std::map<std::string, FileState> next;
+  std::vector<std::string> changed;
+  for (const auto& path : paths) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      continue; // gone since the folder was listed
+    }
+    FileState f;
+    f.dev = st.st_dev;
+    f.ino = st.st_ino;
+    f.size = st.st_size;
+    f.mtime_ns = ns(st.st_mtim);
+    f.ctime_ns = ns(st.st_ctim);
+    const auto old = files_.find(path);
+    if (old != files_.end() && old->second.dev == f.dev && old->second.ino == f.ino &&
+        old->second.size == f.size && old->second.mtime_ns == f.mtime_ns &&
+        old->second.ctime_ns == f.ctime_ns) {
+      f.loaded = old->second.loaded;
+    } else {
+      changed.push_back(path);
+    }
+    next.emplace(path, std::move(f));
+  }
+  for (const auto& [path, f] : files_) {
+    report.removed += next.count(path) == 0;
+  }
+  jobs::LoadOptions options;
+  options.default_zone = config_.default_zone;
+  options.daemon_is_root = geteuid() == 0;
+  auto loaded = jobs::load_files(changed, options);
+  for (size_t i = 0; i < changed.size(); ++i) {
+    next[changed[i]].loaded = std::make_shared<const jobs::LoadedFile>(std::move(loaded[i]));
+  }
+  files_ = std::move(next);
+
+  // The new generation.
+  std::vector<const jobs::LoadedFile*> all;
+  for (const auto& [path, f] : files_) {
+    all.push_back(f.loaded.get());
+  }
+  const auto across = jobs::check_across(all);
+  std::map<std::string, JobPtr> jobs;
+  std::map<std::string, JobPtr> good;
+  std::vector<std::string> failing;
+  const std::set<std::string> changed_set(changed.begin(), changed.end());
+  size_t i = 0;
+  for (const auto& [path, f] : files_) {
+    bool bad = f.loaded->has_errors();
+    for (const auto& d : across[i]) {
+      bad = bad || d.severity == jobs::Severity::error;
+    }
+    const bool fresh = initial || changed_set.count(path) > 0;
+    for (const auto* list : {&f.loaded->diagnostics, &across[i]}) {
+      for (const auto& d : *list) {
+        if (d.severity == jobs::Severity::error) {
+          report.errors.push_back(d);
+        }
+        if (fresh) {
+          log.warn("{}", first_line(jobs::render(d)));
+        }
+      }
+    }
+    if (!bad) {
+      JobPtr job(f.loaded, &*f.loaded->job);
+      jobs[job->id] = job;
+      good[path] = job;
+    } else if (last_good_.count(path)) {
+      failing.push_back(path);
+    }
+    ++i;
+  }
+  for (const auto& f : problems) {
+    for (const auto& d : f.diagnostics) {
+      report.errors.push_back(d);
+      log.error("{}", first_line(jobs::render(d)));
+    }
+  }
+  // A file that fails keeps its last good version, unless a good file now has its id.
+  for (const auto& path : failing) {
+    const JobPtr& job = last_good_.at(path);
+    if (!jobs.count(job->id)) {
+      jobs[job->id] = job;
+      good[path] = job;
+      report.stale.push_back(path);
+      log.warn("{} has errors: job {} keeps running its last good version", path, job->id);
+    }
+  }
+  last_good_ = std::move(good);
+
+  jobs_ = std::move(jobs);
+  downstream_.clear();
+  std::vector<JobPtr> list;
+  list.reserve(jobs_.size());
+  for (const auto& [id, job] : jobs_) {
+    list.push_back(job);
+    queues_.ensure(zone_of(*job));
+    for (const auto& up : job->after) {
+      downstream_[up].push_back(id);
+    }
+  }
+  std::erase_if(upstream_done_, [&](const auto& e) { return jobs_.count(e.first) == 0; });
+  const std::int64_t now = now_ms() / 1000;
+  if (initial) {
+    // After a restart, the fires since each job's last one (from the store) were missed.
+    std::map<std::string, std::int64_t> last;
+    if (auto states = store_->job_states(); states) {
+      for (const auto& s : *states) {
+        if (s.last_fire_ms) {
+          last[s.job_id] = *s.last_fire_ms / 1000;
+        }
+      }
+    } else {
+      log.error("{}", states.error().message);
+    }
+    scheduler_.set_jobs(list, now, [&](const std::string& id) -> std::optional<std::int64_t> {
+      const auto it = last.find(id);
+      return it == last.end() ? std::nullopt : std::optional(it->second);
+    });
+  } else {
+    scheduler_.set_jobs(list, now);
+  }
+  ++generation_;
+
+  report.files = files_.size();
+  report.changed = changed.size();
+  report.jobs = jobs_.size();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  if (initial || report.changed > 0 || report.removed > 0) {
+    std::set<std::string> bad_files;
+    for (const auto& d : report.errors) {
+      bad_files.insert(d.error.location.path);
+    }
+    log.info("{}: {} job{} from {} file{} ({} read, {} removed, {} with errors) in {:.3f}s",
+             initial ? "loaded" : "reloaded", report.jobs, report.jobs == 1 ? "" : "s",
+             report.files, report.files == 1 ? "" : "s", report.changed, report.removed,
+             bad_files.size(), report.seconds);
+  }
+  last_reload_ = report;
+  return report;
+}
+
+} // namespace jobsd

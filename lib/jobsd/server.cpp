@@ -1,0 +1,323 @@
+// The control socket's connections: accepting with the peer's credentials, reading request
+// lines, writing replies and streams without ever blocking the loop, and dropping clients that
+// send too much, too slowly, or read too slowly.
+#include <ipc/client.hpp>
+#include <jobsd/daemon.hpp>
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+namespace jobsd {
+
+namespace {
+
+// At most this many clients at once; more are told so and closed.
+constexpr size_t max_connections = 1024;
+// A client that lets this much output pile up unread is dropped.
+constexpr size_t max_unsent_bytes = 16 << 20;
+
+std::int64_t steady_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::optional<gid_t> group_id(const std::string& name) {
+  if (name.empty()) {
+    return std::nullopt;
+  }
+  group g{};
+  group* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (getgrnam_r(name.c_str(), &g, buffer.data(), buffer.size(), &found) != 0 || !found) {
+    return std::nullopt;
+  }
+  return g.gr_gid;
+}
+
+// Whether the user (with primary group `gid`) belongs to the group named `name`.
+bool member_of(const std::string& user, gid_t gid, const std::string& name) {
+  const auto wanted = group_id(name);
+  if (!wanted) {
+    return false;
+  }
+  if (gid == *wanted) {
+    return true;
+  }
+  int count = 64;
+  std::vector<gid_t> groups(static_cast<size_t>(count));
+  if (getgrouplist(user.c_str(), gid, groups.data(), &count) < 0) {
+    groups.resize(static_cast<size_t>(count));
+    getgrouplist(user.c_str(), gid, groups.data(), &count);
+  }
+  groups.resize(static_cast<size_t>(std::max(count, 0)));
+  return std::find(groups.begin(), groups.end(), *wanted) != groups.end();
+}
+
+std::string user_name(uid_t uid) {
+  passwd pw{};
+  passwd* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (getpwuid_r(uid, &pw, buffer.data(), buffer.size(), &found) == 0 && found) {
+    return pw.pw_name;
+  }
+  return std::to_string(uid);
+}
+
+} // namespace
+
+base::Result<bool> Daemon::listen_socket() {
+  const std::string& path = config_.socket;
+  const auto fail = [&](const std::string& what) {
+    base::Error e;
+    e.message = what + " " + path + ": " + std::strerror(errno);
+    return e;
+  };
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof address.sun_path) {
+    base::Error e;
+    e.message = "the socket path " + path + " is too long (at most " +
+                std::to_string(sizeof address.sun_path - 1) + " bytes); set socket: in the config";
+    return e;
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  // A socket that answers belongs to another daemon (with another state folder); one that
+  // does not is left from a daemon that died.
+  if (ipc::Client::connect(path, std::chrono::milliseconds(500))) {
+    base::Error e;
+    e.message = "another jobsd listens on " + path;
+    return e;
+  }
+  ::unlink(path.c_str());
+  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (listen_fd_ < 0) {
+    return fail("cannot make the socket");
+  }
+  // Created with mode 0660 from the start: no moment in which others could connect.
+  const mode_t old_mask = umask(0117);
+  const int bound = ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  umask(old_mask);
+  if (bound != 0) {
+    return fail("cannot bind the socket");
+  }
+  if (!config_.access.socket_group.empty()) {
+    const auto gid = group_id(config_.access.socket_group);
+    if (!gid || chown(path.c_str(), static_cast<uid_t>(-1), *gid) != 0) {
+      return fail("cannot give the group " + config_.access.socket_group + " to the socket");
+    }
+  }
+  if (::listen(listen_fd_, 512) != 0) {
+    return fail("cannot listen on the socket");
+  }
+  epoll_event e{};
+  e.events = EPOLLIN;
+  e.data.fd = listen_fd_;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &e);
+  return true;
+}
+
+Daemon::Connection* Daemon::connection(int fd) {
+  const auto it = connections_.find(fd);
+  return it == connections_.end() ? nullptr : &it->second;
+}
+
+void Daemon::accept_clients() {
+  while (true) {
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+        logs_->daemon().error("accept: {}", std::strerror(errno));
+      }
+      return;
+    }
+    if (connections_.size() >= max_connections) {
+      const std::string line = ipc::encode(ipc::error_reply(
+          std::nullopt, ipc::code::denied,
+          "too many clients (" + std::to_string(max_connections) + "); try again"));
+      (void)::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::close(fd);
+      continue;
+    }
+    Connection c;
+    c.fd = fd;
+    c.serial = next_serial_++;
+    ucred cred{};
+    socklen_t length = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) {
+      ::close(fd);
+      continue;
+    }
+    c.uid = cred.uid;
+    c.gid = cred.gid;
+    c.pid = cred.pid;
+    c.user = user_name(cred.uid);
+    const Access& a = config_.access;
+    c.admin = cred.uid == 0 || cred.uid == geteuid() ||
+              (!a.admin_group.empty() && member_of(c.user, cred.gid, a.admin_group));
+    c.reader = c.admin || a.readers == Access::Readers::all ||
+               (a.readers == Access::Readers::group && member_of(c.user, cred.gid, a.reader_group));
+    epoll_event e{};
+    e.events = EPOLLIN;
+    e.data.fd = fd;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &e);
+    auto& stored = connections_.emplace(fd, std::move(c)).first->second;
+    send(stored, hello(stored));
+  }
+}
+
+void Daemon::on_readable(Connection& c) {
+  const int fd = c.fd;
+  char chunk[65536];
+  while (true) {
+    const ssize_t got = ::read(fd, chunk, sizeof chunk);
+    if (got > 0) {
+      c.in.append(chunk, static_cast<size_t>(got));
+      if (c.in.size() > ipc::max_request_bytes + 1 && c.in.find('\n') == std::string::npos) {
+        break;
+      }
+      continue;
+    }
+    if (got == 0) {
+      close_connection(fd);
+      return;
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    if (errno != EAGAIN) {
+      close_connection(fd);
+      return;
+    }
+    break;
+  }
+  // Each complete line is one request; the connection may close while they are handled.
+  for (size_t nl; (nl = c.in.find('\n')) != std::string::npos;) {
+    const std::string line = c.in.substr(0, nl);
+    c.in.erase(0, nl + 1);
+    auto decoded = ipc::decode_request(line);
+    if (!decoded.request) {
+      send(c, decoded.error_reply);
+    } else {
+      handle_request(c, *decoded.request);
+    }
+    if (connection(fd) == nullptr || c.closing) {
+      return;
+    }
+  }
+  if (c.in.size() > ipc::max_request_bytes) {
+    c.in.clear();
+    c.closing = true; // once the error is sent
+    send(c, ipc::error_reply(std::nullopt, ipc::code::too_large,
+                             "request longer than " + std::to_string(ipc::max_request_bytes) +
+                                 " bytes; closing"));
+    return;
+  }
+  c.partial_since = c.in.empty() ? 0 : (c.partial_since != 0 ? c.partial_since : steady_now());
+}
+
+void Daemon::send(Connection& c, const ipc::Json& message) {
+  c.out += ipc::encode(message);
+  on_writable(c);
+}
+
+void Daemon::on_writable(Connection& c) {
+  const int fd = c.fd;
+  while (!c.out.empty()) {
+    const ssize_t n = ::send(fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      c.out.erase(0, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0 && errno == EAGAIN) {
+      break;
+    }
+    close_connection(fd);
+    return;
+  }
+  if (c.out.size() > max_unsent_bytes) {
+    logs_->daemon().warn("client {} (pid {}) reads too slowly: {} bytes unsent; closing", c.user,
+                         c.pid, c.out.size());
+    close_connection(fd);
+    return;
+  }
+  if (c.out.empty() && c.closing) {
+    close_connection(fd);
+    return;
+  }
+  epoll_event e{};
+  e.events = EPOLLIN | (c.out.empty() ? 0u : static_cast<unsigned>(EPOLLOUT));
+  e.data.fd = fd;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &e);
+  // Follow streams read more of their logs as the client takes what it was sent.
+  if (c.out.empty() && std::any_of(followers_.begin(), followers_.end(),
+                                   [&](const Follower& f) { return f.fd == fd; })) {
+    pending_pumps_.insert(fd);
+  }
+}
+
+void Daemon::close_connection(int fd) {
+  const auto it = connections_.find(fd);
+  if (it == connections_.end()) {
+    return;
+  }
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  ::close(fd);
+  connections_.erase(it);
+  // Followers are dropped later: this may run while they are being pumped.
+  followers_dirty_ = true;
+}
+
+Daemon::Connection* Daemon::client(const Follower& f) {
+  Connection* c = connection(f.fd);
+  return c != nullptr && c->serial == f.serial ? c : nullptr;
+}
+
+void Daemon::sweep_followers() {
+  if (!followers_dirty_) {
+    return;
+  }
+  followers_dirty_ = false;
+  std::erase_if(followers_, [&](const Follower& f) { return client(f) == nullptr; });
+  for (auto& [id, x] : running_) {
+    x->watched = std::any_of(followers_.begin(), followers_.end(),
+                             [&](const Follower& f) { return f.execution_id == id && f.send_log; });
+  }
+}
+
+void Daemon::expire_slow_clients() {
+  const std::int64_t now = steady_now();
+  std::vector<int> late;
+  for (const auto& [fd, c] : connections_) {
+    if (c.partial_since > 0 && now - c.partial_since >= client_request_timeout_ms) {
+      late.push_back(fd);
+    }
+  }
+  for (int fd : late) {
+    Connection& c = connections_.at(fd);
+    c.in.clear();
+    c.partial_since = 0;
+    c.closing = true; // once the error is sent
+    send(c, ipc::error_reply(std::nullopt, ipc::code::bad_request,
+                             "request not completed within " +
+                                 std::to_string(client_request_timeout_ms / 1000) + "s; closing"));
+  }
+}
+
+} // namespace jobsd

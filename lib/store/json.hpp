@@ -1,0 +1,22 @@
+#pragma once
+
+// A stored execution as JSON, with the seeds' JobExecutionResult field names: what
+// `jobsctl history --json` prints and what jobsd's history command sends.
+
+#include <store/store.hpp>
+
+#include <nlohmann/json.hpp>
+
+namespace store {
+
+// Times are ISO 8601 UTC with milliseconds; absent values are null. Steps are included when
+// the record has them.
+nlohmann::ordered_json to_json(const ExecutionRecord& e);
+
+// "2026-11-23T18:40:01.123Z": UTC milliseconds, ISO 8601.
+std::string iso_time(std::int64_t ms);
+
+// iso_time(), or null when absent.
+nlohmann::ordered_json time_json(std::optional<std::int64_t> ms);
+
+} // namespace store
