@@ -1,14 +1,13 @@
 // jobsctl enable|disable JOB...: sets `enabled` in the job files, changing nothing else.
 #include "commands.hpp"
+#include "daemon.hpp"
 #include "job_folder.hpp"
 #include "output.hpp"
 
 #include <base/exit_codes.hpp>
 #include <jobs/edit.hpp>
 
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 namespace jobsctl {
 
@@ -16,44 +15,60 @@ namespace {
 
 struct EnableOptions {
   JobFolder folder;
+  StateOption state;
+  DaemonOption daemon;
   std::vector<std::string> jobs;
   bool value = true;
 };
 
 // Edits one file; returns false (after printing why) when it could not.
 bool set_in_file(const std::string& path, const EnableOptions& o) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
-  const auto format = path.ends_with(".json") ? jobs::FileFormat::json : jobs::FileFormat::yaml;
-  auto edited = jobs::set_enabled(text, format, o.value, path);
-  if (!edited) {
-    print_error(edited.error());
+  auto changed = jobs::set_enabled_in_file(path, o.value, o.folder.load_options());
+  if (!changed) {
+    print_error(changed.error());
     return false;
   }
-  const char* state = o.value ? "enabled" : "disabled";
-  if (*edited == text) {
-    std::cout << path << ": already " << state << "\n";
-    return true;
-  }
-  // The edit must read back as the same job with only `enabled` changed.
-  const auto check = jobs::load_job_text(path, *edited, o.folder.load_options());
-  if (!check.job || check.job->enabled != o.value) {
-    std::cerr << "jobsctl: " << path << ": the edited file would not read back as " << state
-              << "; left unchanged\n";
-    return false;
-  }
-  auto written = jobs::write_file_atomically(path, *edited);
-  if (!written) {
-    print_error(written.error());
-    return false;
-  }
-  std::cout << path << ": " << state << "\n";
+  std::cout << path << ": " << (*changed ? "" : "already ") << (o.value ? "enabled" : "disabled")
+            << "\n";
   return true;
 }
 
+// Through jobsd: the same edit, then a reload, audited. nullopt: the daemon does not use the
+// folder, edit the files.
+std::optional<int> enable_through_daemon(const EnableOptions& o) {
+  auto d = connect(o.daemon, o.state);
+  if (!d.client) {
+    return std::nullopt;
+  }
+  auto status = d.client->call("status");
+  if (!status || !status->ok() || !o.folder.is(status->result.value("jobs_dir", ""))) {
+    return std::nullopt;
+  }
+  bool ok = true;
+  for (const auto& name : o.jobs) {
+    auto reply = d.client->call(o.value ? "enable" : "disable", {{"job", name}});
+    if (!reply) {
+      return report(reply.error());
+    }
+    if (!reply->ok()) {
+      const int code = report(*reply);
+      if (code == base::exit_code::denied) {
+        return code;
+      }
+      ok = false;
+      continue;
+    }
+    std::cout << reply->result["path"].get<std::string>() << ": "
+              << (reply->result["changed"].get<bool>() ? "" : "already ")
+              << (o.value ? "enabled" : "disabled") << "\n";
+  }
+  return ok ? base::exit_code::ok : base::exit_code::usage;
+}
+
 int run_enable(const EnableOptions& o) {
+  if (const auto done = enable_through_daemon(o)) {
+    return *done;
+  }
   const auto set = o.folder.load();
   bool ok = true;
   for (const auto& name : o.jobs) {
@@ -77,6 +92,8 @@ Run setup(CLI::App& command, bool value) {
   o->value = value;
   command.add_option("jobs", o->jobs, "Job ids or files")->required();
   o->folder.add_option(command);
+  o->state.add_option(command);
+  o->daemon.add_option(command);
   return [o] { return run_enable(*o); };
 }
 

@@ -1,6 +1,7 @@
 // jobsctl history and logs: what ran, from the history store, and what it printed, from the
 // execution's log file.
 #include "commands.hpp"
+#include "daemon.hpp"
 #include "output.hpp"
 #include "state.hpp"
 
@@ -11,6 +12,7 @@
 #include <tz/format.hpp>
 #include <tz/zone.hpp>
 
+#include <csignal>
 #include <fstream>
 #include <iostream>
 
@@ -20,6 +22,7 @@ namespace {
 
 struct HistoryOptions {
   StateOption state;
+  DaemonOption daemon;
   std::string job;
   std::string status;
   std::string since;
@@ -75,30 +78,56 @@ int history(const HistoryOptions& o) {
     query.since_ms = *since;
   }
   query.limit = o.limit;
-  auto opened = o.state.open_existing();
-  if (!opened) {
-    print_error(opened.error());
-    return base::exit_code::usage;
-  }
-  auto rows = (*opened)->history(query);
-  if (!rows) {
-    print_error(rows.error());
-    return base::exit_code::job_failed;
+  nlohmann::ordered_json records = nlohmann::ordered_json::array();
+  if (auto d = connect(o.daemon, o.state); d.client) {
+    // Through jobsd: the history is readable by whom jobsd lets read it.
+    nlohmann::ordered_json args = {{"limit", query.limit}};
+    if (query.job_id) {
+      args["job"] = *query.job_id;
+    }
+    if (query.status) {
+      args["status"] = *query.status;
+    }
+    if (query.since_ms) {
+      args["since_ms"] = *query.since_ms;
+    }
+    auto reply = d.client->call("history", args);
+    if (!reply) {
+      return report(reply.error());
+    }
+    if (!reply->ok()) {
+      return report(*reply);
+    }
+    records = std::move(reply->result);
+  } else {
+    auto opened = o.state.open_existing();
+    if (!opened) {
+      print_error(opened.error());
+      return base::exit_code::usage;
+    }
+    auto rows = (*opened)->history(query);
+    if (!rows) {
+      print_error(rows.error());
+      return base::exit_code::job_failed;
+    }
+    for (const auto& e : *rows) {
+      records.push_back(store::to_json(e));
+    }
   }
   if (o.json) {
-    nlohmann::ordered_json out = nlohmann::ordered_json::array();
-    for (const auto& e : *rows) {
-      out.push_back(store::to_json(e));
-    }
-    std::cout << out.dump(2) << "\n";
+    std::cout << records.dump(2) << "\n";
     return base::exit_code::ok;
   }
   std::vector<std::vector<std::string>> table;
-  for (const auto& e : *rows) {
-    table.push_back(
-        {e.execution_id, e.job_id, e.status, local_time(e.start_ms),
-         e.end_ms ? short_duration(static_cast<double>(*e.end_ms - e.start_ms) / 1000) : "running",
-         std::to_string(e.attempt), e.trigger});
+  for (const auto& e : records) {
+    const auto start = e["start_time"].is_string()
+                           ? tz::parse_time(e["start_time"].get<std::string>(), tz::utc())
+                           : base::Result<std::int64_t>(base::Error{});
+    const auto& duration = e["duration_seconds"];
+    table.push_back({e["execution_id"].get<std::string>(), e["job_id"].get<std::string>(),
+                     e["status"].get<std::string>(), start ? local_time(*start * 1000) : "-",
+                     duration.is_number() ? short_duration(duration.get<double>()) : "running",
+                     std::to_string(e["attempt"].get<int>()), e["trigger"].get<std::string>()});
   }
   print_table({"EXECUTION", "JOB", "STATUS", "STARTED", "DURATION", "ATTEMPT", "TRIGGER"}, table);
   return base::exit_code::ok;
@@ -106,10 +135,12 @@ int history(const HistoryOptions& o) {
 
 struct LogsOptions {
   StateOption state;
+  DaemonOption daemon;
   std::string target;
   std::string step;
   std::string grep;
   std::string status;
+  bool follow = false;
 };
 
 // Whether a log line (after its time stamp) belongs to step `id`.
@@ -118,11 +149,73 @@ bool of_step(std::string_view text, const std::string& id) {
          text.starts_with("--- step " + id + ":");
 }
 
+// Whether a log line is shown with --step and --grep.
+bool shown(const std::string& line, const LogsOptions& o) {
+  const size_t space = line.find(' ');
+  const std::string_view text =
+      space == std::string::npos ? std::string_view() : std::string_view(line).substr(space + 1);
+  return (o.step.empty() || of_step(text, o.step)) &&
+         (o.grep.empty() || line.find(o.grep) != std::string::npos);
+}
+
+// Through jobsd: the log as it is, or followed (-f) as the execution runs; following a job,
+// every next execution too, until interrupted.
+int logs_from_daemon(const LogsOptions& o, ipc::Client& client) {
+  std::string target = o.target;
+  if (!o.status.empty()) {
+    auto reply = client.call("history", {{"job", o.target}, {"status", o.status}, {"limit", 1}});
+    if (!reply) {
+      return report(reply.error());
+    }
+    if (!reply->ok()) {
+      return report(*reply);
+    }
+    if (reply->result.empty()) {
+      std::cerr << "jobsctl: no execution with status " << o.status << " of \"" << o.target
+                << "\" in the history\n";
+      return base::exit_code::usage;
+    }
+    target = reply->result[0]["execution_id"].get<std::string>();
+  }
+  if (o.follow) {
+    std::signal(SIGINT, SIG_DFL);
+  }
+  auto reply = client.call(
+      "logs", {{"target", target}, {"follow", o.follow}},
+      [&](const ipc::Json& e) {
+        if (e.contains("line")) {
+          const std::string line = e["line"].get<std::string>();
+          if (shown(line, o)) {
+            std::cout << line << "\n";
+            std::cout.flush();
+          }
+        } else if (e.contains("execution_start") && o.follow) {
+          std::cout << "--- execution " << e["execution_start"].value("execution_id", "")
+                    << " started\n";
+          std::cout.flush();
+        }
+      },
+      o.follow ? std::chrono::milliseconds(0) : std::chrono::milliseconds(60000));
+  if (!reply) {
+    return report(reply.error());
+  }
+  if (!reply->ok()) {
+    return report(*reply);
+  }
+  return base::exit_code::ok;
+}
+
 int logs(const LogsOptions& o) {
   if (!o.status.empty() && !known_status(o.status)) {
     std::cerr << "jobsctl: --status: unknown status \"" << o.status << "\" (one of " << status_list
               << ")\n";
     return base::exit_code::usage;
+  }
+  if (auto d = connect(o.daemon, o.state); d.client) {
+    return logs_from_daemon(o, *d.client);
+  } else if (o.follow) {
+    std::cerr << "jobsctl: " << d.error.message << "; -f needs it\n";
+    return base::exit_code::unreachable;
   }
   auto opened = o.state.open_existing();
   if (!opened) {
@@ -183,16 +276,9 @@ int logs(const LogsOptions& o) {
     return base::exit_code::ok;
   }
   for (std::string line; std::getline(in, line);) {
-    const size_t space = line.find(' ');
-    const std::string_view text =
-        space == std::string::npos ? std::string_view() : std::string_view(line).substr(space + 1);
-    if (!o.step.empty() && !of_step(text, o.step)) {
-      continue;
+    if (shown(line, o)) {
+      std::cout << line << "\n";
     }
-    if (!o.grep.empty() && line.find(o.grep) == std::string::npos) {
-      continue;
-    }
-    std::cout << line << "\n";
   }
   return base::exit_code::ok;
 }
@@ -209,6 +295,7 @@ Run setup_history(CLI::App& command) {
       ->capture_default_str();
   command.add_flag("--json", o->json, "Print a JSON array");
   o->state.add_option(command);
+  o->daemon.add_option(command);
   return [o] { return history(*o); };
 }
 
@@ -219,7 +306,10 @@ Run setup_logs(CLI::App& command) {
   command.add_option("--step", o->step, "Only this step's lines");
   command.add_option("--grep", o->grep, "Only lines containing this text");
   command.add_option("--status", o->status, "With a job id: its last execution with this status");
+  command.add_flag("--follow,-f", o->follow,
+                   "Follow the log as the execution runs (a job: its next executions too)");
   o->state.add_option(command);
+  o->daemon.add_option(command);
   return [o] { return logs(*o); };
 }
 

@@ -1,5 +1,6 @@
 // jobsctl list and jobsctl show: the jobs of the folder and their next fires.
 #include "commands.hpp"
+#include "daemon.hpp"
 #include "job_folder.hpp"
 #include "output.hpp"
 #include "state.hpp"
@@ -8,6 +9,7 @@
 #include <base/exit_codes.hpp>
 #include <jobs/canonical.hpp>
 #include <tz/format.hpp>
+#include <tz/zone.hpp>
 
 #include <chrono>
 #include <iostream>
@@ -51,7 +53,22 @@ std::string schedule_text(const jobs::JobDefinition& job) {
 struct ListOptions {
   JobFolder folder;
   StateOption state;
+  DaemonOption daemon;
   bool json = false;
+};
+
+// One line of jobsctl list, from the files or from jobsd.
+struct JobRow {
+  std::string id, name;
+  bool enabled = true;
+  nlohmann::ordered_json schedule; // the expressions
+  std::string schedule_text;
+  std::string zone;
+  std::optional<std::int64_t> next; // UTC seconds
+  std::string last_status;          // empty: none
+  std::string path;
+  std::string active; // jobsd only: running, queued or empty
+  bool stale = false; // jobsd only: the file has errors; this is its last good version
 };
 
 // The last status of each job the history store knows; none without a store.
@@ -71,64 +88,128 @@ std::map<std::string, std::string> last_statuses(const StateOption& state) {
   return out;
 }
 
-int run_list(const ListOptions& o) {
-  const auto set = o.folder.load();
-  const auto last = last_statuses(o.state);
-  const auto last_of = [&](const std::string& id) -> std::optional<std::string> {
-    const auto it = last.find(id);
-    return it == last.end() || it->second.empty() ? std::nullopt
-                                                  : std::optional<std::string>(it->second);
-  };
-  const auto now = now_seconds();
-  const cron::Instant from{std::chrono::seconds{now}};
-  if (o.json) {
-    auto out = nlohmann::ordered_json::array();
-    for (const auto& f : set.files) {
-      if (!f.job) {
-        continue;
-      }
-      const auto& job = *f.job;
-      const auto next = job.enabled ? job.next_fire(from) : std::nullopt;
-      nlohmann::ordered_json row = {
-          {"id", job.id},
-          {"name", job.name},
-          {"enabled", job.enabled},
-          {"schedule", job.schedule.cron},
-          {"timezone", job.zone->name()},
-          {"next_utc", nullptr},
-          {"next_local", nullptr},
-          {"last_status", last_of(job.id) ? nlohmann::ordered_json(*last_of(job.id)) : nullptr},
-          {"path", job.path}};
-      if (next) {
-        const auto t = next->time.time_since_epoch().count();
-        row["next_utc"] = tz::format_utc(t);
-        row["next_local"] = tz::format_local(t, *job.zone);
-      }
-      out.push_back(row);
-    }
-    std::cout << out.dump(2) << "\n";
-    report_bad_files(set);
-    return base::exit_code::ok;
-  }
-  std::vector<std::vector<std::string>> rows;
+std::vector<JobRow> rows_of(const jobs::JobSet& set, const StateOption& state) {
+  const auto last = last_statuses(state);
+  const cron::Instant from{std::chrono::seconds{now_seconds()}};
+  std::vector<JobRow> rows;
   for (const auto& f : set.files) {
     if (!f.job) {
       continue;
     }
     const auto& job = *f.job;
-    std::string next = "-";
-    if (!job.enabled) {
-      next = "disabled";
-    } else if (auto fire = job.next_fire(from)) {
-      const auto t = fire->time.time_since_epoch().count();
-      const auto period = job.zone->period_at(t);
-      next = tz::format_civil(t + period.offset).substr(0, 16) + " " + std::string(period.abbrev) +
-             " (" + relative(t - now) + ")";
+    JobRow r;
+    r.id = job.id;
+    r.name = job.name;
+    r.enabled = job.enabled;
+    r.schedule = job.schedule.cron;
+    r.schedule_text = schedule_text(job);
+    r.zone = job.zone->name();
+    if (const auto fire = job.enabled ? job.next_fire(from) : std::nullopt) {
+      r.next = fire->time.time_since_epoch().count();
     }
-    rows.push_back({job.id, job.name, job.enabled ? "yes" : "no", schedule_text(job),
-                    job.zone->name(), next, last_of(job.id).value_or("—")});
+    if (const auto it = last.find(job.id); it != last.end()) {
+      r.last_status = it->second;
+    }
+    r.path = job.path;
+    rows.push_back(std::move(r));
   }
-  print_table({"ID", "NAME", "ENABLED", "SCHEDULE", "ZONE", "NEXT", "LAST"}, rows);
+  return rows;
+}
+
+std::vector<JobRow> rows_of(const nlohmann::ordered_json& list) {
+  std::vector<JobRow> rows;
+  for (const auto& j : list["jobs"]) {
+    JobRow r;
+    r.id = j["id"].get<std::string>();
+    r.name = j["name"].get<std::string>();
+    r.enabled = j["enabled"].get<bool>();
+    r.schedule = j["schedule"];
+    for (const auto& c : j["schedule"]) {
+      r.schedule_text += (r.schedule_text.empty() ? "" : "; ") + c.get<std::string>();
+    }
+    if (r.schedule_text.empty()) {
+      r.schedule_text = "-";
+    }
+    r.zone = j["timezone"].get<std::string>();
+    if (j["next_fire"].is_string()) {
+      if (auto t = tz::parse_time(j["next_fire"].get<std::string>(), tz::utc())) {
+        r.next = *t;
+      }
+    }
+    r.last_status = j.value("last_status", std::string());
+    r.path = j["path"].get<std::string>();
+    r.active = j.value("active", std::string());
+    r.stale = j.value("stale", false);
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+void print_rows(const std::vector<JobRow>& rows, bool json) {
+  const auto now = now_seconds();
+  if (json) {
+    auto out = nlohmann::ordered_json::array();
+    for (const auto& r : rows) {
+      const auto zone = tz::find_zone(r.zone);
+      out.push_back(
+          {{"id", r.id},
+           {"name", r.name},
+           {"enabled", r.enabled},
+           {"schedule", r.schedule},
+           {"timezone", r.zone},
+           {"next_utc", r.next ? nlohmann::ordered_json(tz::format_utc(*r.next)) : nullptr},
+           {"next_local",
+            r.next && zone ? nlohmann::ordered_json(tz::format_local(*r.next, **zone)) : nullptr},
+           {"last_status", r.last_status.empty() ? nullptr : nlohmann::ordered_json(r.last_status)},
+           {"path", r.path},
+           {"active", r.active.empty() ? nullptr : nlohmann::ordered_json(r.active)},
+           {"stale", r.stale}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> table;
+  for (const auto& r : rows) {
+    std::string next = "-";
+    const auto zone = tz::find_zone(r.zone);
+    if (!r.enabled) {
+      next = "disabled";
+    } else if (r.next && zone) {
+      const auto period = (*zone)->period_at(*r.next);
+      next = tz::format_civil(*r.next + period.offset).substr(0, 16) + " " +
+             std::string(period.abbrev) + " (" + relative(*r.next - now) + ")";
+    }
+    std::string last = r.last_status.empty() ? "—" : r.last_status;
+    if (!r.active.empty()) {
+      last = r.active + " now";
+    }
+    table.push_back({r.id + (r.stale ? " (stale)" : ""), r.name, r.enabled ? "yes" : "no",
+                     r.schedule_text, r.zone, next, last});
+  }
+  print_table({"ID", "NAME", "ENABLED", "SCHEDULE", "ZONE", "NEXT", "LAST"}, table);
+}
+
+int run_list(const ListOptions& o) {
+  // The running daemon's view (its jobs, what runs now) when it uses this folder.
+  if (auto d = connect(o.daemon, o.state); d.client) {
+    auto reply = d.client->call("list");
+    if (!reply) {
+      return report(reply.error());
+    }
+    if (!reply->ok()) {
+      return report(*reply);
+    }
+    if (o.folder.is(reply->result.value("jobs_dir", std::string()))) {
+      print_rows(rows_of(reply->result), o.json);
+      if (const auto bad = reply->result.value("files_with_errors", 0); bad > 0) {
+        std::cerr << "jobsctl: " << bad << (bad == 1 ? " file has" : " files have")
+                  << " errors; jobsctl status shows them\n";
+      }
+      return base::exit_code::ok;
+    }
+  }
+  const auto set = o.folder.load();
+  print_rows(rows_of(set, o.state), o.json);
   report_bad_files(set);
   return base::exit_code::ok;
 }
@@ -189,6 +270,7 @@ Run setup_list(CLI::App& command) {
   auto o = std::make_shared<ListOptions>();
   o->folder.add_option(command);
   o->state.add_option(command);
+  o->daemon.add_option(command);
   command.add_flag("--json", o->json, "Print a JSON array");
   return [o] { return run_list(*o); };
 }

@@ -108,21 +108,6 @@ base::Result<std::map<std::string, std::string>> load_secrets(const jobs::JobDef
   return engine::secrets_for(job, from_file);
 }
 
-int exit_code_of(engine::Status status) {
-  switch (status) {
-  case engine::Status::success:
-    return base::exit_code::ok;
-  case engine::Status::partial_success:
-    return base::exit_code::partial_success;
-  case engine::Status::timeout:
-    return base::exit_code::timeout;
-  case engine::Status::cancelled:
-    return base::exit_code::interrupted;
-  default:
-    return base::exit_code::job_failed;
-  }
-}
-
 int run(const RunOptions& o) {
   // A job file's path, or the id of a job in the folder.
   std::optional<jobs::LoadedFile> file;
@@ -216,16 +201,7 @@ int run(const RunOptions& o) {
     }
     std::cout << (attempts.size() == 1 ? out[0] : out).dump(2) << "\n";
   } else {
-    size_t ok = 0, failed = 0, skipped = 0;
-    for (const auto& s : last.steps) {
-      ok += s.status == engine::Status::success;
-      skipped += s.status == engine::Status::skipped;
-      failed += s.status != engine::Status::success && s.status != engine::Status::skipped;
-    }
-    std::cout << engine::to_string(last.status) << ": " << last.steps.size() << " steps (" << ok
-              << " succeeded, " << failed << " failed, " << skipped << " skipped) in "
-              << short_duration(last.duration_seconds()) << ", execution " << last.execution_id
-              << (last.attempt > 1 ? ", attempt " + std::to_string(last.attempt) : "") << "\n";
+    std::cout << summary_line(result_json(last)) << "\n";
     if (!last.error_message.empty() && last.status != engine::Status::success) {
       std::cout << "  " << last.error_message << "\n";
     }

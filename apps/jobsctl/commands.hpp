@@ -29,6 +29,11 @@ Run setup_migrate(CLI::App& command);
 Run setup_run(CLI::App& command);
 Run setup_history(CLI::App& command);
 Run setup_logs(CLI::App& command);
+Run setup_status(CLI::App& command);
+Run setup_trigger(CLI::App& command);
+Run setup_cancel(CLI::App& command);
+Run setup_reload(CLI::App& command);
+Run setup_schedule(CLI::App& command);
 
 // Every verb, in the order --help lists them.
 inline const Verb verbs[] = {
@@ -37,7 +42,12 @@ inline const Verb verbs[] = {
     {"show", "Print one job in canonical form with its next fires", &setup_show},
     {"run", "Run a job now in the foreground, without a daemon", &setup_run},
     {"history", "List past executions from the history store", &setup_history},
-    {"logs", "Print the log of an execution (a job's last by default)", &setup_logs},
+    {"logs", "Print the log of an execution (a job's last by default); -f follows it", &setup_logs},
+    {"status", "Show the running jobsd: queues, running executions, file errors", &setup_status},
+    {"trigger", "Run a job now in jobsd (--wait, --follow)", &setup_trigger},
+    {"cancel", "Cancel a queued or running execution in jobsd", &setup_cancel},
+    {"reload", "Make jobsd re-read the jobs folder now", &setup_reload},
+    {"schedule", "Make jobsd run a job once at a given time", &setup_schedule},
     {"enable", "Set enabled: true in job files, changing nothing else", &setup_enable},
     {"disable", "Set enabled: false in job files, changing nothing else", &setup_disable},
     {"new", "Write a new, valid, commented job file", &setup_new},

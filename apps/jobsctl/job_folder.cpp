@@ -8,9 +8,14 @@
 namespace jobsctl {
 
 void JobFolder::add_option(CLI::App& command) {
-  command.add_option("--jobs-dir", dir, "Folder of job files")
-      ->envname("JOBS_DIR")
-      ->capture_default_str();
+  option = command.add_option("--jobs-dir", dir, "Folder of job files")
+               ->envname("JOBS_DIR")
+               ->capture_default_str();
+}
+
+bool JobFolder::is(const std::string& other) const {
+  std::error_code ec;
+  return !given() || std::filesystem::equivalent(dir, other, ec);
 }
 
 jobs::LoadOptions JobFolder::load_options() const {

@@ -11,8 +11,13 @@ namespace jobsctl {
 // else ./jobs.
 struct JobFolder {
   std::string dir = "jobs";
+  CLI::Option* option = nullptr;
 
   void add_option(CLI::App& command);
+  // Whether the folder was named (--jobs-dir or JOBS_DIR) rather than the default.
+  bool given() const { return option != nullptr && option->count() > 0; }
+  // Whether the folder is `other` (a running daemon's folder), or was not named at all.
+  bool is(const std::string& other) const;
   jobs::LoadOptions load_options() const;
   // Loads the whole folder.
   jobs::JobSet load() const;

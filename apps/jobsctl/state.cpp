@@ -1,5 +1,6 @@
 #include "state.hpp"
 
+#include <base/exit_codes.hpp>
 #include <engine/recorder.hpp>
 
 #include <cstdio>
@@ -63,6 +64,42 @@ nlohmann::ordered_json result_json(const engine::JobResult& r) {
           {"host", r.host},
           {"error_message", r.error_message},
           {"steps", steps}};
+}
+
+int exit_code_of(engine::Status status) {
+  switch (status) {
+  case engine::Status::success:
+    return base::exit_code::ok;
+  case engine::Status::partial_success:
+    return base::exit_code::partial_success;
+  case engine::Status::timeout:
+    return base::exit_code::timeout;
+  case engine::Status::cancelled:
+    return base::exit_code::interrupted;
+  default:
+    return base::exit_code::job_failed;
+  }
+}
+
+std::string summary_line(const nlohmann::ordered_json& r) {
+  size_t ok = 0, failed = 0, skipped = 0, steps = 0;
+  if (const auto it = r.find("steps"); it != r.end() && it->is_array()) {
+    for (const auto& s : *it) {
+      const std::string status = s.value("status", std::string());
+      ++steps;
+      ok += status == "success";
+      skipped += status == "skipped";
+      failed += status != "success" && status != "skipped";
+    }
+  }
+  const auto duration = r.value("duration_seconds", nlohmann::ordered_json());
+  const int attempt = r.value("attempt", 1);
+  return r.value("status", std::string("?")) + ": " + std::to_string(steps) + " steps (" +
+         std::to_string(ok) + " succeeded, " + std::to_string(failed) + " failed, " +
+         std::to_string(skipped) + " skipped) in " +
+         short_duration(duration.is_number() ? duration.get<double>() : 0) + ", execution " +
+         r.value("execution_id", std::string()) +
+         (attempt > 1 ? ", attempt " + std::to_string(attempt) : "");
 }
 
 std::string local_time(std::int64_t ms) {

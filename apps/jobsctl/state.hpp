@@ -23,6 +23,14 @@ struct StateOption {
 // A result as JSON: the seeds' JobExecutionResult field names (store::to_json for records).
 nlohmann::ordered_json result_json(const engine::JobResult& r);
 
+// The exit code that tells a job's status: 0 success, 1 failed, 4 partial_success, 5 timeout,
+// 130 cancelled.
+int exit_code_of(engine::Status status);
+
+// "partial_success: 3 steps (2 succeeded, 1 failed, 0 skipped) in 0.04s, execution 01M8...",
+// from a result or a stored execution as JSON.
+std::string summary_line(const nlohmann::ordered_json& r);
+
 // "2026-11-23 18:40:01" in the local time of this machine, from UTC milliseconds.
 std::string local_time(std::int64_t ms);
 

@@ -10,6 +10,7 @@ inline constexpr int unreachable = 3;     // the daemon could not be reached
 inline constexpr int partial_success = 4; // the job ran; a step failed with continue_on_failure
 inline constexpr int timeout = 5;         // the job ran out of time
 inline constexpr int internal = 70;       // a bug: an unexpected exception reached main
+inline constexpr int denied = 77;         // the daemon refused: not an admin (or not a reader)
 inline constexpr int interrupted = 130;   // SIGINT
 
 } // namespace base::exit_code

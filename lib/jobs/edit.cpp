@@ -7,9 +7,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -1035,6 +1038,40 @@ base::Result<bool> write_file_atomically(const std::string& path, std::string_vi
     return system_error(path, "cannot flush the folder " + folder, error);
   }
   ::close(dir);
+  return true;
+}
+
+base::Result<bool> set_enabled_in_file(const std::string& path, bool value,
+                                       const LoadOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  if (!in) {
+    base::Error e;
+    e.message = "cannot read " + path + ": " + std::strerror(errno);
+    return e;
+  }
+  const std::string text = buffer.str();
+  const auto format = path.ends_with(".json") ? FileFormat::json : FileFormat::yaml;
+  auto edited = set_enabled(text, format, value, path);
+  if (!edited) {
+    return edited.error();
+  }
+  if (*edited == text) {
+    return false;
+  }
+  // The edit must read back as the same job with only `enabled` changed.
+  const auto check = load_job_text(path, *edited, options);
+  if (!check.job || check.job->enabled != value) {
+    base::Error e;
+    e.message = path + ": the edited file would not read back as " +
+                (value ? "enabled" : "disabled") + "; left unchanged";
+    return e;
+  }
+  auto written = write_file_atomically(path, *edited);
+  if (!written) {
+    return written.error();
+  }
   return true;
 }
 

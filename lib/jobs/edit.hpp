@@ -1,6 +1,7 @@
 #pragma once
 
 #include <base/error.hpp>
+#include <jobs/loader.hpp>
 #include <jobs/model.hpp>
 
 #include <string>
@@ -29,6 +30,12 @@ namespace jobs {
 // the text is too broken to edit safely (an unterminated string or bracket).
 base::Result<std::string> set_enabled(std::string_view text, FileFormat format, bool value,
                                       const std::string& path);
+
+// Sets `enabled` in the job file at `path` with set_enabled(), checks that the edited text
+// still loads as a job with that value, and replaces the file atomically. Returns whether the
+// file changed (false: it had that value already). Errors name the file and its place.
+base::Result<bool> set_enabled_in_file(const std::string& path, bool value,
+                                       const LoadOptions& options);
 
 // Replaces the file `path` with `content` atomically: writes a temporary file in the same
 // folder, fsyncs it, gives it the original's owner and mode (when the original exists; else the

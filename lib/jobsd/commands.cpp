@@ -287,12 +287,12 @@ Daemon::Reply Daemon::cmd_list(Connection&, const ipc::Request&) {
     if (job->schedule.at) {
       schedule.push_back("at " + job->schedule.at_text);
     }
-    ipc::Json running = ipc::Json::array();
+    std::string activity;
     if (const auto a = active_.find(id); a != active_.end()) {
-      for (const auto& e : a->second) {
-        running.push_back(
-            {{"execution_id", e}, {"state", running_.count(e) ? "running" : "queued"}});
-      }
+      activity = std::any_of(a->second.begin(), a->second.end(),
+                             [&](const std::string& e) { return running_.count(e) > 0; })
+                     ? "running"
+                     : "queued";
     }
     const auto state = states.find(id);
     jobs.push_back(
@@ -306,7 +306,7 @@ Daemon::Reply Daemon::cmd_list(Connection&, const ipc::Request&) {
          {"priority", job->priority},
          {"path", job->path},
          {"stale", stale.count(job->path) > 0},
-         {"active", running},
+         {"active", activity},
          {"last_status", state == states.end() ? "" : state->second.last_status},
          {"last_execution_id", state == states.end() ? "" : state->second.last_execution_id}});
   }
@@ -315,7 +315,8 @@ Daemon::Reply Daemon::cmd_list(Connection&, const ipc::Request&) {
     bad_files.insert(d.error.location.path);
   }
   Reply r;
-  r.result = {{"jobs", jobs}, {"files_with_errors", bad_files.size()}};
+  r.result = {
+      {"jobs_dir", config_.jobs_dir}, {"jobs", jobs}, {"files_with_errors", bad_files.size()}};
   return r;
 }
 
@@ -748,27 +749,17 @@ Daemon::Reply Daemon::cmd_set_enabled(Connection&, const ipc::Request& request, 
   if (path.empty()) {
     job_arg(request); // throws not_found with a suggestion
   }
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in) {
-    throw CommandError{ipc::code::internal, "cannot read " + path};
-  }
-  const auto format = path.ends_with(".json") ? jobs::FileFormat::json : jobs::FileFormat::yaml;
-  auto edited = jobs::set_enabled(text.str(), format, value, path);
-  if (!edited) {
-    throw CommandError{ipc::code::invalid, edited.error().render()};
-  }
-  const bool changed = *edited != text.str();
-  if (changed) {
-    if (auto written = jobs::write_file_atomically(path, *edited); !written) {
-      throw CommandError{ipc::code::internal, written.error().message};
-    }
+  jobs::LoadOptions options;
+  options.default_zone = config_.default_zone;
+  options.daemon_is_root = geteuid() == 0;
+  auto changed = jobs::set_enabled_in_file(path, value, options);
+  if (!changed) {
+    throw CommandError{ipc::code::invalid, changed.error().render()};
   }
   reload(false);
   Reply r;
   r.target = id;
-  r.result = {{"job", id}, {"path", path}, {"enabled", value}, {"changed", changed}};
+  r.result = {{"job", id}, {"path", path}, {"enabled", value}, {"changed", *changed}};
   return r;
 }
 

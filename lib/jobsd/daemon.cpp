@@ -269,7 +269,8 @@ base::Result<bool> Daemon::start() {
   chmod(state_.store_path().c_str(), 0640);
 
   // What the last daemon left: its processes (if it was killed) and its running executions.
-  if (previous > 0 && previous != getpid() && ::kill(previous, 0) != 0) {
+  // It is gone: it would hold the lock otherwise.
+  if (previous > 0 && previous != getpid()) {
     if (const int killed = kill_orphans(previous); killed > 0) {
       log.warn("killed {} process{} left running by the previous jobsd (pid {})", killed,
                killed == 1 ? "" : "es", previous);

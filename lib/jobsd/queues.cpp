@@ -53,9 +53,10 @@ std::optional<Pending> Queues::pop(const std::function<bool(const Pending&)>& ma
 }
 
 void Queues::finished(const std::string& zone) {
-  auto& q = queues_[zone];
-  if (q.running > 0) {
-    --q.running;
+  // find(), not []: a zone without a queue must not get one (with limit 0) from this.
+  const auto it = queues_.find(zone);
+  if (it != queues_.end() && it->second.running > 0) {
+    --it->second.running;
     --running_;
   }
 }

@@ -111,6 +111,11 @@ void Scheduler::set_jobs(
         e.down_until = now;
       }
     }
+    if (old != entries_.end()) {
+      // After the clock went back, what the old schedule handled stays handled: the new one
+      // starts after it, not at the earlier `now`.
+      e.cursor = std::max(e.cursor, old->second.cursor);
+    }
     const auto fire = job->next_fire(Instant(std::chrono::seconds(e.cursor)));
     if (fire) {
       e.next = fire->time.time_since_epoch().count();
@@ -192,6 +197,13 @@ void Scheduler::handle(Entry& e, std::int64_t now, std::vector<Fire>& out,
     fires.pop_back();
   }
   std::reverse(fires.begin(), fires.end());
+  // With more fires than were looked at, the first one after the cursor opens the notes' range.
+  std::optional<std::int64_t> first_fire;
+  if (more) {
+    if (const auto f = job.next_fire(Instant(std::chrono::seconds(e.cursor)))) {
+      first_fire = f->time.time_since_epoch().count();
+    }
+  }
   e.cursor = now;
   const auto next = job.next_fire(Instant(std::chrono::seconds(now)));
   e.next = next ? std::optional(next->time.time_since_epoch().count()) : std::nullopt;
@@ -217,19 +229,26 @@ void Scheduler::handle(Entry& e, std::int64_t now, std::vector<Fire>& out,
   std::optional<Gap> cause;
   size_t dropped = 0;
   std::optional<Gap> dropped_cause;
-  for (const auto& f : fires) {
-    std::optional<Gap> gap;
-    bool drop = false;
-    if (f.instant <= e.down_until) {
-      gap = Gap::down;
+  // Why the fire at `instant` was missed, if it was; `drop`: it is not caught up at all.
+  const auto gap_of = [&](std::int64_t instant, bool fixed_time = true,
+                          bool* drop = nullptr) -> std::optional<Gap> {
+    if (instant <= e.down_until) {
+      return Gap::down;
     }
     for (const auto& w : windows_) {
-      if (gap || f.instant <= w.from || f.instant > w.to) {
-        continue;
+      if (instant > w.from && instant <= w.to) {
+        if (drop != nullptr) {
+          *drop = w.cause == Gap::clock_jump &&
+                  (w.to - w.from > max_caught_up_jump || !fixed_time);
+        }
+        return w.cause;
       }
-      gap = w.cause;
-      drop = w.cause == Gap::clock_jump && (w.to - w.from > max_caught_up_jump || !f.fixed_time);
     }
+    return std::nullopt;
+  };
+  for (const auto& f : fires) {
+    bool drop = false;
+    const std::optional<Gap> gap = gap_of(f.instant, f.fixed_time, &drop);
     if (!gap) {
       out.push_back(fire(f.instant));
     } else if (drop) {
@@ -268,7 +287,10 @@ void Scheduler::handle(Entry& e, std::int64_t now, std::vector<Fire>& out,
   };
   const std::string count = (more ? "more than " : "") + std::to_string(missed.size()) + " fire" +
                             (missed.size() == 1 && !more ? "" : "s") + " missed " +
-                            cause_text(*cause) + " (" + when(missed.front()) +
+                            cause_text(*cause) + " (" +
+                            when(more && first_fire && gap_of(*first_fire) == cause
+                                     ? *first_fire
+                                     : missed.front()) +
                             (missed.size() > 1 ? " to " + when(missed.back()) : "") + ")";
   switch (job.schedule.missed) {
   case jobs::Missed::skip:

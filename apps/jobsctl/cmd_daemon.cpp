@@ -1,0 +1,365 @@
+// The verbs that need a running jobsd: status, trigger, cancel, reload and schedule.
+#include "commands.hpp"
+#include "daemon.hpp"
+#include "output.hpp"
+#include "state.hpp"
+
+#include <base/exit_codes.hpp>
+#include <engine/result.hpp>
+#include <tz/format.hpp>
+#include <tz/zone.hpp>
+
+#include <csignal>
+#include <iostream>
+
+namespace jobsctl {
+
+namespace {
+
+struct DaemonVerb {
+  StateOption state;
+  DaemonOption daemon;
+  bool json = false;
+};
+
+std::string text_of(const ipc::Json& v) {
+  if (v.is_string()) {
+    return v.get<std::string>();
+  }
+  return v.is_null() ? "-" : v.dump();
+}
+
+// "2026-12-01 09:00:00 -05:00" from a UTC ISO time, in `zone` (this machine's without one).
+std::string local_of(const ipc::Json& utc, const std::string& zone = "") {
+  if (!utc.is_string()) {
+    return "-";
+  }
+  auto t = tz::parse_time(utc.get<std::string>(), tz::utc());
+  auto z = tz::find_zone(zone.empty() ? tz::host_zone_name() : zone);
+  if (!t || !z) {
+    return utc.get<std::string>();
+  }
+  std::string local = tz::format_local(*t, **z); // 2026-12-01T09:00:00-05:00
+  local[10] = ' ';
+  return local.substr(0, 19) + " " + local.substr(19);
+}
+
+int status(const DaemonVerb& o) {
+  auto client = require_daemon(o.daemon, o.state);
+  if (!client) {
+    return base::exit_code::unreachable;
+  }
+  auto reply = client->call("status");
+  if (!reply) {
+    return report(reply.error());
+  }
+  if (!reply->ok()) {
+    return report(*reply);
+  }
+  const ipc::Json& s = reply->result;
+  if (o.json) {
+    std::cout << s.dump(2) << "\n";
+    return base::exit_code::ok;
+  }
+  std::cout << "jobsd " << text_of(s["version"]) << ", pid " << s["pid"] << ", up "
+            << short_duration(s["uptime_seconds"].get<double>())
+            << (s["stopping"].get<bool>() ? ", stopping" : "") << "\n"
+            << "jobs:  " << text_of(s["jobs_dir"]) << " (" << s["jobs"]["total"] << " jobs, "
+            << s["jobs"]["enabled"] << " enabled), reloaded " << local_of(s["reload"]["time"])
+            << "\n"
+            << "state: " << text_of(s["state_dir"]) << ", logs " << text_of(s["log_dir"]) << "\n"
+            << "next fire: " << local_of(s["next_fire"]) << "\n\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& q : s["queues"]) {
+    rows.push_back({text_of(q["zone"]), std::to_string(q["depth"].get<int>()),
+                    std::to_string(q["running"].get<int>()), std::to_string(q["limit"].get<int>()),
+                    local_of(q["next_fire"], q["zone"].get<std::string>())});
+  }
+  const auto& g = s["global"];
+  rows.push_back({"(all)", std::to_string(g["queued"].get<int>()),
+                  std::to_string(g["running"].get<int>()), std::to_string(g["limit"].get<int>()),
+                  local_of(s["next_fire"])});
+  print_table({"QUEUE", "DEPTH", "RUNNING", "LIMIT", "NEXT FIRE"}, rows);
+  if (!s["running"].empty()) {
+    rows.clear();
+    for (const auto& r : s["running"]) {
+      rows.push_back({text_of(r["execution_id"]), text_of(r["job_id"]), text_of(r["zone"]),
+                      text_of(r["trigger"]), local_of(r["started"]), text_of(r["step"])});
+    }
+    std::cout << "\n";
+    print_table({"RUNNING", "JOB", "ZONE", "TRIGGER", "STARTED", "STEP"}, rows);
+  }
+  if (!s["scheduled"].empty()) {
+    rows.clear();
+    for (const auto& r : s["scheduled"]) {
+      rows.push_back({text_of(r["job"]), local_of(r["at"]), text_of(r["user"])});
+    }
+    std::cout << "\n";
+    print_table({"SCHEDULED", "AT", "BY"}, rows);
+  }
+  const auto& errors = s["reload"]["errors"];
+  if (!errors.empty()) {
+    std::cout << "\n"
+              << errors.size() << " error" << (errors.size() == 1 ? "" : "s")
+              << " in the job files";
+    if (!s["reload"]["stale"].empty()) {
+      std::cout << "; these keep running their last good version:";
+      for (const auto& p : s["reload"]["stale"]) {
+        std::cout << " " << text_of(p);
+      }
+    }
+    std::cout << "\n";
+    for (const auto& e : errors) {
+      std::cout << text_of(e["text"]) << "\n";
+    }
+  }
+  return base::exit_code::ok;
+}
+
+struct TriggerOptions : DaemonVerb {
+  std::string job;
+  bool wait = false;
+  bool follow = false;
+};
+
+// A line of an execution's log as jobsctl run shows it; empty: not shown.
+std::string pretty(const std::string& line) {
+  const size_t space = line.find(' ');
+  if (space == std::string::npos) {
+    return line;
+  }
+  const std::string text = line.substr(space + 1);
+  if (text.starts_with("=== step ")) {
+    // === step ID (TYPE), attempt N
+    std::string rest = text.substr(9);
+    const size_t comma = rest.rfind(", attempt ");
+    const bool first = comma != std::string::npos && rest.substr(comma + 10) == "1";
+    return "▶ " + (first ? rest.substr(0, comma) : rest);
+  }
+  if (text.starts_with("--- step ")) {
+    // --- step ID: STATUS...
+    const std::string rest = text.substr(9);
+    const size_t colon = rest.find(": ");
+    const std::string status = colon == std::string::npos ? "" : rest.substr(colon + 2);
+    const char* mark = status.starts_with("success")   ? "✔ "
+                       : status.starts_with("skipped") ? "○ "
+                                                       : "✘ ";
+    // As jobsctl run: "✔ one success in 0.01s", "✘ two failed (exit code 3) in 0.01s".
+    std::string shown = status;
+    if (shown.starts_with("success (exit code 0)")) {
+      shown.erase(7, 14);
+    }
+    return mark + rest.substr(0, colon) + " " + shown;
+  }
+  if (text.starts_with("[")) {
+    // [ID] out: LINE
+    const size_t close = text.find("] ");
+    if (close != std::string::npos && text.size() >= close + 7) {
+      const std::string stream = text.substr(close + 2, 5);
+      return "  " + text.substr(1, close - 1) + (stream == "out: " ? " │ " : " ! ") +
+             text.substr(close + 7);
+    }
+  }
+  if (text.starts_with("retry of ")) {
+    return "↻ " + text.substr(9);
+  }
+  return {};
+}
+
+int exit_code_of_record(const ipc::Json& record) {
+  const auto status = engine::parse_status(record.value("status", std::string()));
+  return status ? exit_code_of(*status) : base::exit_code::job_failed;
+}
+
+volatile std::sig_atomic_t interrupted = 0;
+
+int trigger(const TriggerOptions& o) {
+  auto client = require_daemon(o.daemon, o.state);
+  if (!client) {
+    return base::exit_code::unreachable;
+  }
+  std::string id;
+  const auto on_event = [&](const ipc::Json& e) {
+    if (e.contains("execution_id")) {
+      id = e["execution_id"].get<std::string>();
+      if (o.follow && !o.json) {
+        std::cout << "execution " << id << " of job " << o.job << "\n";
+        std::cout.flush();
+      }
+    } else if (e.contains("line") && !o.json) {
+      if (const std::string shown = pretty(e["line"].get<std::string>()); !shown.empty()) {
+        std::cout << shown << "\n";
+        std::cout.flush();
+      }
+    }
+  };
+  const bool waiting = o.wait || o.follow;
+  if (waiting) {
+    // Ctrl-C stops waiting; the execution goes on.
+    std::signal(SIGINT, [](int) { interrupted = 1; });
+  }
+  auto reply =
+      client->call("trigger", {{"job", o.job}, {"wait", o.wait}, {"follow", o.follow}}, on_event,
+                   waiting ? std::chrono::milliseconds(0) : std::chrono::milliseconds(60000));
+  if (!reply) {
+    if (interrupted) {
+      std::cerr << "jobsctl: stopped waiting; execution " << id << " goes on (jobsctl cancel " << id
+                << " stops it)\n";
+      return base::exit_code::interrupted;
+    }
+    return report(reply.error());
+  }
+  if (!reply->ok()) {
+    return report(*reply);
+  }
+  const ipc::Json& r = reply->result;
+  if (o.json) {
+    std::cout << r.dump(2) << "\n";
+    return waiting ? exit_code_of_record(r) : base::exit_code::ok;
+  }
+  if (!waiting) {
+    std::cout << "triggered " << text_of(r["job_id"]) << ": execution "
+              << text_of(r["execution_id"]) << " (" << text_of(r["state"]) << ")\n";
+    return base::exit_code::ok;
+  }
+  std::cout << summary_line(r) << "\n";
+  if (const std::string error = r.value("error_message", std::string());
+      !error.empty() && r.value("status", std::string()) != "success") {
+    std::cout << "  " << error << "\n";
+  }
+  return exit_code_of_record(r);
+}
+
+struct CancelOptions : DaemonVerb {
+  std::string execution;
+};
+
+int cancel(const CancelOptions& o) {
+  auto client = require_daemon(o.daemon, o.state);
+  if (!client) {
+    return base::exit_code::unreachable;
+  }
+  auto reply = client->call("cancel", {{"execution", o.execution}});
+  if (!reply) {
+    return report(reply.error());
+  }
+  if (!reply->ok()) {
+    return report(*reply);
+  }
+  const ipc::Json& r = reply->result;
+  if (o.json) {
+    std::cout << r.dump(2) << "\n";
+  } else if (r["state"] == "queued") {
+    std::cout << "cancelled execution " << text_of(r["execution_id"]) << " of job "
+              << text_of(r["job_id"]) << " before it started\n";
+  } else {
+    std::cout << "cancelling execution " << text_of(r["execution_id"]) << " of job "
+              << text_of(r["job_id"]) << " (SIGTERM to its processes, then SIGKILL)\n";
+  }
+  return base::exit_code::ok;
+}
+
+int reload(const DaemonVerb& o) {
+  auto client = require_daemon(o.daemon, o.state);
+  if (!client) {
+    return base::exit_code::unreachable;
+  }
+  auto reply = client->call("reload");
+  if (!reply) {
+    return report(reply.error());
+  }
+  if (!reply->ok()) {
+    return report(*reply);
+  }
+  const ipc::Json& r = reply->result;
+  if (o.json) {
+    std::cout << r.dump(2) << "\n";
+  } else {
+    std::cout << "reloaded: " << r["jobs"] << " jobs from " << r["files"] << " files ("
+              << r["changed"] << " read again, " << r["removed"] << " removed) in "
+              << short_duration(r["seconds"].get<double>()) << "\n";
+    for (const auto& e : r["errors"]) {
+      std::cerr << text_of(e["text"]) << "\n";
+    }
+    for (const auto& p : r["stale"]) {
+      std::cerr << "jobsctl: " << text_of(p)
+                << " has errors; its last good version keeps running\n";
+    }
+  }
+  return r["errors"].empty() ? base::exit_code::ok : base::exit_code::usage;
+}
+
+struct ScheduleOptions : DaemonVerb {
+  std::string job;
+  std::string at;
+};
+
+int schedule(const ScheduleOptions& o) {
+  auto client = require_daemon(o.daemon, o.state);
+  if (!client) {
+    return base::exit_code::unreachable;
+  }
+  auto reply = client->call("schedule", {{"job", o.job}, {"at", o.at}});
+  if (!reply) {
+    return report(reply.error());
+  }
+  if (!reply->ok()) {
+    return report(*reply);
+  }
+  const ipc::Json& r = reply->result;
+  if (o.json) {
+    std::cout << r.dump(2) << "\n";
+  } else {
+    std::cout << "scheduled " << text_of(r["job"]) << " to run once at " << text_of(r["local"])
+              << " (" << text_of(r["at"]) << ")\n";
+  }
+  return base::exit_code::ok;
+}
+
+template <typename Options>
+std::shared_ptr<Options> common(CLI::App& command, bool json = true) {
+  auto o = std::make_shared<Options>();
+  if (json) {
+    command.add_flag("--json", o->json, "Print JSON");
+  }
+  o->state.add_option(command);
+  o->daemon.add_option(command);
+  return o;
+}
+
+} // namespace
+
+Run setup_status(CLI::App& command) {
+  auto o = common<DaemonVerb>(command);
+  return [o] { return status(*o); };
+}
+
+Run setup_trigger(CLI::App& command) {
+  auto o = common<TriggerOptions>(command);
+  command.add_option("job", o->job, "Job id")->required();
+  command.add_flag("--wait", o->wait, "Wait for the execution to end; exit with its status");
+  command.add_flag("--follow", o->follow, "Print its output as it runs; exit with its status");
+  return [o] { return trigger(*o); };
+}
+
+Run setup_cancel(CLI::App& command) {
+  auto o = common<CancelOptions>(command);
+  command.add_option("execution", o->execution, "Execution id (or a unique prefix)")->required();
+  return [o] { return cancel(*o); };
+}
+
+Run setup_reload(CLI::App& command) {
+  auto o = common<DaemonVerb>(command);
+  return [o] { return reload(*o); };
+}
+
+Run setup_schedule(CLI::App& command) {
+  auto o = common<ScheduleOptions>(command);
+  command.add_option("job", o->job, "Job id")->required();
+  command
+      .add_option("--at", o->at, "When: 2026-12-01T09:00 in the job's zone, or with Z or an offset")
+      ->required();
+  return [o] { return schedule(*o); };
+}
+
+} // namespace jobsctl

@@ -1,0 +1,45 @@
+#pragma once
+
+// Talking to jobsd from jobsctl: the --socket option, connecting, and the exit code and message
+// of an error reply.
+
+#include "state.hpp"
+
+#include <ipc/client.hpp>
+
+#include <CLI/CLI.hpp>
+#include <optional>
+#include <string>
+
+namespace jobsctl {
+
+// The --socket option of the verbs that talk to jobsd: the flag, else JOBS_SOCKET, else
+// jobsd.sock in the state folder.
+struct DaemonOption {
+  std::string socket;
+
+  void add_option(CLI::App& command);
+  std::string path(const StateOption& state) const;
+};
+
+// A connection to jobsd, or why there is none.
+struct Daemon {
+  std::optional<ipc::Client> client;
+  bool not_running = false; // nothing listens on the socket
+  base::Error error;        // the reason, when there is no client
+};
+
+Daemon connect(const DaemonOption& option, const StateOption& state);
+
+// For verbs that need the daemon: the client, or (after printing the reason) nothing;
+// `exit_code` is then unreachable (3).
+std::optional<ipc::Client> require_daemon(const DaemonOption& option, const StateOption& state);
+
+// Prints "jobsctl: MESSAGE" for an error reply and returns its exit code: 2 for invalid
+// requests and unknown jobs, 1 for conflicts, 77 when denied, 70 for the daemon's bugs.
+int report(const ipc::Reply& reply);
+
+// Prints a transport error (the daemon went away) and returns 3.
+int report(const base::Error& error);
+
+} // namespace jobsctl
