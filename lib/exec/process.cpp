@@ -386,13 +386,9 @@ void become_subreaper() {
 int reap_orphans() {
   int reaped = 0;
   for (pid_t pid : own_children()) {
-    {
-      std::lock_guard lock(children_mutex);
-      if (children.count(pid)) {
-        continue;
-      }
-    }
-    if (waitpid(pid, nullptr, WNOHANG) == pid) {
+    // Under the lock: a child run_process is starting is in `children` before it can exit.
+    std::lock_guard lock(children_mutex);
+    if (!children.count(pid) && waitpid(pid, nullptr, WNOHANG) == pid) {
       ++reaped;
     }
   }
@@ -528,34 +524,43 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
     posix_spawnattr_setpgroup(&attributes, 0);
     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
                                               POSIX_SPAWN_SETSIGMASK);
-    const int err =
-        posix_spawn(&pid, program.c_str(), &actions, &attributes, argv.data(), envp.data());
+    int err;
+    {
+      // Known as ours before it can exit: reap_orphans() (another step's thread, or the
+      // daemon's SIGCHLD) must never reap it.
+      std::lock_guard lock(children_mutex);
+      err = posix_spawn(&pid, program.c_str(), &actions, &attributes, argv.data(), envp.data());
+      if (err == 0) {
+        children.insert(pid);
+      }
+    }
     posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     if (err != 0) {
       return finish_early(run_error(err));
     }
-    std::lock_guard lock(children_mutex);
-    children.insert(pid);
   } else {
     // Limits and a user switch happen between fork and exec. No signal handler of the runner
     // may run in the child before it resets them.
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid = fork();
-    if (pid == 0) {
-      child(spec, program, argv, envp, user, in_read.get(), out_write.get(), err_write.get(),
-            report_write.get());
+    int fork_error = 0;
+    {
+      std::lock_guard lock(children_mutex); // as for posix_spawn; the child does not use it
+      pid = fork();
+      if (pid == 0) {
+        child(spec, program, argv, envp, user, in_read.get(), out_write.get(), err_write.get(),
+              report_write.get());
+      }
+      fork_error = errno;
+      if (pid > 0) {
+        children.insert(pid);
+      }
     }
-    const int fork_error = errno;
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) {
       return finish_early(system_error("cannot start " + spec.argv[0], fork_error));
-    }
-    {
-      std::lock_guard lock(children_mutex);
-      children.insert(pid);
     }
     setpgid(pid, pid);
   }

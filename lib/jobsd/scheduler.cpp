@@ -238,8 +238,7 @@ void Scheduler::handle(Entry& e, std::int64_t now, std::vector<Fire>& out,
     for (const auto& w : windows_) {
       if (instant > w.from && instant <= w.to) {
         if (drop != nullptr) {
-          *drop = w.cause == Gap::clock_jump &&
-                  (w.to - w.from > max_caught_up_jump || !fixed_time);
+          *drop = w.cause == Gap::clock_jump && (w.to - w.from > max_caught_up_jump || !fixed_time);
         }
         return w.cause;
       }
@@ -285,13 +284,11 @@ void Scheduler::handle(Entry& e, std::int64_t now, std::vector<Fire>& out,
     return "missed " + std::string(cause_text(*cause)) + ": " + base::format_duration(now - t) +
            " late, more than max_lateness " + base::format_duration(lateness_limit);
   };
-  const std::string count = (more ? "more than " : "") + std::to_string(missed.size()) + " fire" +
-                            (missed.size() == 1 && !more ? "" : "s") + " missed " +
-                            cause_text(*cause) + " (" +
-                            when(more && first_fire && gap_of(*first_fire) == cause
-                                     ? *first_fire
-                                     : missed.front()) +
-                            (missed.size() > 1 ? " to " + when(missed.back()) : "") + ")";
+  const std::string count =
+      (more ? "more than " : "") + std::to_string(missed.size()) + " fire" +
+      (missed.size() == 1 && !more ? "" : "s") + " missed " + cause_text(*cause) + " (" +
+      when(more && first_fire && gap_of(*first_fire) == cause ? *first_fire : missed.front()) +
+      (missed.size() > 1 ? " to " + when(missed.back()) : "") + ")";
   switch (job.schedule.missed) {
   case jobs::Missed::skip:
     skip(missed.back(), "missed " + std::string(cause_text(*cause)) + " (missed: skip)");

@@ -54,7 +54,8 @@ public:
   // Sets the jobs to schedule; disabled jobs and jobs without a schedule are left out. A job
   // scheduled already with the same schedule (expressions, zone, `at`, DST rule) keeps its
   // place. Others start after `now`, or, when `last_fire` knows one (from the store, at
-  // start-up), after their last fire, with the fires up to `now` missed while down.
+  // start-up), after their last fire, with the fires up to `now` missed while down; a job whose
+  // schedule changed never starts before what its old schedule handled (the clock went back).
   void
   set_jobs(const std::vector<JobPtr>& jobs, std::int64_t now,
            const std::function<std::optional<std::int64_t>(const std::string&)>& last_fire = {});

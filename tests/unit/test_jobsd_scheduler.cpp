@@ -388,6 +388,23 @@ TEST_SUITE("jobsd.scheduler") {
     }
   }
 
+  TEST_CASE("after the clock went back, fires handled never come again") {
+    jobsd::Scheduler s;
+    s.set_jobs({make_job("a", "\"0 * * * *\"")}, utc("2025-06-01T12:10:00Z"));
+    CHECK(due(s, "2025-06-01T14:00:00Z") ==
+          Lines{"a 2025-06-01T13:00:00Z", "a 2025-06-01T14:00:00Z"});
+    // The clock is set back to 13:10.
+    CHECK(due(s, "2025-06-01T13:10:00Z") == Lines{});
+    CHECK(iso(s.next_due()) == "2025-06-01T15:00:00Z");
+    s.set_jobs({make_job("a", "\"0 * * * *\"")}, utc("2025-06-01T13:10:00Z"));
+    CHECK(iso(s.next_fire("a")) == "2025-06-01T15:00:00Z");
+    // A changed schedule starts after what was handled too: not 13:30, not 14:00 again.
+    s.set_jobs({make_job("a", "\"0,30 * * * *\"")}, utc("2025-06-01T13:20:00Z"));
+    CHECK(iso(s.next_fire("a")) == "2025-06-01T14:30:00Z");
+    CHECK(due(s, "2025-06-01T14:00:00Z") == Lines{});
+    CHECK(due(s, "2025-06-01T14:30:00Z") == Lines{"a 2025-06-01T14:30:00Z"});
+  }
+
   TEST_CASE("removed and disabled jobs do not fire") {
     jobsd::Scheduler s;
     s.set_jobs({make_job("a", "\"0 * * * *\""), make_job("b", "\"30 * * * *\""),
@@ -638,7 +655,7 @@ TEST_SUITE("jobsd.scheduler") {
       CAPTURE(c.schedule);
       CAPTURE(c.to);
       jobsd::Scheduler s;
-      s.set_jobs({make_job(c.job, c.schedule)}, utc("2025-06-01T02:00:00Z"));
+      s.set_jobs({make_job(c.job, c.schedule)}, utc("2025-06-01T02:06:00Z"));
       s.missed(jobsd::Gap::clock_jump, utc(c.from), utc(c.to));
       Lines notes;
       CHECK(due(s, c.to, &notes) == c.fires);

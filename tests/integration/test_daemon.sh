@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# jobsd end to end: a real daemon on a temporary folder and socket, driven by the real jobsctl.
+# Fires at their instants in their zones, concurrency policies, queue limits and priorities,
+# `after` chains, live reload (atomic-rename saves, git checkout, a file turned invalid, a deleted
+# job with a running execution), SIGKILL and restart, SIGTERM with a running job.
+set -uo pipefail
+jobsctl=$1
+jobsd=$2
+work=$(mktemp -d /tmp/jobs-daemon-XXXXXX)
+source "$(dirname "$0")/expect.sh"
+cd "$work"
+mkdir jobs
+export JOBS_STATE_DIR="$work/state"
+
+stop_daemon() {
+  local pid
+  pid=$(cat state/jobsd.lock 2>/dev/null) || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 600); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null
+}
+cleanup() {
+  stop_daemon
+  pkill -KILL -f "$work/" 2>/dev/null
+  cd /
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+start_daemon() {
+  "$jobsd" --jobs-dir jobs --state-dir state --config jobsd.yaml "$@"
+}
+
+# Polls a condition (a command) every 0.1 s until it holds or `seconds` pass.
+wait_for() {
+  local seconds=$1
+  shift
+  for _ in $(seq $((seconds * 10))); do
+    if "$@" >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+sql() {
+  python3 - "$work/state/history.db" "$1" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+for row in db.execute(sys.argv[2]):
+    print("|".join("" if v is None else str(v) for v in row))
+PY
+}
+
+count() { sql "$1" | head -1; }
+at_least() { [ "$(count "$1")" -ge "$2" ]; }
+
+cat > jobsd.yaml <<'YAML'
+queues:
+  default_limit: 8
+  limits: { Asia/Tokyo: 1 }
+grace_period: 30s
+YAML
+
+# --- Fires at their instants, in their zones.
+# Every other second, UTC; and a fixed time a few seconds from now on Tokyo's clocks.
+cat > jobs/tick.yaml <<'YAML'
+schedule: "*/2 * * * * *"
+concurrency: allow
+steps:
+  - { id: stamp, type: shell, run: 'echo "$JOB_SCHEDULED_TIME $(date -u +%s.%N)" >> ticks' }
+YAML
+tokyo_at=$(($(date +%s) + 6))
+tokyo_cron=$(TZ=Asia/Tokyo date -d "@$tokyo_at" '+%-S %-M %-H %-d %-m *')
+cat > jobs/tokyo.yaml <<YAML
+timezone: Asia/Tokyo
+schedule: "$tokyo_cron"
+steps:
+  - { id: stamp, type: shell, run: 'echo "\$JOB_SCHEDULED_TIME \$(date -u +%s.%N)" > tokyo' }
+YAML
+start_daemon
+expect "jobsd starts and detaches when ready" "0" "$?"
+
+wait_for 15 test -s tokyo
+expect "the Tokyo job fired at its local time" \
+  "$(date -u -d "@$tokyo_at" +%Y-%m-%dT%H:%M:%S.000Z)" "$(cut -d' ' -f1 tokyo)"
+wait_for 10 test "$(wc -l <ticks 2>/dev/null || echo 0)" -ge 4
+expect "tick fires on even seconds only" "" \
+  "$(cut -d' ' -f1 ticks | grep -v -E ':[0-5][02468]\.000Z$')"
+late=$(python3 - <<'PY'
+import datetime
+worst = 0
+for line in open("ticks"):
+    scheduled, started = line.split()
+    t = datetime.datetime.strptime(scheduled, "%Y-%m-%dT%H:%M:%S.000Z")
+    t = t.replace(tzinfo=datetime.timezone.utc).timestamp()
+    worst = max(worst, float(started) - t)
+print("ok" if 0 <= worst < 1.0 else "late by %.3fs" % worst)
+PY
+)
+expect "each tick's process started within a second of its instant" "ok" "$late"
+expect "the fires are in the store, once each" "0" \
+  "$(count "SELECT count(*) - count(DISTINCT scheduled_ms) FROM fires WHERE job_id = 'tick'")"
+zones=$("$jobsctl" status --json | python3 -c '
+import json, sys
+print(" ".join(q["zone"] for q in json.load(sys.stdin)["queues"]))')
+expect "status shows a queue per zone in use" "Asia/Tokyo UTC" "$zones"
+mkdir -p "$work/state/logs/timezones/Asia/Tokyo"
+expect "the Tokyo queue's log names the fire" "1" \
+  "$(grep -c "queue tokyo " "$work"/state/logs/timezones/Asia/Tokyo/*.log)"
+rm jobs/tick.yaml jobs/tokyo.yaml
+
+# --- Concurrency: forbid skips (and records why), allow overlaps, replace cancels.
+cat > jobs/forbid.yaml <<'YAML'
+schedule: "* * * * * *"
+concurrency: forbid
+command: sleep 2.5
+YAML
+cat > jobs/replace.yaml <<'YAML'
+schedule: "*/2 * * * * *"
+concurrency: replace
+command: sleep 30
+YAML
+"$jobsctl" reload >/dev/null
+wait_for 10 at_least "SELECT count(*) FROM fires WHERE job_id = 'forbid' AND status = 'skipped'" 2
+expect "forbid: a fire while running is recorded as skipped, with the reason" \
+  "concurrency: forbid: execution" \
+  "$(sql "SELECT reason FROM fires WHERE job_id = 'forbid' AND status = 'skipped' LIMIT 1" |
+    cut -c1-30)"
+wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE job_id = 'replace' AND status = 'cancelled'" 1
+expect "replace: the running execution is cancelled, saying why" "replaced by the fire of" \
+  "$(sql "SELECT error_message FROM job_executions WHERE job_id = 'replace' AND status = 'cancelled' LIMIT 1" |
+    cut -c1-23)"
+expect "replace: never two at once" "1" \
+  "$("$jobsctl" status --json | python3 -c '
+import json, sys
+print(sum(1 for r in json.load(sys.stdin)["running"] if r["job_id"] == "replace"))')"
+rm jobs/forbid.yaml jobs/replace.yaml
+"$jobsctl" reload >/dev/null
+
+# --- A queue's limit and its priority order: Tokyo runs one at a time, higher priority first.
+for p in 10 90 50; do
+  cat > "jobs/p$p.yaml" <<YAML
+timezone: Asia/Tokyo
+priority: $p
+command: echo p$p
+YAML
+done
+cat > jobs/blocker.yaml <<'YAML'
+timezone: Asia/Tokyo
+command: sleep 1
+YAML
+"$jobsctl" reload >/dev/null
+"$jobsctl" trigger blocker >/dev/null
+for p in 10 90 50; do "$jobsctl" trigger "p$p" >/dev/null; done
+depth=$("$jobsctl" status --json | python3 -c '
+import json, sys
+q = [q for q in json.load(sys.stdin)["queues"] if q["zone"] == "Asia/Tokyo"][0]
+print(q["depth"], q["running"], q["limit"])')
+expect "status: the Tokyo queue holds 3, runs 1, limit 1" "3 1 1" "$depth"
+wait_for 20 at_least "SELECT count(*) FROM job_executions WHERE job_id LIKE 'p%' AND end_ms IS NOT NULL" 3
+expect "queued executions start by priority" "p90 p50 p10" \
+  "$(sql "SELECT job_id FROM job_executions WHERE job_id LIKE 'p%' ORDER BY start_ms" | xargs)"
+overlap=$(count "SELECT count(*) FROM job_executions a JOIN job_executions b
+  ON a.execution_id < b.execution_id AND a.timezone = 'Asia/Tokyo' AND b.timezone = 'Asia/Tokyo'
+  AND a.start_ms < b.end_ms AND b.start_ms < a.end_ms")
+expect "never two at once in a queue limited to 1" "0" "$overlap"
+
+# --- after: a chain runs when its upstream succeeds.
+cat > jobs/extract.yaml <<'YAML'
+command: echo extracted
+YAML
+cat > jobs/load.yaml <<'YAML'
+after: [extract]
+command: echo loaded
+YAML
+cat > jobs/report.yaml <<'YAML'
+after: [load]
+command: echo reported
+YAML
+"$jobsctl" reload >/dev/null
+"$jobsctl" trigger extract --wait >/dev/null
+wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE job_id = 'report' AND status = 'success'" 1
+expect "after: extract -> load -> report, each triggered by its upstream" \
+  "extract|manual|root load|after|extract report|after|load" \
+  "$(sql "SELECT job_id, trigger_kind, triggered_by FROM job_executions
+          WHERE job_id IN ('extract', 'load', 'report') ORDER BY start_ms" | xargs)"
+
+# --- trigger --wait and --follow exit with the job's status.
+cat > jobs/fails.yaml <<'YAML'
+command: echo going; exit 3
+YAML
+"$jobsctl" reload >/dev/null
+out=$("$jobsctl" trigger fails --follow)
+expect "trigger --follow exits 1 for a failed job" "1" "$?"
+expect "trigger --follow shows the output live" "  main │ going" "$(grep '│' <<<"$out")"
+"$jobsctl" trigger extract --wait >/dev/null
+expect "trigger --wait exits 0 for a success" "0" "$?"
+
+# --- Reload: an atomic-rename save, a file turned invalid, a deleted job still running.
+cat > jobs/edited.yaml <<'YAML'
+schedule: "0 4 * * *"
+command: "true"
+YAML
+"$jobsctl" reload >/dev/null
+printf 'schedule: "0 5 * * *"\ncommand: "true"\n' > jobs/.edited.yaml.tmp
+mv jobs/.edited.yaml.tmp jobs/edited.yaml
+shows_five() { "$jobsctl" list --json | grep -q '"0 5 \* \* \*"'; }
+wait_for 10 shows_five
+expect "an atomic-rename save is picked up without a reload" "0" "$?"
+
+cat > jobs/steady.yaml <<'YAML'
+schedule: "* * * * * *"
+concurrency: allow
+command: echo steady
+YAML
+wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE job_id = 'steady'" 1
+echo "  this line breaks the YAML: [" >> jobs/steady.yaml
+has_error() { "$jobsctl" status | grep -q 'steady.yaml:'; }
+wait_for 10 has_error
+expect "status shows the broken file's error with its place" "1" \
+  "$("$jobsctl" status | grep -c "^$work/jobs/steady.yaml:[0-9]*:[0-9]*: error:")"
+before=$(count "SELECT count(*) FROM job_executions WHERE job_id = 'steady'")
+wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE job_id = 'steady'" $((before + 2))
+expect "the last good version keeps firing" "0" "$?"
+expect "list marks it stale" "1" "$("$jobsctl" list | grep -c '^steady (stale)')"
+rm jobs/steady.yaml
+
+cat > jobs/doomed.yaml <<'YAML'
+command: sleep 1; echo survived
+YAML
+"$jobsctl" reload >/dev/null
+doomed=$("$jobsctl" trigger doomed --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["execution_id"])')
+rm jobs/doomed.yaml
+wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE execution_id = '$doomed' AND status = 'success'" 1
+expect "a removed job's running execution finishes" "success" \
+  "$(sql "SELECT status FROM job_executions WHERE execution_id = '$doomed'")"
+expect "the removed job is gone from the list" "0" "$("$jobsctl" list | grep -c '^doomed')"
+
+# git checkout of another branch of the folder.
+git -C jobs init -q && git -C jobs add -A && git -C jobs -c user.email=t@t -c user.name=t commit -qm one
+git -C jobs checkout -q -b two
+git -C jobs rm -q edited.yaml
+printf 'schedule: "0 6 * * *"\ncommand: "true"\n' > jobs/branch-two.yaml
+git -C jobs add -A && git -C jobs -c user.email=t@t -c user.name=t commit -qm two
+git -C jobs checkout -q master 2>/dev/null || git -C jobs checkout -q main
+has_edited() { "$jobsctl" list | grep -q '^edited'; }
+wait_for 10 has_edited
+git -C jobs checkout -q two
+on_branch_two() { "$jobsctl" list | grep -q '^branch-two' && ! "$jobsctl" list | grep -q '^edited'; }
+wait_for 10 on_branch_two
+expect "git checkout of another branch: its jobs replace the old ones" "0" "$?"
+
+# --- SIGKILL while executions run; the restart accounts for everything.
+cat > jobs/sleeper.yaml <<'YAML'
+command: sleep 60
+YAML
+cat > jobs/every2.yaml <<'YAML'
+schedule: { cron: "*/2 * * * * *", missed: once }
+concurrency: allow
+command: "true"
+YAML
+"$jobsctl" reload >/dev/null
+sleeper=$("$jobsctl" trigger sleeper --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["execution_id"])')
+wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE job_id = 'every2'" 1
+kill -KILL "$(cat state/jobsd.lock)"
+wait_for 10 bash -c "! pgrep -f '^sleep 60' >/dev/null && ! pgrep -x jobsd -a | grep -q '$work'" || true
+# Fires are missed while it is down.
+sleep 5
+start_daemon
+expect "jobsd starts again after SIGKILL" "0" "$?"
+expect "the execution running at the kill is interrupted" "interrupted" \
+  "$(sql "SELECT status FROM job_executions WHERE execution_id = '$sleeper'")"
+expect "its processes were killed at the restart" "" "$(pgrep -f "^sleep 60$" | head -1)"
+wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE job_id = 'every2' AND trigger_kind = 'catchup'" 1
+expect "missed: once runs one catch-up for the fires missed while down" "1" \
+  "$(count "SELECT count(*) FROM job_executions WHERE job_id = 'every2' AND trigger_kind = 'catchup'")"
+expect "no fire ran twice" "0" \
+  "$(count "SELECT count(*) FROM (SELECT scheduled_ms FROM job_executions WHERE job_id = 'every2' AND scheduled_ms IS NOT NULL GROUP BY scheduled_ms HAVING count(*) > 1)")"
+expect "every execution has ended or is running" "0" \
+  "$(count "SELECT count(*) FROM job_executions WHERE end_ms IS NULL AND execution_id NOT IN ($(
+    "$jobsctl" status --json | python3 -c '
+import json, sys
+print(",".join("%r" % r["execution_id"] for r in json.load(sys.stdin)["running"]) or "\"\"")'))")"
+rm jobs/every2.yaml jobs/sleeper.yaml
+"$jobsctl" reload >/dev/null
+
+# --- SIGTERM with a running job: waits for it, then exits 0.
+cat > jobs/finishing.yaml <<'YAML'
+command: sleep 1; echo finished
+YAML
+"$jobsctl" reload >/dev/null
+finishing=$("$jobsctl" trigger finishing --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["execution_id"])')
+pid=$(cat state/jobsd.lock)
+kill -TERM "$pid"
+wait_for 20 bash -c "! kill -0 $pid"
+expect "SIGTERM: jobsd exits once the running execution ended" "success" \
+  "$(sql "SELECT status FROM job_executions WHERE execution_id = '$finishing'")"
+expect "SIGTERM: the log says so" "1" "$(grep -c 'TERM: stopping; waiting up to 30s for 1 running execution' state/logs/jobsd.log)"
+
+# With a short grace period the rest is interrupted.
+printf 'grace_period: 1s\nkill_grace: 1s\n' > jobsd.yaml
+cat > jobs/endless.yaml <<'YAML'
+command: sleep 60
+YAML
+start_daemon
+endless=$("$jobsctl" trigger endless --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["execution_id"])')
+pid=$(cat state/jobsd.lock)
+wait_for 10 bash -c "pgrep -f '^sleep 60$'"
+kill -TERM "$pid"
+wait_for 20 bash -c "! kill -0 $pid"
+expect "SIGTERM after the grace period: interrupted" "interrupted" \
+  "$(sql "SELECT status FROM job_executions WHERE execution_id = '$endless'")"
+expect "and no process is left" "" "$(pgrep -f '^sleep 60$' | head -1)"
+
+finish
