@@ -152,6 +152,16 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
   }
   last_good_ = std::move(good);
 
+  // Jobs scheduled from now on: the store notes when, so that a fire missed before their first
+  // one (the daemon down) is still caught up.
+  std::vector<std::string> starting;
+  for (const auto& [id, job] : jobs) {
+    const auto old = jobs_.find(id);
+    if (job->enabled && !job->schedule.empty() &&
+        (initial || old == jobs_.end() || !old->second->enabled)) {
+      starting.push_back(id);
+    }
+  }
   jobs_ = std::move(jobs);
   downstream_.clear();
   std::vector<JobPtr> list;
@@ -183,6 +193,9 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
     });
   } else {
     scheduler_.set_jobs(list, now);
+  }
+  if (auto started = store_->start_jobs(starting, now * 1000); !started) {
+    log.error("{}", started.error().message);
   }
   ++generation_;
 

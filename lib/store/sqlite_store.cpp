@@ -341,6 +341,26 @@ public:
     });
   }
 
+  base::Result<int> start_jobs(const std::vector<std::string>& job_ids,
+                               std::int64_t since_ms) override {
+    return transaction<int>("record when jobs start", 0, [&](int& started) -> Status {
+      sqlite3_stmt* s = nullptr;
+      STORE_TRY(prepare(R"sql(
+INSERT INTO job_state (job_id, last_fire_ms) VALUES (?1, ?2)
+ON CONFLICT (job_id) DO UPDATE SET last_fire_ms = excluded.last_fire_ms
+  WHERE last_fire_ms IS NULL
+)sql",
+                        s));
+      for (const auto& id : job_ids) {
+        Query q(s);
+        q.bind(1, id).bind(2, since_ms);
+        STORE_TRY(expect(q.step(), SQLITE_DONE));
+        started += sqlite3_changes(db_);
+      }
+      return std::nullopt;
+    });
+  }
+
   base::Result<bool> begin_execution(const ExecutionRecord& e) override {
     const auto op = "record the start of execution " + e.execution_id;
     return transaction<bool>(op, true, [&](bool& done) -> Status {

@@ -129,6 +129,12 @@ public:
                                                  std::int64_t scheduled_ms,
                                                  const std::string& reason) = 0;
 
+  // Records that the jobs `job_ids` are scheduled from `since_ms` on: those with no last fire
+  // yet get since_ms as their last_fire_ms, so that the fires after it that a daemon misses
+  // (being down) are caught up at its next start. Returns how many it set.
+  virtual base::Result<int> start_jobs(const std::vector<std::string>& job_ids,
+                                       std::int64_t since_ms) = 0;
+
   // Records that `execution` started: inserts it with status "running" (whatever its
   // status), no end and no steps, and marks its fire, if one was claimed, running. Durable on
   // return: call it before starting the first process. An execution id that exists already is

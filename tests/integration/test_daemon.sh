@@ -264,6 +264,9 @@ schedule: { cron: "*/2 * * * * *", missed: once }
 concurrency: allow
 command: "true"
 YAML
+# A one-off run due while the daemon is down, of a job that never fired before.
+once_at=$(date -u -d "@$(($(date +%s) + 3))" +%Y-%m-%dT%H:%M:%SZ)
+printf 'schedule: { at: "%s", missed: once }\ncommand: "true"\n' "$once_at" > jobs/once.yaml
 "$jobsctl" reload >/dev/null
 sleeper=$("$jobsctl" trigger sleeper --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["execution_id"])')
 wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE job_id = 'every2'" 1
@@ -279,6 +282,8 @@ expect "its processes were killed at the restart" "" "$(pgrep -f "^sleep 60$" | 
 wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE job_id = 'every2' AND trigger_kind = 'catchup'" 1
 expect "missed: once runs one catch-up for the fires missed while down" "1" \
   "$(count "SELECT count(*) FROM job_executions WHERE job_id = 'every2' AND trigger_kind = 'catchup'")"
+expect "a job's first fire, missed while down, is caught up" "catchup" \
+  "$(sql "SELECT trigger_kind FROM job_executions WHERE job_id = 'once'")"
 expect "no fire ran twice" "0" \
   "$(count "SELECT count(*) FROM (SELECT scheduled_ms FROM job_executions WHERE job_id = 'every2' AND scheduled_ms IS NOT NULL GROUP BY scheduled_ms HAVING count(*) > 1)")"
 expect "every execution has ended or is running" "0" \
@@ -286,7 +291,7 @@ expect "every execution has ended or is running" "0" \
     "$jobsctl" status --json | python3 -c '
 import json, sys
 print(",".join("%r" % r["execution_id"] for r in json.load(sys.stdin)["running"]) or "\"\"")'))")"
-rm jobs/every2.yaml jobs/sleeper.yaml
+rm jobs/every2.yaml jobs/sleeper.yaml jobs/once.yaml
 "$jobsctl" reload >/dev/null
 
 # --- SIGTERM with a running job: waits for it, then exits 0.

@@ -11,10 +11,11 @@ cp -r "$source_jobs" "$work/jobs"
 cd "$work"
 export JOBS_DIR=jobs
 
-expect "validate the examples" "3 jobs, 0 errors, 0 warnings" "$("$jobsctl" validate)"
-expect "list ids" "daily-cleanup heartbeat nightly-report" \
+expect "validate the examples" "6 jobs, 0 errors, 0 warnings" "$("$jobsctl" validate)"
+expect "list ids" "clock-new-york clock-tokyo daily-cleanup heartbeat nightly-report report-digest" \
   "$("$jobsctl" list | cut -f1 | paste -sd' ')"
-expect "list --json" "daily-cleanup:False heartbeat:True nightly-report:True" \
+expect "list --json" \
+  "clock-new-york:True clock-tokyo:True daily-cleanup:False heartbeat:True nightly-report:True report-digest:True" \
   "$("$jobsctl" list --json | python3 -c 'import json,sys; print(" ".join("%s:%s" % (j["id"], j["enabled"]) for j in json.load(sys.stdin)))')"
 expect "show --json" "nightly-report America/New_York 3" \
   "$("$jobsctl" show nightly-report --json | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["id"], j["timezone"], len(j["steps"]))')"
@@ -29,13 +30,13 @@ code=$?
 expect "validate exit code on an error" "2" "$code"
 expect "validate names the place" "jobs/broken.yaml:2:13: error: schedule: field 2 (hour): 24 is out of range 0-23" \
   "$(head -1 <<<"$out")"
-expect "validate summary" "3 jobs, 1 error, 0 warnings" "$(tail -1 <<<"$out")"
+expect "validate summary" "6 jobs, 1 error, 0 warnings" "$(tail -1 <<<"$out")"
 expect "github annotation" \
   "::error file=jobs/broken.yaml,line=2,col=13::schedule: field 2 (hour): 24 is out of range 0-23" \
   "$("$jobsctl" validate --format github | head -1)"
 expect "json finding" "error jobs/broken.yaml 2 13" \
   "$("$jobsctl" validate --format json | python3 -c 'import json,sys; f=json.loads(sys.stdin.readline()); print(f["severity"], f["path"], f["line"], f["column"])')"
-expect "list still lists the good jobs" "3" "$("$jobsctl" list 2>/dev/null | wc -l)"
+expect "list still lists the good jobs" "6" "$("$jobsctl" list 2>/dev/null | wc -l)"
 rm jobs/broken.yaml
 
 # disable and enable change one value and nothing else.
@@ -52,11 +53,11 @@ expect "unknown job exit code" "2" "$?"
 
 # new writes a valid, commented file and never overwrites; delete asks or needs --yes.
 expect "new" "jobs/backup.yaml" "$("$jobsctl" new backup)"
-expect "new validates" "4 jobs, 0 errors, 0 warnings" "$("$jobsctl" validate)"
+expect "new validates" "7 jobs, 0 errors, 0 warnings" "$("$jobsctl" validate)"
 "$jobsctl" new backup >/dev/null 2>&1
 expect "new refuses an existing id" "2" "$?"
 expect "new json from a template" "jobs/export.json" "$("$jobsctl" new export --template command --format json)"
-expect "new json validates" "5 jobs, 0 errors, 0 warnings" "$("$jobsctl" validate)"
+expect "new json validates" "8 jobs, 0 errors, 0 warnings" "$("$jobsctl" validate)"
 "$jobsctl" delete backup </dev/null >/dev/null 2>&1
 expect "delete without --yes off a terminal" "2" "$?"
 expect "delete --yes" "deleted jobs/backup.yaml" "$("$jobsctl" delete backup --yes)"
@@ -69,7 +70,7 @@ $python -c 'import jsonschema, yaml' 2>/dev/null || python=/usr/bin/python3
 cp -r "$source_jobs" examples
 printf 'comand: ls\n' > examples/typo.yaml
 expect "schema judges the examples" \
-  "daily-cleanup.json:ok heartbeat.yaml:ok nightly-report.yaml:ok typo.yaml:rejected" \
+  "clock-new-york.json:ok clock-tokyo.yaml:ok daily-cleanup.json:ok heartbeat.yaml:ok nightly-report.yaml:ok report-digest.yaml:ok typo.yaml:rejected" \
   "$($python - schema.json examples <<'PY'
 import json, os, sys
 import jsonschema, yaml

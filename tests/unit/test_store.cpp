@@ -479,6 +479,23 @@ TEST_SUITE("store") {
     CHECK(states[2] == store::JobState{"cleanup", 3000, "", "", std::nullopt});
   }
 
+  TEST_CASE("start_jobs sets the last fire of jobs that have none, and only theirs") {
+    TempDir dir;
+    auto s = open(dir.file("history.db"));
+    CHECK(value_of(s->claim_fire("backup", 1000, "b1")));
+    run(*s, make_execution("a1", "archive", 500), "success"); // state, but no fire
+    CHECK(value_of(s->start_jobs({"backup", "archive", "fresh"}, 5000)) == 2);
+    CHECK(value_of(s->job_state("backup"))->last_fire_ms == 1000);
+    CHECK(value_of(s->job_state("archive"))->last_fire_ms == 5000);
+    CHECK(value_of(s->job_state("archive"))->last_status == "success");
+    CHECK(value_of(s->job_state("fresh"))->last_fire_ms == 5000);
+    CHECK(value_of(s->start_jobs({"fresh"}, 9000)) == 0);
+    CHECK(value_of(s->job_state("fresh"))->last_fire_ms == 5000);
+    // A real fire moves it on.
+    CHECK(value_of(s->claim_fire("fresh", 7000, "f1")));
+    CHECK(value_of(s->job_state("fresh"))->last_fire_ms == 7000);
+  }
+
   TEST_CASE("mark_interrupted ends every running execution, its fire and its job's state") {
     TempDir dir;
     const auto path = dir.file("history.db");
