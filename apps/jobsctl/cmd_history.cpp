@@ -105,13 +105,24 @@ int history(const HistoryOptions& o) {
       print_error(opened.error());
       return base::exit_code::usage;
     }
-    auto rows = (*opened)->history(query);
-    if (!rows) {
-      print_error(rows.error());
-      return base::exit_code::job_failed;
-    }
-    for (const auto& e : *rows) {
-      records.push_back(store::to_json(e));
+    if (o.status == "skipped") {
+      auto fires = (*opened)->skipped_fires(query);
+      if (!fires) {
+        print_error(fires.error());
+        return base::exit_code::job_failed;
+      }
+      for (const auto& f : *fires) {
+        records.push_back(store::to_json(f));
+      }
+    } else {
+      auto rows = (*opened)->history(query);
+      if (!rows) {
+        print_error(rows.error());
+        return base::exit_code::job_failed;
+      }
+      for (const auto& e : *rows) {
+        records.push_back(store::to_json(e));
+      }
     }
   }
   if (o.json) {
@@ -119,13 +130,24 @@ int history(const HistoryOptions& o) {
     return base::exit_code::ok;
   }
   std::vector<std::vector<std::string>> table;
+  const auto local = [](const nlohmann::ordered_json& iso) {
+    const auto t = iso.is_string() ? tz::parse_time(iso.get<std::string>(), tz::utc())
+                                   : base::Result<std::int64_t>(base::Error{});
+    return t ? local_time(*t * 1000) : std::string("-");
+  };
+  if (o.status == "skipped") {
+    // Fires that did not run: when they were due, and why.
+    for (const auto& f : records) {
+      table.push_back({local(f["scheduled_time"]), f["job_id"].get<std::string>(),
+                       f["error_message"].get<std::string>()});
+    }
+    print_table({"SCHEDULED", "JOB", "REASON"}, table);
+    return base::exit_code::ok;
+  }
   for (const auto& e : records) {
-    const auto start = e["start_time"].is_string()
-                           ? tz::parse_time(e["start_time"].get<std::string>(), tz::utc())
-                           : base::Result<std::int64_t>(base::Error{});
     const auto& duration = e["duration_seconds"];
     table.push_back({e["execution_id"].get<std::string>(), e["job_id"].get<std::string>(),
-                     e["status"].get<std::string>(), start ? local_time(*start * 1000) : "-",
+                     e["status"].get<std::string>(), local(e["start_time"]),
                      duration.is_number() ? short_duration(duration.get<double>()) : "running",
                      std::to_string(e["attempt"].get<int>()), e["trigger"].get<std::string>()});
   }

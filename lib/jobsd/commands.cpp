@@ -387,12 +387,23 @@ Daemon::Reply Daemon::cmd_history(Connection&, const ipc::Request& request) {
   }
   q.since_ms = int_arg(request, "since_ms");
   q.limit = static_cast<int>(int_arg(request, "limit").value_or(20));
+  Reply r;
+  r.result = ipc::Json::array();
+  if (q.status == "skipped") {
+    // Fires that did not run are not executions: they come from the fires and their reasons.
+    auto fires = store_->skipped_fires(q);
+    if (!fires) {
+      throw CommandError{ipc::code::internal, fires.error().message};
+    }
+    for (const auto& f : *fires) {
+      r.result.push_back(store::to_json(f));
+    }
+    return r;
+  }
   auto rows = store_->history(q);
   if (!rows) {
     throw CommandError{ipc::code::internal, rows.error().message};
   }
-  Reply r;
-  r.result = ipc::Json::array();
   for (const auto& e : *rows) {
     r.result.push_back(store::to_json(e));
   }
@@ -534,6 +545,13 @@ bool Daemon::pump(Follower& f, bool ended) {
   }
   if (f.send_log && !f.log_path.empty() && !read_log(*c, f, ended) && !ended) {
     return false;
+  }
+  if (f.until_eof && !ended) {
+    // logs without follow: what the log holds now, and the execution as it stands.
+    if (Connection* still = connection(fd)) {
+      send(*still, ipc::reply(id, execution_json(x->second->pending.execution_id)));
+    }
+    return true;
   }
   if (!ended) {
     return false;
@@ -749,10 +767,7 @@ Daemon::Reply Daemon::cmd_set_enabled(Connection&, const ipc::Request& request, 
   if (path.empty()) {
     job_arg(request); // throws not_found with a suggestion
   }
-  jobs::LoadOptions options;
-  options.default_zone = config_.default_zone;
-  options.daemon_is_root = geteuid() == 0;
-  auto changed = jobs::set_enabled_in_file(path, value, options);
+  auto changed = jobs::set_enabled_in_file(path, value, load_options());
   if (!changed) {
     throw CommandError{ipc::code::invalid, changed.error().render()};
   }

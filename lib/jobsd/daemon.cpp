@@ -209,6 +209,13 @@ Daemon::~Daemon() {
   }
 }
 
+jobs::LoadOptions Daemon::load_options() const {
+  jobs::LoadOptions options;
+  options.default_zone = config_.default_zone;
+  options.daemon_is_root = geteuid() == 0;
+  return options;
+}
+
 std::int64_t Daemon::now_ms() const {
   return clock_ms(CLOCK_REALTIME);
 }
@@ -732,6 +739,17 @@ void Daemon::record_unstarted(const Pending& p, const std::string& status,
     logs_->zone(*p.job->zone, e.start_ms / 1000,
                 "end " + p.job->id + " " + p.execution_id + " " + status + ": " + reason);
   }
+  // Those waiting for it (trigger --wait) get its record now.
+  const ipc::Json record = execution_json(p.execution_id);
+  std::erase_if(followers_, [&](const Follower& f) {
+    if (f.execution_id != p.execution_id) {
+      return false;
+    }
+    if (Connection* c = client(f)) {
+      send(*c, ipc::reply(f.request_id, record));
+    }
+    return true;
+  });
 }
 
 void Daemon::dispatch() {
@@ -752,6 +770,8 @@ void Daemon::dispatch() {
     const std::string id = p->execution_id;
     auto x = std::make_unique<Execution>();
     x->pending = std::move(*p);
+    // Read here: a reload may change the secrets while the execution's thread starts.
+    x->secrets = engine::secrets_for(*x->pending.job, secrets_);
     x->started_ms = now_ms();
     x->attempt_id = id;
     Execution& ref = *x;
@@ -790,7 +810,7 @@ void Daemon::work(Execution& x) {
   o.triggered_by = x.pending.triggered_by;
   o.scheduled_time = x.pending.scheduled;
   o.environment = environment_;
-  o.secrets = engine::secrets_for(job, secrets_);
+  o.secrets = x.secrets;
   o.kill_grace = config_.kill_grace;
   o.cancel = &x.cancel;
   engine::Recorder recorder(store_.get(), state_, nullptr, [this](const std::string& message) {

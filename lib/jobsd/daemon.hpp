@@ -63,6 +63,7 @@ private:
   // --- One running execution (its worker thread runs the engine).
   struct Execution {
     Pending pending;
+    std::map<std::string, std::string> secrets; // the values of those the job uses
     exec::CancelToken cancel;
     std::thread thread;
     std::int64_t started_ms = 0;
@@ -157,6 +158,7 @@ private:
   void replace(const jobs::JobDefinition& job, const std::string& reason);
   void dispatch();
   void work(Execution& x);
+  jobs::LoadOptions load_options() const;
   void post(Notice n);
   void drain_notices();
   void finished(const std::string& execution_id);

@@ -89,10 +89,7 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
   for (const auto& [path, f] : files_) {
     report.removed += next.count(path) == 0;
   }
-  jobs::LoadOptions options;
-  options.default_zone = config_.default_zone;
-  options.daemon_is_root = geteuid() == 0;
-  auto loaded = jobs::load_files(changed, options);
+  auto loaded = jobs::load_files(changed, load_options());
   for (size_t i = 0; i < changed.size(); ++i) {
     next[changed[i]].loaded = std::make_shared<const jobs::LoadedFile>(std::move(loaded[i]));
   }

@@ -60,4 +60,12 @@ nlohmann::ordered_json to_json(const ExecutionRecord& e) {
   return out;
 }
 
+nlohmann::ordered_json to_json(const FireRecord& f) {
+  return {{"execution_id", nullptr},     {"job_id", f.job_id},
+          {"status", "skipped"},         {"scheduled_time", iso_time(f.scheduled_ms)},
+          {"start_time", nullptr},       {"end_time", nullptr},
+          {"duration_seconds", nullptr}, {"trigger", "schedule"},
+          {"error_message", f.reason}};
+}
+
 } // namespace store

@@ -13,6 +13,10 @@ namespace store {
 // the record has them.
 nlohmann::ordered_json to_json(const ExecutionRecord& e);
 
+// A skipped fire in the shape of an execution: status "skipped", the scheduled time, the reason
+// as error_message, no execution id.
+nlohmann::ordered_json to_json(const FireRecord& f);
+
 // "2026-11-23T18:40:01.123Z": UTC milliseconds, ISO 8601.
 std::string iso_time(std::int64_t ms);
 

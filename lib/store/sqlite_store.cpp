@@ -523,6 +523,35 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
     });
   }
 
+  base::Result<std::vector<FireRecord>> skipped_fires(const HistoryQuery& query) override {
+    std::string sql = "SELECT job_id, scheduled_ms, reason FROM fires WHERE status = 'skipped'";
+    if (query.job_id) {
+      sql += " AND job_id = ?1";
+    }
+    if (query.since_ms) {
+      sql += " AND scheduled_ms >= ?2";
+    }
+    sql += " ORDER BY scheduled_ms DESC, job_id LIMIT ?3";
+    using Rows = std::vector<FireRecord>;
+    return transaction<Rows>("read the skipped fires", false, [&](Rows& rows) -> Status {
+      sqlite3_stmt* s = nullptr;
+      STORE_TRY(prepare(sql, s));
+      Query q(s);
+      if (query.job_id) {
+        q.bind(1, *query.job_id);
+      }
+      if (query.since_ms) {
+        q.bind(2, *query.since_ms);
+      }
+      q.bind(3, std::int64_t{query.limit > 0 ? query.limit : -1});
+      int rc = SQLITE_OK;
+      while ((rc = q.step()) == SQLITE_ROW) {
+        rows.push_back({q.text(0), q.int64(1), q.text(2)});
+      }
+      return expect(rc, SQLITE_DONE);
+    });
+  }
+
   base::Result<std::optional<ExecutionRecord>> execution(const std::string& id) override {
     using Found = std::optional<ExecutionRecord>;
     return transaction<Found>("read execution " + id, false, [&](Found& found) -> Status {

@@ -96,6 +96,15 @@ struct AuditRecord {
   bool operator==(const AuditRecord&) const = default;
 };
 
+// A fire that did not run, and why.
+struct FireRecord {
+  std::string job_id;
+  std::int64_t scheduled_ms = 0;
+  std::string reason;
+
+  bool operator==(const FireRecord&) const = default;
+};
+
 // Which executions history() returns, most recent (by start) first.
 struct HistoryQuery {
   std::optional<std::string> job_id;
@@ -151,6 +160,10 @@ public:
   // Executions matching `query`, most recent start first (ties: greater id first), without
   // their steps.
   virtual base::Result<std::vector<ExecutionRecord>> history(const HistoryQuery& query) = 0;
+
+  // The fires recorded as skipped that match `query` (its status is ignored; since_ms applies
+  // to the scheduled instant), most recent first.
+  virtual base::Result<std::vector<FireRecord>> skipped_fires(const HistoryQuery& query) = 0;
 
   // The execution `id`, with its steps in order; `id` may also be a prefix of exactly one
   // execution id (an exact match wins). Nothing when none matches; an error when the prefix is

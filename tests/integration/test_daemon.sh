@@ -131,6 +131,8 @@ expect "forbid: a fire while running is recorded as skipped, with the reason" \
   "concurrency: forbid: execution" \
   "$(sql "SELECT reason FROM fires WHERE job_id = 'forbid' AND status = 'skipped' LIMIT 1" |
     cut -c1-30)"
+expect "history --status skipped lists them with the reason" "forbid concurrency: forbid: execution" \
+  "$("$jobsctl" history forbid --status skipped | head -1 | cut -f2,3 | tr '\t' ' ' | cut -c1-37)"
 wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE job_id = 'replace' AND status = 'cancelled'" 1
 expect "replace: the running execution is cancelled, saying why" "replaced by the fire of" \
   "$(sql "SELECT error_message FROM job_executions WHERE job_id = 'replace' AND status = 'cancelled' LIMIT 1" |

@@ -479,6 +479,25 @@ TEST_SUITE("store") {
     CHECK(states[2] == store::JobState{"cleanup", 3000, "", "", std::nullopt});
   }
 
+  TEST_CASE("skipped fires are listed with their reasons, most recent first") {
+    TempDir dir;
+    auto s = open(dir.file("history.db"));
+    CHECK(value_of(s->claim_fire("backup", 1000, "b1")));
+    CHECK(value_of(s->record_skipped_fire("backup", 2000, "concurrency: forbid: b1 is running")));
+    CHECK(value_of(s->record_skipped_fire("backup", 3000, "missed while jobsd was down")));
+    CHECK(value_of(s->record_skipped_fire("cleanup", 2500, "missed: skip")));
+    store::HistoryQuery q;
+    q.job_id = "backup";
+    CHECK(value_of(s->skipped_fires(q)) ==
+          std::vector<store::FireRecord>{{"backup", 3000, "missed while jobsd was down"},
+                                         {"backup", 2000, "concurrency: forbid: b1 is running"}});
+    q.job_id.reset();
+    q.since_ms = 2500;
+    q.limit = 1;
+    CHECK(value_of(s->skipped_fires(q)) ==
+          std::vector<store::FireRecord>{{"backup", 3000, "missed while jobsd was down"}});
+  }
+
   TEST_CASE("start_jobs sets the last fire of jobs that have none, and only theirs") {
     TempDir dir;
     auto s = open(dir.file("history.db"));
