@@ -20,6 +20,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <set>
@@ -609,7 +610,10 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
   bool exited = false;
   int status = 0;
   rusage usage{};
-  std::vector<char> buffer(64 * 1024);
+  // Not zeroed: a step that prints nothing (a daemon may run a thousand at once) costs no
+  // resident memory for it.
+  constexpr size_t buffer_size = 64 * 1024;
+  const auto buffer = std::make_unique_for_overwrite<char[]>(buffer_size);
 
   const auto stop = [&](bool timed_out) {
     if (kill_at != never) {
@@ -675,9 +679,9 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
         // Read what the pipe holds (a few reads at most, so the other stream is not starved).
         const bool is_out = f.fd == out_read.get();
         for (int reads = 0; reads < 16; ++reads) {
-          const ssize_t got = ::read(f.fd, buffer.data(), buffer.size());
+          const ssize_t got = ::read(f.fd, buffer.get(), buffer_size);
           if (got > 0) {
-            const std::string_view data(buffer.data(), static_cast<size_t>(got));
+            const std::string_view data(buffer.get(), static_cast<size_t>(got));
             (is_out ? out_buffer : err_buffer).append(data);
             (is_out ? out_lines : err_lines).feed(data);
             continue;
