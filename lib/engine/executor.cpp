@@ -430,6 +430,11 @@ JobResult run_job(const jobs::JobDefinition& job, const RunOptions& options, Eve
   for (size_t i = 0; i < job.steps.size(); ++i) {
     const jobs::StepDefinition& step = job.steps[i];
     StepResult& s = r.steps[i];
+    if (!stopped && cancelled()) {
+      // Cancelled between steps (or before the first): nothing more starts.
+      stopped = Status::cancelled;
+      r.error_message = "cancelled before step \"" + step.id + "\"";
+    }
     const bool runs = !stopped && (step.when == jobs::When::always ||
                                    (step.when == jobs::When::on_success && !failing) ||
                                    (step.when == jobs::When::on_failure && failing));

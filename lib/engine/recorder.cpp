@@ -138,6 +138,21 @@ void Recorder::execution_started(const JobResult& r) {
     log_ = nullptr;
   }
   log_path_ = state_.log_path(r.job_id, r.execution_id);
+  if (store_ != nullptr) {
+    const auto record = to_record(r, log_path_);
+    if (claim_ && r.scheduled_time && r.attempt == 1) {
+      auto begun = store_->claim_and_begin(record);
+      if (begun && !*begun) {
+        refused_ = true;
+        return;
+      }
+      if (!begun) {
+        problem("store", begun.error().message);
+      }
+    } else if (auto begun = store_->begin_execution(record); !begun) {
+      problem("store", begun.error().message);
+    }
+  }
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(log_path_).parent_path(), ec);
   log_ = std::fopen(log_path_.c_str(), "ae");
@@ -150,17 +165,15 @@ void Recorder::execution_started(const JobResult& r) {
   line("execution " + r.execution_id + " of job " + r.job_id + " (" + r.job_name + "), attempt " +
        std::to_string(r.attempt) + ", trigger " + r.trigger +
        (r.triggered_by.empty() ? "" : " by " + r.triggered_by) + ", host " + r.host);
-  if (store_ != nullptr) {
-    if (auto begun = store_->begin_execution(to_record(r, log_path_)); !begun) {
-      problem("store", begun.error().message);
-    }
-  }
   if (next_ != nullptr) {
     next_->execution_started(r);
   }
 }
 
 void Recorder::step_started(const JobResult& r, const StepResult& s) {
+  if (refused_) {
+    return;
+  }
   logged_[0] = logged_[1] = left_out_[0] = left_out_[1] = 0;
   line("=== step " + s.step_id + " (" + s.step_type + "), attempt " + std::to_string(s.attempt));
   if (next_ != nullptr) {
@@ -170,6 +183,9 @@ void Recorder::step_started(const JobResult& r, const StepResult& s) {
 
 void Recorder::output(const JobResult& r, const StepResult& s, exec::Stream stream,
                       std::string_view text) {
+  if (refused_) {
+    return;
+  }
   const int k = stream == exec::Stream::out ? 0 : 1;
   if (logged_[k] < log_stream_bytes) {
     logged_[k] += text.size() + 1;
@@ -183,6 +199,9 @@ void Recorder::output(const JobResult& r, const StepResult& s, exec::Stream stre
 }
 
 void Recorder::step_finished(const JobResult& r, const StepResult& s) {
+  if (refused_) {
+    return;
+  }
   for (int k = 0; k < 2; ++k) {
     if (left_out_[k] == 0) {
       continue;
@@ -207,6 +226,9 @@ void Recorder::step_finished(const JobResult& r, const StepResult& s) {
 }
 
 void Recorder::retrying(const JobResult& r, const StepResult* s, std::chrono::milliseconds d) {
+  if (refused_) {
+    return;
+  }
   line(std::string("retry of ") + (s ? "step " + s->step_id : "the job") + " in " +
        seconds_text(static_cast<double>(d.count()) / 1000));
   if (next_ != nullptr) {
@@ -215,6 +237,9 @@ void Recorder::retrying(const JobResult& r, const StepResult* s, std::chrono::mi
 }
 
 void Recorder::execution_finished(const JobResult& r) {
+  if (refused_) {
+    return;
+  }
   line("execution " + r.execution_id + ": " + to_string(r.status) +
        (r.error_message.empty() ? "" : " (" + r.error_message + ")") + " in " +
        seconds_text(r.duration_seconds()));

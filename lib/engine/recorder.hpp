@@ -60,6 +60,13 @@ public:
   // The log file of the current (or last) execution.
   const std::string& log_path() const { return log_path_; }
 
+  // With `claim`, the first attempt of an execution with a scheduled time claims its fire as it
+  // begins (Store::claim_and_begin: one transaction). When that fire ran already, nothing of the
+  // execution is recorded (no store rows, no log, no jobs.jsonl line) and refused() is true: the
+  // runner must cancel it.
+  void claim_fires(bool claim) { claim_ = claim; }
+  bool refused() const { return refused_; }
+
   // jobs.jsonl is rotated when it passes `max_bytes`, keeping `keep` old files (defaults:
   // jsonl_rotate_bytes, jsonl_keep).
   void set_jsonl_rotation(std::int64_t max_bytes, int keep) {
@@ -84,6 +91,8 @@ private:
   std::vector<std::string> reported_;
   std::int64_t jsonl_max_bytes_;
   int jsonl_keep_;
+  bool claim_ = false;
+  bool refused_ = false;
 };
 
 } // namespace engine

@@ -69,14 +69,22 @@ base::Result<Client> Client::connect(const std::string& socket_path,
   }
   if (::connect(c.fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     const int err = errno;
-    if (err == ENOENT || err == ECONNREFUSED) {
+    if (err == ENOENT) {
       return error(std::string(not_running_text) + " (no socket at " + socket_path + ")");
+    }
+    if (err == ECONNREFUSED) {
+      return error(std::string(not_running_text) + " (nothing listens on " + socket_path + ")");
     }
     return error("cannot connect to jobsd at " + socket_path + ": " + std::strerror(err));
   }
   auto hello = c.read_message(timeout);
   if (!hello) {
     return hello.error();
+  }
+  if (hello->is_object() && hello->contains("error")) {
+    // Refused at once (too many clients): the daemon says why.
+    return error("jobsd at " + socket_path + ": " +
+                 (*hello)["error"].value("message", std::string("refused the connection")));
   }
   if (!hello->is_object() || !hello->contains("hello")) {
     return error("jobsd at " + socket_path + " did not say hello: " + hello->dump());

@@ -167,7 +167,11 @@ void Daemon::handle_request(Connection& c, const ipc::Request& r) {
   }
   if (spec != table.end() && spec->mutating) {
     if (reply.target.empty()) {
-      reply.target = r.args.value("job", r.args.value("execution", std::string()));
+      for (const char* key : {"job", "execution"}) {
+        if (const auto it = r.args.find(key); it != r.args.end() && it->is_string()) {
+          reply.target = it->get<std::string>();
+        }
+      }
     }
     store::AuditRecord a;
     a.time_ms = now_ms();
@@ -321,20 +325,8 @@ Daemon::Reply Daemon::cmd_list(Connection&, const ipc::Request&) {
 }
 
 Daemon::Reply Daemon::cmd_show(Connection&, const ipc::Request& request) {
-  const std::string id = string_arg(request, "job");
-  const auto it = jobs_.find(id);
-  if (it == jobs_.end()) {
-    std::vector<std::string> ids;
-    for (const auto& [k, v] : jobs_) {
-      ids.push_back(k);
-    }
-    const auto near = base::suggest(id, ids, 1);
-    throw CommandError{
-        ipc::code::not_found,
-        "no job \"" + id + "\"" +
-            (near.empty() ? "" : "; did you mean " + base::quoted_alternatives(near) + "?")};
-  }
-  const auto& job = *it->second;
+  const JobPtr it = job_arg(request);
+  const auto& job = *it;
   ipc::Json fires = ipc::Json::array();
   cron::Instant from(std::chrono::seconds(now_ms() / 1000));
   for (int n = 0; n < 5; ++n) {
@@ -352,7 +344,7 @@ Daemon::Reply Daemon::cmd_show(Connection&, const ipc::Request& request) {
     steps.push_back({{"id", s.id}, {"name", s.name}, {"type", s.type}});
   }
   ipc::Json last = nullptr;
-  if (auto e = store_->last_execution(id); e && *e) {
+  if (auto e = store_->last_execution(job.id); e && *e) {
     last = store::to_json(**e);
   }
   Reply r;
@@ -654,10 +646,7 @@ Daemon::Reply Daemon::cmd_trigger(Connection& c, const ipc::Request& request) {
       replace(*job, "replaced by a run triggered by " + c.user);
     }
   }
-  auto id = enqueue(job, std::nullopt, "manual", c.user);
-  if (!id) {
-    throw CommandError{ipc::code::internal, id.error().message};
-  }
+  const std::string id = enqueue(job, std::nullopt, "manual", c.user);
   Reply r;
   r.target = job->id;
   if (wait) {
@@ -665,18 +654,18 @@ Daemon::Reply Daemon::cmd_trigger(Connection& c, const ipc::Request& request) {
     f.fd = c.fd;
     f.serial = c.serial;
     f.request_id = request.id;
-    f.execution_id = *id;
+    f.execution_id = id;
     f.job_id = job->id;
     f.send_log = follow;
     followers_.push_back(std::move(f));
-    send(c, ipc::event(request.id, {{"execution_id", *id}}));
+    send(c, ipc::event(request.id, {{"execution_id", id}}));
     r.deferred = true;
   }
   dispatch();
   if (!wait) {
-    r.result = {{"execution_id", *id},
+    r.result = {{"execution_id", id},
                 {"job_id", job->id},
-                {"state", running_.count(*id) ? "running" : "queued"}};
+                {"state", running_.count(id) ? "running" : "queued"}};
   }
   return r;
 }

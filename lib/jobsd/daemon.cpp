@@ -120,16 +120,22 @@ int kill_orphans(pid_t previous) {
 // execution cancelled by the daemon's shutdown as interrupted.
 class Daemon::Live : public engine::Events {
 public:
-  Live(Daemon& d, Execution& x, engine::Events& next) : d_(d), x_(x), next_(next) {}
+  Live(Daemon& d, Execution& x, engine::Recorder& next) : d_(d), x_(x), next_(next) {}
 
   void execution_started(const engine::JobResult& r) override {
+    next_.execution_started(r);
+    if (next_.refused()) {
+      // Its fire ran already (another node, or before a crash): it must not run again.
+      x_.duplicate = true;
+      x_.cancel.cancel();
+      return;
+    }
     {
       std::lock_guard lock(x_.mutex);
       x_.attempt_id = r.execution_id;
       x_.log_path = d_.state_.log_path(r.job_id, r.execution_id);
       x_.step.clear();
     }
-    next_.execution_started(r);
     d_.post({Notice::Kind::attempt, x_.pending.execution_id});
   }
   void step_started(const engine::JobResult& r, const engine::StepResult& s) override {
@@ -176,14 +182,14 @@ public:
 
 private:
   void log_grew() {
-    if (x_.watched && !x_.log_noticed.exchange(true)) {
+    if (x_.watched && !x_.duplicate && !x_.log_noticed.exchange(true)) {
       d_.post({Notice::Kind::log, x_.pending.execution_id});
     }
   }
 
   Daemon& d_;
   Execution& x_;
-  engine::Events& next_;
+  engine::Recorder& next_;
 };
 
 Daemon::Daemon(Options options)
@@ -403,6 +409,7 @@ void Daemon::loop_once() {
   drain_notices();
   pump_all();
   sweep_followers();
+  close_finished();
   const std::int64_t steady = steady_ms();
   if (reload_at_ != 0 && steady >= reload_at_) {
     reload(false);
@@ -410,6 +417,7 @@ void Daemon::loop_once() {
   check_clocks();
   handle_fires();
   dispatch();
+  claim_queued();
   expire_slow_clients();
   if (watchdog_every_ > 0 && steady >= watchdog_next_) {
     notify_systemd("WATCHDOG=1");
@@ -664,10 +672,7 @@ void Daemon::start_fire(const JobPtr& job, std::int64_t instant, const std::stri
       replace(*job, "replaced by the fire of " + tz::format_utc(instant));
     }
   }
-  if (auto queued = enqueue(job, instant, trigger, by); !queued) {
-    logs_->daemon().warn("job {}: fire of {} not run: {}", job->id, tz::format_utc(instant),
-                         queued.error().message);
-  }
+  enqueue(job, instant, trigger, by);
 }
 
 void Daemon::replace(const jobs::JobDefinition& job, const std::string& reason) {
@@ -682,17 +687,13 @@ void Daemon::replace(const jobs::JobDefinition& job, const std::string& reason) 
   }
 }
 
-base::Result<std::string> Daemon::enqueue(const JobPtr& job, std::optional<std::int64_t> instant,
-                                          const std::string& trigger, const std::string& by) {
+std::string Daemon::enqueue(const JobPtr& job, std::optional<std::int64_t> instant,
+                            const std::string& trigger, const std::string& by) {
   const std::string id = engine::new_execution_id();
   if (instant) {
-    auto claimed = store_->claim_fire(job->id, *instant * 1000, id);
-    if (!claimed) {
-      // The history is failing (a full disk, a lock): the job runs all the same, and says so.
-      logs_->daemon().error("job {}: {}; running it anyway", job->id, claimed.error().message);
-    } else if (!*claimed) {
-      return failure("the fire of " + tz::format_utc(*instant) + " ran already");
-    }
+    // Claimed as it begins, in the same transaction (one wait for the disk before it starts),
+    // or by claim_queued() if it has to wait in its queue.
+    unclaimed_.push_back(id);
   }
   Pending p;
   p.execution_id = id;
@@ -709,6 +710,35 @@ base::Result<std::string> Daemon::enqueue(const JobPtr& job, std::optional<std::
   }
   queues_.push(std::move(p));
   return id;
+}
+
+void Daemon::claim_queued() {
+  std::vector<store::FireClaim> claims;
+  for (const auto& id : unclaimed_) {
+    if (const Pending* p = queues_.find(id)) {
+      claims.push_back({p->job->id, *p->scheduled * 1000, id});
+    }
+  }
+  unclaimed_.clear();
+  if (claims.empty()) {
+    return;
+  }
+  auto claimed = store_->claim_fires(claims);
+  if (!claimed) {
+    // The history is failing (a full disk, a lock): the jobs run all the same, and say so.
+    logs_->daemon().error("{}; running them anyway", claimed.error().message);
+  }
+  for (size_t i = 0; i < claims.size(); ++i) {
+    Pending* p = queues_.find(claims[i].execution_id);
+    if (!claimed || (*claimed)[i]) {
+      p->claimed = true;
+      continue;
+    }
+    logs_->daemon().warn("job {}: the fire of {} ran already; not run again", claims[i].job_id,
+                         tz::format_utc(claims[i].scheduled_ms / 1000));
+    forget_active(claims[i].job_id, claims[i].execution_id);
+    queues_.remove(claims[i].execution_id);
+  }
 }
 
 void Daemon::record_unstarted(const Pending& p, const std::string& status,
@@ -817,6 +847,7 @@ void Daemon::work(Execution& x) {
     logs_->daemon().warn("{}", message);
   });
   recorder.set_jsonl_rotation(config_.logs.max_size, config_.logs.max_files);
+  recorder.claim_fires(x.pending.scheduled && !x.pending.claimed);
   Live live(*this, x, recorder);
   std::vector<engine::JobResult> results;
   try {
@@ -880,7 +911,10 @@ void Daemon::finished(const std::string& execution_id) {
   queues_.finished(zone_of(*job));
   forget_active(job->id, execution_id);
   std::optional<engine::JobResult> last;
-  if (!x.results.empty()) {
+  if (x.duplicate) {
+    logs_->daemon().warn("job {}: the fire of {} ran already; not run again", job->id,
+                         tz::format_utc(x.pending.scheduled.value_or(0)));
+  } else if (!x.results.empty()) {
     last = x.results.back();
   }
   if (last) {
@@ -935,7 +969,7 @@ void Daemon::run_after(const std::string& upstream) {
         replace(*job->second, "replaced by a run after " + upstream);
       }
     }
-    (void)enqueue(job->second, std::nullopt, "after", upstream);
+    enqueue(job->second, std::nullopt, "after", upstream);
   }
 }
 
@@ -961,9 +995,8 @@ void Daemon::run_reboot_jobs() {
     const bool reboot = std::any_of(job->schedule.compiled.begin(), job->schedule.compiled.end(),
                                     [](const cron::Schedule& s) { return s.is_reboot(); });
     if (reboot && job->enabled) {
-      if (auto queued = enqueue(job, instant, "schedule", ""); queued) {
-        logs_->daemon().info("job {}: @reboot", job_id);
-      }
+      enqueue(job, instant, "schedule", "");
+      logs_->daemon().info("job {}: @reboot", job_id);
     }
   }
 }

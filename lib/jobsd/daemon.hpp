@@ -68,6 +68,7 @@ private:
     std::thread thread;
     std::int64_t started_ms = 0;
     std::atomic<bool> interrupted{false}; // stopped by the daemon's shutdown
+    std::atomic<bool> duplicate{false};   // its fire ran already (the store refused the claim)
     std::atomic<bool> watched{false};     // someone follows its log
     std::atomic<bool> log_noticed{false}; // a "log grew" notice is on its way
     std::mutex mutex;                     // guards what follows
@@ -150,13 +151,15 @@ private:
   void fire(const Fire& f, std::int64_t now);
   void start_fire(const JobPtr& job, std::int64_t instant, const std::string& trigger,
                   const std::string& by);
-  base::Result<std::string> enqueue(const JobPtr& job, std::optional<std::int64_t> instant,
-                                    const std::string& trigger, const std::string& by);
+  // Queues an execution of `job` (for its fire at `instant`, if any); returns its id.
+  std::string enqueue(const JobPtr& job, std::optional<std::int64_t> instant,
+                      const std::string& trigger, const std::string& by);
   void record_unstarted(const Pending& p, const std::string& status, const std::string& reason);
   bool active(const std::string& job_id, std::string* which = nullptr) const;
   void forget_active(const std::string& job_id, const std::string& execution_id);
   void replace(const jobs::JobDefinition& job, const std::string& reason);
   void dispatch();
+  void claim_queued();
   void work(Execution& x);
   jobs::LoadOptions load_options() const;
   void post(Notice n);
@@ -185,6 +188,7 @@ private:
   Connection* connection(int fd);
   Connection* client(const Follower& f); // null when its connection has closed
   void sweep_followers();                // drops those of closed connections
+  void close_finished();                 // closes the closing connections that have sent everything
 
   // commands.cpp: the commands
   void handle_request(Connection& c, const ipc::Request& r);
@@ -252,6 +256,7 @@ private:
   std::vector<OneOff> one_offs_;
   std::map<std::string, std::unique_ptr<Execution>> running_; // by the first attempt's id
   std::map<std::string, std::string> attempts_;               // attempt id -> first attempt's id
+  std::vector<std::string> unclaimed_; // queued this turn with a fire not yet claimed
   // Job id -> its executions queued or running.
   std::unordered_map<std::string, std::set<std::string>> active_;
 

@@ -88,6 +88,17 @@ std::vector<Pending> Queues::remove_job(const std::string& job_id) {
   return out;
 }
 
+Pending* Queues::find(const std::string& execution_id) {
+  for (auto& [zone, q] : queues_) {
+    for (auto& [key, p] : q.items) {
+      if (p.execution_id == execution_id) {
+        return &p;
+      }
+    }
+  }
+  return nullptr;
+}
+
 std::vector<Pending> Queues::take_all() {
   std::vector<Pending> out;
   for (auto& [zone, q] : queues_) {

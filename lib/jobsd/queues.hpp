@@ -24,6 +24,7 @@ struct Pending {
   std::string trigger;                   // schedule, catchup, manual, api, after
   std::string triggered_by;
   std::int64_t queued_ms = 0;
+  bool claimed = false; // its fire is claimed in the store (else it claims it as it begins)
 };
 
 // The zone a job's queue is named after.
@@ -51,6 +52,8 @@ public:
   std::optional<Pending> remove(const std::string& execution_id);
   // Takes every queued execution of a job out.
   std::vector<Pending> remove_job(const std::string& job_id);
+  // The queued execution with this id, or null.
+  Pending* find(const std::string& execution_id);
   // Takes every queued execution out.
   std::vector<Pending> take_all();
   std::vector<const Pending*> queued() const;

@@ -181,33 +181,31 @@ void Daemon::accept_clients() {
 
 void Daemon::on_readable(Connection& c) {
   const int fd = c.fd;
+  // A bounded read per turn: a client that sends without pause cannot hold up the loop (epoll
+  // reports it again next turn).
+  bool ended = false;
   char chunk[65536];
-  while (true) {
+  for (int reads = 0; reads < 4 && c.in.size() <= ipc::max_request_bytes * 4; ++reads) {
     const ssize_t got = ::read(fd, chunk, sizeof chunk);
     if (got > 0) {
       c.in.append(chunk, static_cast<size_t>(got));
-      if (c.in.size() > ipc::max_request_bytes + 1 && c.in.find('\n') == std::string::npos) {
-        break;
-      }
       continue;
     }
-    if (got == 0) {
-      close_connection(fd);
-      return;
-    }
-    if (errno == EINTR) {
+    if (got < 0 && errno == EINTR) {
       continue;
     }
-    if (errno != EAGAIN) {
-      close_connection(fd);
-      return;
-    }
+    // The end of its input (or an error): what it sent before is still answered.
+    ended = got == 0 || errno != EAGAIN;
     break;
   }
   // Each complete line is one request; the connection may close while they are handled.
-  for (size_t nl; (nl = c.in.find('\n')) != std::string::npos;) {
-    const std::string line = c.in.substr(0, nl);
-    c.in.erase(0, nl + 1);
+  size_t start = 0;
+  for (size_t nl; (nl = c.in.find('\n', start)) != std::string::npos;) {
+    const std::string line = c.in.substr(start, nl - start);
+    start = nl + 1;
+    if (line.size() > ipc::max_request_bytes) {
+      c.closing = true; // once the error is sent
+    }
     auto decoded = ipc::decode_request(line);
     if (!decoded.request) {
       send(c, decoded.error_reply);
@@ -218,12 +216,23 @@ void Daemon::on_readable(Connection& c) {
       return;
     }
   }
+  if (start > 0) {
+    c.in.erase(0, start);
+    c.partial_since = 0; // a new request line begins
+  }
   if (c.in.size() > ipc::max_request_bytes) {
     c.in.clear();
     c.closing = true; // once the error is sent
     send(c, ipc::error_reply(std::nullopt, ipc::code::too_large,
                              "request longer than " + std::to_string(ipc::max_request_bytes) +
                                  " bytes; closing"));
+    return;
+  }
+  if (ended) {
+    // Its replies still go out, deferred ones too (close_finished() closes it then).
+    c.in.clear();
+    c.closing = true;
+    on_writable(c);
     return;
   }
   c.partial_since = c.in.empty() ? 0 : (c.partial_since != 0 ? c.partial_since : steady_now());
@@ -257,18 +266,35 @@ void Daemon::on_writable(Connection& c) {
     close_connection(fd);
     return;
   }
-  if (c.out.empty() && c.closing) {
+  const bool following = std::any_of(followers_.begin(), followers_.end(),
+                                     [&](const Follower& f) { return f.fd == fd; });
+  if (c.out.empty() && c.closing && !following) {
     close_connection(fd);
     return;
   }
   epoll_event e{};
-  e.events = EPOLLIN | (c.out.empty() ? 0u : static_cast<unsigned>(EPOLLOUT));
+  // Closing, only what remains to be sent matters: its input ended, or is refused.
+  e.events = (c.closing ? 0u : static_cast<unsigned>(EPOLLIN)) |
+             (c.out.empty() ? 0u : static_cast<unsigned>(EPOLLOUT));
   e.data.fd = fd;
   epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &e);
   // Follow streams read more of their logs as the client takes what it was sent.
-  if (c.out.empty() && std::any_of(followers_.begin(), followers_.end(),
-                                   [&](const Follower& f) { return f.fd == fd; })) {
+  if (c.out.empty() && following) {
     pending_pumps_.insert(fd);
+  }
+}
+
+void Daemon::close_finished() {
+  std::vector<int> done;
+  for (const auto& [fd, c] : connections_) {
+    if (c.closing && c.out.empty() &&
+        std::none_of(followers_.begin(), followers_.end(),
+                     [&](const Follower& f) { return f.fd == fd && f.serial == c.serial; })) {
+      done.push_back(fd);
+    }
+  }
+  for (int fd : done) {
+    close_connection(fd);
   }
 }
 

@@ -1,7 +1,7 @@
 // The SQLite history store. One connection per Store, guarded by a mutex; every public call is
-// one transaction (BEGIN IMMEDIATE for writes, so that a writer takes the write lock before it
-// reads, and two writers never deadlock on a lock upgrade). Values are always bound, never
-// spliced into SQL text.
+// one transaction, or a savepoint in one: writes that come together are committed together
+// (BEGIN IMMEDIATE, so that a writer takes the write lock before it reads, and two writers never
+// deadlock on a lock upgrade). Values are always bound, never spliced into SQL text.
 
 #include <store/store.hpp>
 
@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <unordered_map>
@@ -343,7 +345,7 @@ public:
 
   base::Result<int> start_jobs(const std::vector<std::string>& job_ids,
                                std::int64_t since_ms) override {
-    return transaction<int>("record when jobs start", 0, [&](int& started) -> Status {
+    return transaction<int>("record when jobs start", true, [&](int& started) -> Status {
       sqlite3_stmt* s = nullptr;
       STORE_TRY(prepare(R"sql(
 INSERT INTO job_state (job_id, last_fire_ms) VALUES (?1, ?2)
@@ -364,35 +366,39 @@ ON CONFLICT (job_id) DO UPDATE SET last_fire_ms = excluded.last_fire_ms
   base::Result<bool> begin_execution(const ExecutionRecord& e) override {
     const auto op = "record the start of execution " + e.execution_id;
     return transaction<bool>(op, true, [&](bool& done) -> Status {
-      STORE_TRY(check_execution(e));
-      sqlite3_stmt* s = nullptr;
-      STORE_TRY(prepare("SELECT 1 FROM job_executions WHERE execution_id = ?1", s));
-      Query exists(s);
-      exists.bind(1, e.execution_id);
-      const auto rc = exists.step();
-      if (rc == SQLITE_ROW) {
-        return refusal("an execution with this id exists already");
-      }
-      STORE_TRY(expect(rc, SQLITE_DONE));
-      STORE_TRY(prepare(R"sql(
-INSERT INTO job_executions (execution_id, job_id, job_name, status, timezone, trigger_kind,
-  triggered_by, host, scheduled_ms, start_ms, end_ms, attempt, error_message, log_path)
-VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?12)
-)sql",
-                        s));
-      Query insert(s);
-      insert.bind(1, e.execution_id).bind(2, e.job_id).bind(3, e.job_name).bind(4, e.timezone);
-      insert.bind(5, e.trigger).bind(6, e.triggered_by).bind(7, e.host).bind(8, e.scheduled_ms);
-      insert.bind(9, e.start_ms).bind(10, std::int64_t{e.attempt}).bind(11, e.error_message);
-      insert.bind(12, e.log_path);
-      STORE_TRY(expect(insert.step(), SQLITE_DONE));
-      STORE_TRY(prepare("UPDATE fires SET status = 'running' WHERE execution_id = ?1", s));
-      Query fire(s);
-      fire.bind(1, e.execution_id);
-      STORE_TRY(expect(fire.step(), SQLITE_DONE));
+      STORE_TRY(insert_execution(e));
       done = true;
       return std::nullopt;
     });
+  }
+
+  base::Result<bool> claim_and_begin(const ExecutionRecord& e) override {
+    const auto op = "start execution " + e.execution_id + " for the fire of job " + e.job_id;
+    return transaction<bool>(op, true, [&](bool& begun) -> Status {
+      if (!e.scheduled_ms) {
+        return refusal("the execution has no scheduled instant to claim");
+      }
+      STORE_TRY(check_execution(e));
+      STORE_TRY(insert_fire(e.job_id, *e.scheduled_ms, e.execution_id, "running", "", begun));
+      return begun ? insert_execution(e) : std::nullopt;
+    });
+  }
+
+  base::Result<std::vector<bool>> claim_fires(const std::vector<FireClaim>& fires) override {
+    using Claimed = std::vector<bool>;
+    return transaction<Claimed>(
+        "claim " + std::to_string(fires.size()) + " fires", true, [&](Claimed& claimed) -> Status {
+          for (const auto& f : fires) {
+            if (f.job_id.empty() || f.execution_id.empty()) {
+              return refusal("the job id and the execution id must not "
+                             "be empty");
+            }
+            bool one = false;
+            STORE_TRY(insert_fire(f.job_id, f.scheduled_ms, f.execution_id, "pending", "", one));
+            claimed.push_back(one);
+          }
+          return std::nullopt;
+        });
   }
 
   base::Result<bool> finish_execution(const ExecutionRecord& e) override {
@@ -762,23 +768,123 @@ private:
     }
   }
 
-  // `body` inside one transaction; a write takes the write lock at BEGIN (IMMEDIATE).
+  // `body` inside one transaction; a write takes the write lock at BEGIN (IMMEDIATE) and goes
+  // through write_batched().
   template <typename T, typename Body>
   base::Result<T> transaction(const std::string& op, bool write, Body&& body) {
+    if (write) {
+      T out{};
+      const Status fault = write_batched([&]() -> Status {
+        out = T{};
+        return body(out);
+      });
+      if (fault) {
+        return error(op, *fault);
+      }
+      return out;
+    }
     return retrying<T>(op, [&](T& out) -> Status {
-      STORE_TRY(exec(write ? "BEGIN IMMEDIATE" : "BEGIN"));
-      // Rolls back on every way out but a successful COMMIT (also when the hook throws).
-      struct Rollback {
-        sqlite3* db;
-        ~Rollback() {
-          if (!sqlite3_get_autocommit(db)) {
-            sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-          }
-        }
-      } rollback{db_};
+      STORE_TRY(exec("BEGIN"));
+      Rollback rollback{db_};
       STORE_TRY(body(out));
       return exec("COMMIT");
     });
+  }
+
+  // Rolls back on every way out but a successful COMMIT (also when a hook throws).
+  struct Rollback {
+    sqlite3* db;
+    ~Rollback() {
+      if (!sqlite3_get_autocommit(db)) {
+        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      }
+    }
+  };
+
+  // One write waiting for its turn.
+  struct Write {
+    const std::function<Status()>& body;
+    Status fault;
+    bool done = false;
+  };
+
+  // Group commit: writes that arrive while a transaction commits wait, and then go together
+  // into the next one: one BEGIN IMMEDIATE and one COMMIT (one fsync) for all, each body in its
+  // own savepoint so that a refused one rolls back alone. The executions of a daemon record
+  // their starts and ends at once; this keeps each from waiting for the others' fsyncs.
+  Status write_batched(const std::function<Status()>& body) {
+    Write mine{body, std::nullopt, false};
+    std::unique_lock lock(batch_mutex_);
+    waiting_.push_back(&mine);
+    while (!mine.done) {
+      if (committing_) {
+        batch_done_.wait(lock);
+        continue;
+      }
+      committing_ = true;
+      std::vector<Write*> batch;
+      batch.swap(waiting_);
+      lock.unlock();
+      try {
+        commit(batch);
+      } catch (...) {
+        lock.lock();
+        for (auto* w : batch) {
+          w->done = true;
+          w->fault = w->fault ? w->fault : Fault{SQLITE_ABORT, "the transaction was abandoned"};
+        }
+        committing_ = false;
+        batch_done_.notify_all();
+        throw;
+      }
+      lock.lock();
+      for (auto* w : batch) {
+        w->done = true;
+      }
+      committing_ = false;
+      batch_done_.notify_all();
+    }
+    return mine.fault;
+  }
+
+  void commit(const std::vector<Write*>& batch) {
+    std::lock_guard lock(mutex_);
+    const auto deadline = std::chrono::steady_clock::now() + options_.busy_timeout;
+    for (;;) {
+      const Status fault = commit_once(batch);
+      if (fault && is_busy(fault->rc) && std::chrono::steady_clock::now() < deadline) {
+        sqlite3_sleep(10);
+        continue;
+      }
+      if (fault) {
+        // The transaction failed: so did every write in it.
+        for (auto* w : batch) {
+          w->fault = w->fault ? w->fault : fault;
+        }
+      }
+      return;
+    }
+  }
+
+  Status commit_once(const std::vector<Write*>& batch) {
+    for (auto* w : batch) {
+      w->fault.reset();
+    }
+    STORE_TRY(exec("BEGIN IMMEDIATE"));
+    Rollback rollback{db_};
+    for (auto* w : batch) {
+      STORE_TRY(exec("SAVEPOINT write"));
+      w->fault = w->body();
+      if (w->fault && is_busy(w->fault->rc)) {
+        return w->fault; // the whole batch is tried again
+      }
+      if (w->fault) {
+        STORE_TRY(exec("ROLLBACK TO write"));
+      }
+      STORE_TRY(exec("RELEASE write"));
+    }
+    STORE_TRY(exec("COMMIT"));
+    return std::nullopt;
   }
 
   // Durability: WAL with synchronous=FULL syncs the WAL at every commit, so an acknowledged
@@ -859,6 +965,37 @@ private:
       STORE_TRY(expect(q.step(), SQLITE_DONE));
       hook("migrate:" + std::to_string(m.version));
     }
+    return std::nullopt;
+  }
+
+  // Inserts a begun execution (status running, no end, no steps) and marks its fire running.
+  Status insert_execution(const ExecutionRecord& e) {
+    STORE_TRY(check_execution(e));
+    sqlite3_stmt* s = nullptr;
+    STORE_TRY(prepare("SELECT 1 FROM job_executions WHERE execution_id = ?1", s));
+    Query exists(s);
+    exists.bind(1, e.execution_id);
+    const auto rc = exists.step();
+    if (rc == SQLITE_ROW) {
+      return refusal("an execution with this id exists already");
+    }
+    STORE_TRY(expect(rc, SQLITE_DONE));
+    STORE_TRY(prepare(R"sql(
+INSERT INTO job_executions (execution_id, job_id, job_name, status, timezone, trigger_kind,
+  triggered_by, host, scheduled_ms, start_ms, end_ms, attempt, error_message, log_path)
+VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?12)
+)sql",
+                      s));
+    Query insert(s);
+    insert.bind(1, e.execution_id).bind(2, e.job_id).bind(3, e.job_name).bind(4, e.timezone);
+    insert.bind(5, e.trigger).bind(6, e.triggered_by).bind(7, e.host).bind(8, e.scheduled_ms);
+    insert.bind(9, e.start_ms).bind(10, std::int64_t{e.attempt}).bind(11, e.error_message);
+    insert.bind(12, e.log_path);
+    STORE_TRY(expect(insert.step(), SQLITE_DONE));
+    STORE_TRY(prepare("UPDATE fires SET status = 'running' WHERE execution_id = ?1", s));
+    Query fire(s);
+    fire.bind(1, e.execution_id);
+    STORE_TRY(expect(fire.step(), SQLITE_DONE));
     return std::nullopt;
   }
 
@@ -1019,8 +1156,12 @@ FROM step_executions WHERE execution_id = ?1 ORDER BY step_index
   std::string path_;
   OpenOptions options_;
   sqlite3* db_;
-  std::mutex mutex_;
+  std::mutex mutex_; // the connection
   std::unordered_map<std::string, StatementPtr> statements_;
+  std::mutex batch_mutex_; // the writes waiting, and whether a batch is committing
+  std::condition_variable batch_done_;
+  std::vector<Write*> waiting_;
+  bool committing_ = false;
 };
 
 } // namespace

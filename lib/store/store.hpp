@@ -105,6 +105,13 @@ struct FireRecord {
   bool operator==(const FireRecord&) const = default;
 };
 
+// A fire to claim for an execution.
+struct FireClaim {
+  std::string job_id;
+  std::int64_t scheduled_ms = 0;
+  std::string execution_id;
+};
+
 // Which executions history() returns, most recent (by start) first.
 struct HistoryQuery {
   std::optional<std::string> job_id;
@@ -131,6 +138,9 @@ public:
   virtual base::Result<bool> claim_fire(const std::string& job_id, std::int64_t scheduled_ms,
                                         const std::string& execution_id) = 0;
 
+  // claim_fire() for several fires in one transaction; one answer each, in order.
+  virtual base::Result<std::vector<bool>> claim_fires(const std::vector<FireClaim>& fires) = 0;
+
   // Records that the fire of `job_id` at `scheduled_ms` was skipped and why ("forbid: still
   // running", "missed: older than max_lateness"); advances last_fire_ms. Returns false when
   // that fire was already claimed or skipped.
@@ -149,6 +159,11 @@ public:
   // return: call it before starting the first process. An execution id that exists already is
   // an error. Returns true.
   virtual base::Result<bool> begin_execution(const ExecutionRecord& execution) = 0;
+
+  // claim_fire() for the execution's fire (its job at its scheduled_ms) and begin_execution(),
+  // in one transaction: one wait for the disk before the first process starts. Returns false,
+  // changing nothing, when that fire was claimed or skipped already.
+  virtual base::Result<bool> claim_and_begin(const ExecutionRecord& execution) = 0;
 
   // Records how a begun execution ended: its row (status, end_ms, error...), all its steps,
   // its fire's status and the job's state, in one transaction; a crash leaves the execution

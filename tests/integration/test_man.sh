@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The man pages are lint clean, and every option of every jobsctl verb appears in jobsctl(1).
+# The man pages are lint clean, every option of every jobsctl verb appears in jobsctl(1), and
+# every jobsd option in jobsd(8).
+#   test_man.sh MANDOC MAN_DIR JOBSCTL [JOBSD]
+# JOBSD defaults to the jobsd binary of the same build tree as JOBSCTL.
 set -uo pipefail
 mandoc=$1
 man_dir=$2
 jobsctl=$3
+jobsd=${4:-$(dirname "$jobsctl")/../jobsd/jobsd}
 failures=0
 
 for page in "$man_dir"/*.[0-9]; do
@@ -27,5 +31,22 @@ for verb in $verbs; do
     fi
   done
 done
+
+if [ ! -f "$man_dir/jobsd.8" ]; then
+  echo "FAIL $man_dir/jobsd.8 is missing"
+  failures=$((failures + 1))
+elif [ ! -x "$jobsd" ]; then
+  echo "FAIL no jobsd binary at $jobsd"
+  failures=$((failures + 1))
+else
+  rendered=$("$mandoc" -Tascii "$man_dir/jobsd.8" | col -b)
+  for option in $("$jobsd" --help | grep -oE -- '(^|[ ,])--?[a-z][a-z-]*' | grep -oE -- '--?[a-z][a-z-]*' | sort -u); do
+    [ "$option" = "--help" ] || [ "$option" = "-h" ] && continue
+    if ! grep -q -- "$option" <<<"$rendered"; then
+      echo "FAIL jobsd $option missing from jobsd.8"
+      failures=$((failures + 1))
+    fi
+  done
+fi
 [ "$failures" -eq 0 ] && echo "man pages: lint clean, every option documented"
 [ "$failures" -eq 0 ]

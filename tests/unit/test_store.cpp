@@ -479,6 +479,37 @@ TEST_SUITE("store") {
     CHECK(states[2] == store::JobState{"cleanup", 3000, "", "", std::nullopt});
   }
 
+  TEST_CASE("claim_and_begin claims and begins at once, or does nothing") {
+    TempDir dir;
+    auto s = open(dir.file("history.db"));
+    auto e = make_execution("x1", "backup", 5000);
+    e.scheduled_ms = 4000;
+    CHECK(value_of(s->claim_and_begin(e)));
+    CHECK(value_of(s->execution("x1"))->status == "running");
+    CHECK(value_of(s->job_state("backup"))->last_fire_ms == 4000);
+    // The same fire again, for another execution: refused, nothing recorded.
+    auto again = make_execution("x2", "backup", 5001);
+    again.scheduled_ms = 4000;
+    CHECK_FALSE(value_of(s->claim_and_begin(again)));
+    CHECK(value_of(s->execution("x2")) == std::nullopt);
+    CHECK_FALSE(value_of(s->claim_fire("backup", 4000, "x3")));
+    // A crash now: the execution and its fire are interrupted.
+    CHECK(value_of(s->mark_interrupted(9000)) == 1);
+    CHECK(value_of(s->execution("x1"))->status == "interrupted");
+    auto unscheduled = make_execution("x4", "backup", 5002);
+    CHECK_FALSE(s->claim_and_begin(unscheduled));
+  }
+
+  TEST_CASE("claim_fires claims several fires in one go, each at most once") {
+    TempDir dir;
+    auto s = open(dir.file("history.db"));
+    CHECK(value_of(s->claim_fire("a", 1000, "a1")));
+    CHECK(value_of(s->claim_fires({{"a", 1000, "a2"}, {"a", 2000, "a3"}, {"b", 1000, "b1"}})) ==
+          std::vector<bool>{false, true, true});
+    CHECK(value_of(s->job_state("a"))->last_fire_ms == 2000);
+    CHECK_FALSE(s->claim_fires({{"", 1000, "z"}}));
+  }
+
   TEST_CASE("skipped fires are listed with their reasons, most recent first") {
     TempDir dir;
     auto s = open(dir.file("history.db"));
