@@ -4,6 +4,7 @@
 #include "output.hpp"
 #include "state.hpp"
 
+#include <base/duration.hpp>
 #include <base/exit_codes.hpp>
 #include <engine/result.hpp>
 #include <tz/format.hpp>
@@ -62,7 +63,7 @@ int status(const DaemonVerb& o) {
     return base::exit_code::ok;
   }
   std::cout << "jobsd " << text_of(s["version"]) << ", pid " << s["pid"] << ", up "
-            << short_duration(s["uptime_seconds"].get<double>())
+            << base::format_duration(s["uptime_seconds"].get<std::int64_t>())
             << (s["stopping"].get<bool>() ? ", stopping" : "") << "\n"
             << "jobs:  " << text_of(s["jobs_dir"]) << " (" << s["jobs"]["total"] << " jobs, "
             << s["jobs"]["enabled"] << " enabled), reloaded " << local_of(s["reload"]["time"])
@@ -197,6 +198,7 @@ int trigger(const TriggerOptions& o) {
   if (waiting) {
     // Ctrl-C stops waiting; the execution goes on.
     std::signal(SIGINT, [](int) { interrupted = 1; });
+    client->stop_on(&interrupted);
   }
   auto reply =
       client->call("trigger", {{"job", o.job}, {"wait", o.wait}, {"follow", o.follow}}, on_event,

@@ -79,6 +79,7 @@ int history(const HistoryOptions& o) {
   }
   query.limit = o.limit;
   nlohmann::ordered_json records = nlohmann::ordered_json::array();
+  bool through_daemon = false;
   if (auto d = connect(o.daemon, o.state); d.client) {
     // Through jobsd: the history is readable by whom jobsd lets read it.
     nlohmann::ordered_json args = {{"limit", query.limit}};
@@ -95,11 +96,16 @@ int history(const HistoryOptions& o) {
     if (!reply) {
       return report(reply.error());
     }
-    if (!reply->ok()) {
+    if (!reply->ok() && reply->code != ipc::code::denied) {
       return report(*reply);
     }
-    records = std::move(reply->result);
-  } else {
+    // Refused (not a reader): the store itself, if it can be read.
+    through_daemon = reply->ok();
+    if (through_daemon) {
+      records = std::move(reply->result);
+    }
+  }
+  if (!through_daemon) {
     auto opened = o.state.open_existing();
     if (!opened) {
       print_error(opened.error());

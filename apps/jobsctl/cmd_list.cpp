@@ -196,10 +196,11 @@ int run_list(const ListOptions& o) {
     if (!reply) {
       return report(reply.error());
     }
-    if (!reply->ok()) {
+    if (!reply->ok() && reply->code != ipc::code::denied) {
       return report(*reply);
     }
-    if (o.folder.is(reply->result.value("jobs_dir", std::string()))) {
+    // Refused (not a reader), or another folder: the files.
+    if (reply->ok() && o.folder.is(reply->result.value("jobs_dir", std::string()))) {
       print_rows(rows_of(reply->result), o.json);
       if (const auto bad = reply->result.value("files_with_errors", 0); bad > 0) {
         std::cerr << "jobsctl: " << bad << (bad == 1 ? " file has" : " files have")

@@ -12,8 +12,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "jobsctl " JOBS_VERSION);
   app.footer("Exit codes: 0 ok, 1 job failed, 2 usage or invalid input, 3 daemon unreachable,\n"
-             "4 job partially succeeded, 5 job timed out, 70 internal error, 130 interrupted\n"
-             "or job cancelled. See jobsctl(1) and jobs(5).");
+             "4 job partially succeeded, 5 job timed out, 70 internal error, 77 refused by jobsd\n"
+             "(not an admin), 130 interrupted or job cancelled. See jobsctl(1) and jobs(5).");
 
   std::map<const CLI::App*, jobsctl::Run> runs;
   for (const auto& verb : jobsctl::verbs) {

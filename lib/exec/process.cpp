@@ -517,10 +517,23 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
     posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
     posix_spawnattr_t attributes;
     posix_spawnattr_init(&attributes);
-    sigset_t all, none;
-    sigfillset(&all);
+    // Handled signals are reset by exec itself; only ignored ones would pass to the child.
+    // Resetting just those spares the child a sigaction call for every signal.
+    static const sigset_t ignored = [] {
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, SIGPIPE); // ignored by run_process
+      for (int sig = 1; sig < NSIG; ++sig) {
+        struct sigaction old {};
+        if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) {
+          sigaddset(&set, sig);
+        }
+      }
+      return set;
+    }();
+    sigset_t none;
     sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&attributes, &all);
+    posix_spawnattr_setsigdefault(&attributes, &ignored);
     posix_spawnattr_setsigmask(&attributes, &none);
     posix_spawnattr_setpgroup(&attributes, 0);
     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |

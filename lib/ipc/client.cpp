@@ -117,6 +117,9 @@ base::Result<Json> Client::read_message(std::chrono::milliseconds timeout) {
     }
     pollfd p{fd_, POLLIN, 0};
     const int ready = ::poll(&p, 1, wait);
+    if (ready < 0 && errno == EINTR && stop_ != nullptr && *stop_) {
+      return error("interrupted");
+    }
     if (ready < 0 && errno != EINTR) {
       return error(std::string("poll: ") + std::strerror(errno));
     }

@@ -7,6 +7,7 @@
 #include <ipc/protocol.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <functional>
 #include <string>
 
@@ -41,6 +42,10 @@ public:
                            const std::function<void(const Json&)>& on_event = {},
                            std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+  // Makes a wait that a signal interrupts fail ("interrupted") once *flag is set (by the
+  // signal's handler), instead of going on.
+  void stop_on(const volatile std::sig_atomic_t* flag) { stop_ = flag; }
+
   // Whether a failed connect() found no daemon (as opposed to, say, a permission problem).
   static bool not_running(const base::Error& e);
 
@@ -53,6 +58,7 @@ private:
   std::string buffer_;
   Json hello_;
   std::int64_t next_id_ = 1;
+  const volatile std::sig_atomic_t* stop_ = nullptr;
 };
 
 } // namespace ipc

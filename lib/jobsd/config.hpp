@@ -43,7 +43,7 @@ struct Config {
   std::string state_dir;                  // empty: the caller's default
   std::string log_dir;                    // empty: <state_dir>/logs
   std::string socket;                     // empty: <state_dir>/jobsd.sock
-  std::string default_timezone;           // empty: this host's zone
+  std::string default_timezone;           // empty: UTC
   const tz::Zone* default_zone = nullptr; // the zone default_timezone names; null when empty
 
   int queue_limit = 4;                     // running executions per time-zone queue, by default

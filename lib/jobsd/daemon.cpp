@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -243,7 +244,14 @@ base::Result<bool> Daemon::start() {
   if (ec) {
     return failure("cannot make the state folder " + config_.state_dir + ": " + ec.message());
   }
+  // The socket's group may traverse the state folder to reach the socket (mode 0660); what it
+  // holds is the owner's (history.db 0600) or harmless.
   chmod(config_.state_dir.c_str(), 0750);
+  if (!config_.access.socket_group.empty()) {
+    if (const group* g = getgrnam(config_.access.socket_group.c_str())) {
+      (void)!chown(config_.state_dir.c_str(), static_cast<uid_t>(-1), g->gr_gid);
+    }
+  }
 
   // One daemon per state folder: the lock is held for the daemon's life; it names its pid.
   const std::string lock_path = config_.state_dir + "/jobsd.lock";
@@ -278,8 +286,10 @@ base::Result<bool> Daemon::start() {
     return opened.error();
   }
   store_ = std::move(*opened);
-  // The history holds the steps' output: for the daemon's user and group only.
-  chmod(state_.store_path().c_str(), 0640);
+  // The history holds the steps' output: for the daemon's user only.
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    chmod((state_.store_path() + suffix).c_str(), 0600);
+  }
 
   // What the last daemon left: its processes (if it was killed) and its running executions.
   // It is gone: it would hold the lock otherwise.
@@ -606,7 +616,9 @@ void Daemon::handle_fires() {
                              o.job_id, tz::format_utc(o.at), o.user);
         continue;
       }
-      start_fire(job->second, o.at, "manual", o.user);
+      // A run asked for is not a fire of the schedule: it claims no fire (that instant may be
+      // one of the job's own), and runs whatever the concurrency policy says of fires.
+      enqueue(job->second, o.at, "manual", o.user, false);
     }
   }
 }
@@ -688,9 +700,9 @@ void Daemon::replace(const jobs::JobDefinition& job, const std::string& reason) 
 }
 
 std::string Daemon::enqueue(const JobPtr& job, std::optional<std::int64_t> instant,
-                            const std::string& trigger, const std::string& by) {
+                            const std::string& trigger, const std::string& by, bool claim) {
   const std::string id = engine::new_execution_id();
-  if (instant) {
+  if (instant && claim) {
     // Claimed as it begins, in the same transaction (one wait for the disk before it starts),
     // or by claim_queued() if it has to wait in its queue.
     unclaimed_.push_back(id);
@@ -702,6 +714,7 @@ std::string Daemon::enqueue(const JobPtr& job, std::optional<std::int64_t> insta
   p.trigger = trigger;
   p.triggered_by = by;
   p.queued_ms = now_ms();
+  p.claimed = !claim; // nothing to claim: the recorder just begins it
   active_[job->id].insert(id);
   if (job->zone) {
     logs_->zone(*job->zone, p.queued_ms / 1000,
@@ -918,7 +931,10 @@ void Daemon::finished(const std::string& execution_id) {
     last = x.results.back();
   }
   if (last) {
-    const std::string status = engine::to_string(last->status);
+    // As recorded: cancelled by the shutdown is interrupted (see Live).
+    const std::string status = x.interrupted && last->status == engine::Status::cancelled
+                                   ? "interrupted"
+                                   : engine::to_string(last->status);
     logs_->daemon().info("job {}: execution {} {} in {}", job->id, last->execution_id, status,
                          duration_text(last->duration_seconds()));
     if (job->zone) {

@@ -153,7 +153,7 @@ private:
                   const std::string& by);
   // Queues an execution of `job` (for its fire at `instant`, if any); returns its id.
   std::string enqueue(const JobPtr& job, std::optional<std::int64_t> instant,
-                      const std::string& trigger, const std::string& by);
+                      const std::string& trigger, const std::string& by, bool claim = true);
   void record_unstarted(const Pending& p, const std::string& status, const std::string& reason);
   bool active(const std::string& job_id, std::string* which = nullptr) const;
   void forget_active(const std::string& job_id, const std::string& execution_id);

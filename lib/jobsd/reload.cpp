@@ -95,10 +95,20 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
   }
   files_ = std::move(next);
 
-  // The new generation.
+  // The new generation. The checks across files see a failing file as its last good version,
+  // which keeps running: the jobs that name it in `after` stay valid.
   std::vector<const jobs::LoadedFile*> all;
+  std::vector<std::unique_ptr<jobs::LoadedFile>> standing_in;
   for (const auto& [path, f] : files_) {
-    all.push_back(f.loaded.get());
+    const auto good = last_good_.find(path);
+    if (f.loaded->has_errors() && good != last_good_.end()) {
+      auto last = std::make_unique<jobs::LoadedFile>();
+      last->path = path;
+      last->job = *good->second;
+      all.push_back(standing_in.emplace_back(std::move(last)).get());
+    } else {
+      all.push_back(f.loaded.get());
+    }
   }
   const auto across = jobs::check_across(all);
   std::map<std::string, JobPtr> jobs;
@@ -149,13 +159,28 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
   }
   last_good_ = std::move(good);
 
-  // Jobs scheduled from now on: the store notes when, so that a fire missed before their first
-  // one (the daemon down) is still caught up.
+  // Jobs scheduled from now on (new, enabled again, or with a new schedule) start after now:
+  // the store notes it, so that after a restart the fires missed since then are caught up, and
+  // none from before (while it was disabled, say).
   std::vector<std::string> starting;
+  std::map<std::string, std::int64_t> last;
+  if (initial) {
+    if (auto states = store_->job_states(); states) {
+      for (const auto& s : *states) {
+        if (s.last_fire_ms) {
+          last[s.job_id] = *s.last_fire_ms / 1000;
+        }
+      }
+    } else {
+      log.error("{}", states.error().message);
+    }
+  }
   for (const auto& [id, job] : jobs) {
     const auto old = jobs_.find(id);
+    const bool was_scheduled =
+        old != jobs_.end() && old->second->enabled && same_schedule(*old->second, *job);
     if (job->enabled && !job->schedule.empty() &&
-        (initial || old == jobs_.end() || !old->second->enabled)) {
+        (initial ? last.count(id) == 0 : !was_scheduled)) {
       starting.push_back(id);
     }
   }
@@ -174,16 +199,6 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
   const std::int64_t now = now_ms() / 1000;
   if (initial) {
     // After a restart, the fires since each job's last one (from the store) were missed.
-    std::map<std::string, std::int64_t> last;
-    if (auto states = store_->job_states(); states) {
-      for (const auto& s : *states) {
-        if (s.last_fire_ms) {
-          last[s.job_id] = *s.last_fire_ms / 1000;
-        }
-      }
-    } else {
-      log.error("{}", states.error().message);
-    }
     scheduler_.set_jobs(list, now, [&](const std::string& id) -> std::optional<std::int64_t> {
       const auto it = last.find(id);
       return it == last.end() ? std::nullopt : std::optional(it->second);

@@ -350,7 +350,7 @@ public:
       STORE_TRY(prepare(R"sql(
 INSERT INTO job_state (job_id, last_fire_ms) VALUES (?1, ?2)
 ON CONFLICT (job_id) DO UPDATE SET last_fire_ms = excluded.last_fire_ms
-  WHERE last_fire_ms IS NULL
+  WHERE last_fire_ms IS NULL OR last_fire_ms < excluded.last_fire_ms
 )sql",
                         s));
       for (const auto& id : job_ids) {

@@ -148,9 +148,9 @@ public:
                                                  std::int64_t scheduled_ms,
                                                  const std::string& reason) = 0;
 
-  // Records that the jobs `job_ids` are scheduled from `since_ms` on: those with no last fire
-  // yet get since_ms as their last_fire_ms, so that the fires after it that a daemon misses
-  // (being down) are caught up at its next start. Returns how many it set.
+  // Records that the jobs `job_ids` are scheduled from `since_ms` on: their last_fire_ms becomes
+  // since_ms unless it is later, so that the fires after it that a daemon misses (being down)
+  // are caught up at its next start, and none before it. Returns how many it set.
   virtual base::Result<int> start_jobs(const std::vector<std::string>& job_ids,
                                        std::int64_t since_ms) = 0;
 

@@ -220,6 +220,10 @@ schedule: "* * * * * *"
 concurrency: allow
 command: echo steady
 YAML
+cat > jobs/follower.yaml <<'YAML'
+after: [steady]
+command: "true"
+YAML
 wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE job_id = 'steady'" 1
 echo "  this line breaks the YAML: [" >> jobs/steady.yaml
 has_error() { "$jobsctl" status | grep -q 'steady.yaml:'; }
@@ -230,7 +234,8 @@ before=$(count "SELECT count(*) FROM job_executions WHERE job_id = 'steady'")
 wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE job_id = 'steady'" $((before + 2))
 expect "the last good version keeps firing" "0" "$?"
 expect "list marks it stale" "1" "$("$jobsctl" list | grep -c '^steady (stale)')"
-rm jobs/steady.yaml
+expect "a job that runs after it stays valid" "0" "$("$jobsctl" status | grep -c 'follower.yaml')"
+rm jobs/steady.yaml jobs/follower.yaml
 
 cat > jobs/doomed.yaml <<'YAML'
 command: sleep 1; echo survived

@@ -529,21 +529,25 @@ TEST_SUITE("store") {
           std::vector<store::FireRecord>{{"backup", 3000, "missed while jobsd was down"}});
   }
 
-  TEST_CASE("start_jobs sets the last fire of jobs that have none, and only theirs") {
+  TEST_CASE("start_jobs moves the last fire of jobs to the start, never back") {
     TempDir dir;
     auto s = open(dir.file("history.db"));
     CHECK(value_of(s->claim_fire("backup", 1000, "b1")));
+    CHECK(value_of(s->claim_fire("late", 8000, "l1")));
     run(*s, make_execution("a1", "archive", 500), "success"); // state, but no fire
-    CHECK(value_of(s->start_jobs({"backup", "archive", "fresh"}, 5000)) == 2);
-    CHECK(value_of(s->job_state("backup"))->last_fire_ms == 1000);
+    CHECK(value_of(s->start_jobs({"backup", "archive", "fresh", "late"}, 5000)) == 3);
+    CHECK(value_of(s->job_state("backup"))->last_fire_ms == 5000);
+    CHECK(value_of(s->job_state("late"))->last_fire_ms == 8000);
     CHECK(value_of(s->job_state("archive"))->last_fire_ms == 5000);
     CHECK(value_of(s->job_state("archive"))->last_status == "success");
     CHECK(value_of(s->job_state("fresh"))->last_fire_ms == 5000);
-    CHECK(value_of(s->start_jobs({"fresh"}, 9000)) == 0);
+    CHECK(value_of(s->start_jobs({"fresh"}, 4000)) == 0);
     CHECK(value_of(s->job_state("fresh"))->last_fire_ms == 5000);
-    // A real fire moves it on.
+    // A real fire moves it on; a later start moves it further.
     CHECK(value_of(s->claim_fire("fresh", 7000, "f1")));
     CHECK(value_of(s->job_state("fresh"))->last_fire_ms == 7000);
+    CHECK(value_of(s->start_jobs({"fresh"}, 9000)) == 1);
+    CHECK(value_of(s->job_state("fresh"))->last_fire_ms == 9000);
   }
 
   TEST_CASE("mark_interrupted ends every running execution, its fire and its job's state") {
