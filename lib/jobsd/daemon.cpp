@@ -617,7 +617,24 @@ void Daemon::handle_fires() {
         continue;
       }
       // A run asked for is not a fire of the schedule: it claims no fire (that instant may be
-      // one of the job's own), and runs whatever the concurrency policy says of fires.
+      // one of the job's own).
+      std::string which;
+      if (active(o.job_id, &which)) {
+        if (job->second->concurrency == jobs::Concurrency::forbid) {
+          Pending p;
+          p.execution_id = engine::new_execution_id();
+          p.job = job->second;
+          p.scheduled = o.at;
+          p.trigger = "manual";
+          p.triggered_by = o.user;
+          record_unstarted(p, "skipped",
+                           "concurrency: forbid: execution " + which + " is still running");
+          continue;
+        }
+        if (job->second->concurrency == jobs::Concurrency::replace) {
+          replace(*job->second, "replaced by the run scheduled for " + tz::format_utc(o.at));
+        }
+      }
       enqueue(job->second, o.at, "manual", o.user, false);
     }
   }

@@ -82,8 +82,14 @@ schedule: "$tokyo_cron"
 steps:
   - { id: stamp, type: shell, run: 'echo "\$JOB_SCHEDULED_TIME \$(date -u +%s.%N)" > tokyo' }
 YAML
+cat > jobs/boot.yaml <<'YAML'
+schedule: "@reboot"
+command: echo booted >> booted
+YAML
 start_daemon
 expect "jobsd starts and detaches when ready" "0" "$?"
+wait_for 10 test -s booted
+expect "@reboot runs at the first start in this boot" "1" "$(wc -l <booted)"
 
 wait_for 15 test -s tokyo
 expect "the Tokyo job fired at its local time" \
@@ -300,6 +306,8 @@ import json, sys
 print(",".join("%r" % r["execution_id"] for r in json.load(sys.stdin)["running"]) or "\"\"")'))")"
 rm jobs/every2.yaml jobs/sleeper.yaml jobs/once.yaml
 "$jobsctl" reload >/dev/null
+
+expect "@reboot does not run again when jobsd restarts in the same boot" "1" "$(wc -l <booted)"
 
 # --- SIGTERM with a running job: waits for it, then exits 0.
 cat > jobs/finishing.yaml <<'YAML'
