@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <stdexcept>
 #include <system_error>
 
@@ -58,6 +59,7 @@ Logs::Logs(const std::string& dir, const LogRetention& retention, bool to_stderr
 }
 
 Logs::~Logs() {
+  flush_zones();
   for (auto& [name, z] : zones_) {
     if (z.file != nullptr) {
       std::fclose(z.file);
@@ -70,30 +72,48 @@ void Logs::audit(const std::string& line) {
 }
 
 void Logs::zone(const tz::Zone& zone, std::int64_t utc, const std::string& line) {
-  const std::string local = tz::format_local(utc, zone); // 2026-12-01T09:00:00+01:00
-  const std::string path = dir_ + "/timezones/" + zone.name() + "/" + local.substr(0, 10) + ".log";
-  ZoneFile& z = zones_[zone.name()];
-  if (z.path != path) {
-    if (z.file != nullptr) {
-      std::fclose(z.file);
+  pending_.push_back({&zone, utc, line});
+}
+
+void Logs::flush_zones() {
+  std::vector<ZoneLine> lines;
+  lines.swap(pending_);
+  std::set<std::FILE*> written;
+  for (const auto& [zone_ptr, utc, line] : lines) {
+    const tz::Zone& zone = *zone_ptr;
+    const std::string local = tz::format_local(utc, zone); // 2026-12-01T09:00:00+01:00
+    const std::string path =
+        dir_ + "/timezones/" + zone.name() + "/" + local.substr(0, 10) + ".log";
+    ZoneFile& z = zones_[zone.name()];
+    if (z.path != path) {
+      if (z.file != nullptr) {
+        written.erase(z.file);
+        std::fclose(z.file);
+      }
+      std::error_code ec;
+      fs::create_directories(fs::path(path).parent_path(), ec);
+      z.path = path;
+      z.file = std::fopen(path.c_str(), "ae");
+      if (z.file == nullptr) {
+        daemon_->warn("cannot write the zone log {}: {}", path, std::strerror(errno));
+      }
     }
-    std::error_code ec;
-    fs::create_directories(fs::path(path).parent_path(), ec);
-    z.path = path;
-    z.file = std::fopen(path.c_str(), "ae");
     if (z.file == nullptr) {
-      daemon_->warn("cannot write the zone log {}: {}", path, std::strerror(errno));
+      continue;
     }
+    const std::string text = local + " " + line + "\n";
+    if (std::fwrite(text.data(), 1, text.size(), z.file) != text.size()) {
+      daemon_->warn("cannot write the zone log {}: {}", path, std::strerror(errno));
+      written.erase(z.file);
+      std::fclose(z.file);
+      z.file = nullptr;
+      z.path.clear();
+      continue;
+    }
+    written.insert(z.file);
   }
-  if (z.file == nullptr) {
-    return;
-  }
-  const std::string text = local + " " + line + "\n";
-  if (std::fwrite(text.data(), 1, text.size(), z.file) != text.size() || std::fflush(z.file) != 0) {
-    daemon_->warn("cannot write the zone log {}: {}", path, std::strerror(errno));
-    std::fclose(z.file);
-    z.file = nullptr;
-    z.path.clear();
+  for (std::FILE* f : written) {
+    std::fflush(f);
   }
 }
 

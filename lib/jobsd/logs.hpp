@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace tz {
 class Zone;
@@ -35,8 +36,9 @@ public:
   // One line in audit.log; thread-safe.
   void audit(const std::string& line);
   // One line in the log of `zone` for the local date of `utc` (seconds), stamped with that
-  // local time. Main thread only.
+  // local time; written by flush_zones(), so that firing waits for no write. Main thread only.
   void zone(const tz::Zone& zone, std::int64_t utc, const std::string& line);
+  void flush_zones();
   // Deletes the files of the log folder and of `execution_logs` (rotated logs, zone logs,
   // per-execution logs) last written more than the age limit before `now` (UTC seconds), except
   // the files being written. Returns how many.
@@ -51,6 +53,12 @@ private:
     std::string path;
     std::FILE* file = nullptr;
   };
+  struct ZoneLine {
+    const tz::Zone* zone;
+    std::int64_t utc;
+    std::string line;
+  };
+  std::vector<ZoneLine> pending_;
   std::map<std::string, ZoneFile> zones_;
 };
 

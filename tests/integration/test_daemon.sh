@@ -335,6 +335,8 @@ kill -TERM "$pid"
 wait_for 20 bash -c "! kill -0 $pid"
 expect "SIGTERM after the grace period: interrupted" "interrupted" \
   "$(sql "SELECT status FROM job_executions WHERE execution_id = '$endless'")"
+no_sleeper() { ! pgrep -f '^sleep 60$' >/dev/null; }
+wait_for 5 no_sleeper || ps -o pid,ppid,pgid,stat,lstart,cmd -p "$(pgrep -d, -f '^sleep 60$')"
 expect "and no process is left" "" "$(pgrep -f '^sleep 60$' | head -1)"
 
 finish
