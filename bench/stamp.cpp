@@ -7,6 +7,11 @@
 //     the three variables as the daemon gives them to every step ("-" when unset). run-daemon
 //     computes each fire's lateness from it: now - scheduled.
 //
+//   stamp --burst N ROUNDS FILE
+//     The physical floor of fire precision: ROUNDS times, at the next whole second, posix_spawn
+//     N `stamp FILE` at once (JOB_SCHEDULED_TIME set to that second), then wait for them: the
+//     lateness a minimal program gets for N processes due at one instant.
+//
 //   stamp --spawn N P PROGRAM
 //     The raw baseline of the daemon's throughput: posix_spawn + waitpid of PROGRAM (no
 //     arguments, environment PATH=/usr/bin:/bin) N times, keeping P running at once, as
@@ -103,6 +108,36 @@ int spawn_rate(long count, long parallel, char* program) {
   return 0;
 }
 
+int burst(long count, long rounds, char* self, char* file) {
+  char* argv[] = {self, file, nullptr};
+  for (long round = 0; round < rounds; ++round) {
+    timespec at{};
+    clock_gettime(CLOCK_REALTIME, &at);
+    at.tv_sec += 1;
+    at.tv_nsec = 0;
+    while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &at, nullptr) == EINTR) {
+    }
+    std::tm tm{};
+    const time_t seconds_at = at.tv_sec;
+    gmtime_r(&seconds_at, &tm);
+    char scheduled[64];
+    std::strftime(scheduled, sizeof scheduled, "JOB_SCHEDULED_TIME=%Y-%m-%dT%H:%M:%S.000Z", &tm);
+    char* envp[] = {scheduled, nullptr};
+    for (long i = 0; i < count; ++i) {
+      pid_t pid = 0;
+      const int error = posix_spawn(&pid, self, nullptr, nullptr, argv, envp);
+      if (error != 0) {
+        std::fprintf(stderr, "stamp: posix_spawn %s: %s\n", self, std::strerror(error));
+        return 1;
+      }
+    }
+    for (long i = 0; i < count; ++i) {
+      reap_one();
+    }
+  }
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -118,6 +153,14 @@ int main(int argc, char** argv) {
       return spawn_rate(count, parallel, argv[4]);
     }
   }
-  std::fprintf(stderr, "usage: stamp FILE\n       stamp --spawn N P PROGRAM\n");
+  if (argc == 5 && std::strcmp(argv[1], "--burst") == 0) {
+    const long count = std::atol(argv[2]);
+    const long rounds = std::atol(argv[3]);
+    if (count > 0 && rounds > 0) {
+      return burst(count, rounds, argv[0], argv[4]);
+    }
+  }
+  std::fprintf(stderr, "usage: stamp FILE\n       stamp --burst N ROUNDS FILE\n"
+                       "       stamp --spawn N P PROGRAM\n");
   return 2;
 }

@@ -902,6 +902,8 @@ private:
       }
     }
     STORE_TRY(exec("PRAGMA synchronous = FULL"));
+    // The savepoints of a batch of writes keep their journal in memory, not in a temporary file.
+    STORE_TRY(exec("PRAGMA temp_store = MEMORY"));
     return exec("PRAGMA foreign_keys = ON");
   }
 
