@@ -45,19 +45,34 @@ std::string local_of(const ipc::Json& utc, const std::string& zone = "") {
   return local.substr(0, 19) + " " + local.substr(19);
 }
 
-int status(const DaemonVerb& o) {
+// Sends one request to jobsd: its result, or nothing once the reason is printed and `code`
+// set to the exit code.
+std::optional<ipc::Json> ask(const DaemonVerb& o, const std::string& cmd, const ipc::Json& args,
+                             int& code) {
   auto client = require_daemon(o.daemon, o.state);
   if (!client) {
-    return base::exit_code::unreachable;
+    code = base::exit_code::unreachable;
+    return std::nullopt;
   }
-  auto reply = client->call("status");
+  auto reply = client->call(cmd, args);
   if (!reply) {
-    return report(reply.error());
+    code = report(reply.error());
+    return std::nullopt;
   }
   if (!reply->ok()) {
-    return report(*reply);
+    code = report(*reply);
+    return std::nullopt;
   }
-  const ipc::Json& s = reply->result;
+  return std::move(reply->result);
+}
+
+int status(const DaemonVerb& o) {
+  int code = base::exit_code::ok;
+  const auto answer = ask(o, "status", ipc::Json::object(), code);
+  if (!answer) {
+    return code;
+  }
+  const ipc::Json& s = *answer;
   if (o.json) {
     std::cout << s.dump(2) << "\n";
     return base::exit_code::ok;
@@ -237,18 +252,12 @@ struct CancelOptions : DaemonVerb {
 };
 
 int cancel(const CancelOptions& o) {
-  auto client = require_daemon(o.daemon, o.state);
-  if (!client) {
-    return base::exit_code::unreachable;
+  int code = base::exit_code::ok;
+  const auto answer = ask(o, "cancel", {{"execution", o.execution}}, code);
+  if (!answer) {
+    return code;
   }
-  auto reply = client->call("cancel", {{"execution", o.execution}});
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (!reply->ok()) {
-    return report(*reply);
-  }
-  const ipc::Json& r = reply->result;
+  const ipc::Json& r = *answer;
   if (o.json) {
     std::cout << r.dump(2) << "\n";
   } else if (r["state"] == "queued") {
@@ -262,18 +271,12 @@ int cancel(const CancelOptions& o) {
 }
 
 int reload(const DaemonVerb& o) {
-  auto client = require_daemon(o.daemon, o.state);
-  if (!client) {
-    return base::exit_code::unreachable;
+  int code = base::exit_code::ok;
+  const auto answer = ask(o, "reload", ipc::Json::object(), code);
+  if (!answer) {
+    return code;
   }
-  auto reply = client->call("reload");
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (!reply->ok()) {
-    return report(*reply);
-  }
-  const ipc::Json& r = reply->result;
+  const ipc::Json& r = *answer;
   if (o.json) {
     std::cout << r.dump(2) << "\n";
   } else {
@@ -297,18 +300,12 @@ struct ScheduleOptions : DaemonVerb {
 };
 
 int schedule(const ScheduleOptions& o) {
-  auto client = require_daemon(o.daemon, o.state);
-  if (!client) {
-    return base::exit_code::unreachable;
+  int code = base::exit_code::ok;
+  const auto answer = ask(o, "schedule", {{"job", o.job}, {"at", o.at}}, code);
+  if (!answer) {
+    return code;
   }
-  auto reply = client->call("schedule", {{"job", o.job}, {"at", o.at}});
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (!reply->ok()) {
-    return report(*reply);
-  }
-  const ipc::Json& r = reply->result;
+  const ipc::Json& r = *answer;
   if (o.json) {
     std::cout << r.dump(2) << "\n";
   } else {

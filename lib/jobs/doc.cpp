@@ -2,6 +2,24 @@
 
 namespace jobs {
 
+std::string describe(const Node& n) {
+  switch (n.kind) {
+  case Node::Kind::null:
+    return "nothing";
+  case Node::Kind::sequence:
+    return n.items.empty() ? "an empty list" : "a list";
+  case Node::Kind::map:
+    return "a map";
+  case Node::Kind::scalar:
+    break;
+  }
+  return (n.quoted ? "the string \"" : "\"") + n.scalar + "\"";
+}
+
+Mark inside(const Node& scalar, int offset) {
+  return {scalar.mark.line, scalar.mark.column + offset + (scalar.quoted ? 1 : 0)};
+}
+
 std::string source_line(std::string_view text, int line) {
   if (line < 1) {
     return {};

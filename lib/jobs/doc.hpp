@@ -61,6 +61,13 @@ base::Result<Node> parse_json(std::string_view text, const std::string& path);
 // resolved; duplicate keys are an error; an empty document is a null node.
 base::Result<Node> parse_yaml(std::string_view text, const std::string& path);
 
+// How a value is named in errors: "nothing", "a list", "an empty list", "a map", "\"12\"" or
+// "the string \"12\"".
+std::string describe(const Node& n);
+
+// The place of character `offset` inside a scalar written on one line.
+Mark inside(const Node& scalar, int offset);
+
 // The line `line` (1-based) of `text`, without its line ending; for caret displays.
 std::string source_line(std::string_view text, int line);
 

@@ -18,25 +18,6 @@ namespace jobs {
 
 namespace {
 
-std::string describe(const Node& n) {
-  switch (n.kind) {
-  case Node::Kind::null:
-    return "nothing";
-  case Node::Kind::sequence:
-    return n.items.empty() ? "an empty list" : "a list";
-  case Node::Kind::map:
-    return "a map";
-  case Node::Kind::scalar:
-    break;
-  }
-  return (n.quoted ? "the string \"" : "\"") + n.scalar + "\"";
-}
-
-// The place of character `offset` inside a scalar written on one line.
-Mark inside(const Node& scalar, int offset) {
-  return {scalar.mark.line, scalar.mark.column + offset + (scalar.quoted ? 1 : 0)};
-}
-
 bool is_env_name(std::string_view name) {
   if (name.empty() || (name[0] >= '0' && name[0] <= '9')) {
     return false;

@@ -30,25 +30,6 @@ constexpr std::int64_t hour = 60 * 60;
 constexpr std::int64_t day = 24 * hour;
 constexpr std::int64_t no_max = std::numeric_limits<std::int64_t>::max();
 
-std::string describe(const Node& n) {
-  switch (n.kind) {
-  case Node::Kind::null:
-    return "nothing";
-  case Node::Kind::sequence:
-    return n.items.empty() ? "an empty list" : "a list";
-  case Node::Kind::map:
-    return "a map";
-  case Node::Kind::scalar:
-    break;
-  }
-  return (n.quoted ? "the string \"" : "\"") + n.scalar + "\"";
-}
-
-// The place of character `offset` inside a scalar written on one line.
-Mark inside(const Node& scalar, int offset) {
-  return {scalar.mark.line, scalar.mark.column + offset + (scalar.quoted ? 1 : 0)};
-}
-
 bool group_exists(const std::string& name) {
   // getgrnam_r rather than getgrnam: the daemon reloads its configuration while other threads
   // run.
