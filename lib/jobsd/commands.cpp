@@ -214,7 +214,9 @@ Daemon::Reply Daemon::cmd_status(Connection&, const ipc::Request&) {
     }
   }
   ipc::Json queues = ipc::Json::array();
+  size_t queued = 0;
   for (const auto& q : queues_.status()) {
+    queued += q.depth;
     const auto next = next_by_zone.find(q.zone);
     queues.push_back({{"zone", q.zone},
                       {"depth", q.depth},
@@ -242,10 +244,6 @@ Daemon::Reply Daemon::cmd_status(Connection&, const ipc::Request&) {
   ipc::Json scheduled = ipc::Json::array();
   for (const auto& o : one_offs_) {
     scheduled.push_back({{"job", o.job_id}, {"at", tz::format_utc(o.at)}, {"user", o.user}});
-  }
-  size_t queued = 0;
-  for (const auto& q : queues_.status()) {
-    queued += q.depth;
   }
   Reply r;
   r.result = {
