@@ -8,6 +8,8 @@ packages=(
   libhowardhinnant-date-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev
   doctest-dev librapidcheck-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format mandoc
+  libcurl4-openssl-dev libarchive-dev libpq-dev unixodbc unixodbc-dev odbc-postgresql libsqliteodbc
+  postgresql libcpp-httplib-dev openssl
 )
 
 missing=()

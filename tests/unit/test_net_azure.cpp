@@ -1,0 +1,2 @@
+// Filled in by its module (issue 6).
+#include <doctest/doctest.h>
