@@ -1,6 +1,7 @@
 // jobsctl run: one job, now, in the foreground, without a daemon: live output, Ctrl-C cancels,
 // the exit code tells the status, and the run is recorded in the history store.
 #include "commands.hpp"
+#include "daemon_config.hpp"
 #include "job_folder.hpp"
 #include "output.hpp"
 #include "state.hpp"
@@ -28,6 +29,7 @@ struct RunOptions {
   bool json = false;
   bool no_record = false;
   std::string secrets_file;
+  ConfigOption config;
 };
 
 exec::CancelToken* interrupt_token = nullptr;
@@ -140,7 +142,12 @@ int run(const RunOptions& o) {
   }
   const jobs::JobDefinition& job = *file->job;
 
-  auto secrets = load_secrets(job, o.secrets_file);
+  auto config = o.config.load();
+  if (!config) {
+    return base::exit_code::usage;
+  }
+  const std::string secrets_file = o.secrets_file.empty() ? config->secrets_file : o.secrets_file;
+  auto secrets = load_secrets(job, secrets_file);
   if (!secrets) {
     print_error(secrets.error());
     return base::exit_code::usage;
@@ -169,6 +176,17 @@ int run(const RunOptions& o) {
   options.triggered_by = user_name();
   options.cancel = &cancel;
   options.secrets = std::move(*secrets);
+  engine::Integrations& integrations = config->integrations;
+  if (!secrets_file.empty()) {
+    // All of the file, for the connections' and the SMTP server's passwords.
+    std::ifstream in(secrets_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (auto all = engine::parse_secrets(text.str(), secrets_file)) {
+      integrations.secrets = std::move(*all);
+    }
+  }
+  options.integrations = &integrations;
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string entry = *e;
     const size_t eq = entry.find('=');
@@ -220,6 +238,7 @@ Run setup_run(CLI::App& command) {
                      "File of NAME=value lines for ${secret.NAME} (else the environment)");
   o->folder.add_option(command);
   o->state.add_option(command);
+  o->config.add_option(command);
   return [o] { return run(*o); };
 }
 

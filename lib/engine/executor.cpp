@@ -1,12 +1,15 @@
 #include <base/duration.hpp>
+#include <engine/builtin.hpp>
 #include <engine/executor.hpp>
 #include <jobs/variables.hpp>
+#include <net/json_path.hpp>
 #include <tz/format.hpp>
 
 #include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +17,7 @@
 #include <filesystem>
 #include <random>
 #include <set>
+#include <thread>
 
 namespace engine {
 
@@ -93,10 +97,22 @@ struct Context {
       return it == options.secrets.end() ? "" : it->second;
     }
     if (ns == "steps") {
-      const size_t last = rest.rfind('.');
+      const size_t json = rest.find(".json.");
+      const size_t last = json != std::string::npos ? json : rest.rfind('.');
       const auto step = steps.find(rest.substr(0, last));
       if (step == steps.end()) {
         return "";
+      }
+      if (json != std::string::npos) {
+        // steps.<id>.json.<path>: a value inside the step's JSON.
+        const auto doc = step->second.find("json");
+        if (doc == step->second.end()) {
+          return "";
+        }
+        const auto parsed = nlohmann::json::parse(doc->second, nullptr, false);
+        const nlohmann::json* v =
+            parsed.is_discarded() ? nullptr : net::json_at(parsed, rest.substr(json + 6));
+        return v != nullptr ? net::json_text(*v) : "";
       }
       const auto field = step->second.find(rest.substr(last + 1));
       return field == step->second.end() ? "" : field->second;
@@ -146,6 +162,23 @@ void referenced_secrets(const jobs::Node& n, std::set<std::string>& out) {
   }
 }
 
+// The steps.<id>.json.<path> variables a node's text refers to.
+void collect_json_paths(const jobs::Node& n, std::set<std::string>& out) {
+  if (n.is_scalar()) {
+    for (const auto& ref : jobs::find_variables(n.scalar)) {
+      if (ref.name.starts_with("steps.") && ref.name.find(".json.") != std::string::npos) {
+        out.insert(ref.name);
+      }
+    }
+  }
+  for (const auto& item : n.items) {
+    collect_json_paths(item, out);
+  }
+  for (const auto& e : n.entries) {
+    collect_json_paths(e.value, out);
+  }
+}
+
 // A shell script or PowerShell text with each variable replaced by a reference to the
 // environment variable that carries it: the value never becomes code.
 std::string as_env_references(std::string_view text, bool powershell) {
@@ -172,6 +205,12 @@ Prepared prepare(const jobs::StepDefinition& step, Context& c) {
     for (const auto& [field, value] : fields) {
       set_env(env, env_key(id, field), value);
     }
+  }
+  // A path into a step's JSON (steps.x.json.a.b) reaches a process as its own variable.
+  std::set<std::string> json_paths;
+  collect_json_paths(step.keys, json_paths);
+  for (const auto& name : json_paths) {
+    set_env(env, jobs::variable_env_name(name), c.value(name, env));
   }
   const auto substitute = [&](std::string_view text) {
     return jobs::substitute_variables(text,
@@ -242,6 +281,8 @@ Prepared prepare(const jobs::StepDefinition& step, Context& c) {
         }
       }
     }
+  } else if (is_builtin(step.type)) {
+    return p; // runs in this process: see run_in_process()
   } else {
     p.error = "this release cannot run steps of type \"" + step.type + "\"";
     return p;
@@ -266,6 +307,82 @@ Prepared prepare(const jobs::StepDefinition& step, Context& c) {
     p.spec.output_limit = *c.job.limits.output;
   }
   p.spec.kill_grace = c.options.kill_grace;
+  return p;
+}
+
+// A token that fires when `parent` does and when `timeout` has passed: what an in-process step
+// watches, since no process group can be killed for it.
+class Deadline {
+public:
+  Deadline(exec::CancelToken* parent, std::optional<std::chrono::milliseconds> timeout) {
+    thread_ = std::thread([this, parent, timeout] {
+      const auto until = timeout ? std::chrono::steady_clock::now() + *timeout
+                                 : std::chrono::steady_clock::time_point::max();
+      pollfd fds[2] = {{done_.fd(), POLLIN, 0}, {parent ? parent->fd() : -1, POLLIN, 0}};
+      for (;;) {
+        int wait = -1;
+        if (timeout) {
+          const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+              until - std::chrono::steady_clock::now());
+          wait = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 1 << 30));
+        }
+        const int n = poll(fds, 2, wait);
+        if (n < 0 && errno == EINTR) {
+          continue;
+        }
+        if (n == 0) {
+          expired_ = true;
+          token_.cancel();
+        } else if (fds[1].revents != 0) {
+          token_.cancel();
+        }
+        return;
+      }
+    });
+  }
+  ~Deadline() {
+    done_.cancel();
+    thread_.join();
+  }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+
+  exec::CancelToken* token() { return &token_; }
+  bool expired() const { return expired_; }
+
+private:
+  exec::CancelToken token_, done_;
+  std::atomic<bool> expired_{false};
+  std::thread thread_;
+};
+
+// Runs an in-process step (builtin.hpp) and reports it as a process would have ended: exit
+// code 0 or 1, cancelled, or timed out. `fields` receives the variables it sets.
+exec::ProcessResult run_in_process(const jobs::StepDefinition& step, Context& c,
+                                   std::optional<std::chrono::milliseconds> timeout,
+                                   std::map<std::string, std::string>& fields,
+                                   const std::function<void(std::string_view)>& line) {
+  static const Integrations none;
+  Deadline deadline(c.options.cancel, timeout);
+  const BuiltinContext b{c.job,
+                         step,
+                         c.options.integrations ? *c.options.integrations : none,
+                         [&](const std::string& name) { return c.value(name, c.base); },
+                         deadline.token(),
+                         line};
+  BuiltinResult r = run_builtin(b);
+  exec::ProcessResult p;
+  p.cancelled = c.options.cancel != nullptr && c.options.cancel->cancelled();
+  p.timed_out = !p.cancelled && deadline.expired();
+  if (!p.cancelled && !p.timed_out) {
+    if (r.status == Status::success) {
+      p.exit_code = 0;
+    } else {
+      p.start_error = r.error_message;
+    }
+  }
+  p.out = std::move(r.output);
+  fields = std::move(r.fields);
   return p;
 }
 
@@ -449,7 +566,9 @@ JobResult run_job(const jobs::JobDefinition& job, const RunOptions& options, Eve
       events.step_finished(r, s);
       continue;
     }
+    std::map<std::string, std::string> fields; // the step's variables besides these three
     for (int n = 1;; ++n) {
+      fields.clear();
       s.attempt = n;
       s.status = Status::running;
       s.start = clock.now();
@@ -470,7 +589,11 @@ JobResult run_job(const jobs::JobDefinition& job, const RunOptions& options, Eve
       }
       p.spec.timeout = timeout;
       exec::ProcessResult process;
-      if (p.error.empty()) {
+      if (p.error.empty() && is_builtin(step.type)) {
+        process = run_in_process(step, c, timeout, fields, [&](std::string_view line) {
+          events.output(r, s, exec::Stream::out, redact(std::string(line), options.secrets));
+        });
+      } else if (p.error.empty()) {
         process = exec::run_process(
             p.spec,
             [&](exec::Stream stream, std::string_view line) {
@@ -519,9 +642,10 @@ JobResult run_job(const jobs::JobDefinition& job, const RunOptions& options, Eve
         break;
       }
     }
-    c.steps[step.id] = {{"output", output_value(s.output)},
-                        {"exit_code", s.exit_code ? std::to_string(*s.exit_code) : ""},
-                        {"status", to_string(s.status)}};
+    fields["output"] = output_value(s.output);
+    fields["exit_code"] = s.exit_code ? std::to_string(*s.exit_code) : "";
+    fields["status"] = to_string(s.status);
+    c.steps[step.id] = std::move(fields);
     if (s.status == Status::success) {
       continue;
     }

@@ -4,6 +4,7 @@
 // timeouts, retries with exponential backoff, a cap and jitter, variables passed safely, and
 // cancellation. The runner (jobsctl run, jobsd) records what happens through Events.
 
+#include <engine/integrations.hpp>
 #include <engine/result.hpp>
 #include <exec/process.hpp>
 #include <jobs/model.hpp>
@@ -57,6 +58,8 @@ struct RunOptions {
   Clock* clock = nullptr;         // null: the system clock
   std::function<double()> random; // [0, 1) for jitter; null: a real one
   std::string host;               // null: gethostname
+  // Connections, allowed_paths and SMTP for the in-process steps; null: none configured.
+  const Integrations* integrations = nullptr;
 };
 
 // Runs the job once (one attempt, `attempt`), with step retries.

@@ -60,10 +60,75 @@ void check_powershell(const StepDefinition& step, Diagnostics& out) {
   }
 }
 
+// Exactly one of two keys.
+void one_of(const StepDefinition& step, const char* a, const char* b, Diagnostics& out) {
+  const bool has_a = step.keys.find(a) != nullptr;
+  const bool has_b = step.keys.find(b) != nullptr;
+  if (has_a == has_b) {
+    out.error(step.mark, "a " + step.type + " step needs exactly one of \"" + a + "\" and \"" + b +
+                             "\"" + (has_a ? ", not both" : ""));
+  }
+}
+
+void check_sql(const StepDefinition& step, Diagnostics& out) {
+  one_of(step, "query", "file", out);
+}
+
+void check_http(const StepDefinition& step, Diagnostics& out) {
+  if (step.keys.find("body") != nullptr && step.keys.find("json") != nullptr) {
+    out.error(step.keys.find("json")->mark, "\"json\" and \"body\" cannot both be given");
+  }
+  if (step.keys.find("bearer_token") != nullptr && step.keys.find("basic") != nullptr) {
+    out.error(step.keys.find("basic")->mark, "\"basic\" and \"bearer_token\" cannot both be given");
+  }
+}
+
+void check_azure_devops(const StepDefinition& step, Diagnostics& out) {
+  one_of(step, "token", "token_env", out);
+}
+
+void check_file(const StepDefinition& step, Diagnostics& out) {
+  const Node* action = step.keys.find("action");
+  const bool needs_destination =
+      action != nullptr && action->is_scalar() && action->scalar != "delete";
+  if (needs_destination && step.keys.find("destination") == nullptr) {
+    out.error(action->mark, "action \"" + action->scalar + "\" needs a \"destination\"");
+  }
+}
+
+void check_report(const StepDefinition& step, Diagnostics& out) {
+  if (step.keys.find("output") == nullptr && step.keys.find("email") == nullptr) {
+    out.error(step.mark, "a report step needs \"output\" (a file), \"email\" (recipients) or both");
+  }
+}
+
 } // namespace
 
 const std::vector<StepType>& step_types() {
   static const std::vector<StepType> types = {
+      {"azure_devops",
+       "Queues an Azure DevOps pipeline run and, with wait, follows it to its result",
+       {
+           {"organization", ValueType::string, "Azure DevOps organization", {}, true},
+           {"project", ValueType::string, "Project", {}, true},
+           {"pipeline_id", ValueType::integer, "Pipeline id", {}, true},
+           {"branch", ValueType::string, "Branch to run (main or refs/heads/main)"},
+           {"parameters", ValueType::string_map, "Template parameters of the run"},
+           {"wait", ValueType::boolean, "Wait for the run to complete (default false)"},
+           {"poll_interval", ValueType::duration, "Between polls while waiting (default 15s)"},
+           {"wait_timeout", ValueType::duration, "Longest wait for the run (default 1h)"},
+           {"token", ValueType::string, "Personal access token: ${secret.NAME}"},
+           {"token_env", ValueType::string, "Environment variable holding the token"},
+           {"base_url", ValueType::string, "Server (default https://dev.azure.com)"},
+           {"ca_file", ValueType::string, "CA certificates to verify the server with"},
+       },
+       &check_azure_devops},
+      {"backup",
+       "Backs up a database: SQLite online backup, pg_dump for PostgreSQL",
+       {
+           {"connection", ValueType::string, "Connection of the daemon config", {}, true},
+           {"destination", ValueType::string, "Backup file (inside allowed_paths)", {}, true},
+       }},
       {"command",
        "Runs a program with arguments, no shell",
        {
@@ -74,6 +139,76 @@ const std::vector<StepType>& step_types() {
             true},
        },
        &check_command},
+      {"data_export",
+       "Writes a query's rows to a CSV or JSON file, atomically",
+       {
+           {"connection", ValueType::string, "Connection of the daemon config", {}, true},
+           {"query", ValueType::string, "The query", {}, true},
+           {"params", ValueType::string_map, "Bound parameters (:name in the query)"},
+           {"output", ValueType::string, "File written (inside allowed_paths)", {}, true},
+           {"format", ValueType::string, "csv (default) or json", {"csv", "json"}},
+           {"max_rows", ValueType::integer, "Rows written at most (default 1000000)"},
+       }},
+      {"database_cleanup",
+       "Deletes old rows of a table in batches; a dry run by default",
+       {
+           {"connection", ValueType::string, "Connection of the daemon config", {}, true},
+           {"table", ValueType::string, "Table (schema.table allowed)", {}, true},
+           {"where", ValueType::string, "Condition of the rows to delete"},
+           {"older_than", ValueType::duration, "Rows whose column is older than this"},
+           {"column", ValueType::string, "Timestamp column for older_than"},
+           {"params", ValueType::string_map, "Bound parameters (:name in where)"},
+           {"batch_size", ValueType::integer, "Rows per delete (default 1000)"},
+           {"dry_run", ValueType::boolean, "Count, delete nothing (default true)"},
+       }},
+      {"email",
+       "Sends an email through the daemon config's SMTP server",
+       {
+           {"to", ValueType::string_list, "Recipients", {}, true},
+           {"cc", ValueType::string_list, "Copy recipients"},
+           {"bcc", ValueType::string_list, "Blind copy recipients"},
+           {"subject", ValueType::string, "Subject", {}, true},
+           {"body", ValueType::string, "Body text"},
+           {"html", ValueType::boolean, "The body is HTML"},
+           {"from", ValueType::string, "Sender (default: the config's smtp.from)"},
+       }},
+      {"file",
+       "Copies, moves, deletes or archives files by glob and age, inside allowed_paths",
+       {
+           {"action", ValueType::string, "What to do", {"copy", "move", "delete", "archive"}, true},
+           {"source", ValueType::string_list, "Paths or globs", {}, true},
+           {"destination", ValueType::string, "Folder, file, or the .tar.gz of archive"},
+           {"older_than", ValueType::duration, "Only files last modified longer ago"},
+           {"recursive", ValueType::boolean, "Folders with their contents; ** descends"},
+           {"dry_run", ValueType::boolean, "Report, change nothing"},
+           {"overwrite", ValueType::boolean, "Replace existing files"},
+           {"remove_sources", ValueType::boolean, "archive: delete what was archived"},
+       },
+       &check_file},
+      {"http",
+       "Sends an HTTP request; the response is recorded and readable by later steps",
+       {
+           {"url", ValueType::string, "URL (http or https)", {}, true},
+           {"method",
+            ValueType::string,
+            "Method (default GET)",
+            {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}},
+           {"headers", ValueType::string_map, "Request headers"},
+           {"query", ValueType::string_map, "Query parameters, encoded"},
+           {"body", ValueType::string, "Request body"},
+           {"json", ValueType::any, "JSON body (sets Content-Type)"},
+           {"bearer_token", ValueType::string, "Bearer token: ${secret.NAME}"},
+           {"basic", ValueType::string_map, "Basic auth: {user: ..., password: ${secret.NAME}}"},
+           {"expect_status", ValueType::string_list, "Statuses that succeed (default 2xx)"},
+           {"retries", ValueType::integer, "Retries on errors, 429 and 5xx (default 3)"},
+           {"retry_delay", ValueType::duration, "First wait between attempts (default 1s)"},
+           {"request_timeout", ValueType::duration, "Limit on each attempt (default 30s)"},
+           {"max_redirects", ValueType::integer, "Redirects followed (default 5)"},
+           {"max_body", ValueType::size, "Response bytes kept (default 1M)"},
+           {"ca_file", ValueType::string, "CA certificates to verify the server with"},
+           {"verify_tls", ValueType::boolean, "Verify the server's certificate (default true)"},
+       },
+       &check_http},
       {"powershell",
        "Runs a PowerShell script with pwsh -NoProfile -NonInteractive",
        {
@@ -87,11 +222,51 @@ const std::vector<StepType>& step_types() {
              "Unrestricted"}},
        },
        &check_powershell},
+      {"report",
+       "Turns a query's rows into a Markdown, HTML or CSV table, written or emailed",
+       {
+           {"connection", ValueType::string, "Connection of the daemon config", {}, true},
+           {"query", ValueType::string, "The query", {}, true},
+           {"params", ValueType::string_map, "Bound parameters (:name in the query)"},
+           {"format",
+            ValueType::string,
+            "markdown (default), html or csv",
+            {"markdown", "html", "csv"}},
+           {"title", ValueType::string, "Heading of the report"},
+           {"output", ValueType::string, "File written (inside allowed_paths)"},
+           {"email", ValueType::string_list, "Recipients of the report"},
+           {"subject", ValueType::string, "Subject of the email"},
+       },
+       &check_report},
       {"shell",
        "Runs a script with sh -c (or the shell named)",
        {
            {"run", ValueType::string, "The script", {}, true},
            {"shell", ValueType::string, "Shell to run it with", {"sh", "bash", "dash", "zsh"}},
+       }},
+      {"sql",
+       "Runs SQL on a connection of the daemon config; variables are bound parameters",
+       {
+           {"connection", ValueType::string, "Connection of the daemon config", {}, true},
+           {"query", ValueType::string, "SQL text (:name placeholders)"},
+           {"file", ValueType::string, "File of SQL"},
+           {"params", ValueType::string_map, "Bound parameters (:name in the SQL)"},
+           {"fetch_results", ValueType::boolean, "Keep the rows (default true)"},
+           {"max_rows", ValueType::integer, "Rows kept (default 1000)"},
+           {"transaction", ValueType::boolean, "All statements in one transaction"},
+       },
+       &check_sql},
+      {"webhook",
+       "POSTs a JSON payload (an http step with method POST)",
+       {
+           {"url", ValueType::string, "URL (http or https)", {}, true},
+           {"headers", ValueType::string_map, "Request headers"},
+           {"json", ValueType::any, "Payload (default: the execution summary)"},
+           {"bearer_token", ValueType::string, "Bearer token: ${secret.NAME}"},
+           {"expect_status", ValueType::string_list, "Statuses that succeed (default 2xx)"},
+           {"retries", ValueType::integer, "Retries on errors, 429 and 5xx (default 3)"},
+           {"request_timeout", ValueType::duration, "Limit on each attempt (default 30s)"},
+           {"ca_file", ValueType::string, "CA certificates to verify the server with"},
        }},
   };
   return types;

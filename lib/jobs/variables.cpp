@@ -71,7 +71,13 @@ const std::vector<std::string>& execution_variable_names() {
 }
 
 const std::vector<std::string>& step_variable_fields() {
-  static const std::vector<std::string> fields = {"output", "exit_code", "status"};
+  // The first three for every step; the others as the in-process step types set them (sql:
+  // row_count, affected, columns, rows, json; http: status_code, body, headers, json;
+  // azure_devops: run_id, run_url, run_state, run_result; file: files, bytes, json).
+  static const std::vector<std::string> fields = {
+      "output",  "exit_code", "status",    "row_count", "affected",  "columns",
+      "rows",    "json",      "status_code", "body",    "headers",   "run_id",
+      "run_url", "run_state", "run_result",  "files",   "bytes"};
   return fields;
 }
 
@@ -115,9 +121,12 @@ std::string check_variable(std::string_view name, const std::vector<std::string>
            ".NAME with a name of letters, digits and '_'";
   }
   if (ns == "steps") {
-    const size_t dot2 = rest.rfind('.');
+    // steps.<id>.json.<path> reads into a step's JSON.
+    size_t dot2 = rest.find(".json.");
+    dot2 = dot2 != std::string_view::npos ? dot2 : rest.rfind('.');
     const std::string id(rest.substr(0, dot2));
-    const std::string field(dot2 == std::string_view::npos ? "" : rest.substr(dot2 + 1));
+    std::string field(dot2 == std::string_view::npos ? "" : rest.substr(dot2 + 1));
+    field = field.substr(0, field.find('.'));
     if (dot2 == std::string_view::npos || id.empty()) {
       return "variable " + quoted + ": expected steps.<id>.<field> (" +
              base::quoted_alternatives(step_variable_fields()) + ")";

@@ -2,6 +2,8 @@
 #include <base/size.hpp>
 #include <base/text.hpp>
 #include <jobs/doc.hpp>
+#include <jobs/loader.hpp>
+#include <jobs/variables.hpp>
 #include <jobsd/config.hpp>
 #include <tz/zone.hpp>
 
@@ -409,6 +411,252 @@ const std::vector<Key>& log_keys() {
   return keys;
 }
 
+// --- connections, allowed_paths, smtp: credentials are references, never values.
+
+// The connection a key of "connections.NAME.KEY" belongs to.
+engine::Connection& connection_of(const Value& v, Config& c) {
+  const size_t from = std::string_view("connections.").size();
+  const std::string name = v.key.substr(from, v.key.rfind('.') - from);
+  return c.integrations.connections[name];
+}
+
+// A password given as ${secret.NAME}: anything else would be the password itself.
+std::optional<engine::Credential> secret_reference(Reader& r, const Value& v) {
+  const auto s = r.string(v);
+  if (!s) {
+    return std::nullopt;
+  }
+  const auto refs = jobs::find_variables(*s);
+  if (refs.size() == 1 && refs[0].begin == 0 && refs[0].end == s->size() &&
+      refs[0].name.starts_with("secret.") && refs[0].name.size() > 7) {
+    return engine::Credential{engine::Credential::Source::secret, refs[0].name.substr(7)};
+  }
+  r.error(v.node.mark,
+          "\"" + v.key + "\": write ${secret.NAME} (or use password_env or password_file); " +
+              "a password is never written in the configuration",
+          Reader::written_length(v.node));
+  return std::nullopt;
+}
+
+std::optional<engine::Credential> env_reference(Reader& r, const Value& v) {
+  const auto s = r.string(v);
+  if (!s || s->empty()) {
+    return std::nullopt;
+  }
+  return engine::Credential{engine::Credential::Source::env, *s};
+}
+
+std::optional<engine::Credential> file_reference(Reader& r, const Value& v) {
+  const auto p = r.path(v);
+  if (!p) {
+    return std::nullopt;
+  }
+  return engine::Credential{engine::Credential::Source::file, *p};
+}
+
+// Whether `text` holds a password of its own: "user:secret@" in a URL, "password=" in a
+// conninfo, "PWD=" or "Password=" in an ODBC connection string.
+bool has_inline_password(std::string_view text) {
+  std::string lower(text);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  if (const size_t scheme = lower.find("://"); scheme != std::string::npos) {
+    const size_t at = lower.find('@', scheme);
+    const size_t colon = lower.find(':', scheme + 3);
+    if (at != std::string::npos && colon < at) {
+      return true;
+    }
+  }
+  for (const std::string_view k : {"password=", "pwd=", "password ="}) {
+    for (size_t at = lower.find(k); at != std::string::npos; at = lower.find(k, at + 1)) {
+      if (at == 0 || lower[at - 1] == ' ' || lower[at - 1] == ';' || lower[at - 1] == '&' ||
+          lower[at - 1] == '?') {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// The target of a connection (path, url, conninfo, dsn, connection_string), refused when it
+// holds a password.
+void read_target(Reader& r, const Value& v, Config& c) {
+  const auto s = r.string(v);
+  if (!s) {
+    return;
+  }
+  if (has_inline_password(*s)) {
+    r.error(v.node.mark,
+            "\"" + v.key + "\": holds a password; give it with password: ${secret.NAME}, " +
+                "password_env or password_file",
+            Reader::written_length(v.node));
+    return;
+  }
+  engine::Connection& conn = connection_of(v, c);
+  const std::string k = v.key.substr(v.key.rfind('.') + 1);
+  if (k == "path") {
+    set(conn.target, r.path(v));
+  } else if (k == "dsn") {
+    conn.target = "DSN=" + *s;
+  } else {
+    conn.target = *s;
+  }
+}
+
+const std::vector<Key>& connection_keys() {
+  static const std::vector<Key> keys = {
+      {"type",
+       [](Reader& r, const Value& v, Config& c) {
+         if (const auto t = r.choice(v, {"sqlite", "postgresql", "odbc"})) {
+           connection_of(v, c).driver = *t == "postgresql" ? sql::Driver::postgresql
+                                        : *t == "odbc"     ? sql::Driver::odbc
+                                                           : sql::Driver::sqlite;
+         }
+       }},
+      {"path", read_target},
+      {"url", read_target},
+      {"conninfo", read_target},
+      {"dsn", read_target},
+      {"connection_string", read_target},
+      {"password",
+       [](Reader& r, const Value& v, Config& c) {
+         set(connection_of(v, c).password, secret_reference(r, v));
+       }},
+      {"password_env",
+       [](Reader& r, const Value& v, Config& c) {
+         set(connection_of(v, c).password, env_reference(r, v));
+       }},
+      {"password_file",
+       [](Reader& r, const Value& v, Config& c) {
+         set(connection_of(v, c).password, file_reference(r, v));
+       }},
+  };
+  return keys;
+}
+
+// The keys each type of connection needs, one of them.
+const char* targets_of(sql::Driver d) {
+  switch (d) {
+  case sql::Driver::sqlite:
+    return "path";
+  case sql::Driver::postgresql:
+    return "url or conninfo";
+  case sql::Driver::odbc:
+    return "dsn or connection_string";
+  }
+  return "path";
+}
+
+void read_connections(Reader& r, const Value& v, Config& c) {
+  if (v.node.is_null()) {
+    return;
+  }
+  if (!v.node.is_map()) {
+    r.expected(v, "a map of connection names to {type, ...}");
+    return;
+  }
+  for (const auto& e : v.node.entries) {
+    const std::string key = v.key + "." + e.key;
+    if (!jobs::is_valid_id(e.key)) {
+      r.error(e.key_mark, "\"" + key + "\": a connection name is letters, digits, '_', '-' and '.'",
+              r.key_length(e));
+      continue;
+    }
+    if (!e.value.is_map()) {
+      r.expected({e.value, key}, "a map with type and path, url, conninfo, dsn or connection_string");
+      continue;
+    }
+    engine::Connection& conn = c.integrations.connections[e.key];
+    conn.name = e.key;
+    r.read_keys(e.value, key, connection_keys(), c);
+    const Node* type = e.value.find("type");
+    if (type == nullptr) {
+      r.error(e.value.mark, "\"" + key + "\": needs a type (sqlite, postgresql or odbc)");
+      continue;
+    }
+    if (conn.target.empty()) {
+      bool given = false;
+      for (const char* k : {"path", "url", "conninfo", "dsn", "connection_string"}) {
+        given = given || e.value.find(k) != nullptr;
+      }
+      if (!given) {
+        r.error(e.value.mark,
+                "\"" + key + "\": a " + engine::to_string(conn.driver) + " connection needs " +
+                    targets_of(conn.driver));
+      }
+    }
+  }
+}
+
+void read_allowed_paths(Reader& r, const Value& v, Config& c) {
+  const auto add = [&](const Node& n, const std::string& key) {
+    if (const auto p = r.path({n, key})) {
+      c.integrations.allowed_paths.push_back(*p);
+    }
+  };
+  if (v.node.is_sequence()) {
+    for (const auto& item : v.node.items) {
+      add(item, v.key);
+    }
+  } else if (v.node.is_scalar()) {
+    add(v.node, v.key);
+  } else {
+    r.expected(v, "a list of folders");
+  }
+}
+
+engine::Smtp& smtp_of(Config& c) {
+  if (!c.integrations.smtp) {
+    c.integrations.smtp.emplace();
+  }
+  return *c.integrations.smtp;
+}
+
+const std::vector<Key>& smtp_keys() {
+  static const std::vector<Key> keys = {
+      {"host",
+       [](Reader& r, const Value& v, Config& c) { set(smtp_of(c).server.host, r.string(v)); }},
+      {"port",
+       [](Reader& r, const Value& v, Config& c) {
+         set(smtp_of(c).server.port, r.integer(v, 1, 65535));
+       }},
+      {"security",
+       [](Reader& r, const Value& v, Config& c) {
+         if (const auto s = r.choice(v, {"starttls", "tls", "none"})) {
+           smtp_of(c).server.security = *s == "tls"    ? mail::Security::tls
+                                        : *s == "none" ? mail::Security::none
+                                                       : mail::Security::starttls;
+         }
+       }},
+      {"username",
+       [](Reader& r, const Value& v, Config& c) { set(smtp_of(c).server.username, r.string(v)); }},
+      {"password",
+       [](Reader& r, const Value& v, Config& c) {
+         set(smtp_of(c).password, secret_reference(r, v));
+       }},
+      {"password_env",
+       [](Reader& r, const Value& v, Config& c) { set(smtp_of(c).password, env_reference(r, v)); }},
+      {"password_file",
+       [](Reader& r, const Value& v, Config& c) { set(smtp_of(c).password, file_reference(r, v)); }},
+      {"from", [](Reader& r, const Value& v, Config& c) { set(smtp_of(c).from, r.string(v)); }},
+      {"ca_file",
+       [](Reader& r, const Value& v, Config& c) { set(smtp_of(c).server.ca_file, r.path(v)); }},
+      {"verify_tls",
+       [](Reader& r, const Value& v, Config& c) {
+         if (const auto b = r.choice(v, {"true", "false"})) {
+           smtp_of(c).server.verify_tls = *b == "true";
+         }
+       }},
+      {"timeout",
+       [](Reader& r, const Value& v, Config& c) {
+         if (const auto d = r.duration(v, hour)) {
+           smtp_of(c).server.timeout = std::chrono::seconds(*d);
+         }
+       }},
+  };
+  return keys;
+}
+
 const std::vector<Key>& top_keys() {
   static const std::vector<Key> keys = {
       {"jobs_dir", [](Reader& r, const Value& v, Config& c) { set(c.jobs_dir, r.path(v)); }},
@@ -440,6 +688,13 @@ const std::vector<Key>& top_keys() {
       {"logs", [](Reader& r, const Value& v, Config& c) { r.section(v, log_keys(), c); }},
       {"secrets_file",
        [](Reader& r, const Value& v, Config& c) { set(c.secrets_file, r.path(v)); }},
+      {"connections", read_connections},
+      {"allowed_paths", read_allowed_paths},
+      {"smtp",
+       [](Reader& r, const Value& v, Config& c) {
+         smtp_of(c);
+         r.section(v, smtp_keys(), c);
+       }},
   };
   return keys;
 }

@@ -6,6 +6,7 @@
 // same form: "jobsd.yaml:4:3: error: unknown key "queus"; did you mean "queues"?".
 
 #include <base/error.hpp>
+#include <engine/integrations.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -59,6 +60,8 @@ struct Config {
   std::int64_t max_history_age = 90LL * 24 * 60 * 60; // seconds (0: no limit)
   LogRetention logs;
   std::string secrets_file; // KEY=value lines for ${secret.NAME}; empty: the environment
+  // connections, allowed_paths and smtp: what sql, file and email steps use.
+  engine::Integrations integrations;
 
   // The limit of the queue of `zone` (a zone name): its own, else queue_limit.
   int limit_of(const std::string& zone) const;

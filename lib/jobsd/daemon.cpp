@@ -836,6 +836,8 @@ void Daemon::dispatch() {
     x->pending = std::move(*p);
     // Read here: a reload may change the secrets while the execution's thread starts.
     x->secrets = engine::secrets_for(*x->pending.job, secrets_);
+    x->integrations = config_.integrations;
+    x->integrations.secrets = secrets_;
     x->started_ms = now_ms();
     x->attempt_id = id;
     Execution& ref = *x;
@@ -875,6 +877,7 @@ void Daemon::work(Execution& x) {
   o.scheduled_time = x.pending.scheduled;
   o.environment = environment_;
   o.secrets = x.secrets;
+  o.integrations = &x.integrations;
   o.kill_grace = config_.kill_grace;
   o.cancel = &x.cancel;
   engine::Recorder recorder(store_.get(), state_, nullptr, [this](const std::string& message) {

@@ -64,6 +64,7 @@ private:
   struct Execution {
     Pending pending;
     std::map<std::string, std::string> secrets; // the values of those the job uses
+    engine::Integrations integrations;          // the config's, as the execution started
     exec::CancelToken cancel;
     std::thread thread;
     std::int64_t started_ms = 0;
