@@ -110,9 +110,8 @@ nlohmann::json json_value(const BuiltinContext& c, const jobs::Node& n) {
   std::function<void(nlohmann::json&)> walk = [&](nlohmann::json& j) {
     if (j.is_string()) {
       j = substitute(c, j.get<std::string>());
-    }
-    for (auto& item : j) {
-      if (j.is_structured()) {
+    } else if (j.is_structured()) {
+      for (auto& item : j) {
         walk(item);
       }
     }
