@@ -333,8 +333,11 @@ pid=$(cat state/jobsd.lock)
 wait_for 10 bash -c "pgrep -f '^sleep 60$'"
 kill -TERM "$pid"
 wait_for 20 bash -c "! kill -0 $pid"
-expect "SIGTERM after the grace period: interrupted" "interrupted" \
-  "$(sql "SELECT status FROM job_executions WHERE execution_id = '$endless'")"
+status=$(sql "SELECT status FROM job_executions WHERE execution_id = '$endless'")
+expect "SIGTERM after the grace period: interrupted" "interrupted" "$status"
+if [ "$status" != interrupted ]; then # what the daemon said, to tell why
+  tail -n 30 state/logs/jobsd.log
+fi
 no_sleeper() { ! pgrep -f '^sleep 60$' >/dev/null; }
 wait_for 5 no_sleeper || ps -o pid,ppid,pgid,stat,lstart,cmd -p "$(pgrep -d, -f '^sleep 60$')"
 expect "and no process is left" "" "$(pgrep -f '^sleep 60$' | head -1)"
