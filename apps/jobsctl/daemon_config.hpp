@@ -6,7 +6,6 @@
 #include <jobsd/config.hpp>
 
 #include <CLI/CLI.hpp>
-
 #include <optional>
 #include <string>
 

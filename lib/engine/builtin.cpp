@@ -206,7 +206,8 @@ BuiltinResult run_sql(const BuiltinContext& c) {
   }
   sql::Options options;
   options.fetch_results = flag(c, "fetch_results", true);
-  options.max_rows = static_cast<std::size_t>(std::max<std::int64_t>(0, number(c, "max_rows", 1000)));
+  options.max_rows =
+      static_cast<std::size_t>(std::max<std::int64_t>(0, number(c, "max_rows", 1000)));
   options.transaction = flag(c, "transaction", false);
   options.cancel = c.cancel;
 
@@ -241,9 +242,8 @@ BuiltinResult run_http(const BuiltinContext& c, bool webhook) {
   Run run{c, {}, {}};
   net::Request request;
   request.method = webhook ? "POST" : text(c, "method", "GET");
-  request.url = jobs::substitute_variables(text(c, "url"), [&](const std::string& variable) {
-    return url_encoded(c.value(variable));
-  });
+  request.url = jobs::substitute_variables(
+      text(c, "url"), [&](const std::string& variable) { return url_encoded(c.value(variable)); });
   request.headers = pairs(c, "headers");
   request.query = pairs(c, "query");
   if (const jobs::Node* json = key(c, "json")) {
@@ -340,8 +340,8 @@ BuiltinResult run_azure_devops(const BuiltinContext& c) {
     return run.fail(queued.error().message);
   }
   net::azure::Run r = *queued;
-  run.line("queued run " + std::to_string(r.id) + " of pipeline " +
-           std::to_string(p.pipeline_id) + ": " + r.url);
+  run.line("queued run " + std::to_string(r.id) + " of pipeline " + std::to_string(p.pipeline_id) +
+           ": " + r.url);
   const auto record = [&] {
     run.r.fields["run_id"] = std::to_string(r.id);
     run.r.fields["run_url"] = r.url;
@@ -352,9 +352,9 @@ BuiltinResult run_azure_devops(const BuiltinContext& c) {
   if (!flag(c, "wait", false)) {
     return run.done();
   }
-  auto waited = net::azure::wait_for_run(p, r.id, std::chrono::seconds(seconds(c, "poll_interval", 15)),
-                                         std::chrono::seconds(seconds(c, "wait_timeout", 3600)),
-                                         c.cancel, log);
+  auto waited = net::azure::wait_for_run(
+      p, r.id, std::chrono::seconds(seconds(c, "poll_interval", 15)),
+      std::chrono::seconds(seconds(c, "wait_timeout", 3600)), c.cancel, log);
   if (!waited) {
     return run.fail(waited.error().message);
   }
@@ -483,8 +483,8 @@ BuiltinResult run_builtin(const BuiltinContext& c) {
   return r;
 }
 
-base::Result<std::optional<std::string>> resolve(const Credential& c,
-                                                 const std::map<std::string, std::string>& secrets) {
+base::Result<std::optional<std::string>>
+resolve(const Credential& c, const std::map<std::string, std::string>& secrets) {
   using Source = Credential::Source;
   switch (c.source) {
   case Source::none:
@@ -497,7 +497,7 @@ base::Result<std::optional<std::string>> resolve(const Credential& c,
       return std::optional<std::string>(v);
     }
     return error("secret \"" + c.name +
-                       "\" is not set (give it in the secrets file or the environment)");
+                 "\" is not set (give it in the secrets file or the environment)");
   case Source::env:
     if (const char* v = std::getenv(c.name.c_str())) {
       return std::optional<std::string>(v);

@@ -1,4 +1,5 @@
 #include <base/duration.hpp>
+#include <files/files.hpp>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -13,7 +14,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
-#include <files/files.hpp>
 #include <iterator>
 #include <map>
 #include <set>

@@ -10,7 +10,10 @@
 #include <tz/zone.hpp>
 
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <set>
+#include <sstream>
 
 namespace jobs::migrate {
 
@@ -242,7 +245,85 @@ private:
         add(e);
       }
     }
+    if (kind == "azure_devops") {
+      azure_devops_step(s, step);
+    }
     return step;
+  }
+
+  // The EDD's pipeline id was text ("123"), and its PAT came from its own per-organization
+  // settings.
+  void azure_devops_step(const Node& s, json& step) {
+    if (step.contains("pipeline_id") && step["pipeline_id"].is_string()) {
+      const std::string text = step["pipeline_id"];
+      if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+        step["pipeline_id"] = std::stoll(text);
+      }
+    }
+    if (!step.contains("token") && !step.contains("token_env")) {
+      step["token_env"] = "AZURE_DEVOPS_PAT";
+      difference(s, "azure_devops: the EDD took the PAT from its settings for the organization; "
+                    "the step reads it from the environment variable AZURE_DEVOPS_PAT (or write "
+                    "token: ${secret.NAME})");
+    }
+  }
+
+  // The registry's database_cleanup template worked on a MongoDB collection with a filter; the
+  // step works on a table of a named connection with SQL. A filter {field: {$lt: "N units
+  // ago"}} becomes older_than on that column; any other filter is kept as x-condition for the
+  // user to rewrite as where.
+  void database_cleanup_step(const Node& parameters, json& step) {
+    if (step.contains("collection")) {
+      step["table"] = step["collection"];
+      step.erase("collection");
+    }
+    step["connection"] = "default";
+    difference(parameters, "database_cleanup: the registry cleaned its own database; the step "
+                           "uses the connection \"default\" of jobsd.yaml");
+    const Node* condition = parameters.find("condition");
+    if (condition == nullptr) {
+      return;
+    }
+    step.erase("condition");
+    if (auto older = older_than_filter(*condition)) {
+      step["column"] = older->first;
+      step["older_than"] = older->second;
+      difference(*condition, "condition: now column " + older->first + " with older_than " +
+                                 older->second + " (a month counted as 30 days)");
+      return;
+    }
+    step["x-condition"] = to_json(*condition);
+    difference(*condition, "condition: a MongoDB filter has no SQL equivalent; kept as "
+                           "x-condition, write the step's where: from it");
+  }
+
+  // {field: {"$lt": "6 months ago"}} -> (field, "180d").
+  static std::optional<std::pair<std::string, std::string>> older_than_filter(const Node& c) {
+    if (!c.is_map() || c.entries.size() != 1 || !c.entries[0].value.is_map() ||
+        c.entries[0].value.entries.size() != 1) {
+      return std::nullopt;
+    }
+    const std::string& op = c.entries[0].value.entries[0].key;
+    const Node& value = c.entries[0].value.entries[0].value;
+    if ((op != "$lt" && op != "$lte") || !value.is_scalar()) {
+      return std::nullopt;
+    }
+    std::istringstream words(value.scalar);
+    long long n = 0;
+    std::string unit, ago;
+    if (!(words >> n >> unit >> ago) || ago != "ago" || n <= 0) {
+      return std::nullopt;
+    }
+    if (unit.ends_with('s')) {
+      unit.pop_back();
+    }
+    static const std::map<std::string, long long> days = {
+        {"day", 1}, {"week", 7}, {"month", 30}, {"year", 365}};
+    const auto it = days.find(unit);
+    if (it == days.end()) {
+      return std::nullopt;
+    }
+    return std::pair{c.entries[0].key, std::to_string(n * it->second) + "d"};
   }
 
   // The multi-step EDD's V2 job: {"job": {...}} (wrapper: its scheduled_time) or the job map.
@@ -404,6 +485,9 @@ private:
     if (const Node* p = d.find("parameters"); p != nullptr && p->is_map()) {
       for (const auto& e : p->entries) {
         step[snake_case(e.key)] = to_json(e.value);
+      }
+      if (step["type"] == "database_cleanup") {
+        database_cleanup_step(*p, step);
       }
     }
     doc["steps"] = json::array({step});

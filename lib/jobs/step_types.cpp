@@ -96,6 +96,15 @@ void check_file(const StepDefinition& step, Diagnostics& out) {
   }
 }
 
+void check_database_cleanup(const StepDefinition& step, Diagnostics& out) {
+  one_of(step, "where", "older_than", out);
+  const Node* older = step.keys.find("older_than");
+  if (older != nullptr && step.keys.find("column") == nullptr) {
+    out.error(older->mark,
+              "\"older_than\" needs \"column\", the timestamp column it is compared with");
+  }
+}
+
 void check_report(const StepDefinition& step, Diagnostics& out) {
   if (step.keys.find("output") == nullptr && step.keys.find("email") == nullptr) {
     out.error(step.mark, "a report step needs \"output\" (a file), \"email\" (recipients) or both");
@@ -160,7 +169,8 @@ const std::vector<StepType>& step_types() {
            {"params", ValueType::string_map, "Bound parameters (:name in where)"},
            {"batch_size", ValueType::integer, "Rows per delete (default 1000)"},
            {"dry_run", ValueType::boolean, "Count, delete nothing (default true)"},
-       }},
+       },
+       &check_database_cleanup},
       {"email",
        "Sends an email through the daemon config's SMTP server",
        {

@@ -75,9 +75,9 @@ const std::vector<std::string>& step_variable_fields() {
   // row_count, affected, columns, rows, json; http: status_code, body, headers, json;
   // azure_devops: run_id, run_url, run_state, run_result; file: files, bytes, json).
   static const std::vector<std::string> fields = {
-      "output",  "exit_code", "status",    "row_count", "affected",  "columns",
-      "rows",    "json",      "status_code", "body",    "headers",   "run_id",
-      "run_url", "run_state", "run_result",  "files",   "bytes"};
+      "output",  "exit_code", "status",      "row_count", "affected", "columns",
+      "rows",    "json",      "status_code", "body",      "headers",  "run_id",
+      "run_url", "run_state", "run_result",  "files",     "bytes"};
   return fields;
 }
 

@@ -518,18 +518,12 @@ const std::vector<Key>& connection_keys() {
       {"conninfo", read_target},
       {"dsn", read_target},
       {"connection_string", read_target},
-      {"password",
-       [](Reader& r, const Value& v, Config& c) {
-         set(connection_of(v, c).password, secret_reference(r, v));
-       }},
-      {"password_env",
-       [](Reader& r, const Value& v, Config& c) {
-         set(connection_of(v, c).password, env_reference(r, v));
-       }},
-      {"password_file",
-       [](Reader& r, const Value& v, Config& c) {
-         set(connection_of(v, c).password, file_reference(r, v));
-       }},
+      {"password", [](Reader& r, const Value& v,
+                      Config& c) { set(connection_of(v, c).password, secret_reference(r, v)); }},
+      {"password_env", [](Reader& r, const Value& v,
+                          Config& c) { set(connection_of(v, c).password, env_reference(r, v)); }},
+      {"password_file", [](Reader& r, const Value& v,
+                           Config& c) { set(connection_of(v, c).password, file_reference(r, v)); }},
   };
   return keys;
 }
@@ -563,7 +557,8 @@ void read_connections(Reader& r, const Value& v, Config& c) {
       continue;
     }
     if (!e.value.is_map()) {
-      r.expected({e.value, key}, "a map with type and path, url, conninfo, dsn or connection_string");
+      r.expected({e.value, key},
+                 "a map with type and path, url, conninfo, dsn or connection_string");
       continue;
     }
     engine::Connection& conn = c.integrations.connections[e.key];
@@ -580,9 +575,8 @@ void read_connections(Reader& r, const Value& v, Config& c) {
         given = given || e.value.find(k) != nullptr;
       }
       if (!given) {
-        r.error(e.value.mark,
-                "\"" + key + "\": a " + engine::to_string(conn.driver) + " connection needs " +
-                    targets_of(conn.driver));
+        r.error(e.value.mark, "\"" + key + "\": a " + engine::to_string(conn.driver) +
+                                  " connection needs " + targets_of(conn.driver));
       }
     }
   }
@@ -616,10 +610,8 @@ const std::vector<Key>& smtp_keys() {
   static const std::vector<Key> keys = {
       {"host",
        [](Reader& r, const Value& v, Config& c) { set(smtp_of(c).server.host, r.string(v)); }},
-      {"port",
-       [](Reader& r, const Value& v, Config& c) {
-         set(smtp_of(c).server.port, r.integer(v, 1, 65535));
-       }},
+      {"port", [](Reader& r, const Value& v,
+                  Config& c) { set(smtp_of(c).server.port, r.integer(v, 1, 65535)); }},
       {"security",
        [](Reader& r, const Value& v, Config& c) {
          if (const auto s = r.choice(v, {"starttls", "tls", "none"})) {
@@ -630,14 +622,12 @@ const std::vector<Key>& smtp_keys() {
        }},
       {"username",
        [](Reader& r, const Value& v, Config& c) { set(smtp_of(c).server.username, r.string(v)); }},
-      {"password",
-       [](Reader& r, const Value& v, Config& c) {
-         set(smtp_of(c).password, secret_reference(r, v));
-       }},
+      {"password", [](Reader& r, const Value& v,
+                      Config& c) { set(smtp_of(c).password, secret_reference(r, v)); }},
       {"password_env",
        [](Reader& r, const Value& v, Config& c) { set(smtp_of(c).password, env_reference(r, v)); }},
-      {"password_file",
-       [](Reader& r, const Value& v, Config& c) { set(smtp_of(c).password, file_reference(r, v)); }},
+      {"password_file", [](Reader& r, const Value& v,
+                           Config& c) { set(smtp_of(c).password, file_reference(r, v)); }},
       {"from", [](Reader& r, const Value& v, Config& c) { set(smtp_of(c).from, r.string(v)); }},
       {"ca_file",
        [](Reader& r, const Value& v, Config& c) { set(smtp_of(c).server.ca_file, r.path(v)); }},

@@ -1,4 +1,5 @@
 #include <base/utf8.hpp>
+#include <mail/smtp.hpp>
 
 #include <curl/curl.h>
 #include <sys/socket.h>
@@ -9,7 +10,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <mail/smtp.hpp>
 #include <memory>
 #include <mutex>
 #include <random>

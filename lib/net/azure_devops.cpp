@@ -1,6 +1,7 @@
 #include <net/azure_devops.hpp>
 #include <net/http_internal.hpp>
 #include <net/json_path.hpp>
+
 #include <nlohmann/json.hpp>
 
 namespace net::azure {

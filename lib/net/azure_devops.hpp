@@ -5,11 +5,11 @@
 
 #include <base/error.hpp>
 #include <exec/process.hpp>
+#include <net/http.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <net/http.hpp>
 #include <string>
 #include <utility>
 #include <vector>

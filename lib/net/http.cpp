@@ -1,4 +1,6 @@
 #include <base/duration.hpp>
+#include <net/http.hpp>
+#include <net/http_internal.hpp>
 
 #include <curl/curl.h>
 #include <poll.h>
@@ -9,8 +11,6 @@
 #include <ctime>
 #include <memory>
 #include <mutex>
-#include <net/http.hpp>
-#include <net/http_internal.hpp>
 #include <thread>
 
 namespace net {

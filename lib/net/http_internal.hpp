@@ -3,10 +3,10 @@
 // Shared by the net module's own files; not part of its interface.
 
 #include <exec/process.hpp>
+#include <net/http.hpp>
 
 #include <chrono>
 #include <functional>
-#include <net/http.hpp>
 #include <string>
 
 namespace net::detail {

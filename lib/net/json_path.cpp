@@ -1,5 +1,6 @@
-#include <charconv>
 #include <net/json_path.hpp>
+
+#include <charconv>
 #include <optional>
 #include <vector>
 

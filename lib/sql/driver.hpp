@@ -3,10 +3,11 @@
 // What the drivers share: opening each kind of connection, the watch over the timeout and the
 // cancel token, collecting rows, and the wording of errors.
 
+#include <sql/sql.hpp>
+
 #include <chrono>
 #include <memory>
 #include <optional>
-#include <sql/sql.hpp>
 #include <string>
 #include <string_view>
 #include <vector>

@@ -1,3 +1,7 @@
+#include <sql/driver.hpp>
+#include <sql/script.hpp>
+#include <sql/sql.hpp>
+
 #include <poll.h>
 #include <sql.h>
 #include <sqlext.h>
@@ -6,9 +10,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <sql/driver.hpp>
-#include <sql/script.hpp>
-#include <sql/sql.hpp>
 #include <thread>
 
 namespace sql {

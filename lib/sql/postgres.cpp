@@ -1,3 +1,7 @@
+#include <sql/driver.hpp>
+#include <sql/script.hpp>
+#include <sql/sql.hpp>
+
 #include <libpq-fe.h>
 #include <poll.h>
 
@@ -6,9 +10,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <sql/driver.hpp>
-#include <sql/script.hpp>
-#include <sql/sql.hpp>
 
 namespace sql {
 

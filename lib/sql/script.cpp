@@ -1,6 +1,7 @@
+#include <sql/script.hpp>
+
 #include <algorithm>
 #include <optional>
-#include <sql/script.hpp>
 
 namespace sql {
 

@@ -1,10 +1,10 @@
 #include <base/duration.hpp>
 #include <base/utf8.hpp>
+#include <sql/driver.hpp>
+#include <sql/sql.hpp>
 
 #include <algorithm>
 #include <cctype>
-#include <sql/driver.hpp>
-#include <sql/sql.hpp>
 
 namespace sql {
 

@@ -1,11 +1,12 @@
+#include <sql/driver.hpp>
+#include <sql/script.hpp>
+#include <sql/sql.hpp>
+
 #include <sqlite3.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
-#include <sql/driver.hpp>
-#include <sql/script.hpp>
-#include <sql/sql.hpp>
 
 namespace sql {
 

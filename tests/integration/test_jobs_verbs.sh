@@ -86,7 +86,7 @@ for name in sorted(os.listdir(sys.argv[2])):
 print(" ".join(out))
 PY
 )"
-"$jobsctl" schema sql >/dev/null 2>&1
+"$jobsctl" schema sqll >/dev/null 2>&1
 expect "schema of an unknown type" "2" "$?"
 
 if finish; then

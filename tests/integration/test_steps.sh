@@ -91,7 +91,8 @@ steps:
 YAML
 out=$("$jobsctl" run escape --config jobsd.yaml --no-record 2>&1)
 expect "a file step outside allowed_paths fails" "1" "$?"
-expect "and says why" "1" "$(grep -c 'outside allowed_paths' <<<"$out")"
+expect "and says why" "1" \
+  "$(grep -cF "  step \"step-1\": $work/data/app.db is outside allowed_paths ($work/out)" <<<"$out")"
 
 # An inline password in the config is refused where it is written.
 cat > bad.yaml <<'YAML'

@@ -1,6 +1,7 @@
 #include "support/temp_dir.hpp"
 
 #include <exec/process.hpp>
+#include <files/files.hpp>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -9,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <files/files.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>

@@ -214,7 +214,8 @@ steps:
   TEST_CASE("steps: types, keys and ids") {
     CHECK(findings("a.yaml", "steps:\n  - type: shel\n    run: ls\n") ==
           Lines{"2:11: error: unknown step type \"shel\"; did you mean \"shell\"? (known types: "
-                "command, powershell, shell)"});
+                "azure_devops, backup, command, data_export, database_cleanup, email, file, http, "
+                "powershell, report, shell, sql, webhook)"});
     CHECK(findings("a.yaml", "steps:\n  - type: shell\n    rnu: ls\n") ==
           Lines{"3:5: error: unknown step key \"rnu\"; did you mean \"run\"?",
                 "2:5: error: missing key \"run\" in step: The script"});

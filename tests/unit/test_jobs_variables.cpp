@@ -38,9 +38,13 @@ TEST_SUITE("variables") {
     CHECK(jobs::check_variable("steps.extrct.output", {"extract"}) ==
           "variable \"steps.extrct.output\": no step \"extrct\" runs before this one; did you "
           "mean \"extract\"?");
-    CHECK(jobs::check_variable("steps.a.rows", {"a"}) ==
-          "variable \"steps.a.rows\": a step has no \"rows\" (it has \"output\", \"exit_code\" or "
-          "\"status\")");
+    CHECK(jobs::check_variable("steps.a.rows", {"a"}).empty());
+    CHECK(jobs::check_variable("steps.a.json.items.0.id", {"a"}).empty());
+    CHECK(jobs::check_variable("steps.a.rowz", {"a"}) ==
+          "variable \"steps.a.rowz\": a step has no \"rowz\" (it has \"output\", \"exit_code\", "
+          "\"status\", \"row_count\", \"affected\", \"columns\", \"rows\", \"json\", "
+          "\"status_code\", \"body\", \"headers\", \"run_id\", \"run_url\", \"run_state\", "
+          "\"run_result\", \"files\" or \"bytes\")");
     CHECK(jobs::check_variable("secret.a-b", {}) ==
           "variable \"secret.a-b\": expected secret.NAME with a name of letters, digits and '_'");
   }

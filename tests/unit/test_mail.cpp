@@ -1,5 +1,7 @@
 #include "support/temp_dir.hpp"
 
+#include <mail/smtp.hpp>
+
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -16,7 +18,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <mail/smtp.hpp>
 #include <sstream>
 #include <stdexcept>
 #include <string>

@@ -1,8 +1,9 @@
+#include <net/azure_devops.hpp>
+
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <chrono>
-#include <net/azure_devops.hpp>
 #include <string>
 #include <support/http_server.hpp>
 #include <vector>

@@ -1,9 +1,10 @@
+#include <net/http.hpp>
+#include <net/json_path.hpp>
+
 #include <doctest/doctest.h>
 
 #include <chrono>
 #include <cstdlib>
-#include <net/http.hpp>
-#include <net/json_path.hpp>
 #include <optional>
 #include <string>
 #include <support/http_server.hpp>

@@ -1,6 +1,8 @@
 #include "support/temp_dir.hpp"
 
 #include <exec/process.hpp>
+#include <sql/script.hpp>
+#include <sql/sql.hpp>
 
 #include <doctest/doctest.h>
 
@@ -8,8 +10,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <optional>
-#include <sql/script.hpp>
-#include <sql/sql.hpp>
 #include <string>
 #include <thread>
 #include <tuple>
