@@ -3,6 +3,7 @@
 #include <engine/builtin.hpp>
 #include <engine/builtin_internal.hpp>
 #include <engine/executor.hpp>
+#include <engine/templates.hpp>
 #include <files/files.hpp>
 #include <jobs/canonical.hpp>
 #include <jobs/variables.hpp>
@@ -281,8 +282,9 @@ BuiltinResult run_email(const BuiltinContext& c) {
 } // namespace
 
 bool is_builtin(std::string_view type) {
-  static constexpr std::array<std::string_view, 6> types = {"azure_devops", "email", "file",
-                                                            "http",         "sql",   "webhook"};
+  static constexpr std::array<std::string_view, 10> types = {
+      "azure_devops", "backup", "data_export", "database_cleanup", "email", "file",
+      "http",         "report", "sql",         "webhook"};
   return std::find(types.begin(), types.end(), type) != types.end();
 }
 
@@ -303,6 +305,18 @@ BuiltinResult run_builtin(const BuiltinContext& c) {
     }
     if (type == "email") {
       return run_email(c);
+    }
+    if (type == "database_cleanup") {
+      return run_database_cleanup(c);
+    }
+    if (type == "data_export") {
+      return run_data_export(c);
+    }
+    if (type == "backup") {
+      return run_backup(c);
+    }
+    if (type == "report") {
+      return run_report(c);
     }
   } catch (const std::exception& e) {
     BuiltinResult r;
