@@ -82,6 +82,11 @@ public:
     out_ << "↻ " << (s ? "step " + s->step_id : std::string("the job")) << " again in "
          << short_duration(static_cast<double>(d.count()) / 1000) << "\n";
   }
+  void notified(const engine::JobResult&, const engine::Notified& n) override {
+    out_ << (n.error.empty() ? "✉ " : "✘ ") << engine::to_string(n.event) << " " << n.channel << " "
+         << n.target << (n.error.empty() ? ": sent" : ": failed: " + n.error) << "\n";
+    out_.flush();
+  }
 
 private:
   std::ostream& out_;

@@ -1,6 +1,7 @@
 #include <base/duration.hpp>
 #include <engine/builtin.hpp>
 #include <engine/executor.hpp>
+#include <engine/notify.hpp>
 #include <jobs/variables.hpp>
 #include <net/json_path.hpp>
 #include <tz/format.hpp>
@@ -396,6 +397,39 @@ std::string output_value(const std::string& out) {
   return v;
 }
 
+// The variables of an execution: the runner's environment with the job's env on top.
+Context context_of(const jobs::JobDefinition& job, const RunOptions& options, JobResult& r) {
+  Context c{job, options, r, options.environment, {}, r.start};
+  if (options.scheduled_time) {
+    c.scheduled = TimePoint(std::chrono::seconds(*options.scheduled_time));
+  }
+  for (const auto& [k, v] : job.env) {
+    set_env(c.base, k, jobs::substitute_variables(v, [&](const std::string& name) {
+              return c.value(name, c.base);
+            }));
+  }
+  return c;
+}
+
+// Sends the job's notifications of `event` about the attempt `r`, each reported to `events`.
+void notify(const jobs::JobDefinition& job, const RunOptions& options, Events& events,
+            const JobResult& r, NotifyEvent event,
+            std::optional<std::chrono::milliseconds> retry_in = {}) {
+  JobResult copy = r;
+  const Context c = context_of(job, options, copy);
+  const NotifyContext n{job,
+                        r,
+                        event,
+                        retry_in,
+                        options.integrations,
+                        [&](const std::string& name) { return c.value(name, c.base); },
+                        options.secrets,
+                        options.cancel};
+  for (const auto& done : send_notifications(n)) {
+    events.notified(r, done);
+  }
+}
+
 } // namespace
 
 std::set<std::string> secrets_used(const jobs::JobDefinition& job,
@@ -406,8 +440,19 @@ std::set<std::string> secrets_used(const jobs::JobDefinition& job,
       referenced_secrets(s.keys, names);
     }
   }
+  std::vector<std::string> texts;
   for (const auto& [k, v] : job.env) {
-    for (const auto& ref : jobs::find_variables(v)) {
+    texts.push_back(v);
+  }
+  if (step == nullptr) {
+    for (const auto* list : {&job.on_failure, &job.on_success, &job.on_retry}) {
+      for (const auto& n : *list) {
+        texts.insert(texts.end(), n.targets.begin(), n.targets.end());
+      }
+    }
+  }
+  for (const auto& text : texts) {
+    for (const auto& ref : jobs::find_variables(text)) {
       if (ref.name.starts_with("secret.")) {
         names.insert(ref.name.substr(7));
       }
@@ -521,15 +566,7 @@ JobResult run_job(const jobs::JobDefinition& job, const RunOptions& options, Eve
   r.start = clock.now();
   r.status = Status::running;
 
-  Context c{job, options, r, options.environment, {}, r.start};
-  if (options.scheduled_time) {
-    c.scheduled = TimePoint(std::chrono::seconds(*options.scheduled_time));
-  }
-  for (const auto& [k, v] : job.env) {
-    set_env(c.base, k, jobs::substitute_variables(v, [&](const std::string& name) {
-              return c.value(name, c.base);
-            }));
-  }
+  Context c = context_of(job, options, r);
   events.execution_started(r);
 
   const auto steady_start = std::chrono::steady_clock::now();
@@ -687,9 +724,14 @@ std::vector<JobResult> run_with_retries(const jobs::JobDefinition& job, const Ru
     }
     const auto delay = retry_delay(job.retries, attempt, draw(options));
     events.retrying(attempts.back(), nullptr, delay);
+    notify(job, options, events, attempts.back(), NotifyEvent::retry, delay);
     if (!clock.sleep_for(delay, options.cancel)) {
       break;
     }
+  }
+  if (const auto event = notify_event(attempts.back().status);
+      event && !(options.cancel != nullptr && options.cancel->cancelled())) {
+    notify(job, options, events, attempts.back(), *event);
   }
   return attempts;
 }

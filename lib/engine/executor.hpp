@@ -5,6 +5,7 @@
 // cancellation. The runner (jobsctl run, jobsd) records what happens through Events.
 
 #include <engine/integrations.hpp>
+#include <engine/notify.hpp>
 #include <engine/result.hpp>
 #include <exec/process.hpp>
 #include <jobs/model.hpp>
@@ -43,6 +44,8 @@ public:
   // A step (or, with `step` null, the job) runs again after `delay`.
   virtual void retrying(const JobResult&, const StepResult* /*step*/, std::chrono::milliseconds) {}
   virtual void execution_finished(const JobResult&) {}
+  // After an attempt: one of the job's notifications was sent, or failed (`n.error`).
+  virtual void notified(const JobResult&, const Notified& /*n*/) {}
 };
 
 struct RunOptions {

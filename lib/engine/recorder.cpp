@@ -258,6 +258,43 @@ void Recorder::execution_finished(const JobResult& r) {
   }
 }
 
+void Recorder::notified(const JobResult& r, const Notified& n) {
+  if (refused_) {
+    return;
+  }
+  const std::string what = std::string(to_string(n.event)) + " " + n.channel + " " + n.target;
+  const bool was_open = log_ != nullptr;
+  if (!was_open && !log_path_.empty()) {
+    log_ = std::fopen(log_path_.c_str(), "ae");
+  }
+  line("notify " + what + ": " + (n.error.empty() ? "sent" : "failed: " + n.error));
+  if (!was_open && log_ != nullptr) {
+    std::fclose(log_);
+    log_ = nullptr;
+  }
+  if (!n.error.empty()) {
+    warn_("job " + r.job_id + ": execution " + r.execution_id + ": notification " + what +
+          " failed: " + n.error);
+  }
+  if (store_ != nullptr) {
+    store::AuditRecord a;
+    a.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+    a.user = "jobs";
+    a.action = "notify";
+    a.target = r.execution_id;
+    a.detail = what;
+    a.outcome = n.error.empty() ? "ok" : n.error;
+    if (auto done = store_->audit(a); !done) {
+      problem("store", done.error().message);
+    }
+  }
+  if (next_ != nullptr) {
+    next_->notified(r, n);
+  }
+}
+
 // The production-jobs log entry (timestamp, job_name, event, start_time, end_time,
 // duration_seconds, exit_code, status, stdout, stderr) plus execution_id and steps.
 void Recorder::append_jsonl(const JobResult& r) {

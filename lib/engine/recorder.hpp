@@ -56,6 +56,9 @@ public:
   void step_finished(const JobResult&, const StepResult&) override;
   void retrying(const JobResult&, const StepResult*, std::chrono::milliseconds) override;
   void execution_finished(const JobResult&) override;
+  // Adds a line to the execution's log and a row to the audit log (action "notify"); one that
+  // failed is also reported through `warn`.
+  void notified(const JobResult&, const Notified&) override;
 
   // The log file of the current (or last) execution.
   const std::string& log_path() const { return log_path_; }

@@ -30,7 +30,11 @@ nlohmann::ordered_json retries_json(const RetryPolicy& r) {
 nlohmann::ordered_json notifications_json(const std::vector<Notification>& list) {
   auto out = nlohmann::ordered_json::array();
   for (const auto& n : list) {
-    out.push_back({{n.kind, n.target}});
+    if (n.one) {
+      out.push_back({{n.kind, n.targets.front()}});
+    } else {
+      out.push_back({{n.kind, n.targets}});
+    }
   }
   return out;
 }
@@ -267,9 +271,16 @@ nlohmann::ordered_json to_json(const JobDefinition& job) {
   if (!limits.empty()) {
     out["limits"] = limits;
   }
-  if (!job.on_failure.empty() || !job.on_success.empty()) {
-    out["notify"] = {{"on_failure", notifications_json(job.on_failure)},
-                     {"on_success", notifications_json(job.on_success)}};
+  if (!job.on_failure.empty() || !job.on_success.empty() || !job.on_retry.empty()) {
+    nlohmann::ordered_json notify = nlohmann::ordered_json::object();
+    for (const auto& [when, list] :
+         {std::pair{"on_failure", &job.on_failure}, std::pair{"on_success", &job.on_success},
+          std::pair{"on_retry", &job.on_retry}}) {
+      if (!list->empty()) {
+        notify[when] = notifications_json(*list);
+      }
+    }
+    out["notify"] = notify;
   }
   if (!job.after.empty()) {
     out["after"] = job.after;

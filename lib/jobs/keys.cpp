@@ -23,7 +23,8 @@ const std::vector<KeySpec>& job_keys() {
       {"run_as", ValueType::string, "User the steps run as (jobsd running as root only)"},
       {"limits", ValueType::map, "memory, cpu_time, open_files, output"},
       {"notify", ValueType::map,
-       "on_failure and on_success lists of {email: ...} or {webhook: ...}"},
+       "on_failure, on_success and on_retry lists of {email: ...}, {webhook: ...} or "
+       "{command: ...}"},
       {"after", ValueType::string_list, "Run when these jobs succeed"},
       {"metadata", ValueType::any, "Free-form data kept with the job"},
       {"steps", ValueType::list, "The steps, run in order"},
@@ -75,6 +76,7 @@ const std::vector<KeySpec>& notify_keys() {
   static const std::vector<KeySpec> keys = {
       {"on_failure", ValueType::list, "Notifications when the job fails"},
       {"on_success", ValueType::list, "Notifications when the job succeeds"},
+      {"on_retry", ValueType::list, "Notifications when a failed attempt is retried"},
   };
   return keys;
 }

@@ -516,21 +516,59 @@ void read_schedule(Reader& r, const Node& n, JobDefinition& job) {
   }
 }
 
+// A list of {email: ADDRESS or [ADDRESS, ...]}, {webhook: URL}, {command: LINE or [ARGV]}.
+// Their text may hold ${secret.*}, ${env.*}, ${job.*} and ${execution.*}.
 void read_notifications(Reader& r, const Node& n, std::string_view key,
                         std::vector<Notification>& out) {
   if (!n.is_sequence()) {
-    r.expected(n, key, "a list of {email: ...} or {webhook: ...}");
+    r.expected(n, key, "a list of {email: ...}, {webhook: ...} or {command: ...}");
     return;
   }
   for (const auto& item : n.items) {
+    static const std::vector<std::string> kinds = {"email", "webhook", "command"};
     if (!item.is_map() || item.entries.size() != 1 ||
-        (item.entries[0].key != "email" && item.entries[0].key != "webhook")) {
-      r.expected(item, key, "{email: ADDRESS} or {webhook: URL}");
+        std::find(kinds.begin(), kinds.end(), item.entries[0].key) == kinds.end()) {
+      r.expected(item, key, "{email: ADDRESS}, {webhook: URL} or {command: COMMAND}");
       continue;
     }
-    if (auto target = r.string(item.entries[0].value, item.entries[0].key)) {
-      out.push_back({item.entries[0].key, *target});
+    const auto& [kind, mark, value] = item.entries[0];
+    Notification note{kind, {}, value.is_scalar()};
+    if (auto list = r.string_list(value, kind)) {
+      note.targets = *list;
+    } else {
+      continue;
     }
+    check_variables(value, {}, r.out());
+    const auto bad = [&](const std::string& message) { r.out().error(value.mark, message); };
+    if (note.targets.empty() || note.targets.front().empty()) {
+      bad("\"" + kind + "\": expected " +
+          (kind == "email"     ? "an address"
+           : kind == "webhook" ? "a URL"
+                               : "a command"));
+      continue;
+    }
+    if (kind == "webhook") {
+      const std::string& url = note.targets.front();
+      if (!value.is_scalar()) {
+        bad("\"webhook\": expected one URL, got a list");
+        continue;
+      }
+      if (!url.starts_with("http://") && !url.starts_with("https://") && !url.starts_with("${")) {
+        bad("\"webhook\": expected an http:// or https:// URL, got \"" + url + "\"");
+        continue;
+      }
+    }
+    if (kind == "email") {
+      const auto invalid = std::find_if(note.targets.begin(), note.targets.end(), [](auto& a) {
+        return !a.starts_with("${") && (a.find('@') == std::string::npos ||
+                                        a.find_first_of(" \t\r\n,<>") != std::string::npos);
+      });
+      if (invalid != note.targets.end()) {
+        bad("\"email\": expected an address such as ops@example.com, got \"" + *invalid + "\"");
+        continue;
+      }
+    }
+    out.push_back(std::move(note));
   }
 }
 
@@ -797,8 +835,11 @@ LoadedFile load_job_text(const std::string& path, std::string_view text,
       if (const Node* x = v->find("on_success")) {
         read_notifications(r, *x, "on_success", job.on_success);
       }
+      if (const Node* x = v->find("on_retry")) {
+        read_notifications(r, *x, "on_retry", job.on_retry);
+      }
     } else {
-      r.expected(*v, "notify", "a map with on_failure and on_success");
+      r.expected(*v, "notify", "a map with on_failure, on_success and on_retry");
     }
   }
   if (const Node* v = root.find("after")) {

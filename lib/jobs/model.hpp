@@ -45,9 +45,11 @@ struct ScheduleSpec {
   bool empty() const { return cron.empty() && !at; }
 };
 
+// One notification of notify.on_failure, on_success or on_retry (jobs(5)).
 struct Notification {
-  std::string kind;   // "email" or "webhook"
-  std::string target; // address or URL
+  std::string kind;                 // "email", "webhook" or "command"
+  std::vector<std::string> targets; // addresses; the URL; argv, or one shell command line
+  bool one = true;                  // written as one string, not a list (a command: sh -c)
 };
 
 struct StepDefinition {
@@ -81,6 +83,7 @@ struct JobDefinition {
   Limits limits;
   std::vector<Notification> on_failure;
   std::vector<Notification> on_success;
+  std::vector<Notification> on_retry;
   std::vector<std::string> after;
   Node metadata;
   std::vector<StepDefinition> steps;

@@ -181,6 +181,9 @@ public:
     }
     next_.execution_finished(r);
   }
+  void notified(const engine::JobResult& r, const engine::Notified& n) override {
+    next_.notified(r, n);
+  }
 
 private:
   void log_grew() {
