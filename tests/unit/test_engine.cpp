@@ -1,4 +1,5 @@
 #include <engine/executor.hpp>
+#include <engine/notify.hpp>
 #include <jobs/loader.hpp>
 
 #include <doctest/doctest.h>
@@ -378,5 +379,96 @@ steps:
     CHECK(bad.error().location.line == 2);
     CHECK(engine::redact("pw hunter22 and hunter22", *s) == "pw *** and ***");
     CHECK(engine::redact("ab", {{"X", "ab"}}) == "ab"); // too short to redact
+  }
+
+  TEST_CASE("notifications: on_retry per failed attempt, on_failure once, with the summary") {
+    test::TempDir dir;
+    FakeClock clock;
+    struct Notes : Recorder {
+      std::vector<engine::Notified> sent;
+      void notified(const engine::JobResult&, const engine::Notified& n) override {
+        sent.push_back(n);
+      }
+    } notes;
+    const std::string out = (dir.path / "payloads").string();
+    const auto j = job(R"(
+env: { WHERE: )" + out +
+                       R"( }
+retries: {max: 1, delay: 5s}
+notify:
+  on_retry: [ { command: 'cat >> "${env.WHERE}"; echo >> "${env.WHERE}"' } ]
+  on_failure: [ { command: [sh, -c, 'cat >> "$0"; echo >> "$0"; exit 3', )" +
+                       out + R"(] } ]
+  on_success: [ { command: "echo never >> )" +
+                       out + R"(" } ]
+steps:
+  - {id: a, type: shell, run: "echo one; echo the cause >&2; exit 2"}
+)");
+    const auto attempts = engine::run_with_retries(j, options(clock), notes);
+    REQUIRE(attempts.size() == 2);
+    REQUIRE(notes.sent.size() == 2);
+    CHECK(notes.sent[0].event == engine::NotifyEvent::retry);
+    CHECK(notes.sent[0].error.empty());
+    CHECK(notes.sent[1].event == engine::NotifyEvent::failure);
+    // A failing notification is reported; the execution's status is the job's.
+    CHECK(notes.sent[1].error == "exited with 3");
+    CHECK(attempts.back().status == engine::Status::failed);
+
+    std::ifstream in(out);
+    std::vector<nlohmann::json> payloads;
+    for (std::string line; std::getline(in, line);) {
+      payloads.push_back(nlohmann::json::parse(line));
+    }
+    REQUIRE(payloads.size() == 2);
+    CHECK(payloads[0]["event"] == "on_retry");
+    CHECK(payloads[0]["retry_in_seconds"] == 5.0);
+    CHECK(payloads[0]["execution_id"] == attempts[0].execution_id);
+    CHECK(payloads[1]["event"] == "on_failure");
+    CHECK(payloads[1]["attempt"] == 2);
+    CHECK(payloads[1]["status"] == "failed");
+    CHECK(payloads[1]["failed_step"]["step_id"] == "a");
+    CHECK(payloads[1]["failed_step"]["exit_code"] == 2);
+    CHECK(payloads[1]["failed_step"]["output_tail"] == "one\n");
+    CHECK(payloads[1]["failed_step"]["error_output_tail"] == "the cause\n");
+  }
+
+  TEST_CASE("notifications: none for a cancelled run; secrets in a target are redacted") {
+    FakeClock clock;
+    struct Notes : Recorder {
+      std::vector<engine::Notified> sent;
+      void notified(const engine::JobResult&, const engine::Notified& n) override {
+        sent.push_back(n);
+      }
+    } notes;
+    auto o = options(clock);
+    o.secrets = {{"HOOK", "s3cr3t-token"}};
+    const auto j = job(R"(
+notify:
+  on_success: [ { webhook: "http://127.0.0.1:1/hook/${secret.HOOK}" } ]
+  on_failure: [ { command: "exit 0" } ]
+steps:
+  - {id: a, type: shell, run: "true"}
+)");
+    CHECK(engine::secrets_used(j) == std::set<std::string>{"HOOK"});
+    engine::run_with_retries(j, o, notes);
+    REQUIRE(notes.sent.size() == 1);
+    CHECK(notes.sent[0].target == "http://127.0.0.1:1/hook/***");
+    CHECK(notes.sent[0].error.find("s3cr3t") == std::string::npos);
+    CHECK_FALSE(notes.sent[0].error.empty()); // nothing listens on port 1
+
+    exec::CancelToken cancel;
+    cancel.cancel();
+    o.cancel = &cancel;
+    notes.sent.clear();
+    engine::run_with_retries(j, o, notes);
+    CHECK(notes.sent.empty());
+  }
+
+  TEST_CASE("tail_lines keeps the last lines within a byte limit") {
+    CHECK(engine::tail_lines("a\nb\nc\n", 2) == "b\nc\n");
+    CHECK(engine::tail_lines("a\nb\nc", 2) == "b\nc");
+    CHECK(engine::tail_lines("a\nb\n", 5) == "a\nb\n");
+    CHECK(engine::tail_lines("", 5).empty());
+    CHECK(engine::tail_lines(std::string(100, 'x'), 5, 10) == std::string(10, 'x'));
   }
 }

@@ -211,6 +211,26 @@ steps:
                 "got a list"});
   }
 
+  TEST_CASE("notify: channels and their values") {
+    CHECK(findings("a.yaml", "command: ls\nnotify:\n  on_retry: [ {email: [a@x.org, b@x.org]} ]\n"
+                             "  on_failure: [ {command: [notify-send, hi]}, {webhook: "
+                             "\"${secret.HOOK}\"} ]\n")
+              .empty());
+    CHECK(findings("a.yaml", "command: ls\nnotify:\n  on_failure: [ {pager: x} ]\n") ==
+          Lines{"3:17: error: \"on_failure\": expected {email: ADDRESS}, {webhook: URL} or "
+                "{command: COMMAND}, got a map"});
+    CHECK(findings("a.yaml", "command: ls\nnotify:\n  on_failure: [ {email: ops} ]\n") ==
+          Lines{"3:25: error: \"email\": expected an address such as ops@example.com, got "
+                "\"ops\""});
+    CHECK(findings("a.yaml", "command: ls\nnotify:\n  on_success: [ {webhook: ftp://x} ]\n") ==
+          Lines{"3:27: error: \"webhook\": expected an http:// or https:// URL, got \"ftp://x\""});
+    CHECK(
+        findings("a.yaml", "command: ls\nnotify:\n  on_success: [ {command: \"${job.nme}\"} ]\n") ==
+        Lines{"3:28: error: unknown variable \"job.nme\"; did you mean \"job.name\"?"});
+    CHECK(findings("a.yaml", "command: ls\nnotify:\n  on_sucess: []\n") ==
+          Lines{"3:3: error: unknown notify key \"on_sucess\"; did you mean \"on_success\"?"});
+  }
+
   TEST_CASE("steps: types, keys and ids") {
     CHECK(findings("a.yaml", "steps:\n  - type: shel\n    run: ls\n") ==
           Lines{"2:11: error: unknown step type \"shel\"; did you mean \"shell\"? (known types: "
