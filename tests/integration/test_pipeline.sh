@@ -213,6 +213,69 @@ expect "and its log says why each failed" "1" \
 expect "the email too" "1" "$(grep -c 'notify on_success email nobody@example.com: failed: .*550' <<<"$log")"
 expect "and jobsd.log warns of both" "2" "$(grep -c 'noisy: .*notification on_success .* failed' state/logs/jobsd.log)"
 
+# --- jobsctl run with the same config: a statement cut off by its timeout, a pipeline run that
+# fails, an email step
+cat > jobs/slow.yaml <<'YAML'
+steps:
+  - id: wait
+    type: sql
+    connection: warehouse
+    query: SELECT pg_sleep(60)
+    timeout: 1s
+YAML
+start=$SECONDS
+out=$("$jobsctl" run slow --no-record 2>&1)
+expect "a statement past its timeout: the step times out" "5" "$?"
+expect "within seconds, not after the statement's 60" "1" "$((SECONDS - start < 15))"
+active=$(psql -At -c "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")
+expect "and the server is no longer running it" "0" "$active"
+
+cat > jobs/deploy-fails.yaml <<YAML
+steps:
+  - id: deploy
+    type: azure_devops
+    organization: mycompany
+    project: data-platform
+    pipeline_id: 2
+    wait: true
+    poll_interval: 1s
+    token: \${secret.AZURE_DEVOPS_PAT}
+    base_url: http://127.0.0.1:$http_port
+  - id: after
+    type: shell
+    when: always
+    run: echo "result=\${steps.deploy.run_result} state=\${steps.deploy.run_state}"
+YAML
+out=$("$jobsctl" run deploy-fails --no-record 2>&1)
+expect "a pipeline run that fails fails the step" "1" "$?"
+expect "its result is readable by later steps" "1" \
+  "$(grep -c 'after │ result=failed state=completed' <<<"$out")"
+
+cat > jobs/tell.yaml <<'YAML'
+steps:
+  - id: count
+    type: sql
+    connection: warehouse
+    query: SELECT count(*) AS n FROM pipeline_source
+  - id: tell
+    type: email
+    to: [data@example.com]
+    subject: "pipeline_source: ${steps.count.json.0.n} rows"
+    body: "Rows today: ${steps.count.row_count}\n"
+YAML
+out=$("$jobsctl" run tell --no-record 2>&1)
+expect "an email step sends through the config's SMTP server" "0" "$?"
+expect "the message arrived with its variables" "data@example.com|pipeline_source: 5 rows" \
+  "$(python3 - <<'PY'
+import email, email.policy, glob, json
+for meta in sorted(glob.glob("mail/*.json"), key=lambda p: int(p.split("/")[-1][:-5])):
+    if json.load(open(meta))["rcpt"] == ["data@example.com"]:
+        m = email.message_from_bytes(open(meta[:-5] + ".eml", "rb").read(),
+                                     policy=email.policy.default)
+        print("data@example.com|" + m["Subject"])
+PY
+)"
+
 # --- the secrets are nowhere
 leaks=$( (grep -rlF -e "$pg_password" -e "test-pat" -e "OnRlc3QtcGF0" state; \
   for o in "$out" "$log" "$history" "$("$jobsctl" show daily-data-pipeline 2>&1)" \

@@ -81,6 +81,21 @@ YAML
 out=$("$jobsctl" run inject --config jobsd.yaml --no-record)
 expect "an injection through a variable matches nothing" "1" "$(grep -c 'say │ n=0' <<<"$out")"
 
+# A line break in a variable cannot add a header.
+cat > jobs/header.yaml <<YAML
+env: { TAG: "a\\r\\nX-Evil: 1" }
+steps:
+  - type: http
+    url: http://127.0.0.1:$port/echo
+    headers: { X-Tag: "\${env.TAG}" }
+YAML
+before=$(wc -l < requests.jsonl)
+out=$("$jobsctl" run header --config jobsd.yaml --no-record 2>&1)
+expect "a header injection through a variable fails the step" "1" "$?"
+expect "and says why" "1" \
+  "$(grep -c '^  step "step-1": header "X-Tag": a value cannot contain a line break' <<<"$out")"
+expect "and nothing was sent" "$before" "$(wc -l < requests.jsonl)"
+
 # A file step outside allowed_paths is refused.
 cat > jobs/escape.yaml <<YAML
 steps:
