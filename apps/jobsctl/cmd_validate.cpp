@@ -1,11 +1,15 @@
-// jobsctl validate [PATH...]: every finding in job files, with its place, for people and CI.
+// jobsctl validate [PATH...]: every finding in job files, with its place, for people and CI;
+// with the daemon's configuration, also whether the steps' connections and SMTP server exist.
 #include "commands.hpp"
+#include "daemon_config.hpp"
 #include "job_folder.hpp"
 
 #include <base/exit_codes.hpp>
 
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace jobsctl {
 
@@ -16,6 +20,7 @@ struct ValidateOptions {
   std::vector<std::string> paths;
   bool strict = false;
   std::string format = "text";
+  ConfigOption config;
 };
 
 std::string plural(size_t n, const char* word) {
@@ -49,9 +54,75 @@ std::string github_escape(const std::string& s, bool property) {
   return out;
 }
 
+// The step types whose `connection` names a connection of the daemon's configuration.
+bool uses_connection(const std::string& type) {
+  return type == "sql" || type == "database_cleanup" || type == "data_export" || type == "backup" ||
+         type == "report";
+}
+
+// The caret length of a scalar written on one line, quotes included.
+int written_length(const jobs::Node& n) {
+  if (n.scalar.find('\n') != std::string::npos) {
+    return 1;
+  }
+  return std::max(static_cast<int>(n.scalar.size()) + (n.quoted ? 2 : 0), 1);
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// What the job's steps need from the daemon's configuration: a connection it lacks is an error.
+// Without a configuration, or with one that has no connections (or no SMTP server), nothing
+// can be checked and each such step gets a warning instead, so that CI on a folder of job
+// files without the daemon's configuration still passes.
+void check_against_config(const jobsd::Config& config, jobs::LoadedFile& file) {
+  const std::string text = read_text(file.path);
+  jobs::Diagnostics out(file.path, text);
+  const std::string unchecked = connections_unchecked(config);
+  for (const auto& step : file.job->steps) {
+    const jobs::Node* connection = step.keys.find("connection");
+    if (uses_connection(step.type) && connection != nullptr && connection->is_scalar()) {
+      const std::string& name = connection->scalar;
+      if (!unchecked.empty()) {
+        out.warning(connection->mark, "connection \"" + name + "\" not checked: " + unchecked,
+                    written_length(*connection));
+      } else if (config.integrations.connections.count(name) == 0) {
+        out.error(connection->mark, unknown_connection(config, name), written_length(*connection));
+      }
+    }
+    const jobs::Node* mails = step.type == "email"    ? step.keys.find("type")
+                              : step.type == "report" ? step.keys.find("email")
+                                                      : nullptr;
+    if (mails != nullptr && !config.integrations.smtp) {
+      out.warning(mails->mark,
+                  config.path.empty()
+                      ? "smtp server not checked: no daemon configuration (give --config FILE "
+                        "or set JOBS_CONFIG)"
+                      : config.path + " has no smtp server: this step fails when it sends mail",
+                  written_length(*mails));
+    }
+  }
+  for (auto& d : out.items()) {
+    file.diagnostics.push_back(std::move(d));
+  }
+}
+
 int run_validate(const ValidateOptions& o) {
+  const auto config = o.config.load();
+  if (!config) {
+    return base::exit_code::usage;
+  }
   const auto paths = o.paths.empty() ? std::vector<std::string>{o.folder.dir} : o.paths;
-  const auto set = jobs::load_paths(paths, o.folder.load_options());
+  auto set = jobs::load_paths(paths, o.folder.load_options());
+  for (auto& file : set.files) {
+    if (file.job) {
+      check_against_config(*config, file);
+    }
+  }
   for (const auto& file : set.files) {
     for (const auto& d : file.diagnostics) {
       const auto& e = d.error;
@@ -96,6 +167,7 @@ Run setup_validate(CLI::App& command) {
   command.add_option("--format", o->format, "text, json (one object per finding) or github")
       ->check(CLI::IsMember({"text", "json", "github"}))
       ->capture_default_str();
+  o->config.add_option(command);
   return [o] { return run_validate(*o); };
 }
 

@@ -2,6 +2,11 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
+
+namespace jobsd {
+struct Config;
+}
 
 namespace jobsctl {
 
@@ -34,6 +39,7 @@ Run setup_trigger(CLI::App& command);
 Run setup_cancel(CLI::App& command);
 Run setup_reload(CLI::App& command);
 Run setup_schedule(CLI::App& command);
+Run setup_connections(CLI::App& command);
 
 // Every verb, in the order --help lists them.
 inline const Verb verbs[] = {
@@ -55,6 +61,18 @@ inline const Verb verbs[] = {
     {"schema", "Print the JSON Schema of job files (or of one step type)", &setup_schema},
     {"migrate", "Convert crontabs and older JSON jobs into job files", &setup_migrate},
     {"next", "Print the next fires of a schedule or a job, with DST notes", &setup_next},
+    {"connections", "List the daemon config's database connections, or test that they open",
+     &setup_connections},
 };
+
+// What connections test and validate say of a connection name the configuration lacks:
+// "unknown connection "wh"; did you mean "warehouse"? (connections of jobsd.yaml: a, b)", or
+// why there is nothing to compare it with.
+std::string unknown_connection(const jobsd::Config& config, const std::string& name);
+
+// Why connection names cannot be checked against `config`: it was not found ("no daemon
+// configuration (give --config FILE or set JOBS_CONFIG)") or it has none ("jobsd.yaml has no
+// connections"). Empty when they can.
+std::string connections_unchecked(const jobsd::Config& config);
 
 } // namespace jobsctl

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# validate, list, show, next JOB, enable and disable through the real jobsctl binary, on a
-# temporary copy of a jobs folder (removed on success, kept and named on failure).
+# validate, list, show, next JOB, enable and disable, new (every template) and delete through the
+# real jobsctl binary, on a temporary copy of a jobs folder (removed on success, kept and named on
+# failure).
 set -uo pipefail
 jobsctl=$1
 source_jobs=$2
@@ -58,6 +59,51 @@ expect "new validates" "7 jobs, 0 errors, 0 warnings" "$("$jobsctl" validate)"
 expect "new refuses an existing id" "2" "$?"
 expect "new json from a template" "jobs/export.json" "$("$jobsctl" new export --template command --format json)"
 expect "new json validates" "8 jobs, 0 errors, 0 warnings" "$("$jobsctl" validate)"
+
+# new --template TYPE for every step type jobsctl schema knows, in both formats: the file
+# validates against a daemon config that has the connection and SMTP server it names, every key
+# of its step has a comment (YAML), and the YAML and JSON forms are the same job.
+mkdir templates
+printf 'connections:\n  warehouse: { type: sqlite, path: warehouse.db }\nsmtp: { host: 127.0.0.1 }\n' \
+  > templates.yaml
+types=$("$jobsctl" schema | python3 -c '
+import json, sys
+steps = json.load(sys.stdin)["properties"]["steps"]["items"]["oneOf"]
+print(" ".join(s["properties"]["type"]["const"] for s in steps))')
+expect "schema lists the step types" "yes" "$([ "$(wc -w <<<"$types")" -ge 13 ] && echo yes)"
+for type in $types; do
+  for format in yaml json; do
+    path=$("$jobsctl" new "$type-$format" --template "$type" --format "$format" --jobs-dir templates)
+    expect "new --template $type --format $format" "templates/$type-$format.$format" "$path"
+    out=$(PATH=/nonexistent "$jobsctl" validate --config templates.yaml "$path")
+    expect "the $type template validates ($format)" "0" "$?"
+    # pwsh is not installed: a powershell step warns about that, and only that.
+    warnings=$([ "$type" = powershell ] && echo 1 || echo 0)
+    expect "the $type template has no finding ($format)" \
+      "1 job, 0 errors, $warnings warning$([ "$warnings" = 1 ] || echo s)" "$(tail -1 <<<"$out")"
+  done
+  expect "every key of the $type template says what it does" "" \
+    "$(awk '/^steps:/ {on = 1; next}
+            on && /^ *#/ {above = 1; next}
+            on && !/^  - id:/ && !/ # / && !above {print}
+            {above = 0}' "templates/$type-yaml.yaml")"
+  expect "the $type template is the same job in YAML and JSON" "same" \
+    "$(python3 - <("$jobsctl" show "$type-yaml" --json --jobs-dir templates) \
+      <("$jobsctl" show "$type-json" --json --jobs-dir templates) <<'PY'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+for job in (a, b):
+    for key in ("id", "name", "path", "next"):
+        job.pop(key, None)
+print("same" if a == b else "differs: %s\n%s" % (a, b))
+PY
+)"
+done
+expect "a secret in a template is a reference" "" \
+  "$(grep -hE '(token|password)' templates/*.yaml | grep -vE '\$\{secret\.[A-Z_]+\}|token_env|secret.NAME')"
+"$jobsctl" new nothing --template sqll --jobs-dir templates 2>/dev/null
+expect "new with an unknown template" "2" "$?"
+
 "$jobsctl" delete backup </dev/null >/dev/null 2>&1
 expect "delete without --yes off a terminal" "2" "$?"
 expect "delete --yes" "deleted jobs/backup.yaml" "$("$jobsctl" delete backup --yes)"
