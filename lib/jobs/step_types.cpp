@@ -156,7 +156,7 @@ const std::vector<StepType>& step_types() {
            {"params", ValueType::string_map, "Bound parameters (:name in the query)"},
            {"output", ValueType::string, "File written (inside allowed_paths)", {}, true},
            {"format", ValueType::string, "csv (default) or json", {"csv", "json"}},
-           {"max_rows", ValueType::integer, "Rows written at most (default 1000000)"},
+           {"max_rows", ValueType::integer, "Most rows allowed; more fails the step (default 1000000)"},
        }},
       {"database_cleanup",
        "Deletes old rows of a table in batches; a dry run by default",
