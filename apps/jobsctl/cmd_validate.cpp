@@ -83,6 +83,12 @@ void check_against_config(const jobsd::Config& config, jobs::LoadedFile& file) {
   const std::string text = read_text(file.path);
   jobs::Diagnostics out(file.path, text);
   const std::string unchecked = connections_unchecked(config);
+  // What a step or notification sending mail is told when there is no SMTP server to send with.
+  const auto no_smtp = [&](const char* what) {
+    return config.path.empty() ? std::string("smtp server not checked: no daemon configuration "
+                                             "(give --config FILE or set JOBS_CONFIG)")
+                               : config.path + " has no smtp server: this " + what;
+  };
   for (const auto& step : file.job->steps) {
     const jobs::Node* connection = step.keys.find("connection");
     if (uses_connection(step.type) && connection != nullptr && connection->is_scalar()) {
@@ -98,12 +104,16 @@ void check_against_config(const jobsd::Config& config, jobs::LoadedFile& file) {
                               : step.type == "report" ? step.keys.find("email")
                                                       : nullptr;
     if (mails != nullptr && !config.integrations.smtp) {
-      out.warning(mails->mark,
-                  config.path.empty()
-                      ? "smtp server not checked: no daemon configuration (give --config FILE "
-                        "or set JOBS_CONFIG)"
-                      : config.path + " has no smtp server: this step fails when it sends mail",
-                  written_length(*mails));
+      out.warning(mails->mark, no_smtp("step fails when it sends mail"), written_length(*mails));
+    }
+  }
+  if (!config.integrations.smtp) {
+    for (const auto* list : {&file.job->on_failure, &file.job->on_success, &file.job->on_retry}) {
+      for (const auto& n : *list) {
+        if (n.kind == "email") {
+          out.warning(n.mark, no_smtp("notification cannot be sent"), 5);
+        }
+      }
     }
   }
   for (auto& d : out.items()) {

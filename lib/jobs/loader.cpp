@@ -532,7 +532,7 @@ void read_notifications(Reader& r, const Node& n, std::string_view key,
       continue;
     }
     const auto& [kind, mark, value] = item.entries[0];
-    Notification note{kind, {}, value.is_scalar()};
+    Notification note{kind, {}, value.is_scalar(), mark};
     if (auto list = r.string_list(value, kind)) {
       note.targets = *list;
     } else {

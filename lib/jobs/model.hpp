@@ -50,6 +50,7 @@ struct Notification {
   std::string kind;                 // "email", "webhook" or "command"
   std::vector<std::string> targets; // addresses; the URL; argv, or one shell command line
   bool one = true;                  // written as one string, not a list (a command: sh -c)
+  Mark mark;                        // of its key (email:, webhook:, command:)
 };
 
 struct StepDefinition {
