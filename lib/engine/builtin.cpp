@@ -119,7 +119,7 @@ BuiltinResult run_http(const BuiltinContext& c, bool webhook) {
     return run.fail(expect.error().message);
   }
   net::Retry retry;
-  retry.max = static_cast<int>(number(c, "retries", 3));
+  retry.max = static_cast<int>(number(c, "max_retries", 3));
   retry.delay = std::chrono::seconds(seconds(c, "retry_delay", 1));
 
   run.line(request.method + " " + net::redact_url(request.url));

@@ -29,7 +29,8 @@ std::string text(const BuiltinContext& c, const char* name, std::string fallback
 
 bool flag(const BuiltinContext& c, const char* name, bool fallback) {
   const jobs::Node* n = key(c, name);
-  return n != nullptr && n->is_scalar() ? n->scalar == "true" : fallback;
+  const auto b = n != nullptr && n->is_scalar() ? jobs::boolean_word(n->scalar) : std::nullopt;
+  return b.value_or(fallback);
 }
 
 std::int64_t number(const BuiltinContext& c, const char* name, std::int64_t fallback) {
@@ -146,7 +147,9 @@ std::string step_path(const BuiltinContext& c, const std::string& written) {
   if (p.is_relative() && !c.job.path.empty()) {
     p = std::filesystem::path(c.job.path).parent_path() / p;
   }
-  return p.lexically_normal().string();
+  std::error_code ec;
+  const auto absolute = std::filesystem::absolute(p, ec);
+  return (ec ? p : absolute).lexically_normal().string();
 }
 
 base::Result<std::unique_ptr<sql::Connection>> open_connection(Run& run) {

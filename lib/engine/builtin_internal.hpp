@@ -40,7 +40,7 @@ std::vector<std::pair<std::string, std::string>> pairs(const BuiltinContext& c, 
 std::string url_encoded(std::string_view s);
 // A JSON value from the step's YAML/JSON, with variables substituted into its strings.
 nlohmann::json json_value(const BuiltinContext& c, const jobs::Node& n);
-// A path of the step: variables substituted, relative to the job file's folder.
+// A path of the step, absolute: variables substituted, relative to the job file's folder.
 std::string step_path(const BuiltinContext& c, const std::string& written);
 
 // The result so far, with what is logged kept as output and every credential resolved on

@@ -163,20 +163,20 @@ void referenced_secrets(const jobs::Node& n, std::set<std::string>& out) {
   }
 }
 
-// The steps.<id>.json.<path> variables a node's text refers to.
-void collect_json_paths(const jobs::Node& n, std::set<std::string>& out) {
+// The steps.* variables a node's text refers to.
+void collect_step_variables(const jobs::Node& n, std::set<std::string>& out) {
   if (n.is_scalar()) {
     for (const auto& ref : jobs::find_variables(n.scalar)) {
-      if (ref.name.starts_with("steps.") && ref.name.find(".json.") != std::string::npos) {
+      if (ref.name.starts_with("steps.")) {
         out.insert(ref.name);
       }
     }
   }
   for (const auto& item : n.items) {
-    collect_json_paths(item, out);
+    collect_step_variables(item, out);
   }
   for (const auto& e : n.entries) {
-    collect_json_paths(e.value, out);
+    collect_step_variables(e.value, out);
   }
 }
 
@@ -202,16 +202,30 @@ Prepared prepare(const jobs::StepDefinition& step, Context& c) {
   for (const auto& [k, v] : c.variable_env()) {
     set_env(env, k, v);
   }
+  // Every earlier step's fields, but those over 64 KiB (rows, body, ...) only when this step
+  // names them, and paths into a step's JSON (steps.x.json.a.b) when it names them.
+  std::set<std::string> named;
+  collect_step_variables(step.keys, named);
   for (const auto& [id, fields] : c.steps) {
     for (const auto& [field, value] : fields) {
-      set_env(env, env_key(id, field), value);
+      if (value.size() <= 64 * 1024 || named.count("steps." + id + "." + field)) {
+        set_env(env, env_key(id, field), value);
+      }
     }
   }
-  // A path into a step's JSON (steps.x.json.a.b) reaches a process as its own variable.
-  std::set<std::string> json_paths;
-  collect_json_paths(step.keys, json_paths);
-  for (const auto& name : json_paths) {
-    set_env(env, jobs::variable_env_name(name), c.value(name, env));
+  for (const auto& name : named) {
+    if (name.find(".json.") != std::string::npos) {
+      set_env(env, jobs::variable_env_name(name), c.value(name, env));
+    }
+  }
+  // Linux refuses to start a process with a variable longer than MAX_ARG_STRLEN (128 KiB).
+  for (const auto& [k, v] : env) {
+    if (k.size() + v.size() + 1 >= 128 * 1024) {
+      p.error = "the variable " + k + " holds " + std::to_string(v.size()) +
+                " bytes, more than a process's environment takes (128 KiB); bound the earlier "
+                "step's result (max_rows, max_body) or pass it through a file";
+      return p;
+    }
   }
   const auto substitute = [&](std::string_view text) {
     return jobs::substitute_variables(text,
@@ -424,7 +438,8 @@ void notify(const jobs::JobDefinition& job, const RunOptions& options, Events& e
                         options.integrations,
                         [&](const std::string& name) { return c.value(name, c.base); },
                         options.secrets,
-                        options.cancel};
+                        options.cancel,
+                        c.base};
   for (const auto& done : send_notifications(n)) {
     events.notified(r, done);
   }

@@ -4,8 +4,6 @@
 #include <mail/smtp.hpp>
 #include <net/http.hpp>
 
-#include <unistd.h>
-
 namespace engine {
 
 namespace {
@@ -103,13 +101,7 @@ std::string run_command(const NotifyContext& c, const jobs::Notification& n,
                         const std::vector<std::string>& targets) {
   exec::ProcessSpec spec;
   spec.argv = n.one ? std::vector<std::string>{"sh", "-c", targets.front()} : targets;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string entry = *e;
-    const size_t eq = entry.find('=');
-    if (eq != std::string::npos) {
-      spec.env.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
-    }
-  }
+  spec.env = c.environment;
   spec.env.insert(spec.env.end(), {{"JOBS_NOTIFY_EVENT", to_string(c.event)},
                                    {"JOB_ID", c.result.job_id},
                                    {"JOB_NAME", c.result.job_name},

@@ -12,9 +12,12 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace engine {
 
@@ -54,6 +57,8 @@ struct NotifyContext {
   std::function<std::string(const std::string&)> value;
   std::map<std::string, std::string> secrets; // values to replace by *** in what is reported
   exec::CancelToken* cancel = nullptr;
+  // A command's environment, before JOBS_NOTIFY_EVENT and JOB_*: the runner's with the job's env.
+  std::vector<std::pair<std::string, std::string>> environment;
 };
 
 // Sends every notification of the job for `c.event`, one after the other; one Notified each.

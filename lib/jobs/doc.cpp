@@ -1,6 +1,22 @@
 #include <jobs/doc.hpp>
 
+#include <algorithm>
+
 namespace jobs {
+
+std::optional<bool> boolean_word(std::string_view word) {
+  std::string lower(word);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  if (lower == "true" || lower == "yes" || lower == "on") {
+    return true;
+  }
+  if (lower == "false" || lower == "no" || lower == "off") {
+    return false;
+  }
+  return std::nullopt;
+}
 
 std::string describe(const Node& n) {
   switch (n.kind) {

@@ -2,6 +2,7 @@
 
 #include <base/error.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,6 +43,10 @@ struct Node::Entry {
   Mark key_mark;
   Node value;
 };
+
+// What a boolean word means, in any case: true/false, and YAML 1.1's yes/no and on/off;
+// nullopt for any other text.
+std::optional<bool> boolean_word(std::string_view word);
 
 inline const Node* Node::find(std::string_view key) const {
   for (const auto& e : entries) {

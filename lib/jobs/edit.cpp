@@ -36,21 +36,6 @@ bool is_flow_indicator(char c) {
   return c == ',' || c == '[' || c == ']' || c == '{' || c == '}';
 }
 
-// What a boolean word means, in any case; YAML 1.1 also spells booleans yes/no/on/off.
-std::optional<bool> boolean_word(std::string_view word) {
-  std::string lower(word);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-  });
-  if (lower == "true" || lower == "yes" || lower == "on") {
-    return true;
-  }
-  if (lower == "false" || lower == "no" || lower == "off") {
-    return false;
-  }
-  return std::nullopt;
-}
-
 // A scalar as shown in an error message: its first line only.
 std::string shown(std::string_view text) {
   const auto end = text.find_first_of("\r\n");

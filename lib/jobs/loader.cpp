@@ -119,12 +119,8 @@ public:
 
   std::optional<bool> boolean(const Node& n, std::string_view key) {
     if (n.is_scalar() && !n.quoted) {
-      const auto v = base::to_lower(n.scalar);
-      if (v == "true" || v == "yes" || v == "on") {
-        return true;
-      }
-      if (v == "false" || v == "no" || v == "off") {
-        return false;
+      if (const auto b = boolean_word(n.scalar)) {
+        return b;
       }
     }
     expected(n, key, "true or false");
@@ -540,6 +536,13 @@ void read_notifications(Reader& r, const Node& n, std::string_view key,
     }
     check_variables(value, {}, r.out());
     const auto bad = [&](const std::string& message) { r.out().error(value.mark, message); };
+    if (kind == "command" && value.is_scalar() && !find_variables(value.scalar).empty()) {
+      // A value spliced into a command line would be code: the list form, or JOB_* variables.
+      bad("\"command\": a command line cannot hold ${...} (a value would become shell code); "
+          "write it as a list [program, args...] or read $JOB_ID, $JOB_STATUS, ... and the JSON "
+          "on standard input");
+      continue;
+    }
     if (note.targets.empty() || note.targets.front().empty()) {
       bad("\"" + kind + "\": expected " +
           (kind == "email"     ? "an address"
@@ -882,6 +885,19 @@ LoadedFile load_job_text(const std::string& path, std::string_view text,
               "a job needs \"steps\" (or \"command\" for a single shell command)");
   }
 
+  // The steps that read and write files run inside the runner, as its user: run_as cannot
+  // apply to them.
+  if (!job.run_as.empty()) {
+    for (const auto& step : job.steps) {
+      static const std::set<std::string> in_runner = {"file", "backup", "data_export", "report"};
+      if (in_runner.count(step.type)) {
+        const Node* type = step.keys.find("type");
+        out.error(type != nullptr ? type->mark : step.mark,
+                  "a " + step.type + " step runs inside jobsd as its user, not as run_as \"" +
+                      job.run_as + "\": use a shell or command step, or a job without run_as");
+      }
+    }
+  }
   check_secrets(root, out);
 
   result.diagnostics = std::move(out.items());

@@ -65,8 +65,9 @@ void one_of(const StepDefinition& step, const char* a, const char* b, Diagnostic
   const bool has_a = step.keys.find(a) != nullptr;
   const bool has_b = step.keys.find(b) != nullptr;
   if (has_a == has_b) {
-    out.error(step.mark, "a " + step.type + " step needs exactly one of \"" + a + "\" and \"" + b +
-                             "\"" + (has_a ? ", not both" : ""));
+    out.error(step.mark, std::string(step.type.front() == 'a' ? "an " : "a ") + step.type +
+                             " step needs exactly one of \"" + a + "\" and \"" + b + "\"" +
+                             (has_a ? ", not both" : ""));
   }
 }
 
@@ -211,7 +212,7 @@ const std::vector<StepType>& step_types() {
            {"bearer_token", ValueType::string, "Bearer token: ${secret.NAME}"},
            {"basic", ValueType::string_map, "Basic auth: {user: ..., password: ${secret.NAME}}"},
            {"expect_status", ValueType::string_list, "Statuses that succeed (default 2xx)"},
-           {"retries", ValueType::integer, "Retries on errors, 429 and 5xx (default 3)"},
+           {"max_retries", ValueType::integer, "Retries on errors, 429 and 5xx (default 3)"},
            {"retry_delay", ValueType::duration, "First wait between attempts (default 1s)"},
            {"request_timeout", ValueType::duration, "Limit on each attempt (default 30s)"},
            {"max_redirects", ValueType::integer, "Redirects followed (default 5)"},
@@ -275,7 +276,7 @@ const std::vector<StepType>& step_types() {
            {"json", ValueType::any, "Payload (default: the execution summary)"},
            {"bearer_token", ValueType::string, "Bearer token: ${secret.NAME}"},
            {"expect_status", ValueType::string_list, "Statuses that succeed (default 2xx)"},
-           {"retries", ValueType::integer, "Retries on errors, 429 and 5xx (default 3)"},
+           {"max_retries", ValueType::integer, "Retries on errors, 429 and 5xx (default 3)"},
            {"request_timeout", ValueType::duration, "Limit on each attempt (default 30s)"},
            {"ca_file", ValueType::string, "CA certificates to verify the server with"},
        }},

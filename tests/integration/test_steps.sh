@@ -109,6 +109,27 @@ expect "a file step outside allowed_paths fails" "1" "$?"
 expect "and says why" "1" \
   "$(grep -cF "  step \"step-1\": $work/data/app.db is outside allowed_paths ($work/out)" <<<"$out")"
 
+# Relative paths are the job file's folder's; yes is true.
+echo hello > out/a.txt
+cat > jobs/relative.yaml <<'YAML'
+steps:
+  - id: try
+    type: file
+    action: copy
+    source: ../out/a.txt
+    destination: ../out/copies/
+    dry_run: yes
+  - id: copy
+    type: file
+    action: copy
+    source: ../out/a.txt
+    destination: ../out/copies/
+YAML
+out=$("$jobsctl" run relative --config jobsd.yaml --no-record 2>&1)
+expect "a file step with relative paths runs" "0" "$?"
+expect "the dry run (yes) copied nothing, the copy did" "1 1" \
+  "$(grep -c '^  try │ would copy' <<<"$out") $(ls out/copies | wc -l)"
+
 # An inline password in the config is refused where it is written.
 cat > bad.yaml <<'YAML'
 connections:

@@ -396,7 +396,7 @@ env: { WHERE: )" + out +
                        R"( }
 retries: {max: 1, delay: 5s}
 notify:
-  on_retry: [ { command: 'cat >> "${env.WHERE}"; echo >> "${env.WHERE}"' } ]
+  on_retry: [ { command: 'cat >> "$WHERE"; echo >> "$WHERE"' } ]
   on_failure: [ { command: [sh, -c, 'cat >> "$0"; echo >> "$0"; exit 3', )" +
                        out + R"(] } ]
   on_success: [ { command: "echo never >> )" +

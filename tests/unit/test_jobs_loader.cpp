@@ -224,9 +224,20 @@ steps:
                 "\"ops\""});
     CHECK(findings("a.yaml", "command: ls\nnotify:\n  on_success: [ {webhook: ftp://x} ]\n") ==
           Lines{"3:27: error: \"webhook\": expected an http:// or https:// URL, got \"ftp://x\""});
+    CHECK(findings("a.yaml",
+                   "command: ls\nnotify:\n  on_success: [ {command: [echo, \"${job.nme}\"]} ]\n") ==
+          Lines{"3:35: error: unknown variable \"job.nme\"; did you mean \"job.name\"?"});
+    CHECK(findings("a.yaml",
+                   "command: ls\nnotify:\n  on_failure: [ {command: \"echo ${job.id}\"} ]\n") ==
+          Lines{"3:27: error: \"command\": a command line cannot hold ${...} (a value would become "
+                "shell code); write it as a list [program, args...] or read $JOB_ID, $JOB_STATUS, "
+                "... and the JSON on standard input"});
     CHECK(
-        findings("a.yaml", "command: ls\nnotify:\n  on_success: [ {command: \"${job.nme}\"} ]\n") ==
-        Lines{"3:28: error: unknown variable \"job.nme\"; did you mean \"job.name\"?"});
+        findings("a.yaml",
+                 "run_as: nobody\nsteps:\n  - {type: file, action: delete, source: /tmp/x}\n") ==
+        Lines{
+            "3:12: error: a file step runs inside jobsd as its user, not as run_as \"nobody\": use "
+            "a shell or command step, or a job without run_as"});
     CHECK(findings("a.yaml", "command: ls\nnotify:\n  on_sucess: []\n") ==
           Lines{"3:3: error: unknown notify key \"on_sucess\"; did you mean \"on_success\"?"});
   }
