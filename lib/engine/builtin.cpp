@@ -128,7 +128,7 @@ BuiltinResult run_http(const BuiltinContext& c, bool webhook) {
   if (x.response) {
     const net::Response& response = *x.response;
     run.line("HTTP " + std::to_string(response.status) + " " + response.reason + " (" +
-             base::format_size(static_cast<std::int64_t>(response.body.size())) +
+             std::to_string(response.body.size()) + " bytes" +
              (response.truncated ? ", truncated" : "") + ")");
     run.r.fields["status_code"] = std::to_string(response.status);
     run.r.fields["body"] = response.body.substr(0, 65536);
@@ -174,8 +174,6 @@ BuiltinResult run_azure_devops(const BuiltinContext& c) {
     return run.fail(queued.error().message);
   }
   net::azure::Run r = *queued;
-  run.line("queued run " + std::to_string(r.id) + " of pipeline " + std::to_string(p.pipeline_id) +
-           ": " + r.url);
   const auto record = [&] {
     run.r.fields["run_id"] = std::to_string(r.id);
     run.r.fields["run_url"] = r.url;

@@ -40,8 +40,10 @@ golden registry registry.json
 out=$("$jobsctl" migrate --timezone UTC --out "$work/jobs" etc/crontab user.crontab 2>/dev/null)
 expect "migrate exits 2 when a line does not convert" "2" "$?"
 expect "migrate says what it wrote" "12" "$(grep -c '^wrote ' <<<"$out")"
+# MAILTO became email notifications: they need the daemon's SMTP server.
+printf 'smtp:\n  host: 127.0.0.1\n  from: cron@example.com\n' > "$work/jobsd.yaml"
 expect "written files validate" "12 jobs, 0 errors, 0 warnings" \
-  "$("$jobsctl" validate --jobs-dir "$work/jobs" 2>&1 | tail -1)"
+  "$("$jobsctl" validate --config "$work/jobsd.yaml" --jobs-dir "$work/jobs" 2>&1 | tail -1)"
 before=$(cat "$work"/jobs/* | md5sum)
 "$jobsctl" migrate --timezone UTC --out "$work/jobs" etc/crontab >/dev/null 2>"$work/again"
 expect "a second run refuses to overwrite" "2" "$?"
