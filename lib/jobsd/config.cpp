@@ -454,6 +454,22 @@ std::optional<engine::Credential> file_reference(Reader& r, const Value& v) {
   return engine::Credential{engine::Credential::Source::file, *p};
 }
 
+// Sets the password of a connection or of smtp: from one of password, password_env and
+// password_file, not two.
+void set_password(Reader& r, const Value& v, engine::Credential& out,
+                  const std::optional<engine::Credential>& value) {
+  if (!value) {
+    return;
+  }
+  if (out.source != engine::Credential::Source::none) {
+    r.error(v.node.mark,
+            "\"" + v.key + "\": give one of password, password_env and password_file, not two",
+            Reader::written_length(v.node));
+    return;
+  }
+  out = *value;
+}
+
 // Whether `text` holds a password of its own: "user:secret@" in a URL, "password=" in a
 // conninfo, "PWD=" or "Password=" in an ODBC connection string.
 bool has_inline_password(std::string_view text) {
@@ -518,12 +534,18 @@ const std::vector<Key>& connection_keys() {
       {"conninfo", read_target},
       {"dsn", read_target},
       {"connection_string", read_target},
-      {"password", [](Reader& r, const Value& v,
-                      Config& c) { set(connection_of(v, c).password, secret_reference(r, v)); }},
-      {"password_env", [](Reader& r, const Value& v,
-                          Config& c) { set(connection_of(v, c).password, env_reference(r, v)); }},
-      {"password_file", [](Reader& r, const Value& v,
-                           Config& c) { set(connection_of(v, c).password, file_reference(r, v)); }},
+      {"password",
+       [](Reader& r, const Value& v, Config& c) {
+         set_password(r, v, connection_of(v, c).password, secret_reference(r, v));
+       }},
+      {"password_env",
+       [](Reader& r, const Value& v, Config& c) {
+         set_password(r, v, connection_of(v, c).password, env_reference(r, v));
+       }},
+      {"password_file",
+       [](Reader& r, const Value& v, Config& c) {
+         set_password(r, v, connection_of(v, c).password, file_reference(r, v));
+       }},
   };
   return keys;
 }
@@ -622,12 +644,18 @@ const std::vector<Key>& smtp_keys() {
        }},
       {"username",
        [](Reader& r, const Value& v, Config& c) { set(smtp_of(c).server.username, r.string(v)); }},
-      {"password", [](Reader& r, const Value& v,
-                      Config& c) { set(smtp_of(c).password, secret_reference(r, v)); }},
+      {"password",
+       [](Reader& r, const Value& v, Config& c) {
+         set_password(r, v, smtp_of(c).password, secret_reference(r, v));
+       }},
       {"password_env",
-       [](Reader& r, const Value& v, Config& c) { set(smtp_of(c).password, env_reference(r, v)); }},
-      {"password_file", [](Reader& r, const Value& v,
-                           Config& c) { set(smtp_of(c).password, file_reference(r, v)); }},
+       [](Reader& r, const Value& v, Config& c) {
+         set_password(r, v, smtp_of(c).password, env_reference(r, v));
+       }},
+      {"password_file",
+       [](Reader& r, const Value& v, Config& c) {
+         set_password(r, v, smtp_of(c).password, file_reference(r, v));
+       }},
       {"from", [](Reader& r, const Value& v, Config& c) { set(smtp_of(c).from, r.string(v)); }},
       {"ca_file",
        [](Reader& r, const Value& v, Config& c) { set(smtp_of(c).server.ca_file, r.path(v)); }},

@@ -178,6 +178,55 @@ secrets_file: secrets
     CHECK(relative.jobs_dir == (std::filesystem::current_path() / "conf/jobs").string());
   }
 
+  TEST_CASE("connections, allowed_paths and smtp: passwords only as references") {
+    const auto c = parse(R"(
+connections:
+  app: { type: sqlite, path: /srv/app.db }
+  warehouse:
+    type: postgresql
+    conninfo: host=db port=5432 dbname=w user=etl
+    password: ${secret.WAREHOUSE}
+  mssql:
+    type: odbc
+    connection_string: "Driver={ODBC Driver 18 for SQL Server};Server=db;UID=etl"
+    password_env: MSSQL_PASSWORD
+allowed_paths: [/srv/exports]
+smtp: { host: mail, port: 587, security: starttls, username: jobs, password_file: /etc/jobs/smtp,
+        from: jobs@example.com }
+)");
+    REQUIRE(c.integrations.connections.size() == 3);
+    const auto& w = c.integrations.connections.at("warehouse");
+    CHECK(w.driver == sql::Driver::postgresql);
+    CHECK(w.target == "host=db port=5432 dbname=w user=etl");
+    CHECK(w.password.source == engine::Credential::Source::secret);
+    CHECK(w.password.name == "WAREHOUSE");
+    CHECK(c.integrations.connections.at("mssql").password.source ==
+          engine::Credential::Source::env);
+    CHECK(c.integrations.connections.at("app").target == "/srv/app.db");
+    CHECK(c.integrations.allowed_paths == std::vector<std::string>{"/srv/exports"});
+    REQUIRE(c.integrations.smtp);
+    CHECK(c.integrations.smtp->server.port == 587);
+    CHECK(c.integrations.smtp->server.security == mail::Security::starttls);
+    CHECK(c.integrations.smtp->password.source == engine::Credential::Source::file);
+
+    const std::string held = "holds a password; give it with password: ${secret.NAME}, "
+                             "password_env or password_file";
+    CHECK(errors_of("connections:\n  w: { type: postgresql, url: \"postgresql://etl:pw@db/w\",\n"
+                    "       password_env: P }\n") == Lines{"2:31: \"connections.w.url\": " + held});
+    CHECK(errors_of("connections:\n  w: { type: odbc, connection_string: \"DSN=w;PWD=x\" }\n") ==
+          Lines{"2:39: \"connections.w.connection_string\": " + held});
+    CHECK(
+        errors_of("connections:\n  w: { type: postgresql, conninfo: \"host=db password=pw\" }\n") ==
+        Lines{"2:36: \"connections.w.conninfo\": " + held});
+    CHECK(errors_of(
+              "connections:\n  w: { type: postgresql, conninfo: host=db, password: hunter2 }\n") ==
+          Lines{"2:55: \"connections.w.password\": write ${secret.NAME} (or use password_env or "
+                "password_file); a password is never written in the configuration"});
+    CHECK(errors_of("smtp: { host: mail, password_env: A, password_file: /f }\n") ==
+          Lines{"1:53: \"smtp.password_file\": give one of password, password_env and "
+                "password_file, not two"});
+  }
+
   TEST_CASE("an unknown key suggests the nearest known one, at any level") {
     CHECK(errors_of("queus:\n  default_limit: 3\n") ==
           Lines{"1:1: unknown key \"queus\"; did you mean \"queues\"?"});
