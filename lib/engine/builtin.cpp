@@ -37,7 +37,9 @@ BuiltinResult run_sql(const BuiltinContext& c) {
     if (!in) {
       return run.fail("cannot read " + step_path(c, file));
     }
-    script.assign(std::istreambuf_iterator<char>(in), {});
+    std::ostringstream text; // a read error is a state, never a throw
+    text << in.rdbuf();
+    script = text.str();
   }
   // A variable in the SQL text becomes a bound parameter, never SQL.
   std::vector<sql::Param> params;

@@ -596,131 +596,150 @@ JobResult run_job(const jobs::JobDefinition& job, const RunOptions& options, Eve
   Status failing_status = Status::failed;
   std::optional<Status> stopped; // cancelled or timeout: nothing more runs
 
-  for (size_t i = 0; i < job.steps.size(); ++i) {
-    const jobs::StepDefinition& step = job.steps[i];
-    StepResult& s = r.steps[i];
-    if (!stopped && cancelled()) {
-      // Cancelled between steps (or before the first): nothing more starts.
-      stopped = Status::cancelled;
-      r.error_message = "cancelled before step \"" + step.id + "\"";
-    }
-    const bool runs = !stopped && (step.when == jobs::When::always ||
-                                   (step.when == jobs::When::on_success && !failing) ||
-                                   (step.when == jobs::When::on_failure && failing));
-    if (!runs) {
-      s.status = Status::skipped;
-      s.start = s.end = clock.now();
-      s.error_message =
-          stopped ? (*stopped == Status::cancelled ? "the job was cancelled" : "the job timed out")
-          : failing ? "an earlier step failed"
-                    : "no step failed";
-      c.steps[step.id] = {{"output", ""}, {"exit_code", ""}, {"status", "skipped"}};
-      events.step_finished(r, s);
-      continue;
-    }
-    std::map<std::string, std::string> fields; // the step's variables besides these three
-    for (int n = 1;; ++n) {
-      fields.clear();
-      s.attempt = n;
-      s.status = Status::running;
-      s.start = clock.now();
-      s.exit_code.reset();
-      s.signal.reset();
-      s.error_message.clear();
-      events.step_started(r, s);
+  // A bug must not leave the execution without an end: it fails, and is recorded as ended.
+  std::optional<std::string> internal_error;
+  try {
+    for (size_t i = 0; i < job.steps.size(); ++i) {
+      const jobs::StepDefinition& step = job.steps[i];
+      StepResult& s = r.steps[i];
+      if (!stopped && cancelled()) {
+        // Cancelled between steps (or before the first): nothing more starts.
+        stopped = Status::cancelled;
+        r.error_message = "cancelled before step \"" + step.id + "\"";
+      }
+      const bool runs = !stopped && (step.when == jobs::When::always ||
+                                     (step.when == jobs::When::on_success && !failing) ||
+                                     (step.when == jobs::When::on_failure && failing));
+      if (!runs) {
+        s.status = Status::skipped;
+        s.start = s.end = clock.now();
+        s.error_message = stopped   ? (*stopped == Status::cancelled ? "the job was cancelled"
+                                                                     : "the job timed out")
+                          : failing ? "an earlier step failed"
+                                    : "no step failed";
+        c.steps[step.id] = {{"output", ""}, {"exit_code", ""}, {"status", "skipped"}};
+        events.step_finished(r, s);
+        continue;
+      }
+      std::map<std::string, std::string> fields; // the step's variables besides these three
+      for (int n = 1;; ++n) {
+        fields.clear();
+        s.attempt = n;
+        s.status = Status::running;
+        s.start = clock.now();
+        s.exit_code.reset();
+        s.signal.reset();
+        s.error_message.clear();
+        events.step_started(r, s);
 
-      Prepared p = prepare(step, c);
-      std::optional<std::chrono::milliseconds> timeout;
-      if (step.timeout) {
-        timeout = std::chrono::seconds(*step.timeout);
-      }
-      if (deadline != SteadyTime::max()) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        timeout = std::max(std::chrono::milliseconds(0), timeout ? std::min(*timeout, left) : left);
-      }
-      p.spec.timeout = timeout;
-      exec::ProcessResult process;
-      if (p.error.empty() && is_builtin(step.type)) {
-        process = run_in_process(step, c, timeout, fields, [&](std::string_view line) {
-          events.output(r, s, exec::Stream::out, redact(std::string(line), options.secrets));
-        });
-      } else if (p.error.empty()) {
-        process = exec::run_process(
-            p.spec,
-            [&](exec::Stream stream, std::string_view line) {
-              events.output(r, s, stream, redact(std::string(line), options.secrets));
-            },
-            options.cancel);
-        if (!p.temporary_file.empty()) {
-          std::remove(p.temporary_file.c_str());
+        Prepared p = prepare(step, c);
+        std::optional<std::chrono::milliseconds> timeout;
+        if (step.timeout) {
+          timeout = std::chrono::seconds(*step.timeout);
         }
-      } else {
-        process.start_error = p.error;
-      }
-      s.end = clock.now();
-      s.exit_code = process.exit_code;
-      s.signal = process.signal;
-      s.output = redact(process.out, options.secrets);
-      s.error_output = redact(process.err, options.secrets);
-      if (!process.start_error.empty()) {
-        s.status = Status::failed;
-        s.error_message = process.start_error;
-      } else if (process.cancelled) {
-        s.status = Status::cancelled;
-        s.error_message = "cancelled";
-      } else if (process.timed_out) {
-        s.status = Status::timeout;
-        const bool job_limit = past_deadline() && (!step.timeout || *step.timeout > *job.timeout);
-        s.error_message =
-            job_limit ? "the job's timeout of " + base::format_duration(*job.timeout) + " ran out"
-                      : "timed out after " + base::format_duration(*step.timeout);
-      } else if (process.exit_code == 0) {
-        s.status = Status::success;
-      } else {
-        s.status = Status::failed;
-        s.error_message = describe_end(process);
-      }
-      s.error_message = redact(s.error_message, options.secrets);
-      events.step_finished(r, s);
+        if (deadline != SteadyTime::max()) {
+          const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+              deadline - std::chrono::steady_clock::now());
+          timeout =
+              std::max(std::chrono::milliseconds(0), timeout ? std::min(*timeout, left) : left);
+        }
+        p.spec.timeout = timeout;
+        exec::ProcessResult process;
+        if (p.error.empty() && is_builtin(step.type)) {
+          process = run_in_process(step, c, timeout, fields, [&](std::string_view line) {
+            events.output(r, s, exec::Stream::out, redact(std::string(line), options.secrets));
+          });
+        } else if (p.error.empty()) {
+          process = exec::run_process(
+              p.spec,
+              [&](exec::Stream stream, std::string_view line) {
+                events.output(r, s, stream, redact(std::string(line), options.secrets));
+              },
+              options.cancel);
+          if (!p.temporary_file.empty()) {
+            std::remove(p.temporary_file.c_str());
+          }
+        } else {
+          process.start_error = p.error;
+        }
+        s.end = clock.now();
+        s.exit_code = process.exit_code;
+        s.signal = process.signal;
+        s.output = redact(process.out, options.secrets);
+        s.error_output = redact(process.err, options.secrets);
+        if (!process.start_error.empty()) {
+          s.status = Status::failed;
+          s.error_message = process.start_error;
+        } else if (process.cancelled) {
+          s.status = Status::cancelled;
+          s.error_message = "cancelled";
+        } else if (process.timed_out) {
+          s.status = Status::timeout;
+          const bool job_limit = past_deadline() && (!step.timeout || *step.timeout > *job.timeout);
+          s.error_message =
+              job_limit ? "the job's timeout of " + base::format_duration(*job.timeout) + " ran out"
+                        : "timed out after " + base::format_duration(*step.timeout);
+        } else if (process.exit_code == 0) {
+          s.status = Status::success;
+        } else {
+          s.status = Status::failed;
+          s.error_message = describe_end(process);
+        }
+        s.error_message = redact(s.error_message, options.secrets);
+        events.step_finished(r, s);
 
-      if (s.status == Status::success || s.status == Status::cancelled || cancelled() ||
-          past_deadline() || !step.retries || n > step.retries->max) {
-        break;
+        if (s.status == Status::success || s.status == Status::cancelled || cancelled() ||
+            past_deadline() || !step.retries || n > step.retries->max) {
+          break;
+        }
+        const auto delay = retry_delay(*step.retries, n, draw(options));
+        events.retrying(r, &s, delay);
+        if (!clock.sleep_for(delay, options.cancel)) {
+          break;
+        }
       }
-      const auto delay = retry_delay(*step.retries, n, draw(options));
-      events.retrying(r, &s, delay);
-      if (!clock.sleep_for(delay, options.cancel)) {
-        break;
+      fields["output"] = output_value(s.output);
+      fields["exit_code"] = s.exit_code ? std::to_string(*s.exit_code) : "";
+      fields["status"] = to_string(s.status);
+      c.steps[step.id] = std::move(fields);
+      if (s.status == Status::success) {
+        continue;
+      }
+      if (cancelled() || s.status == Status::cancelled) {
+        stopped = Status::cancelled;
+        r.error_message = "cancelled during step \"" + step.id + "\"";
+      } else if (past_deadline()) {
+        stopped = Status::timeout;
+        r.error_message = "the job's timeout of " + base::format_duration(*job.timeout) +
+                          " ran out during step \"" + step.id + "\"";
+      } else if (step.continue_on_failure) {
+        partial = true;
+      } else if (!failing) {
+        failing = true;
+        failing_status = s.status == Status::timeout ? Status::timeout : Status::failed;
+        r.error_message = "step \"" + step.id + "\": " + s.error_message;
       }
     }
-    fields["output"] = output_value(s.output);
-    fields["exit_code"] = s.exit_code ? std::to_string(*s.exit_code) : "";
-    fields["status"] = to_string(s.status);
-    c.steps[step.id] = std::move(fields);
-    if (s.status == Status::success) {
-      continue;
-    }
-    if (cancelled() || s.status == Status::cancelled) {
-      stopped = Status::cancelled;
-      r.error_message = "cancelled during step \"" + step.id + "\"";
-    } else if (past_deadline()) {
-      stopped = Status::timeout;
-      r.error_message = "the job's timeout of " + base::format_duration(*job.timeout) +
-                        " ran out during step \"" + step.id + "\"";
-    } else if (step.continue_on_failure) {
-      partial = true;
-    } else if (!failing) {
-      failing = true;
-      failing_status = s.status == Status::timeout ? Status::timeout : Status::failed;
-      r.error_message = "step \"" + step.id + "\": " + s.error_message;
-    }
+  } catch (const std::exception& e) {
+    internal_error = std::string("internal error: ") + e.what();
   }
 
   r.status = stopped   ? *stopped
              : failing ? failing_status
              : partial ? Status::partial_success
                        : Status::success;
+  if (internal_error) {
+    r.status = Status::failed;
+    r.error_message = *internal_error;
+    for (auto& s : r.steps) {
+      if (s.status == Status::running) {
+        s.status = Status::failed;
+        s.error_message = *internal_error;
+      } else if (s.status == Status::pending) {
+        s.status = Status::skipped;
+      }
+    }
+  }
   r.end = clock.now();
   events.execution_finished(r);
   return r;

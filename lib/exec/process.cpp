@@ -119,9 +119,21 @@ bool has_token(pid_t pid, const std::string& token) {
   return false;
 }
 
+// The process group of `pid`, -1 when it is gone. /proc/PID/stat is read with read(2): a
+// process that ends between the open and the read makes it fail with ESRCH, which an
+// istreambuf_iterator would throw (and did, failing an execution at jobsd's shutdown).
 pid_t process_group(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const int fd = ::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return -1;
+  }
+  char buffer[1024];
+  const ssize_t n = ::read(fd, buffer, sizeof buffer);
+  ::close(fd);
+  if (n <= 0) {
+    return -1;
+  }
+  const std::string stat(buffer, static_cast<size_t>(n));
   // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses; it ends at the last ')'.
   const size_t close = stat.rfind(')');
   if (close == std::string::npos) {

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 namespace jobs {
@@ -34,8 +35,9 @@ void add_error(LoadedFile& file, Mark at, std::string message) {
   e.location = {file.path, at.line, at.column};
   if (at.line > 0) {
     std::ifstream in(file.path, std::ios::binary);
-    const std::string text((std::istreambuf_iterator<char>(in)), {});
-    e.source_line = source_line(text, at.line);
+    std::ostringstream text; // operator<< turns a read error into a state, never a throw
+    text << in.rdbuf();
+    e.source_line = source_line(text.str(), at.line);
   }
   file.diagnostics.push_back({Severity::error, std::move(e)});
 }

@@ -485,8 +485,11 @@ fi
 
 # 6. After all of that: the same daemon, its jobs scheduled, the triggered job still running,
 # and no internal error in its log.
+# The jobs fire at 03:00 and 04:00 UTC: the next is 04:00 during the hour between them.
+next=T03:00:00Z
+[ "$(date -u +%H)" = 03 ] && next=T04:00:00Z
 expect "the same daemon, its jobs scheduled, the sleeper running" \
-  "pid=$pid jobs=2 enabled=2 scheduled=2 next=T03:00:00Z running=sleeper:$sleeper" \
+  "pid=$pid jobs=2 enabled=2 scheduled=2 next=$next running=sleeper:$sleeper" \
   "$("$jobsctl" status --json | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
