@@ -1,5 +1,7 @@
 #include "daemon_config.hpp"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -25,6 +27,14 @@ std::optional<jobsd::Config> ConfigOption::load() const {
     if (const char* env = std::getenv("JOBS_CONFIG"); env != nullptr && *env != '\0') {
       file = env;
     } else if (std::error_code ec; std::filesystem::exists(system_config, ec)) {
+      // The system's configuration, found rather than named: a user who may not read it (it
+      // is often 0640 root) runs and validates jobs as if there were none.
+      if (::access(system_config, R_OK) != 0) {
+        std::cerr << "jobsctl: warning: " << system_config
+                  << " is not readable: going on without the daemon's configuration (--config "
+                     "names one)\n";
+        return jobsd::Config{};
+      }
       file = system_config;
     }
   }

@@ -66,16 +66,36 @@ BuiltinResult run_sql(const BuiltinContext& c) {
   const nlohmann::json rows = rows_json(*result);
   run.r.fields["row_count"] = std::to_string(result->row_count);
   run.r.fields["affected"] = std::to_string(result->affected);
-  run.r.fields["columns"] = nlohmann::json(result->columns).dump();
-  run.r.fields["rows"] = rows.dump();
-  run.r.fields["json"] = rows.dump();
+  run.r.fields["columns"] = json_text(nlohmann::json(result->columns));
+  run.r.fields["rows"] = json_text(rows);
+  run.r.fields["json"] = json_text(rows);
   return run.done();
 }
 
 // --- http and webhook
 
+// The secrets the step's keys name, registered with `run` as they are and percent-encoded
+// (as they appear in a URL that is logged).
+void register_url_secrets(Run& run, const jobs::Node& n) {
+  for (const auto& ref :
+       n.is_scalar() ? jobs::find_variables(n.scalar) : std::vector<jobs::VariableRef>{}) {
+    if (ref.name.starts_with("secret.")) {
+      const std::string value = run.c.value(ref.name);
+      run.secret(value);
+      run.secret(url_encoded(value));
+    }
+  }
+  for (const auto& item : n.items) {
+    register_url_secrets(run, item);
+  }
+  for (const auto& e : n.entries) {
+    register_url_secrets(run, e.value);
+  }
+}
+
 BuiltinResult run_http(const BuiltinContext& c, bool webhook) {
   Run run{c, {}, {}};
+  register_url_secrets(run, c.step.keys);
   net::Request request;
   request.method = webhook ? "POST" : text(c, "method", "GET");
   request.url = jobs::substitute_variables(
@@ -83,15 +103,14 @@ BuiltinResult run_http(const BuiltinContext& c, bool webhook) {
   request.headers = pairs(c, "headers");
   request.query = pairs(c, "query");
   if (const jobs::Node* json = key(c, "json")) {
-    request.body = json_value(c, *json).dump();
+    request.body = json_text(json_value(c, *json));
     request.headers.emplace_back("Content-Type", "application/json");
   } else if (webhook) {
-    request.body = nlohmann::json{{"job", c.job.id},
-                                  {"job_name", c.job.name},
-                                  {"execution_id", c.value("execution.id")},
-                                  {"scheduled_time", c.value("execution.scheduled_time")},
-                                  {"trigger", c.value("execution.trigger")}}
-                       .dump();
+    request.body = json_text(nlohmann::json{{"job_id", c.job.id},
+                                            {"job_name", c.job.name},
+                                            {"execution_id", c.value("execution.id")},
+                                            {"scheduled_time", c.value("execution.scheduled_time")},
+                                            {"trigger", c.value("execution.trigger")}});
     request.headers.emplace_back("Content-Type", "application/json");
   } else {
     request.body = substitute(c, text(c, "body"));
@@ -135,12 +154,12 @@ BuiltinResult run_http(const BuiltinContext& c, bool webhook) {
     run.r.fields["status_code"] = std::to_string(response.status);
     run.r.fields["body"] = response.body.substr(0, 65536);
     const auto parsed = nlohmann::json::parse(response.body, nullptr, false);
-    run.r.fields["json"] = parsed.is_discarded() ? "" : parsed.dump();
+    run.r.fields["json"] = parsed.is_discarded() ? "" : json_text(parsed);
     auto headers = nlohmann::json::object();
     for (const auto& [k, v] : response.headers) {
       headers[k] = v;
     }
-    run.r.fields["headers"] = headers.dump();
+    run.r.fields["headers"] = json_text(headers);
   }
   if (x.error) {
     return run.fail(x.error->message);
@@ -235,7 +254,7 @@ BuiltinResult run_file(const BuiltinContext& c) {
   }
   run.r.fields["files"] = std::to_string(outcome->files);
   run.r.fields["bytes"] = std::to_string(outcome->bytes);
-  run.r.fields["json"] = nlohmann::json(outcome->paths).dump();
+  run.r.fields["json"] = json_text(nlohmann::json(outcome->paths));
   return run.done();
 }
 
@@ -355,6 +374,9 @@ resolve(const Credential& c, const std::map<std::string, std::string>& secrets) 
     std::string first;
     if (!in || !std::getline(in, first)) {
       return error("cannot read the password file " + c.name);
+    }
+    if (first.ends_with('\r')) { // written with CRLF line ends
+      first.pop_back();
     }
     return std::optional<std::string>(first);
   }

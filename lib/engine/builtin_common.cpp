@@ -186,6 +186,10 @@ std::string bind_variables(const BuiltinContext& c, std::string_view sql,
   });
 }
 
+std::string json_text(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 nlohmann::json rows_json(const sql::Result& result) {
   auto rows = nlohmann::json::array();
   for (const auto& row : result.rows) {

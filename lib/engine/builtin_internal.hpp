@@ -66,6 +66,9 @@ base::Result<std::unique_ptr<sql::Connection>> open_connection(Run& run);
 std::string bind_variables(const BuiltinContext& c, std::string_view sql,
                            std::vector<sql::Param>& params);
 
+// JSON text that never throws: invalid UTF-8 (a process's bytes, a Latin-1 column) becomes U+FFFD.
+std::string json_text(const nlohmann::json& j);
+
 // The rows of a result as JSON objects keyed by column.
 nlohmann::json rows_json(const sql::Result& result);
 

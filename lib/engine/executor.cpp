@@ -218,15 +218,19 @@ Prepared prepare(const jobs::StepDefinition& step, Context& c) {
       set_env(env, jobs::variable_env_name(name), c.value(name, env));
     }
   }
-  // Linux refuses to start a process with a variable longer than MAX_ARG_STRLEN (128 KiB).
-  for (const auto& [k, v] : env) {
-    if (k.size() + v.size() + 1 >= 128 * 1024) {
-      p.error = "the variable " + k + " holds " + std::to_string(v.size()) +
-                " bytes, more than a process's environment takes (128 KiB); bound the earlier "
-                "step's result (max_rows, max_body) or pass it through a file";
-      return p;
+  // Linux refuses to start a process with a variable longer than MAX_ARG_STRLEN (128 KiB); an
+  // in-process step reads its variables directly.
+  if (!is_builtin(step.type)) {
+    for (const auto& [k, v] : env) {
+      if (k.size() + v.size() + 1 >= 128 * 1024) {
+        p.error = "the variable " + k + " holds " + std::to_string(v.size()) +
+                  " bytes, more than a process's environment takes (128 KiB); bound the earlier "
+                  "step's result (max_rows, max_body) or pass it through a file";
+        return p;
+      }
     }
   }
+
   const auto substitute = [&](std::string_view text) {
     return jobs::substitute_variables(text,
                                       [&](const std::string& name) { return c.value(name, env); });

@@ -17,6 +17,12 @@ const StepResult* failing_step(const JobResult& r) {
   return nullptr;
 }
 
+// The payload as JSON text; a step's output that is not UTF-8 gets U+FFFD, never an exception.
+std::string payload_text(const NotifyContext& c) {
+  return notification_payload(c.event, c.result, c.retry_in)
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string status_words(const NotifyContext& c) {
   switch (c.event) {
   case NotifyEvent::success:
@@ -89,7 +95,7 @@ std::string send_webhook(const NotifyContext& c, const std::string& url) {
   request.method = "POST";
   request.url = url;
   request.headers = {{"Content-Type", "application/json"}};
-  request.body = redact(notification_payload(c.event, c.result, c.retry_in).dump(), c.secrets);
+  request.body = redact(payload_text(c), c.secrets);
   request.timeout = std::chrono::seconds(15);
   net::Retry retry;
   retry.max = 2;
@@ -102,12 +108,13 @@ std::string run_command(const NotifyContext& c, const jobs::Notification& n,
   exec::ProcessSpec spec;
   spec.argv = n.one ? std::vector<std::string>{"sh", "-c", targets.front()} : targets;
   spec.env = c.environment;
+  spec.run_as = c.job.run_as;
   spec.env.insert(spec.env.end(), {{"JOBS_NOTIFY_EVENT", to_string(c.event)},
                                    {"JOB_ID", c.result.job_id},
                                    {"JOB_NAME", c.result.job_name},
                                    {"JOB_EXECUTION_ID", c.result.execution_id},
                                    {"JOB_STATUS", to_string(c.result.status)}});
-  spec.input = redact(notification_payload(c.event, c.result, c.retry_in).dump(), c.secrets);
+  spec.input = redact(payload_text(c), c.secrets);
   spec.timeout = std::chrono::seconds(60);
   spec.kill_grace = std::chrono::seconds(5);
   spec.output_limit = 8192;

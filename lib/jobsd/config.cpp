@@ -483,10 +483,13 @@ bool has_inline_password(std::string_view text) {
       return true;
     }
   }
-  for (const std::string_view k : {"password=", "pwd=", "password ="}) {
+  // A keyword at the start or after a separator, then blanks, then '=' (libpq allows blanks).
+  for (const std::string_view k : {"password", "pwd"}) {
     for (size_t at = lower.find(k); at != std::string::npos; at = lower.find(k, at + 1)) {
-      if (at == 0 || lower[at - 1] == ' ' || lower[at - 1] == ';' || lower[at - 1] == '&' ||
-          lower[at - 1] == '?') {
+      const bool starts =
+          at == 0 || std::string_view(" \t;&?").find(lower[at - 1]) != std::string_view::npos;
+      const size_t eq = lower.find_first_not_of(" \t", at + k.size());
+      if (starts && eq != std::string::npos && lower[eq] == '=') {
         return true;
       }
     }

@@ -72,6 +72,11 @@ public:
       return;
     }
     done_ = eventfd(0, EFD_CLOEXEC);
+    if (done_ < 0) {
+      // Out of file descriptors: no thread could be told to stop; SQL_ATTR_QUERY_TIMEOUT
+      // still bounds the statement.
+      return;
+    }
     thread_ = std::thread([this, stmt] {
       pollfd fds[2] = {{done_, POLLIN, 0}, {watch_.cancel_fd(), POLLIN, 0}};
       while (true) {

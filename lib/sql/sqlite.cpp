@@ -196,7 +196,11 @@ private:
       }
       return sqlite3_errmsg(db_);
     }
-    result.affected += sqlite3_total_changes64(db_) - changes_before;
+    // The statement's own rows, without those of triggers and cascades: sqlite3_changes64,
+    // which only an INSERT, UPDATE or DELETE sets (so only when this one changed something).
+    if (sqlite3_total_changes64(db_) != changes_before) {
+      result.affected += sqlite3_changes64(db_);
+    }
     return "";
   }
 
@@ -224,7 +228,8 @@ base::Result<std::unique_ptr<Connection>> connect_sqlite(const ConnectionSpec& s
 
 std::optional<base::Error> backup_sqlite(const std::string& from, const std::string& to) {
   sqlite3* source = nullptr;
-  if (sqlite3_open_v2(from.c_str(), &source, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(from.c_str(), &source, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr) !=
+      SQLITE_OK) {
     std::string message = source != nullptr ? sqlite3_errmsg(source) : "out of memory";
     sqlite3_close_v2(source);
     return detail::make_error("cannot open " + from + ": " + message);

@@ -96,6 +96,18 @@ expect "and says why" "1" \
   "$(grep -c '^  step "step-1": header "X-Tag": a value cannot contain a line break' <<<"$out")"
 expect "and nothing was sent" "$before" "$(wc -l < requests.jsonl)"
 
+# A secret in a URL is redacted also in its percent-encoded form.
+printf 'TOKEN=a+b/c=d\n' > secrets
+cat > jobs/token.yaml <<YAML
+steps:
+  - type: http
+    url: "http://127.0.0.1:$port/status/404?t=\${secret.TOKEN}"
+YAML
+out=$("$jobsctl" run token --config jobsd.yaml --secrets secrets --no-record 2>&1)
+expect "the request fails (404)" "1" "$?"
+expect "and the token is in none of its lines" "0" "$(grep -cF -e 'a+b/c=d' -e 'a%2Bb%2Fc%3Dd' <<<"$out")"
+expect "which show it redacted" "1" "$(grep -c '^  step "step-1": HTTP 404 .*t=\*\*\*' <<<"$out")"
+
 # A file step outside allowed_paths is refused.
 cat > jobs/escape.yaml <<YAML
 steps:

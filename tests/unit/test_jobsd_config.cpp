@@ -218,6 +218,13 @@ smtp: { host: mail, port: 587, security: starttls, username: jobs, password_file
     CHECK(
         errors_of("connections:\n  w: { type: postgresql, conninfo: \"host=db password=pw\" }\n") ==
         Lines{"2:36: \"connections.w.conninfo\": " + held});
+    CHECK(
+        errors_of(
+            "connections:\n  w: { type: postgresql, conninfo: \"host=db password\\t = pw\" }\n") ==
+        Lines{"2:36: \"connections.w.conninfo\": " + held});
+    CHECK(errors_of(
+              "connections:\n  w: { type: postgresql, conninfo: \"host=db passwords_file=x\" }\n")
+              .empty());
     CHECK(errors_of(
               "connections:\n  w: { type: postgresql, conninfo: host=db, password: hunter2 }\n") ==
           Lines{"2:55: \"connections.w.password\": write ${secret.NAME} (or use password_env or "

@@ -335,6 +335,18 @@ TEST_SUITE("sql connection") {
     }
   }
 
+  TEST_CASE("SQLite: affected rows are the statement's own, not its triggers'") {
+    test::TempDir dir("jobs-sql");
+    auto c = open({"t", sql::Driver::sqlite, (dir.path / "t.db").string(), std::nullopt});
+    run(*c, "CREATE TABLE t (id INTEGER); CREATE TABLE log (id INTEGER);"
+            "CREATE TRIGGER tr AFTER DELETE ON t BEGIN INSERT INTO log VALUES (old.id); "
+            "INSERT INTO log VALUES (old.id); END;");
+    run(*c, "INSERT INTO t VALUES (1), (2), (3)");
+    CHECK(run(*c, "DELETE FROM t WHERE id < 3").affected == 2);
+    CHECK(run(*c, "CREATE TABLE u (x INTEGER)").affected == 0);
+    CHECK(run(*c, "SELECT count(*) FROM log").rows[0][0] == 4);
+  }
+
   TEST_CASE("max_rows keeps the first rows and counts all; affected rows add up") {
     test::TempDir dir("jobs-sql");
     for (const auto& b : backends(dir)) {
