@@ -8,6 +8,8 @@ jobsctl=$1
 jobsd=$2
 work=$(mktemp -d /tmp/jobs-daemon-XXXXXX)
 source "$(dirname "$0")/expect.sh"
+# A sleep only this run starts (60 s): other suites on the machine may run "sleep 60" too.
+long="60.$$"
 cd "$work"
 mkdir jobs
 export JOBS_STATE_DIR="$work/state"
@@ -269,8 +271,8 @@ wait_for 10 on_branch_two
 expect "git checkout of another branch: its jobs replace the old ones" "0" "$?"
 
 # --- SIGKILL while executions run; the restart accounts for everything.
-cat > jobs/sleeper.yaml <<'YAML'
-command: sleep 60
+cat > jobs/sleeper.yaml <<YAML
+command: sleep $long
 YAML
 cat > jobs/every2.yaml <<'YAML'
 schedule: { cron: "*/2 * * * * *", missed: once }
@@ -284,14 +286,14 @@ printf 'schedule: { at: "%s", missed: once }\ncommand: "true"\n' "$once_at" > jo
 sleeper=$("$jobsctl" trigger sleeper --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["execution_id"])')
 wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE job_id = 'every2'" 1
 kill -KILL "$(cat state/jobsd.lock)"
-wait_for 10 bash -c "! pgrep -f '^sleep 60' >/dev/null && ! pgrep -x jobsd -a | grep -q '$work'" || true
+wait_for 10 bash -c "! pgrep -f '^sleep $long' >/dev/null && ! pgrep -x jobsd -a | grep -q '$work'" || true
 # Fires are missed while it is down.
 sleep 5
 start_daemon
 expect "jobsd starts again after SIGKILL" "0" "$?"
 expect "the execution running at the kill is interrupted" "interrupted" \
   "$(sql "SELECT status FROM job_executions WHERE execution_id = '$sleeper'")"
-expect "its processes were killed at the restart" "" "$(pgrep -f "^sleep 60$" | head -1)"
+expect "its processes were killed at the restart" "" "$(pgrep -f "^sleep $long$" | head -1)"
 wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE job_id = 'every2' AND trigger_kind = 'catchup'" 1
 expect "missed: once runs one catch-up for the fires missed while down" "1" \
   "$(count "SELECT count(*) FROM job_executions WHERE job_id = 'every2' AND trigger_kind = 'catchup'")"
@@ -324,13 +326,13 @@ expect "SIGTERM: the log says so" "1" "$(grep -c 'TERM: stopping; waiting up to 
 
 # With a short grace period the rest is interrupted.
 printf 'grace_period: 1s\nkill_grace: 1s\n' > jobsd.yaml
-cat > jobs/endless.yaml <<'YAML'
-command: sleep 60
+cat > jobs/endless.yaml <<YAML
+command: sleep $long
 YAML
 start_daemon
 endless=$("$jobsctl" trigger endless --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["execution_id"])')
 pid=$(cat state/jobsd.lock)
-wait_for 10 bash -c "pgrep -f '^sleep 60$'"
+wait_for 10 bash -c "pgrep -f '^sleep $long\$'"
 kill -TERM "$pid"
 wait_for 20 bash -c "! kill -0 $pid"
 status=$(sql "SELECT status FROM job_executions WHERE execution_id = '$endless'")
@@ -338,8 +340,8 @@ expect "SIGTERM after the grace period: interrupted" "interrupted" "$status"
 if [ "$status" != interrupted ]; then # what the daemon said, to tell why
   tail -n 30 state/logs/jobsd.log
 fi
-no_sleeper() { ! pgrep -f '^sleep 60$' >/dev/null; }
-wait_for 5 no_sleeper || ps -o pid,ppid,pgid,stat,lstart,cmd -p "$(pgrep -d, -f '^sleep 60$')"
-expect "and no process is left" "" "$(pgrep -f '^sleep 60$' | head -1)"
+no_sleeper() { ! pgrep -f "^sleep $long\$" >/dev/null; }
+wait_for 5 no_sleeper || ps -o pid,ppid,pgid,stat,lstart,cmd -p "$(pgrep -d, -f "^sleep $long\$")"
+expect "and no process is left" "" "$(pgrep -f "^sleep $long\$" | head -1)"
 
 finish
