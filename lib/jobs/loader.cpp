@@ -527,7 +527,9 @@ void read_notifications(Reader& r, const Node& n, std::string_view key,
       r.expected(item, key, "{email: ADDRESS}, {webhook: URL} or {command: COMMAND}");
       continue;
     }
-    const auto& [kind, mark, value] = item.entries[0];
+    const std::string& kind = item.entries[0].key;
+    const Mark& mark = item.entries[0].key_mark;
+    const Node& value = item.entries[0].value;
     Notification note{kind, {}, value.is_scalar(), mark};
     if (auto list = r.string_list(value, kind)) {
       note.targets = *list;
