@@ -266,14 +266,12 @@ BuiltinResult run_email(const BuiltinContext& c) {
     return run.fail("no smtp server in the daemon config: email steps need one");
   }
   const Smtp& smtp = *c.integrations.smtp;
-  mail::Server server = smtp.server;
-  const auto password = resolve(smtp.password, c.integrations.secrets);
-  if (!password) {
-    return run.fail("smtp: " + password.error().message);
+  const auto server = smtp_server(smtp, c.integrations.secrets);
+  if (!server) {
+    return run.fail(server.error().message);
   }
-  server.password = *password;
-  if (*password) {
-    run.secret(**password);
+  if (server->password) {
+    run.secret(*server->password);
   }
   mail::Message m;
   m.from = text(c, "from").empty() ? smtp.from : substitute(c, text(c, "from"));
@@ -285,7 +283,7 @@ BuiltinResult run_email(const BuiltinContext& c) {
   if (flag(c, "html", false)) {
     m.content_type = "text/html; charset=utf-8";
   }
-  if (auto failed = mail::send(server, m, c.cancel)) {
+  if (auto failed = mail::send(*server, m, c.cancel)) {
     return run.fail(failed->message);
   }
   std::string to;
@@ -382,6 +380,17 @@ resolve(const Credential& c, const std::map<std::string, std::string>& secrets) 
   }
   }
   return std::optional<std::string>();
+}
+
+base::Result<mail::Server> smtp_server(const Smtp& smtp,
+                                       const std::map<std::string, std::string>& secrets) {
+  const auto password = resolve(smtp.password, secrets);
+  if (!password) {
+    return error("smtp: " + password.error().message);
+  }
+  mail::Server server = smtp.server;
+  server.password = *password;
+  return server;
 }
 
 const char* to_string(sql::Driver d) {

@@ -152,8 +152,7 @@ std::string step_path(const BuiltinContext& c, const std::string& written) {
   return (ec ? p : absolute).lexically_normal().string();
 }
 
-base::Result<std::unique_ptr<sql::Connection>> open_connection(Run& run) {
-  const BuiltinContext& c = run.c;
+base::Result<const Connection*> configured_connection(const BuiltinContext& c) {
   const std::string name = text(c, "connection");
   const auto it = c.integrations.connections.find(name);
   if (it == c.integrations.connections.end()) {
@@ -164,11 +163,19 @@ base::Result<std::unique_ptr<sql::Connection>> open_connection(Run& run) {
     return error("no connection \"" + name + "\" in the daemon config" +
                  (known.empty() ? " (it has none)" : " (it has " + known + ")"));
   }
-  const Connection& conn = it->second;
+  return &it->second;
+}
+
+base::Result<std::unique_ptr<sql::Connection>> open_connection(Run& run) {
+  const auto configured = configured_connection(run.c);
+  if (!configured) {
+    return configured.error();
+  }
+  const Connection& conn = **configured;
   sql::ConnectionSpec spec{conn.name, conn.driver, conn.target, std::nullopt};
-  const auto password = resolve(conn.password, c.integrations.secrets);
+  const auto password = resolve(conn.password, run.c.integrations.secrets);
   if (!password) {
-    return error("connection \"" + name + "\": " + password.error().message);
+    return error("connection \"" + conn.name + "\": " + password.error().message);
   }
   spec.password = *password;
   if (*password) {

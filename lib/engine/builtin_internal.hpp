@@ -57,6 +57,11 @@ struct Run {
   BuiltinResult done();
 };
 
+// The connection the step's "connection" key names, as configured, without opening it (a
+// backup must not create the SQLite file it was meant to copy); the error says which
+// connections exist.
+base::Result<const Connection*> configured_connection(const BuiltinContext& c);
+
 // The connection the step's "connection" key names, opened with its password (registered
 // with run.secret()); the error says which connections exist.
 base::Result<std::unique_ptr<sql::Connection>> open_connection(Run& run);

@@ -49,6 +49,10 @@ struct Integrations {
 base::Result<std::optional<std::string>> resolve(const Credential& c,
                                                  const std::map<std::string, std::string>& secrets);
 
+// The SMTP server with its password resolved; the error says what is missing ("smtp: ...").
+base::Result<mail::Server> smtp_server(const Smtp& smtp,
+                                       const std::map<std::string, std::string>& secrets);
+
 // "postgresql", "sqlite", "odbc".
 const char* to_string(sql::Driver d);
 

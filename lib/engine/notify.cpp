@@ -72,21 +72,19 @@ std::string send_email(const NotifyContext& c, const std::vector<std::string>& t
     return "no smtp server in the daemon config: email notifications need one";
   }
   const Smtp& smtp = *c.integrations->smtp;
-  mail::Server server = smtp.server;
-  const auto password = resolve(smtp.password, c.integrations->secrets);
-  if (!password) {
-    return "smtp: " + password.error().message;
+  const auto server = smtp_server(smtp, c.integrations->secrets);
+  if (!server) {
+    return server.error().message;
   }
-  server.password = *password;
-  if (*password) {
-    secrets["smtp password"] = **password;
+  if (server->password) {
+    secrets["smtp password"] = *server->password;
   }
   mail::Message m;
   m.from = smtp.from;
   m.to = to;
   m.subject = "[jobs] " + c.result.job_name + " " + status_words(c) + " on " + c.result.host;
   m.body = redact(email_body(c), secrets);
-  const auto failed = mail::send(server, m, c.cancel);
+  const auto failed = mail::send(*server, m, c.cancel);
   return failed ? failed->message : "";
 }
 

@@ -44,22 +44,6 @@ std::string bytes_word(std::int64_t n) {
   return std::to_string(n) + (n == 1 ? " byte" : " bytes");
 }
 
-// The connection the step names, as configured, without opening it: a backup must not create
-// the SQLite file it was meant to copy. The error is open_connection's.
-base::Result<const Connection*> configured_connection(const BuiltinContext& c) {
-  const std::string name = text(c, "connection");
-  const auto it = c.integrations.connections.find(name);
-  if (it == c.integrations.connections.end()) {
-    std::string known;
-    for (const auto& [n, conn] : c.integrations.connections) {
-      known += (known.empty() ? "" : ", ") + n;
-    }
-    return error("no connection \"" + name + "\" in the daemon config" +
-                 (known.empty() ? " (it has none)" : " (it has " + known + ")"));
-  }
-  return &it->second;
-}
-
 // The step's query with each ${variable} bound, and its params map after those.
 std::string bound_query(const BuiltinContext& c, std::vector<sql::Param>& params) {
   std::string script = bind_variables(c, text(c, "query"), params);
@@ -752,14 +736,12 @@ BuiltinResult run_report(const BuiltinContext& c) {
   }
   if (!recipients.empty()) {
     const Smtp& smtp = *c.integrations.smtp;
-    mail::Server server = smtp.server;
-    const auto password = resolve(smtp.password, c.integrations.secrets);
-    if (!password) {
-      return run.fail("smtp: " + password.error().message);
+    const auto server = smtp_server(smtp, c.integrations.secrets);
+    if (!server) {
+      return run.fail(server.error().message);
     }
-    server.password = *password;
-    if (*password) {
-      run.secret(**password);
+    if (server->password) {
+      run.secret(*server->password);
     }
     mail::Message m;
     m.from = smtp.from;
@@ -770,7 +752,7 @@ BuiltinResult run_report(const BuiltinContext& c) {
     if (format == "html") {
       m.content_type = "text/html; charset=utf-8";
     }
-    if (auto failed = mail::send(server, m, c.cancel)) {
+    if (auto failed = mail::send(*server, m, c.cancel)) {
       return run.fail(failed->message);
     }
     std::string to;

@@ -173,7 +173,8 @@ base::Result<Run> wait_for_run(const Pipeline& p, std::int64_t run_id,
     if (run->state == "completed") {
       return run;
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    // Rounded up: a wait floored to whole milliseconds would give up just before the deadline.
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
       return error(name + " had not completed after " + format_wait(timeout) + " (state " +
                    run->state + ")");
