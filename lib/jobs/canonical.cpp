@@ -2,6 +2,7 @@
 #include <base/text.hpp>
 #include <jobs/canonical.hpp>
 #include <jobs/keys.hpp>
+#include <jobs/step_types.hpp>
 #include <tz/format.hpp>
 
 #include <algorithm>
@@ -137,40 +138,19 @@ void emit(const nlohmann::ordered_json& v, int indent, std::string& out, bool in
   out += "\n";
 }
 
-// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-bool is_json_number(std::string_view s) {
-  size_t i = 0;
-  const auto digits = [&] {
-    const size_t start = i;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
-      ++i;
-    }
-    return i > start;
-  };
-  if (i < s.size() && s[i] == '-') {
-    ++i;
-  }
-  if (i < s.size() && s[i] == '0') {
-    ++i;
-  } else if (!digits()) {
-    return false;
-  }
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    if (!digits()) {
-      return false;
+// A step key's value as written, booleans by their meaning: `dry_run: yes` is true, as the
+// loader read it (plain yes/no/on/off would otherwise become strings, which it refuses).
+nlohmann::ordered_json step_key_json(const StepType* type, const Node::Entry& e) {
+  if (type != nullptr && e.value.is_scalar() && !e.value.quoted) {
+    for (const auto& key : type->keys) {
+      if (key.name == e.key && key.type == ValueType::boolean) {
+        if (const auto b = boolean_word(e.value.scalar)) {
+          return *b;
+        }
+      }
     }
   }
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
-      ++i;
-    }
-    if (!digits()) {
-      return false;
-    }
-  }
-  return i == s.size();
+  return to_json(e.value);
 }
 
 } // namespace
@@ -305,9 +285,10 @@ nlohmann::ordered_json to_json(const JobDefinition& job) {
     s["continue_on_failure"] = step.continue_on_failure;
     s["when"] = to_string(step.when);
     // The type's own keys and the common ones not normalised above, as written.
+    const StepType* type = find_step_type(step.type);
     for (const auto& e : step.keys.entries) {
       if (!s.contains(e.key) && !e.key.starts_with("x-") && e.key != "retries") {
-        s[e.key] = to_json(e.value);
+        s[e.key] = step_key_json(type, e);
       }
     }
     steps.push_back(s);

@@ -1,8 +1,48 @@
 #include <jobs/doc.hpp>
 
 #include <algorithm>
+#include <cctype>
 
 namespace jobs {
+
+bool is_json_number(std::string_view s) {
+  size_t i = 0;
+  const auto digits = [&] {
+    const size_t start = i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+      ++i;
+    }
+    return i > start;
+  };
+  if (i < s.size() && s[i] == '-') {
+    ++i;
+  }
+  if (i < s.size() && s[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!digits()) {
+      return false;
+    }
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+      ++i;
+    }
+    if (!digits()) {
+      return false;
+    }
+  }
+  return i == s.size();
+}
+
+bool is_whole_number(std::string_view text) {
+  return is_json_number(text) && text.find_first_of(".eE") == std::string_view::npos;
+}
 
 std::optional<bool> boolean_word(std::string_view word) {
   std::string lower(word);

@@ -48,6 +48,14 @@ struct Node::Entry {
 // nullopt for any other text.
 std::optional<bool> boolean_word(std::string_view word);
 
+// Whether `text` is a number in JSON's grammar, -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?:
+// the only plain scalars that are numbers, in YAML files as in JSON ones (so 0500, +5 and
+// 0x10 are not).
+bool is_json_number(std::string_view text);
+
+// Whether `text` is a whole number in JSON's grammar: -?(0|[1-9][0-9]*).
+bool is_whole_number(std::string_view text);
+
 inline const Node* Node::find(std::string_view key) const {
   for (const auto& e : entries) {
     if (e.key == key) {

@@ -129,7 +129,7 @@ public:
 
   std::optional<long long> integer(const Node& n, std::string_view key, long long min,
                                    long long max) {
-    if (n.is_scalar() && !n.quoted && !n.scalar.empty()) {
+    if (n.is_scalar() && !n.quoted && is_whole_number(n.scalar)) {
       size_t used = 0;
       try {
         const long long v = std::stoll(n.scalar, &used);
@@ -144,7 +144,7 @@ public:
   }
 
   std::optional<double> number(const Node& n, std::string_view key) {
-    if (n.is_scalar() && !n.quoted && !n.scalar.empty()) {
+    if (n.is_scalar() && !n.quoted && is_json_number(n.scalar)) {
       size_t used = 0;
       try {
         const double v = std::stod(n.scalar, &used);

@@ -153,7 +153,7 @@ public:
   }
 
   std::optional<int> integer(const Value& v, int min, int max) {
-    if (v.node.is_scalar() && !v.node.quoted && !v.node.scalar.empty()) {
+    if (v.node.is_scalar() && !v.node.quoted && jobs::is_whole_number(v.node.scalar)) {
       size_t used = 0;
       try {
         const long long n = std::stoll(v.node.scalar, &used);

@@ -189,6 +189,13 @@ steps:
           Lines{"1:13: error: \"enabled\": expected true or false, got the string \"true\""});
     CHECK(findings("a.yaml", "priority: 101\ncommand: ls\n") ==
           Lines{"1:11: error: \"priority\": expected a whole number from 0 to 100, got \"101\""});
+    // Numbers are JSON's in YAML too: 05 (octal in YAML 1.1), +5 and 0x5 are refused, so that
+    // the canonical JSON form of every job that loads loads again (found by fuzz_job_load).
+    for (const char* n : {"05", "+5", "0x5", "5.0"}) {
+      CHECK(findings("a.yaml", std::string("priority: ") + n + "\ncommand: ls\n") ==
+            Lines{"1:11: error: \"priority\": expected a whole number from 0 to 100, got \"" +
+                  std::string(n) + "\""});
+    }
     CHECK(findings("a.yaml", "concurrency: sometimes\ncommand: ls\n") ==
           Lines{"1:14: error: \"concurrency\": expected allow, forbid or replace, got "
                 "\"sometimes\""});
