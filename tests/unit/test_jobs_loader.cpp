@@ -136,6 +136,15 @@ steps:
     CHECK(next->time.time_since_epoch().count() == 1741588200); // 2025-03-10T06:30Z
   }
 
+  TEST_CASE("a step's yes/no booleans stay booleans in the canonical form") {
+    const auto job = load("a.yaml", "steps:\n  - {type: file, action: delete, source: /tmp/x, "
+                                    "dry_run: yes, recursive: off}\n");
+    const auto step = jobs::to_json(job)["steps"][0];
+    CHECK(step["dry_run"] == true);
+    CHECK(step["recursive"] == false);
+    CHECK(jobs::to_json(load("a.json", jobs::to_json(job).dump())) == jobs::to_json(job));
+  }
+
   TEST_CASE("the flat single-step form is valid as it is") {
     const auto job = load("jobs/daily_data_cleanup.json", R"({
   "name": "daily_data_cleanup",
