@@ -548,6 +548,24 @@ void print_table(const std::vector<Row>& rows) {
   }
 }
 
+// With JOBS_BENCH_TSV set (bench/run-all sets it), the rows are also appended to that file as
+// tab-separated lines: source, figure, target, median, spread, ratio, result.
+void append_tsv(const std::vector<Row>& rows) {
+  const char* path = std::getenv("JOBS_BENCH_TSV");
+  if (path == nullptr || *path == '\0') {
+    return;
+  }
+  FILE* out = std::fopen(path, "a");
+  if (out == nullptr) {
+    die(std::string("cannot append to ") + path + ": " + std::strerror(errno));
+  }
+  for (const Row& row : rows) {
+    std::fprintf(out, "exec\t%s\t%s\t%s\t%s\t%s\t%s\n", row.figure.c_str(), row.target.c_str(),
+                 row.value.c_str(), row.spread.c_str(), row.ratio.c_str(), row.result.c_str());
+  }
+  std::fclose(out);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -590,6 +608,7 @@ int main(int argc, char** argv) {
   }
   std::printf("\n");
   print_table(rows);
+  append_tsv(rows);
   std::printf("\n");
   for (const std::string& note : notes) {
     std::printf("%s\n", note.c_str());
