@@ -82,7 +82,7 @@ void register_url_secrets(Run& run, const jobs::Node& n) {
     if (ref.name.starts_with("secret.")) {
       const std::string value = run.c.value(ref.name);
       run.secret(value);
-      run.secret(url_encoded(value));
+      run.secret(net::percent_encode(value));
     }
   }
   for (const auto& item : n.items) {
@@ -98,8 +98,7 @@ BuiltinResult run_http(const BuiltinContext& c, bool webhook) {
   register_url_secrets(run, c.step.keys);
   net::Request request;
   request.method = webhook ? "POST" : text(c, "method", "GET");
-  request.url = jobs::substitute_variables(
-      text(c, "url"), [&](const std::string& variable) { return url_encoded(c.value(variable)); });
+  request.url = url_with_variables(text(c, "url"), c.value);
   request.headers = pairs(c, "headers");
   request.query = pairs(c, "query");
   if (const jobs::Node* json = key(c, "json")) {
@@ -380,6 +379,16 @@ resolve(const Credential& c, const std::map<std::string, std::string>& secrets) 
   }
   }
   return std::optional<std::string>();
+}
+
+std::string url_with_variables(std::string_view url,
+                               const std::function<std::string(const std::string&)>& value) {
+  const auto refs = jobs::find_variables(url);
+  if (refs.size() == 1 && refs[0].begin == 0 && refs[0].end == url.size()) {
+    return value(refs[0].name);
+  }
+  return jobs::substitute_variables(
+      url, [&](const std::string& name) { return net::percent_encode(value(name)); });
 }
 
 base::Result<mail::Server> smtp_server(const Smtp& smtp,

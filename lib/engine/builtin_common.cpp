@@ -76,24 +76,6 @@ std::vector<std::pair<std::string, std::string>> pairs(const BuiltinContext& c, 
   return out;
 }
 
-// Percent-encodes all but the unreserved characters of RFC 3986: a variable's value inside a
-// URL stays one path segment or query value.
-std::string url_encoded(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (const char ch : s) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (std::isalnum(u) != 0 || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-      out += ch;
-    } else {
-      out += '%';
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    }
-  }
-  return out;
-}
-
 // A JSON value from the step's YAML/JSON, with variables substituted into its strings (the
 // values are JSON-escaped when the body is written, never spliced into JSON text).
 nlohmann::json json_value(const BuiltinContext& c, const jobs::Node& n) {

@@ -36,8 +36,6 @@ std::string substitute(const BuiltinContext& c, std::string_view s);
 std::vector<std::string> list(const BuiltinContext& c, const char* name);
 // A map key, each value substituted.
 std::vector<std::pair<std::string, std::string>> pairs(const BuiltinContext& c, const char* name);
-// Percent-encodes all but the unreserved characters of RFC 3986.
-std::string url_encoded(std::string_view s);
 // A JSON value from the step's YAML/JSON, with variables substituted into its strings.
 nlohmann::json json_value(const BuiltinContext& c, const jobs::Node& n);
 // A path of the step, absolute: variables substituted, relative to the job file's folder.

@@ -9,9 +9,11 @@
 #include <mail/smtp.hpp>
 #include <sql/sql.hpp>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace engine {
@@ -48,6 +50,12 @@ struct Integrations {
 // The password `c` names; nullopt for Source::none; an error saying what is missing.
 base::Result<std::optional<std::string>> resolve(const Credential& c,
                                                  const std::map<std::string, std::string>& secrets);
+
+// `url` with its ${...} references replaced: each value percent-encoded, so that it stays one
+// path segment or query value whatever it holds (`/`, `?`, `&`, spaces), except when the whole
+// URL is one reference, whose value is then the URL itself (`url: ${secret.SLACK_HOOK}`).
+std::string url_with_variables(std::string_view url,
+                               const std::function<std::string(const std::string&)>& value);
 
 // The SMTP server with its password resolved; the error says what is missing ("smtp: ...").
 base::Result<mail::Server> smtp_server(const Smtp& smtp,

@@ -1,4 +1,5 @@
 #include <engine/executor.hpp>
+#include <engine/integrations.hpp>
 #include <engine/notify.hpp>
 #include <jobs/variables.hpp>
 #include <mail/smtp.hpp>
@@ -233,9 +234,15 @@ std::vector<Notified> send_notifications(const NotifyContext& c) {
   for (const auto& n : list) {
     std::vector<std::string> targets;
     for (const auto& t : n.targets) {
-      targets.push_back(jobs::substitute_variables(t, c.value));
+      targets.push_back(n.kind == "webhook" ? url_with_variables(t, c.value)
+                                            : jobs::substitute_variables(t, c.value));
     }
     std::map<std::string, std::string> secrets = c.secrets;
+    if (n.kind == "webhook") {
+      for (const auto& [name, value] : c.secrets) {
+        secrets[name + " in a URL"] = net::percent_encode(value); // as it is in the target
+      }
+    }
     Notified done{c.event, n.kind, {}, {}};
     for (const auto& t : targets) {
       done.target += (done.target.empty() ? "" : n.kind == "email" ? ", " : " ") + t;

@@ -17,8 +17,8 @@ std::string pipeline_url(const Pipeline& p) {
   while (!base.empty() && base.back() == '/') {
     base.pop_back();
   }
-  return base + "/" + detail::percent_encode(p.organization) + "/" +
-         detail::percent_encode(p.project) + "/_apis/pipelines/" + std::to_string(p.pipeline_id);
+  return base + "/" + percent_encode(p.organization) + "/" + percent_encode(p.project) +
+         "/_apis/pipelines/" + std::to_string(p.pipeline_id);
 }
 
 Request make_request(const Pipeline& p, std::string method, std::string url) {

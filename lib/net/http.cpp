@@ -245,7 +245,7 @@ std::string full_url(const Request& request) {
     joiner = "&";
   }
   for (const auto& [name, value] : request.query) {
-    base += joiner + detail::percent_encode(name) + "=" + detail::percent_encode(value);
+    base += joiner + percent_encode(name) + "=" + percent_encode(value);
     joiner = "&";
   }
   return base + fragment;
@@ -681,8 +681,6 @@ Exchange send(const Request& request, const StatusSet& expect, const Retry& retr
   return detail::send(request, expect, retry, cancel, log, log);
 }
 
-namespace detail {
-
 std::string percent_encode(std::string_view s) {
   static constexpr char hex[] = "0123456789ABCDEF";
   std::string out;
@@ -699,6 +697,8 @@ std::string percent_encode(std::string_view s) {
   }
   return out;
 }
+
+namespace detail {
 
 bool wait_or_cancel(std::chrono::milliseconds d, exec::CancelToken* cancel) {
   auto deadline = std::chrono::steady_clock::now() + d;

@@ -102,6 +102,10 @@ Exchange send(const Request& request, const StatusSet& expect, const Retry& retr
 // `url` without the user and password of its authority, for messages.
 std::string redact_url(std::string_view url);
 
+// Percent-encodes all but the unreserved characters of RFC 3986 (letters, digits, - . _ ~): a
+// value inside a URL stays one path segment or query value.
+std::string percent_encode(std::string_view s);
+
 // A duration for messages: "1s", "1.5s", "250ms", "2m", "1h30m".
 std::string format_wait(std::chrono::milliseconds d);
 

@@ -21,8 +21,4 @@ Exchange send(const Request& request, const StatusSet& expect, const Retry& retr
 // Waits `d`, or less when `cancel` fires. False when it was cancelled.
 bool wait_or_cancel(std::chrono::milliseconds d, exec::CancelToken* cancel);
 
-// Percent-encodes all but the unreserved characters (RFC 3986): for query parts and path
-// segments.
-std::string percent_encode(std::string_view s);
-
 } // namespace net::detail

@@ -1,4 +1,5 @@
 #include <engine/executor.hpp>
+#include <engine/integrations.hpp>
 #include <engine/notify.hpp>
 #include <jobs/loader.hpp>
 
@@ -441,7 +442,7 @@ steps:
       }
     } notes;
     auto o = options(clock);
-    o.secrets = {{"HOOK", "s3cr3t-token"}};
+    o.secrets = {{"HOOK", "s3cr3t/token"}};
     const auto j = job(R"(
 notify:
   on_success: [ { webhook: "http://127.0.0.1:1/hook/${secret.HOOK}" } ]
@@ -452,7 +453,7 @@ steps:
     CHECK(engine::secrets_used(j) == std::set<std::string>{"HOOK"});
     engine::run_with_retries(j, o, notes);
     REQUIRE(notes.sent.size() == 1);
-    CHECK(notes.sent[0].target == "http://127.0.0.1:1/hook/***");
+    CHECK(notes.sent[0].target == "http://127.0.0.1:1/hook/***"); // sent as s3cr3t%2Ftoken
     CHECK(notes.sent[0].error.find("s3cr3t") == std::string::npos);
     CHECK_FALSE(notes.sent[0].error.empty()); // nothing listens on port 1
 
@@ -462,6 +463,17 @@ steps:
     notes.sent.clear();
     engine::run_with_retries(j, o, notes);
     CHECK(notes.sent.empty());
+  }
+
+  TEST_CASE("url_with_variables encodes each value, unless the URL is one variable") {
+    const auto value = [](const std::string& name) {
+      return name == "env.SEG" ? std::string("../admin") : std::string("a&b=1 c");
+    };
+    CHECK(engine::url_with_variables("http://h/hook/${env.SEG}?q=${env.Q}&fixed=1", value) ==
+          "http://h/hook/..%2Fadmin?q=a%26b%3D1%20c&fixed=1");
+    CHECK(engine::url_with_variables("${env.SEG}", value) == "../admin");
+    CHECK(engine::url_with_variables(" ${env.SEG}", value) == " ..%2Fadmin");
+    CHECK(engine::url_with_variables("http://h/$${x}", value) == "http://h/${x}");
   }
 
   TEST_CASE("tail_lines keeps the last lines within a byte limit") {
