@@ -167,7 +167,11 @@ nlohmann::ordered_json to_json(const Node& node) {
       return node.scalar == "true";
     }
     if (is_json_number(node.scalar)) {
-      return nlohmann::ordered_json::parse(node.scalar);
+      // A number too large for a double (1e999) stays text, as the loader read it.
+      auto number = nlohmann::ordered_json::parse(node.scalar, nullptr, false);
+      if (!number.is_discarded()) {
+        return number;
+      }
     }
     return node.scalar;
   }

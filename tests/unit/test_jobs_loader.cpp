@@ -145,6 +145,14 @@ steps:
     CHECK(jobs::to_json(load("a.json", jobs::to_json(job).dump())) == jobs::to_json(job));
   }
 
+  TEST_CASE("a number too large for a double stays text in the canonical form") {
+    // jobsctl show said "internal error: number overflow" (found by fuzz_job_load).
+    const auto job = load("a.yaml", "steps:\n  - {type: http, url: \"http://x/\", "
+                                    "expect_status: [200, 1e99999]}\n");
+    const auto statuses = jobs::to_json(job)["steps"][0]["expect_status"];
+    CHECK(statuses == nlohmann::ordered_json::parse(R"([200, "1e99999"])"));
+  }
+
   TEST_CASE("the flat single-step form is valid as it is") {
     const auto job = load("jobs/daily_data_cleanup.json", R"({
   "name": "daily_data_cleanup",
