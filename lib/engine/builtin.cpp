@@ -154,6 +154,13 @@ BuiltinResult run_http(const BuiltinContext& c, bool webhook) {
     run.r.fields["body"] = response.body.substr(0, 65536);
     const auto parsed = nlohmann::json::parse(response.body, nullptr, false);
     run.r.fields["json"] = parsed.is_discarded() ? "" : json_text(parsed);
+    const auto type = response.header("Content-Type");
+    if (parsed.is_discarded() && type && type->find("json") != std::string::npos) {
+      run.line("the body is not valid JSON" +
+               std::string(response.truncated ? " (it was truncated at max_body)" : "") +
+               ", though its Content-Type is " + *type + ": ${steps." + c.step.id +
+               ".json} is empty");
+    }
     auto headers = nlohmann::json::object();
     for (const auto& [k, v] : response.headers) {
       headers[k] = v;

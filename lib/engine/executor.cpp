@@ -322,6 +322,7 @@ Prepared prepare(const jobs::StepDefinition& step, Context& c) {
   p.spec.limits.memory = c.job.limits.memory;
   p.spec.limits.cpu_time = c.job.limits.cpu_time;
   p.spec.limits.open_files = c.job.limits.open_files;
+  p.spec.limits.processes = c.job.limits.processes;
   if (c.job.limits.output) {
     p.spec.output_limit = *c.job.limits.output;
   }
@@ -415,11 +416,19 @@ std::string output_value(const std::string& out) {
   return v;
 }
 
-// The variables of an execution: the runner's environment with the job's env on top.
+// The variables of an execution: the runner's environment (with run_as's identity) and the
+// job's env on top.
 Context context_of(const jobs::JobDefinition& job, const RunOptions& options, JobResult& r) {
   Context c{job, options, r, options.environment, {}, r.start};
   if (options.scheduled_time) {
     c.scheduled = TimePoint(std::chrono::seconds(*options.scheduled_time));
+  }
+  // A run_as job's processes get their user's HOME, USER and LOGNAME, not the runner's; its
+  // env may still set them.
+  if (!job.run_as.empty()) {
+    for (auto& [k, v] : exec::user_environment(job.run_as)) {
+      set_env(c.base, k, std::move(v));
+    }
   }
   for (const auto& [k, v] : job.env) {
     set_env(c.base, k, jobs::substitute_variables(v, [&](const std::string& name) {
@@ -677,12 +686,18 @@ JobResult run_job(const jobs::JobDefinition& job, const RunOptions& options, Eve
         } else if (process.cancelled) {
           s.status = Status::cancelled;
           s.error_message = "cancelled";
+          if (process.killed) {
+            s.error_message += " (killed: it ignored SIGTERM for the grace period)";
+          }
         } else if (process.timed_out) {
           s.status = Status::timeout;
           const bool job_limit = past_deadline() && (!step.timeout || *step.timeout > *job.timeout);
           s.error_message =
               job_limit ? "the job's timeout of " + base::format_duration(*job.timeout) + " ran out"
                         : "timed out after " + base::format_duration(*step.timeout);
+          if (process.killed) {
+            s.error_message += " (killed: it ignored SIGTERM for the grace period)";
+          }
         } else if (process.exit_code == 0) {
           s.status = Status::success;
         } else {

@@ -270,6 +270,21 @@ std::optional<User> find_user(const std::string& name, std::string& error) {
   return user;
 }
 
+// Marks every descriptor from 3 up close-on-exec: the runner's own (its logs, the store, the
+// socket, inherited ones) must not reach a step, least of all one running as another user. The
+// report pipe stays usable until exec. Falls back to one fcntl per descriptor before Linux 5.11.
+void close_on_exec_from_3() {
+  if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) {
+    return;
+  }
+  rlimit r{};
+  getrlimit(RLIMIT_NOFILE, &r);
+  const int max = r.rlim_cur == RLIM_INFINITY ? 65536 : static_cast<int>(r.rlim_cur);
+  for (int fd = 3; fd < max; ++fd) {
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+}
+
 // In the child between fork and exec: async-signal-safe calls only.
 [[noreturn]] void child(const ProcessSpec& spec, const std::string& program,
                         const std::vector<char*>& argv, const std::vector<char*>& envp,
@@ -288,6 +303,7 @@ std::optional<User> find_user(const std::string& name, std::string& error) {
   dup2(in, 0);
   dup2(out, 1);
   dup2(err, 2);
+  close_on_exec_from_3();
   if (!spec.working_directory.empty() && chdir(spec.working_directory.c_str()) != 0) {
     fail(0);
   }
@@ -527,6 +543,7 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
     posix_spawn_file_actions_adddup2(&actions, in_read.get(), 0);
     posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
     posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3); // as close_on_exec_from_3()
     posix_spawnattr_t attributes;
     posix_spawnattr_init(&attributes);
     // Handled signals are reset by exec itself; only ignored ones would pass to the child.
@@ -774,6 +791,17 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
   result.max_rss_kb = usage.ru_maxrss;
   result.end = std::chrono::system_clock::now();
   return result;
+}
+
+std::vector<std::pair<std::string, std::string>> user_environment(const std::string& name) {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (getpwnam_r(name.c_str(), &pw, buffer.data(), buffer.size(), &found) != 0 ||
+      found == nullptr) {
+    return {};
+  }
+  return {{"HOME", pw.pw_dir}, {"USER", pw.pw_name}, {"LOGNAME", pw.pw_name}};
 }
 
 } // namespace exec

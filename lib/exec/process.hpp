@@ -95,6 +95,10 @@ int reap_orphans();
 // that name in `path` (a PATH value). Empty when there is none.
 std::string find_program(const std::string& name, const std::string& path);
 
+// HOME, USER and LOGNAME of the user `name` from the password database, as a login sets them
+// (and cron and systemd do for a job's user); empty when there is no such user.
+std::vector<std::pair<std::string, std::string>> user_environment(const std::string& name);
+
 // Keeps the first and last `limit / 2` bytes of a stream, and counts the rest.
 class BoundedBuffer {
 public:

@@ -249,6 +249,9 @@ nlohmann::ordered_json to_json(const JobDefinition& job) {
   if (job.limits.open_files) {
     limits["open_files"] = *job.limits.open_files;
   }
+  if (job.limits.processes) {
+    limits["processes"] = *job.limits.processes;
+  }
   if (job.limits.output) {
     limits["output"] = size_text(*job.limits.output);
   }

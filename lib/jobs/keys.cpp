@@ -21,7 +21,7 @@ const std::vector<KeySpec>& job_keys() {
       {"working_directory", ValueType::string, "Folder the steps run in"},
       {"env", ValueType::string_map, "Environment variables for every step"},
       {"run_as", ValueType::string, "User the steps run as (jobsd running as root only)"},
-      {"limits", ValueType::map, "memory, cpu_time, open_files, output"},
+      {"limits", ValueType::map, "memory, cpu_time, open_files, processes, output"},
       {"notify", ValueType::map,
        "on_failure, on_success and on_retry lists of {email: ...}, {webhook: ...} or "
        "{command: ...}"},
@@ -67,6 +67,8 @@ const std::vector<KeySpec>& limits_keys() {
       {"memory", ValueType::size, "Address space limit (512M, 2G)"},
       {"cpu_time", ValueType::duration, "CPU time limit"},
       {"open_files", ValueType::integer, "Open file descriptors limit"},
+      {"processes", ValueType::integer,
+       "Processes of the step's user (not enforced for root: use run_as)"},
       {"output", ValueType::size, "Bytes of stdout and stderr kept per step (default 1M)"},
   };
   return keys;

@@ -824,11 +824,22 @@ LoadedFile load_job_text(const std::string& path, std::string_view text,
       if (const Node* x = v->find("open_files")) {
         job.limits.open_files = r.integer(*x, "open_files", 1, 1 << 20);
       }
+      if (const Node* x = v->find("processes")) {
+        // Up to the kernel's PID_MAX_LIMIT.
+        job.limits.processes = r.integer(*x, "processes", 1, 1 << 22);
+        // Linux does not hold root to RLIMIT_NPROC (CAP_SYS_RESOURCE): a limit that would
+        // silently do nothing is said.
+        const bool as_root = job.run_as == "root" || (job.run_as.empty() && options.daemon_is_root);
+        if (job.limits.processes && as_root) {
+          out.warning(x->mark, "\"processes\": the steps run as root, whom Linux does not hold to "
+                               "this limit; set run_as to another user");
+        }
+      }
       if (const Node* x = v->find("output")) {
         job.limits.output = r.size(*x, "output");
       }
     } else {
-      r.expected(*v, "limits", "a map with memory, cpu_time, open_files, output");
+      r.expected(*v, "limits", "a map with memory, cpu_time, open_files, processes, output");
     }
   }
   if (const Node* v = root.find("notify")) {

@@ -27,6 +27,7 @@ struct Limits {
   std::optional<std::int64_t> memory;     // bytes
   std::optional<std::int64_t> cpu_time;   // seconds
   std::optional<std::int64_t> open_files; // count
+  std::optional<std::int64_t> processes;  // count, of the step's user (RLIMIT_NPROC)
   std::optional<std::int64_t> output;     // bytes of stdout and stderr kept per step
 };
 

@@ -65,6 +65,22 @@ nlohmann::json value_of(const PGresult* res, int row, int column) {
   }
 }
 
+// libpq's message on one line: "...failed: Connection refused Is the server running ...?".
+std::string one_line(std::string message) {
+  std::string out;
+  for (size_t i = 0; i < message.size(); ++i) {
+    if (message[i] == '\n') {
+      while (i + 1 < message.size() && (message[i + 1] == '\t' || message[i + 1] == ' ')) {
+        ++i;
+      }
+      out += ' ';
+    } else {
+      out += message[i];
+    }
+  }
+  return out;
+}
+
 std::string result_message(const PGresult* res, PGconn* conn) {
   const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
   if (primary != nullptr) {
@@ -81,27 +97,11 @@ std::string result_message(const PGresult* res, PGconn* conn) {
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) {
     out.pop_back();
   }
-  return out;
+  return one_line(out);
 }
 
 std::string label(const ConnectionSpec& spec) {
   return spec.name.empty() ? std::string("PostgreSQL") : spec.name;
-}
-
-// libpq's message on one line: "...failed: Connection refused Is the server running ...?".
-std::string one_line(std::string message) {
-  std::string out;
-  for (size_t i = 0; i < message.size(); ++i) {
-    if (message[i] == '\n') {
-      while (i + 1 < message.size() && (message[i + 1] == '\t' || message[i + 1] == ' ')) {
-        ++i;
-      }
-      out += ' ';
-    } else {
-      out += message[i];
-    }
-  }
-  return out;
 }
 
 // Library code does not print: libpq's default writes NOTICEs to stderr.
@@ -233,7 +233,7 @@ private:
     }
     if (PQsendQueryParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr,
                           values.data(), nullptr, nullptr, 0) == 0) {
-      return clean_message(PQerrorMessage(conn_), password_);
+      return one_line(clean_message(PQerrorMessage(conn_), password_));
     }
     // Rows one at a time, so that only max_rows of them are ever held.
     PQsetSingleRowMode(conn_);
@@ -299,7 +299,7 @@ private:
   std::optional<std::string> wait(const Watch& watch) {
     while (true) {
       if (PQflush(conn_) < 0 || PQconsumeInput(conn_) == 0) {
-        return clean_message(PQerrorMessage(conn_), password_);
+        return one_line(clean_message(PQerrorMessage(conn_), password_));
       }
       if (PQisBusy(conn_) == 0) {
         return std::nullopt;

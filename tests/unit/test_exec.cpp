@@ -1,6 +1,7 @@
 #include <exec/process.hpp>
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -188,6 +189,26 @@ TEST_SUITE("exec") {
     CHECK(r.signal == SIGTERM);
   }
 
+  TEST_CASE("no descriptor of the runner reaches the child, with or without limits") {
+    // Opened without O_CLOEXEC, as spdlog opens jobsd.log: the security test found a run_as
+    // step writing into jobsd's audit.log through such a descriptor.
+    const int fd = ::open("/dev/null", O_WRONLY);
+    REQUIRE(fd > 2);
+    const std::string probe = "test -e /proc/self/fd/" + std::to_string(fd) + " && echo leaked";
+    auto spec = sh(probe + "; exit 0");
+    CHECK(exec::run_process(spec).out.empty());
+    spec.limits.open_files = 256; // the fork path
+    CHECK(exec::run_process(spec).out.empty());
+    ::close(fd);
+  }
+
+  TEST_CASE("user_environment: a run_as user's HOME, USER and LOGNAME") {
+    using Env = std::vector<std::pair<std::string, std::string>>;
+    CHECK(exec::user_environment("root") ==
+          Env{{"HOME", "/root"}, {"USER", "root"}, {"LOGNAME", "root"}});
+    CHECK(exec::user_environment("no-such-user-xyz").empty());
+  }
+
   TEST_CASE("limits and run_as") {
     auto spec = sh("ulimit -n");
     spec.limits.open_files = 64;
@@ -211,6 +232,53 @@ TEST_SUITE("exec") {
     spec.run_as = "no-such-user-xyz";
     CHECK(exec::run_process(spec).start_error == "run_as: no user \"no-such-user-xyz\" on this "
                                                  "machine");
+  }
+
+  TEST_CASE("limits.processes is the user's RLIMIT_NPROC, enforced for a user that is not root") {
+    // Soft and hard (dash's ulimit has no -u).
+    auto spec =
+        sh("python3 -c 'import resource; print(resource.getrlimit(resource.RLIMIT_NPROC))'");
+    spec.limits.processes = 4000;
+    CHECK(exec::run_process(spec).out == "(4000, 4000)\n");
+    if (geteuid() != 0) {
+      // Held by this user's own count (this runner's threads among them): not tried here.
+      MESSAGE("skip: the fork test needs root, to run as nobody");
+      return;
+    }
+    // As nobody, 60 forks under a limit of 20: those past it fail with EAGAIN. Other
+    // processes of nobody on the machine count too, so fewer may succeed, never more.
+    spec = exec::ProcessSpec{};
+    spec.argv = {"python3", "-c", R"(
+import os, signal, errno, time
+ok, failed = [], set()
+for _ in range(60):
+    try:
+        pid = os.fork()
+    except OSError as e:
+        failed.add(errno.errorcode[e.errno])
+        continue
+    if pid == 0:
+        time.sleep(30)
+        os._exit(0)
+    ok.append(pid)
+for pid in ok:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+print(len(ok), " ".join(sorted(failed)))
+)"};
+    spec.env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"}};
+    spec.run_as = "nobody";
+    spec.limits.processes = 20;
+    const auto r = exec::run_process(spec);
+    CAPTURE(r.start_error);
+    CAPTURE(r.err);
+    REQUIRE(r.exit_code == 0);
+    const int forked = std::stoi(r.out);
+    CHECK(forked < 20);
+    CHECK(r.out.substr(r.out.find(' ')) == " EAGAIN\n");
+    // Without the limit, the same 60 forks all succeed.
+    spec.limits.processes.reset();
+    CHECK(exec::run_process(spec).out == "60 \n");
   }
 
   TEST_CASE("find_program searches PATH for executable files") {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -341,6 +342,43 @@ steps:
           Lines{"1:9: warning: \"run_as\": only a daemon running as root can switch users; the "
                 "job will fail to start here"});
     CHECK(findings("a.yaml", "run_as: report\ncommand: ls\n", true) == Lines{});
+  }
+
+  TEST_CASE("limits.processes: a count, and a warning where root would ignore it") {
+    const auto job = load("a.yaml", "limits: { processes: 100 }\ncommand: ls\n");
+    CHECK(job.limits.processes == 100);
+    CHECK(jobs::to_json(job)["limits"]["processes"] == 100);
+    CHECK(jobs::to_json(load("a.json", jobs::to_json(job).dump())) == jobs::to_json(job));
+    CHECK(findings("a.yaml", "limits: { processes: 4194304 }\nrun_as: nobody\ncommand: ls\n")
+              .empty());
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"0", "\"0\""},     {"-1", "\"-1\""},     {"4194305", "\"4194305\""},
+        {"1.5", "\"1.5\""}, {"many", "\"many\""}, {"\"100\"", "the string \"100\""},
+        {"[1]", "a list"}};
+    for (const auto& entry : bad) {
+      const std::string& value = entry.first;
+      const std::string& got = entry.second;
+      CAPTURE(value);
+      CHECK(findings("a.yaml",
+                     "run_as: nobody\nlimits: { processes: " + value + " }\ncommand: ls\n") ==
+            Lines{"2:22: error: \"processes\": expected a whole number from 1 to 4194304, got " +
+                  got});
+    }
+    CHECK(
+        findings("a.json", "{\"run_as\": \"nobody\",\n \"limits\": {\"processes\": 0},\n"
+                           " \"command\": \"ls\"}") ==
+        Lines{"2:26: error: \"processes\": expected a whole number from 1 to 4194304, got \"0\""});
+    // Root: jobsd as root without run_as, or run_as root, whatever the daemon.
+    const Lines as_root{"1:22: warning: \"processes\": the steps run as root, whom Linux does not "
+                        "hold to this limit; set run_as to another user"};
+    CHECK(findings("a.yaml", "limits: { processes: 100 }\ncommand: ls\n", true) == as_root);
+    CHECK(findings("a.yaml", "limits: { processes: 100 }\nrun_as: root\ncommand: ls\n", true) ==
+          as_root);
+    CHECK(findings("a.yaml", "limits: { processes: 100 }\ncommand: ls\n", false) == Lines{});
+    CHECK(findings("a.yaml", "limits: { processes: 100 }\nrun_as: nobody\ncommand: ls\n", true) ==
+          Lines{});
+    CHECK(findings("a.yaml", "limits: { proceses: 100 }\ncommand: ls\n") ==
+          Lines{"1:11: error: unknown limits key \"proceses\"; did you mean \"processes\"?"});
   }
 
   TEST_CASE("syntax errors say where, in both formats") {
