@@ -220,6 +220,26 @@ public:
     complete(std::move(copy), 0, found->second.size);
   }
 
+  // yaml-cpp writes the escapes \N and \_ of double-quoted scalars as the single bytes 0x85 and
+  // 0xA0, not as UTF-8. The text was checked to be UTF-8, so every byte that is not is one of
+  // those: each becomes the character it stands for (U+0085, U+00A0).
+  static std::string as_utf8(const std::string& value) {
+    std::string out;
+    for (size_t i = 0; i < value.size();) {
+      const size_t length = utf8_length(value, i);
+      if (length == 0) {
+        const auto byte = static_cast<unsigned char>(value[i]);
+        out += static_cast<char>(0xC0 | (byte >> 6));
+        out += static_cast<char>(0x80 | (byte & 0x3F));
+        ++i;
+      } else {
+        out.append(value, i, length);
+        i += length;
+      }
+    }
+    return out;
+  }
+
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                 const std::string& value) override {
     const size_t offset = source_.offset(mark);
@@ -228,7 +248,7 @@ public:
     Node node;
     node.kind = Node::Kind::scalar;
     node.mark = source_.mark(offset);
-    node.scalar = value;
+    node.scalar = as_utf8(value);
     // yaml-cpp tags a quoted or block scalar "!" and a plain one "?".
     node.quoted = tag == "!" || tag == "tag:yaml.org,2002:str";
     count(1, node.mark);

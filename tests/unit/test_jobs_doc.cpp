@@ -320,6 +320,13 @@ TEST_SUITE("jobs::parse_json") {
 }
 
 TEST_SUITE("jobs::parse_yaml") {
+  TEST_CASE("the escapes \\N, \\_, \\L and \\P become UTF-8") {
+    // yaml-cpp gives \N and \_ as the bytes 0x85 and 0xA0; jobsctl show threw on them (found
+    // by fuzz_job_load).
+    const auto doc = yaml(R"(a: "x\N\_\L\Py")");
+    CHECK(doc.entries[0].value.scalar == "x\u0085\u00a0\u2028\u2029y");
+  }
+
   TEST_CASE("marks every key and value of a job file") {
     const auto doc = yaml(job_yaml);
     REQUIRE(doc.is_map());
