@@ -9,7 +9,7 @@ packages=(
   doctest-dev librapidcheck-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format mandoc
   libcurl4-openssl-dev libarchive-dev libpq-dev unixodbc unixodbc-dev odbc-postgresql libsqliteodbc
-  postgresql libcpp-httplib-dev openssl
+  postgresql libcpp-httplib-dev openssl libfaketime
 )
 
 missing=()

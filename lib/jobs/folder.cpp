@@ -166,7 +166,14 @@ std::vector<LoadedFile> load_files(const std::vector<std::string>& paths,
   std::atomic<size_t> next{0};
   const auto work = [&] {
     for (size_t i = next++; i < paths.size(); i = next++) {
-      files[i] = load_job_file(paths[i], options);
+      // An exception escaping a worker thread would end the process (jobsd included): it
+      // becomes that file's error, and the other files load.
+      try {
+        files[i] = load_job_file(paths[i], options);
+      } catch (const std::exception& e) {
+        files[i] = LoadedFile{paths[i], std::nullopt, {}};
+        add_error(files[i], {}, std::string("internal error loading this file: ") + e.what());
+      }
     }
   };
   const size_t workers =

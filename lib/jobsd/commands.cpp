@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -60,6 +61,12 @@ std::optional<std::int64_t> int_arg(const ipc::Request& r, const char* key) {
     throw CommandError{ipc::code::invalid, std::string("\"") + key + "\" must be an integer"};
   }
   return it->get<std::int64_t>();
+}
+
+std::int64_t steady_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 ipc::Json iso_or_null(std::optional<std::int64_t> seconds) {
@@ -241,6 +248,9 @@ Daemon::Reply Daemon::cmd_status(Connection&, const ipc::Request&) {
   for (const auto& d : last_reload_.errors) {
     errors.push_back(diagnostic_json(d));
   }
+  // The history store's writes (waiting in memory while it fails) and jobsd.log's lines.
+  const store::Health health = store_->health();
+  const Logs::Lost lost = logs_->lost();
   ipc::Json scheduled = ipc::Json::array();
   for (const auto& o : one_offs_) {
     scheduled.push_back({{"job", o.job_id}, {"at", tz::format_utc(o.at)}, {"user", o.user}});
@@ -250,7 +260,7 @@ Daemon::Reply Daemon::cmd_status(Connection&, const ipc::Request&) {
       {"version", options_.version},
       {"pid", getpid()},
       {"started", store::iso_time(started_ms_)},
-      {"uptime_seconds", (now_ms() - started_ms_) / 1000},
+      {"uptime_seconds", (steady_now_ms() - up_since_ms_) / 1000},
       {"stopping", stopping_},
       {"jobs_dir", config_.jobs_dir},
       {"state_dir", config_.state_dir},
@@ -271,7 +281,20 @@ Daemon::Reply Daemon::cmd_status(Connection&, const ipc::Request&) {
       {"global",
        {{"running", queues_.running()}, {"queued", queued}, {"limit", queues_.global_limit()}}},
       {"running", running},
-      {"scheduled", scheduled}};
+      {"scheduled", scheduled},
+      {"store",
+       {{"path", state_.store_path()},
+        {"ok", health.fault.empty()},
+        {"fault", health.fault.empty() ? ipc::Json(nullptr) : ipc::Json(health.fault)},
+        {"since", health.since_ms ? ipc::Json(store::iso_time(health.since_ms)) : nullptr},
+        {"waiting", health.waiting},
+        {"made_late", health.made_late},
+        {"lost", health.lost}}},
+      {"log",
+       {{"ok", lost.lines == 0},
+        {"lost_lines", lost.lines},
+        {"since", lost.lines ? ipc::Json(store::iso_time(lost.since_ms)) : nullptr},
+        {"error", lost.lines ? ipc::Json(lost.error) : nullptr}}}};
   return r;
 }
 

@@ -210,6 +210,8 @@ Daemon::~Daemon() {
       x->thread.join();
     }
   }
+  // Its thread may tell notice_fd_ that it has notes until it is closed.
+  store_.reset();
   for (auto& [fd, c] : connections_) {
     ::close(fd);
   }
@@ -242,6 +244,7 @@ base::Result<bool> Daemon::start() {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   started_ms_ = now_ms();
+  up_since_ms_ = steady_ms();
 
   std::error_code ec;
   fs::create_directories(config_.state_dir, ec);
@@ -285,7 +288,20 @@ base::Result<bool> Daemon::start() {
   log.info("jobsd {} starting (pid {}): jobs {}, state {}, logs {}", options_.version, getpid(),
            config_.jobs_dir, config_.state_dir, state_.log_dir());
 
-  auto opened = store::open_sqlite(state_.store_path());
+  // Made before the store: its thread tells the loop through it that it has notes.
+  notice_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  store::OpenOptions store_options;
+  // The jobs run whether or not their history can be written: a write that fails for a
+  // reason that passes (another process's lock, a full disk) waits in memory and is made once
+  // the store works again, and status says so meanwhile. A lock held longer than a second is a
+  // fault: a fire does not wait for it longer.
+  store_options.defer_failed_writes = true;
+  store_options.busy_timeout = std::chrono::seconds(1);
+  store_options.on_note = [fd = notice_fd_] {
+    const std::uint64_t one = 1;
+    (void)::write(fd, &one, sizeof one);
+  };
+  auto opened = store::open_sqlite(state_.store_path(), store_options);
   if (!opened) {
     return opened.error();
   }
@@ -323,7 +339,6 @@ base::Result<bool> Daemon::start() {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   signal_fd_ = signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
   timer_fd_ = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
-  notice_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (epoll_fd_ < 0 || signal_fd_ < 0 || timer_fd_ < 0 || notice_fd_ < 0) {
     return failure(system_error("cannot set up the event loop"));
   }
@@ -378,6 +393,15 @@ int Daemon::run() {
   while (!(stopping_ && running_.empty())) {
     loop_once();
   }
+  if (store_->health().waiting > 0) {
+    store_->flush();
+  }
+  report_faults();
+  if (const auto h = store_->health(); h.waiting > 0) {
+    logs_->daemon().error("{} write{} to the history store that waited in memory {} lost: {}",
+                          h.waiting, h.waiting == 1 ? "" : "s", h.waiting == 1 ? "is" : "are",
+                          h.fault);
+  }
   logs_->daemon().info("stopped");
   notify_systemd("STOPPING=1");
   ::unlink(config_.socket.c_str());
@@ -423,6 +447,7 @@ void Daemon::loop_once() {
     }
   }
   drain_notices();
+  report_faults();
   pump_all();
   sweep_followers();
   close_finished();
@@ -551,6 +576,17 @@ void Daemon::on_signal() {
   }
 }
 
+void Daemon::report_faults() {
+  for (const auto& note : store_->take_notes()) {
+    if (note.problem) {
+      logs_->daemon().error("{}", note.text);
+    } else {
+      logs_->daemon().info("{}", note.text);
+    }
+  }
+  logs_->report_lost();
+}
+
 void Daemon::check_clocks() {
   const std::int64_t real = clock_ms(CLOCK_REALTIME);
   const std::int64_t boot = clock_ms(CLOCK_BOOTTIME);
@@ -560,17 +596,18 @@ void Daemon::check_clocks() {
   if (clocks_known_) {
     const std::int64_t jumped = real_boot - last_real_boot_;
     const std::int64_t slept = boot_mono - last_boot_mono_;
+    // In whole seconds, rounded: each offset is read from two clocks, a moment apart.
+    const auto seconds = [](std::int64_t ms) { return base::format_duration((ms + 500) / 1000); };
     if (slept > jump_threshold_ms) {
-      logs_->daemon().warn("the host was suspended for {}", base::format_duration(slept / 1000));
+      logs_->daemon().warn("the host was suspended for {}", seconds(slept));
       scheduler_.missed(Gap::suspended, (real - slept) / 1000, real / 1000);
     }
     if (jumped > jump_threshold_ms) {
-      logs_->daemon().warn("the wall clock jumped forward by {}",
-                           base::format_duration(jumped / 1000));
+      logs_->daemon().warn("the wall clock jumped forward by {}", seconds(jumped));
       scheduler_.missed(Gap::clock_jump, (real - jumped) / 1000, real / 1000);
     } else if (jumped < -jump_threshold_ms) {
       logs_->daemon().warn("the wall clock went back by {}; fires already handled do not run again",
-                           base::format_duration(-jumped / 1000));
+                           seconds(-jumped));
     }
   }
   clocks_known_ = true;

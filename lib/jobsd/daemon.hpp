@@ -148,6 +148,7 @@ private:
   int poll_timeout_ms();
   void on_signal();
   void check_clocks();
+  void report_faults(); // the history store's and jobsd.log's, in jobsd.log
   void handle_fires();
   void fire(const Fire& f, std::int64_t now);
   void start_fire(const JobPtr& job, std::int64_t instant, const std::string& trigger,
@@ -236,6 +237,7 @@ private:
   bool interrupting_ = false;      // the grace period ended: running executions are cancelled
   std::int64_t stop_deadline_ = 0; // steady ms: the end of the grace period
   std::int64_t started_ms_ = 0;
+  std::int64_t up_since_ms_ = 0;      // steady ms, for the uptime (the clock may jump)
   std::int64_t next_maintenance_ = 0; // UTC ms
   std::int64_t watchdog_every_ = 0;   // ms; 0: no watchdog
   std::int64_t watchdog_next_ = 0;    // steady ms

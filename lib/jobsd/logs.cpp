@@ -50,6 +50,8 @@ Logs::Logs(const std::string& dir, const LogRetention& retention, bool to_stderr
   }
   try {
     daemon_ = open_logger("jobsd", dir + "/jobsd.log", retention, to_stderr);
+    // A line that cannot be written (a full disk) is counted, to be told once it can.
+    daemon_->set_error_handler([this](const std::string& error) { lost_line(error); });
     audit_ = open_logger("audit", dir + "/audit.log", retention, false);
     audit_->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %v", spdlog::pattern_time_type::utc);
   } catch (const spdlog::spdlog_ex& e) {
@@ -64,6 +66,39 @@ Logs::~Logs() {
     if (z.file != nullptr) {
       std::fclose(z.file);
     }
+  }
+}
+
+void Logs::lost_line(const std::string& error) {
+  std::lock_guard lock(lost_mutex_);
+  if (lost_.lines++ == 0) {
+    lost_.since_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    lost_.error = error;
+  }
+}
+
+Logs::Lost Logs::lost() const {
+  std::lock_guard lock(lost_mutex_);
+  return lost_;
+}
+
+void Logs::report_lost() {
+  const Lost before = lost();
+  if (before.lines == 0) {
+    return;
+  }
+  daemon_->warn("jobsd.log: {} line{} could not be written from {} on: {}", before.lines,
+                before.lines == 1 ? "" : "s", tz::format_utc(before.since_ms / 1000), before.error);
+  std::lock_guard lock(lost_mutex_);
+  if (lost_.lines > before.lines) {
+    --lost_.lines; // this report was lost too: not a line to tell about
+    return;
+  }
+  lost_.lines -= before.lines; // what other threads lost meanwhile stays to be told
+  if (lost_.lines == 0) {
+    lost_ = Lost{};
   }
 }
 

@@ -10,9 +10,11 @@
 
 #include <spdlog/logger.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -44,7 +46,21 @@ public:
   // the files being written. Returns how many.
   int prune(std::int64_t now, const std::string& execution_logs);
 
+  // The lines of jobsd.log that could not be written (its disk is full): how many, since when
+  // (UTC ms), and why.
+  struct Lost {
+    std::int64_t lines = 0;
+    std::int64_t since_ms = 0;
+    std::string error;
+  };
+  Lost lost() const;
+  // Once jobsd.log can be written again, says in it how many lines it lost; call it now and
+  // then. Main thread only.
+  void report_lost();
+
 private:
+  void lost_line(const std::string& error);
+
   std::string dir_;
   LogRetention retention_;
   std::shared_ptr<spdlog::logger> daemon_;
@@ -60,6 +76,8 @@ private:
   };
   std::vector<ZoneLine> pending_;
   std::map<std::string, ZoneFile> zones_;
+  mutable std::mutex lost_mutex_;
+  Lost lost_;
 };
 
 } // namespace jobsd

@@ -2,15 +2,22 @@
 // times did not change are not read again; the checks across files run over the whole folder;
 // a file that fails keeps its last good version running; the new set replaces the old at once.
 #include <engine/executor.hpp>
+#include <jobs/doc.hpp>
 #include <jobs/folder.hpp>
 #include <jobsd/daemon.hpp>
+#include <tz/zone.hpp>
 
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace jobsd {
 
@@ -22,6 +29,109 @@ std::int64_t ns(const timespec& t) {
 
 std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));
+}
+
+// jobs::load_files(), except that a file whose loading throws fails alone, with the exception's
+// text at its first line, instead of ending the daemon: the tz library throws when the file of
+// a zone it listed at start is gone by the time a job first names that zone.
+std::vector<jobs::LoadedFile> load_each(const std::vector<std::string>& paths,
+                                        const jobs::LoadOptions& options) {
+  std::vector<jobs::LoadedFile> files(paths.size());
+  std::atomic<size_t> next{0};
+  const auto work = [&] {
+    for (size_t i = next++; i < paths.size(); i = next++) {
+      try {
+        files[i] = jobs::load_job_file(paths[i], options);
+      } catch (const std::exception& e) {
+        files[i] = jobs::LoadedFile{};
+        files[i].path = paths[i];
+        files[i].diagnostics.push_back(
+            {jobs::Severity::error,
+             base::Error{
+                 std::string("cannot load the file: ") + e.what(), {paths[i], 1, 1}, "", 1}});
+      }
+    }
+  };
+  const size_t workers =
+      std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), paths.size() / 64 + 1);
+  std::vector<std::thread> threads;
+  for (size_t k = 1; k < workers; ++k) {
+    threads.emplace_back(work);
+  }
+  work();
+  for (auto& t : threads) {
+    t.join();
+  }
+  return files;
+}
+
+// Why the tz database file of `name` cannot serve any more, or "". The tz library reads a zone's
+// file once, when a job first names it, and jobsd keeps those rules; a file removed or broken
+// since (a tzdata upgrade gone wrong) is found here. The folder is the one lib/tz reads.
+std::string zone_file_problem(const std::string& name) {
+  if (name == "UTC") {
+    return {}; // needs no tzdata
+  }
+  const std::string path = "/usr/share/zoneinfo/" + name;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return path + " cannot be read: " + std::strerror(errno);
+  }
+  char magic[4] = {};
+  if (!in.read(magic, sizeof magic) || std::string_view(magic, sizeof magic) != "TZif") {
+    return path + " is not a tz database file";
+  }
+  return {};
+}
+
+// An error at the value of `key` in the job file `path` (at the file when it has no such key).
+base::Error at_key(const std::string& path, const std::string& key, std::string message) {
+  base::Error e{std::move(message), {path, 0, 0}, "", 1};
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  const auto doc =
+      path.ends_with(".json") ? jobs::parse_json(text, path) : jobs::parse_yaml(text, path);
+  if (doc && doc->is_map()) {
+    if (const jobs::Node* value = doc->find(key)) {
+      e.location.line = value->mark.line;
+      e.location.column = value->mark.column;
+      e.source_line = jobs::source_line(text, value->mark.line);
+      e.length = value->is_scalar() ? std::max<int>(1, static_cast<int>(value->scalar.size())) : 1;
+    }
+  }
+  return e;
+}
+
+// An error when a zone of `job` has lost its tz database file; `checked` remembers the zones
+// looked at in this reload.
+std::optional<jobs::Diagnostic> zone_problem(const jobs::JobDefinition& job,
+                                             std::map<std::string, std::string>& checked) {
+  std::vector<std::pair<const tz::Zone*, std::string>> zones;
+  if (job.zone != nullptr) {
+    zones.emplace_back(job.zone, "timezone");
+  }
+  for (const auto& schedule : job.schedule.compiled) {
+    if (&schedule.zone() != job.zone) {
+      zones.emplace_back(&schedule.zone(), "schedule"); // a CRON_TZ= prefix
+    }
+  }
+  for (const auto& [zone, key] : zones) {
+    auto [it, fresh] = checked.try_emplace(zone->name());
+    if (fresh) {
+      it->second = zone_file_problem(zone->name());
+    }
+    if (!it->second.empty()) {
+      return jobs::Diagnostic{
+          jobs::Severity::error,
+          at_key(job.path, key,
+                 "\"" + key + "\": time zone \"" + zone->name() + "\": " + it->second +
+                     "; jobsd keeps the rules it read before, but would refuse the job if "
+                     "restarted")};
+    }
+  }
+  return std::nullopt;
 }
 
 } // namespace
@@ -89,7 +199,7 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
   for (const auto& [path, f] : files_) {
     report.removed += next.count(path) == 0;
   }
-  auto loaded = jobs::load_files(changed, load_options());
+  auto loaded = load_each(changed, load_options());
   for (size_t i = 0; i < changed.size(); ++i) {
     next[changed[i]].loaded = std::make_shared<const jobs::LoadedFile>(std::move(loaded[i]));
   }
@@ -115,6 +225,7 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
   std::map<std::string, JobPtr> good;
   std::vector<std::string> failing;
   const std::set<std::string> changed_set(changed.begin(), changed.end());
+  std::map<std::string, std::string> zones_checked;
   size_t i = 0;
   for (const auto& [path, f] : files_) {
     bool bad = f.loaded->has_errors();
@@ -130,6 +241,15 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
         if (fresh) {
           log.warn("{}", first_line(jobs::render(d)));
         }
+      }
+    }
+    if (!bad && f.loaded->job) {
+      // A zone whose file is gone fails the file; its last good version (the same job, with the
+      // rules read before) keeps running, as for any file that turned bad.
+      if (auto problem = zone_problem(*f.loaded->job, zones_checked)) {
+        report.errors.push_back(*problem);
+        log.error("{}", first_line(jobs::render(*problem)));
+        bad = true;
       }
     }
     if (!bad) {

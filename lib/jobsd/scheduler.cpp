@@ -259,8 +259,10 @@ void Scheduler::handle(Entry& e, std::int64_t now, std::vector<Fire>& out,
     }
   }
   if (dropped > 0) {
-    note(std::to_string(dropped) + " fire" + (dropped == 1 ? "" : "s") + " passed " +
-         cause_text(*dropped_cause) + "; not caught up (interval schedules follow real time, " +
+    // With more fires than were looked at, the older ones passed too.
+    note((more ? "more than " : "") + std::to_string(dropped) + " fire" +
+         (dropped == 1 && !more ? "" : "s") + " passed " + cause_text(*dropped_cause) +
+         "; not caught up (interval schedules follow real time, " +
          "and jumps of more than 3h catch nothing up)");
   }
   if (missed.empty()) {

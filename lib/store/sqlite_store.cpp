@@ -1,7 +1,10 @@
-// The SQLite history store. One connection per Store, guarded by a mutex; every public call is
-// one transaction, or a savepoint in one: writes that come together are committed together
-// (BEGIN IMMEDIATE, so that a writer takes the write lock before it reads, and two writers never
-// deadlock on a lock upgrade). Values are always bound, never spliced into SQL text.
+// The SQLite history store. Two connections per Store, one for writes and one for reads, each
+// guarded by a mutex, so that a read never waits behind a write that waits for a lock; every
+// public call is one transaction, or a savepoint in one: writes that come together are committed
+// together (BEGIN IMMEDIATE, so that a writer takes the write lock before it reads, and two
+// writers never deadlock on a lock upgrade). Values are always bound, never spliced into SQL
+// text. With defer_failed_writes, writes that fail for a reason that passes wait in memory and
+// a thread of the store makes them later, in order (see write() and flush_some()).
 
 #include <store/store.hpp>
 
@@ -9,14 +12,25 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
+#include <set>
+#include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
 namespace store {
+
+// From json.cpp (its header would bring std::quoted in, which clashes with quoted() below).
+std::string iso_time(std::int64_t ms);
+
 namespace {
 
 // What went wrong inside one operation.
@@ -24,6 +38,7 @@ struct Fault {
   int rc = SQLITE_OK;      // SQLite's (extended) result code; SQLITE_OK for a refusal of ours
   std::string text;        // SQLite's message, or ours
   bool standalone = false; // `text` is the whole message (not about the store file)
+  bool in_memory = false;  // writes wait in memory: this one joins them
 };
 using Status = std::optional<Fault>; // nothing: fine
 
@@ -40,6 +55,42 @@ Fault refusal(std::string text) {
 
 bool is_busy(int rc) {
   return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+}
+
+// A failure that passes with time or an operator's help (a lock, a full disk, an I/O error, a
+// read-only file system), not one of the write itself: the write can be made later as it is.
+bool passes(int rc) {
+  switch (rc & 0xff) {
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED:
+  case SQLITE_FULL:
+  case SQLITE_IOERR:
+  case SQLITE_READONLY:
+  case SQLITE_CANTOPEN:
+  case SQLITE_PROTOCOL:
+  case SQLITE_NOMEM:
+    return true;
+  default:
+    return false;
+  }
+}
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// What a record takes in memory, roughly: its text.
+std::size_t size_of(const ExecutionRecord& e) {
+  std::size_t n = 256 + e.execution_id.size() + e.job_id.size() + e.job_name.size() +
+                  e.timezone.size() + e.triggered_by.size() + e.host.size() +
+                  e.error_message.size() + e.log_path.size();
+  for (const auto& step : e.steps) {
+    n += 128 + step.step_id.size() + step.step_name.size() + step.step_type.size() +
+         step.output.size() + step.error_message.size() + step.outputs_json.size();
+  }
+  return n;
 }
 
 std::string quoted(std::string_view s) {
@@ -75,6 +126,32 @@ struct StatementDeleter {
   void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
 };
 using StatementPtr = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
+
+// One SQLite connection and its cached statements, used by one thread at a time (its mutex).
+struct Connection {
+  sqlite3* db = nullptr;
+  std::mutex mutex;
+  std::unordered_map<std::string, StatementPtr> statements;
+
+  Connection() = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection() {
+    statements.clear();
+    sqlite3_close_v2(db);
+  }
+};
+
+// The connection the current thread uses inside a transaction (Use sets it).
+thread_local Connection* current_connection = nullptr;
+
+struct Use {
+  Connection* previous;
+  explicit Use(Connection& c) : previous(current_connection) { current_connection = &c; }
+  ~Use() { current_connection = previous; }
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+};
 
 // One use of a cached prepared statement: bind, step, read columns; reset on scope exit so that
 // it holds no read snapshot and no bound copy.
@@ -284,11 +361,19 @@ constexpr std::string_view prune_victims =
 class SqliteStore final : public Store {
 public:
   SqliteStore(std::string path, OpenOptions options, sqlite3* db)
-      : path_(std::move(path)), options_(std::move(options)), db_(db) {}
+      : path_(std::move(path)), options_(std::move(options)) {
+    writer_.db = db;
+  }
 
   ~SqliteStore() override {
-    statements_.clear();
-    sqlite3_close_v2(db_);
+    if (flusher_.joinable()) {
+      {
+        std::lock_guard lock(defer_mutex_);
+        stopping_ = true;
+      }
+      defer_wake_.notify_all();
+      flusher_.join();
+    }
   }
 
   SqliteStore(const SqliteStore&) = delete;
@@ -298,9 +383,7 @@ public:
   // it (a refused file keeps its journal mode); then the connection settings, then the schema
   // upgrade if the file is older than this program.
   base::Result<bool> setup() {
-    sqlite3_extended_result_codes(db_, 1);
-    sqlite3_busy_timeout(db_, static_cast<int>(std::clamp<std::int64_t>(
-                                  options_.busy_timeout.count(), 0, 24 * 3600 * 1000)));
+    set_up(writer_.db);
     auto version = transaction<int>("open", false, [&](int& v) { return read_version(v); });
     if (!version) {
       return version.error();
@@ -308,181 +391,187 @@ public:
     if (*version > sqlite_schema_version) {
       return error("open", refusal(newer_text(*version)));
     }
-    auto configured = retrying<bool>("open", [&](bool&) { return configure(); });
+    auto configured = retrying<bool>("open", writer_, [&](bool&) { return configure(); });
     if (!configured) {
       return configured;
     }
-    if (*version == sqlite_schema_version) {
-      return true;
+    if (*version != sqlite_schema_version) {
+      const auto op = "upgrade the schema from version " + std::to_string(*version) + " to " +
+                      std::to_string(sqlite_schema_version);
+      if (auto migrated = transaction<bool>(op, true, [&](bool&) { return migrate(); });
+          !migrated) {
+        return migrated;
+      }
     }
-    const auto op = "upgrade the schema from version " + std::to_string(*version) + " to " +
-                    std::to_string(sqlite_schema_version);
-    return transaction<bool>(op, true, [&](bool&) { return migrate(); });
+    return open_reader();
   }
 
   base::Result<bool> claim_fire(const std::string& job_id, std::int64_t scheduled_ms,
                                 const std::string& execution_id) override {
     const auto op = "claim the fire of job " + job_id + " at " + std::to_string(scheduled_ms);
-    return transaction<bool>(op, true, [&](bool& claimed) -> Status {
-      if (job_id.empty() || execution_id.empty()) {
-        return refusal("the job id and the execution id must not be empty");
-      }
-      return insert_fire(job_id, scheduled_ms, execution_id, "pending", "", claimed);
-    });
+    if (auto bad = check_claim(job_id, execution_id)) {
+      return error(op, *bad);
+    }
+    return write<bool>(
+        op, true,
+        [&](bool& claimed) {
+          return insert_fire(job_id, scheduled_ms, execution_id, "pending", "", claimed);
+        },
+        [&] {
+          Deferred d;
+          d.replay = [this, job_id, scheduled_ms, execution_id]() -> Status {
+            bool claimed = false;
+            STORE_TRY(insert_fire(job_id, scheduled_ms, execution_id, "pending", "", claimed));
+            if (!claimed) {
+              claimed_already(job_id, scheduled_ms, execution_id);
+            }
+            return std::nullopt;
+          };
+          return d;
+        });
   }
 
   base::Result<bool> record_skipped_fire(const std::string& job_id, std::int64_t scheduled_ms,
                                          const std::string& reason) override {
     const auto op =
         "record the skipped fire of job " + job_id + " at " + std::to_string(scheduled_ms);
-    return transaction<bool>(op, true, [&](bool& recorded) -> Status {
-      if (job_id.empty()) {
-        return refusal("the job id must not be empty");
-      }
-      return insert_fire(job_id, scheduled_ms, std::nullopt, "skipped", reason, recorded);
-    });
+    if (job_id.empty()) {
+      return error(op, refusal("the job id must not be empty"));
+    }
+    return write<bool>(
+        op, true,
+        [&](bool& recorded) {
+          return insert_fire(job_id, scheduled_ms, std::nullopt, "skipped", reason, recorded);
+        },
+        [&] {
+          Deferred d;
+          d.replay = [this, job_id, scheduled_ms, reason]() -> Status {
+            bool recorded = false;
+            return insert_fire(job_id, scheduled_ms, std::nullopt, "skipped", reason, recorded);
+          };
+          d.skip = FireRecord{job_id, scheduled_ms, reason};
+          return d;
+        });
   }
 
   base::Result<int> start_jobs(const std::vector<std::string>& job_ids,
                                std::int64_t since_ms) override {
-    return transaction<int>("record when jobs start", true, [&](int& started) -> Status {
-      sqlite3_stmt* s = nullptr;
-      STORE_TRY(prepare(R"sql(
-INSERT INTO job_state (job_id, last_fire_ms) VALUES (?1, ?2)
-ON CONFLICT (job_id) DO UPDATE SET last_fire_ms = excluded.last_fire_ms
-  WHERE last_fire_ms IS NULL OR last_fire_ms < excluded.last_fire_ms
-)sql",
-                        s));
-      for (const auto& id : job_ids) {
-        Query q(s);
-        q.bind(1, id).bind(2, since_ms);
-        STORE_TRY(expect(q.step(), SQLITE_DONE));
-        started += sqlite3_changes(db_);
-      }
-      return std::nullopt;
-    });
+    return write<int>(
+        "record when jobs start", 0,
+        [&](int& started) { return insert_starts(job_ids, since_ms, started); },
+        [&] {
+          Deferred d;
+          d.replay = [this, job_ids, since_ms]() -> Status {
+            int started = 0;
+            return insert_starts(job_ids, since_ms, started);
+          };
+          return d;
+        });
   }
 
   base::Result<bool> begin_execution(const ExecutionRecord& e) override {
     const auto op = "record the start of execution " + e.execution_id;
-    return transaction<bool>(op, true, [&](bool& done) -> Status {
-      STORE_TRY(insert_execution(e));
-      done = true;
-      return std::nullopt;
-    });
+    if (auto bad = check_execution(e)) {
+      return error(op, *bad);
+    }
+    return write<bool>(
+        op, true,
+        [&](bool& done) -> Status {
+          STORE_TRY(insert_execution(e));
+          done = true;
+          return std::nullopt;
+        },
+        [&] {
+          Deferred d;
+          d.replay = [this, e]() { return insert_execution(e); };
+          d.execution = as_begun(e);
+          return d;
+        });
   }
 
   base::Result<bool> claim_and_begin(const ExecutionRecord& e) override {
     const auto op = "start execution " + e.execution_id + " for the fire of job " + e.job_id;
-    return transaction<bool>(op, true, [&](bool& begun) -> Status {
-      if (!e.scheduled_ms) {
-        return refusal("the execution has no scheduled instant to claim");
-      }
-      STORE_TRY(check_execution(e));
-      STORE_TRY(insert_fire(e.job_id, *e.scheduled_ms, e.execution_id, "running", "", begun));
-      return begun ? insert_execution(e) : std::nullopt;
-    });
+    if (!e.scheduled_ms) {
+      return error(op, refusal("the execution has no scheduled instant to claim"));
+    }
+    if (auto bad = check_execution(e)) {
+      return error(op, *bad);
+    }
+    return write<bool>(
+        op, true,
+        [&](bool& begun) -> Status {
+          STORE_TRY(insert_fire(e.job_id, *e.scheduled_ms, e.execution_id, "running", "", begun));
+          return begun ? insert_execution(e) : std::nullopt;
+        },
+        [&] {
+          Deferred d;
+          // Made late, the execution is recorded whatever the claim finds: it has run.
+          d.replay = [this, e]() -> Status {
+            bool begun = false;
+            STORE_TRY(insert_fire(e.job_id, *e.scheduled_ms, e.execution_id, "running", "", begun));
+            if (!begun) {
+              claimed_already(e.job_id, *e.scheduled_ms, e.execution_id);
+            }
+            return insert_execution(e);
+          };
+          d.execution = as_begun(e);
+          return d;
+        });
   }
 
   base::Result<std::vector<bool>> claim_fires(const std::vector<FireClaim>& fires) override {
     using Claimed = std::vector<bool>;
-    return transaction<Claimed>(
-        "claim " + std::to_string(fires.size()) + " fires", true, [&](Claimed& claimed) -> Status {
+    const auto op = "claim " + std::to_string(fires.size()) + " fires";
+    for (const auto& f : fires) {
+      if (auto bad = check_claim(f.job_id, f.execution_id)) {
+        return error(op, *bad);
+      }
+    }
+    return write<Claimed>(
+        op, Claimed(fires.size(), true),
+        [&](Claimed& claimed) -> Status {
           for (const auto& f : fires) {
-            if (f.job_id.empty() || f.execution_id.empty()) {
-              return refusal("the job id and the execution id must not "
-                             "be empty");
-            }
             bool one = false;
             STORE_TRY(insert_fire(f.job_id, f.scheduled_ms, f.execution_id, "pending", "", one));
             claimed.push_back(one);
           }
           return std::nullopt;
+        },
+        [&] {
+          Deferred d;
+          d.replay = [this, fires]() -> Status {
+            for (const auto& f : fires) {
+              bool one = false;
+              STORE_TRY(insert_fire(f.job_id, f.scheduled_ms, f.execution_id, "pending", "", one));
+              if (!one) {
+                claimed_already(f.job_id, f.scheduled_ms, f.execution_id);
+              }
+            }
+            return std::nullopt;
+          };
+          return d;
         });
   }
 
   base::Result<bool> finish_execution(const ExecutionRecord& e) override {
     const auto op = "record the end of execution " + e.execution_id;
-    auto result = transaction<bool>(op, true, [&](bool& done) -> Status {
-      STORE_TRY(check_execution(e));
-      if (!one_of(e.status, final_statuses)) {
-        return refusal("status " + quoted(e.status) + " is not a final status");
-      }
-      if (!e.end_ms) {
-        return refusal("it has no end time");
-      }
-      for (const auto& step : e.steps) {
-        if (!one_of(step.status, step_statuses)) {
-          return refusal("step " + step.step_id + ": unknown status " + quoted(step.status));
-        }
-        if (step.attempt < 1) {
-          return refusal("step " + step.step_id + ": attempt " + std::to_string(step.attempt) +
-                         " is not 1 or more");
-        }
-      }
-      std::string job_id;
-      STORE_TRY(running_execution_job(e.execution_id, job_id));
-
-      sqlite3_stmt* s = nullptr;
-      STORE_TRY(prepare(R"sql(
-UPDATE job_executions SET job_name = ?2, status = ?3, timezone = ?4, trigger_kind = ?5,
-  triggered_by = ?6, host = ?7, scheduled_ms = ?8, start_ms = ?9, end_ms = ?10, attempt = ?11,
-  error_message = ?12, log_path = ?13
-WHERE execution_id = ?1
-)sql",
-                        s));
-      {
-        Query update(s);
-        update.bind(1, e.execution_id).bind(2, e.job_name).bind(3, e.status).bind(4, e.timezone);
-        update.bind(5, e.trigger).bind(6, e.triggered_by).bind(7, e.host).bind(8, e.scheduled_ms);
-        update.bind(9, e.start_ms).bind(10, e.end_ms).bind(11, std::int64_t{e.attempt});
-        update.bind(12, e.error_message).bind(13, e.log_path);
-        STORE_TRY(expect(update.step(), SQLITE_DONE));
-      }
-      hook("finish:execution");
-
-      STORE_TRY(prepare(R"sql(
-INSERT INTO step_executions (execution_id, step_index, step_id, step_name, step_type, status,
-  start_ms, end_ms, exit_code, signal, output, error_message, attempt, outputs_json)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-)sql",
-                        s));
-      for (std::size_t i = 0; i < e.steps.size(); ++i) {
-        const auto& step = e.steps[i];
-        Query insert(s);
-        insert.bind(1, e.execution_id).bind(2, static_cast<std::int64_t>(i));
-        insert.bind(3, step.step_id).bind(4, step.step_name).bind(5, step.step_type);
-        insert.bind(6, step.status).bind(7, step.start_ms).bind(8, step.end_ms);
-        insert.bind(9, step.exit_code).bind(10, step.signal).bind(11, step.output);
-        insert.bind(12, step.error_message).bind(13, std::int64_t{step.attempt});
-        insert.bind(14, step.outputs_json);
-        const auto rc = insert.step();
-        if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-          return refusal("step " + step.step_id + ": " + sqlite3_errmsg(db_));
-        }
-        STORE_TRY(expect(rc, SQLITE_DONE));
-        hook("finish:step");
-      }
-
-      STORE_TRY(prepare("UPDATE fires SET status = ?2 WHERE execution_id = ?1", s));
-      {
-        Query fire(s);
-        fire.bind(1, e.execution_id).bind(2, e.status);
-        STORE_TRY(expect(fire.step(), SQLITE_DONE));
-      }
-      STORE_TRY(prepare(update_job_state_sql, s));
-      {
-        Query state(s);
-        state.bind(1, job_id).bind(2, e.status).bind(3, e.execution_id);
-        state.bind(4, e.status == "success" ? e.end_ms : std::nullopt);
-        STORE_TRY(expect(state.step(), SQLITE_DONE));
-      }
-      hook("finish:state");
-      hook("finish:commit");
-      done = true;
-      return std::nullopt;
-    });
-    if (result) {
+    if (auto bad = check_finished(e)) {
+      return error(op, *bad);
+    }
+    bool deferred = false;
+    auto result = write<bool>(
+        op, true, [&](bool& done) { return finish(e, done); },
+        [&] {
+          Deferred d;
+          d.replay = [this, e]() {
+            bool done = false;
+            return finish(e, done);
+          };
+          d.execution = e;
+          return d;
+        },
+        &deferred);
+    if (result && !deferred) {
       hook("finish:committed");
     }
     return result;
@@ -507,7 +596,7 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
     }
     sql += where + " ORDER BY start_ms DESC, execution_id DESC LIMIT ?4";
     using Rows = std::vector<ExecutionRecord>;
-    return transaction<Rows>("read the history", false, [&](Rows& rows) -> Status {
+    auto result = transaction<Rows>("read the history", false, [&](Rows& rows) -> Status {
       sqlite3_stmt* s = nullptr;
       STORE_TRY(prepare(sql, s));
       Query q(s);
@@ -527,6 +616,10 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
       }
       return expect(rc, SQLITE_DONE);
     });
+    if (result && options_.defer_failed_writes) {
+      overlay(query, *result);
+    }
+    return result;
   }
 
   base::Result<std::vector<FireRecord>> skipped_fires(const HistoryQuery& query) override {
@@ -539,7 +632,7 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
     }
     sql += " ORDER BY scheduled_ms DESC, job_id LIMIT ?3";
     using Rows = std::vector<FireRecord>;
-    return transaction<Rows>("read the skipped fires", false, [&](Rows& rows) -> Status {
+    auto result = transaction<Rows>("read the skipped fires", false, [&](Rows& rows) -> Status {
       sqlite3_stmt* s = nullptr;
       STORE_TRY(prepare(sql, s));
       Query q(s);
@@ -556,9 +649,56 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
       }
       return expect(rc, SQLITE_DONE);
     });
+    if (result && options_.defer_failed_writes) {
+      overlay_skips(query, *result);
+    }
+    return result;
   }
 
   base::Result<std::optional<ExecutionRecord>> execution(const std::string& id) override {
+    using Found = std::optional<ExecutionRecord>;
+    if (!options_.defer_failed_writes || id.empty()) {
+      return stored_execution(id);
+    }
+    if (auto waiting = waiting_execution(id)) {
+      return Found(std::move(*waiting));
+    }
+    auto found = stored_execution(id);
+    if (found && *found) {
+      if (auto waiting = waiting_execution((*found)->execution_id)) {
+        *found = std::move(*waiting);
+      }
+    } else if (found) {
+      // A prefix of one waiting in memory.
+      std::lock_guard lock(defer_mutex_);
+      const auto first = deferred_executions_.lower_bound(id);
+      if (first != deferred_executions_.end() && first->first.starts_with(id) &&
+          (std::next(first) == deferred_executions_.end() ||
+           !std::next(first)->first.starts_with(id))) {
+        *found = first->second.record;
+      }
+    }
+    return found;
+  }
+
+  base::Result<std::optional<ExecutionRecord>> last_execution(const std::string& job_id) override {
+    auto found = stored_last_execution(job_id);
+    if (!found || !options_.defer_failed_writes) {
+      return found;
+    }
+    std::lock_guard lock(defer_mutex_);
+    for (const auto& [id, waiting] : deferred_executions_) {
+      const auto& e = waiting.record;
+      if (e.job_id == job_id && (!*found || (*found)->execution_id == id ||
+                                 std::tie(e.start_ms, e.execution_id) >
+                                     std::tie((*found)->start_ms, (*found)->execution_id))) {
+        *found = e;
+      }
+    }
+    return found;
+  }
+
+  base::Result<std::optional<ExecutionRecord>> stored_execution(const std::string& id) {
     using Found = std::optional<ExecutionRecord>;
     return transaction<Found>("read execution " + id, false, [&](Found& found) -> Status {
       if (id.empty()) {
@@ -603,7 +743,7 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
     });
   }
 
-  base::Result<std::optional<ExecutionRecord>> last_execution(const std::string& job_id) override {
+  base::Result<std::optional<ExecutionRecord>> stored_last_execution(const std::string& job_id) {
     using Found = std::optional<ExecutionRecord>;
     return transaction<Found>(
         "read the last execution of job " + job_id, false, [&](Found& found) -> Status {
@@ -675,7 +815,7 @@ WHERE status = 'running'
         Query q(s);
         q.bind(1, now_ms).bind(2, "the daemon stopped before the execution finished");
         STORE_TRY(expect(q.step(), SQLITE_DONE));
-        count = sqlite3_changes(db_);
+        count = sqlite3_changes(db());
       }
       STORE_TRY(prepare("UPDATE fires SET status = 'interrupted' "
                         "WHERE status IN ('pending', 'running')",
@@ -696,19 +836,38 @@ WHERE status = 'running'
   }
 
   base::Result<bool> audit(const AuditRecord& r) override {
-    return transaction<bool>(
-        "write the audit record of " + r.action + " " + r.target, true, [&](bool& done) -> Status {
-          sqlite3_stmt* s = nullptr;
-          STORE_TRY(prepare("INSERT INTO audit (time_ms, user_name, uid, action, target, detail, "
-                            "outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                            s));
-          Query q(s);
-          q.bind(1, r.time_ms).bind(2, r.user).bind(3, r.uid).bind(4, r.action);
-          q.bind(5, r.target).bind(6, r.detail).bind(7, r.outcome);
-          STORE_TRY(expect(q.step(), SQLITE_DONE));
+    return write<bool>(
+        "write the audit record of " + r.action + " " + r.target, true,
+        [&](bool& done) -> Status {
+          STORE_TRY(insert_audit(r));
           done = true;
           return std::nullopt;
+        },
+        [&] {
+          Deferred d;
+          d.replay = [this, r]() { return insert_audit(r); };
+          return d;
         });
+  }
+
+  Health health() override {
+    std::lock_guard lock(defer_mutex_);
+    Health h = health_;
+    h.waiting = deferred_.size() + in_flight_;
+    return h;
+  }
+
+  std::vector<Note> take_notes() override {
+    std::lock_guard lock(defer_mutex_);
+    std::vector<Note> out;
+    out.swap(notes_);
+    return out;
+  }
+
+  std::size_t flush() override {
+    std::unique_lock lock(defer_mutex_);
+    defer_wake_.wait(lock, [&] { return !flushing_; });
+    return flush_some(lock);
   }
 
   base::Result<int> prune(const Retention& retention, std::int64_t now_ms) override {
@@ -735,7 +894,7 @@ WHERE status = 'running'
         Query q(s);
         q.bind(1, max_per_job).bind(2, cutoff);
         STORE_TRY(expect(q.step(), SQLITE_DONE));
-        deleted = sqlite3_changes(db_);
+        deleted = sqlite3_changes(db());
       }
       STORE_TRY(prepare("DELETE FROM fires WHERE scheduled_ms < ?1 "
                         "AND status NOT IN ('pending', 'running')",
@@ -751,8 +910,9 @@ private:
   // has passed. SQLite's busy handler already waits for most locks; this loop covers the
   // SQLITE_BUSY results it does not wait for (a WAL being recovered, a stale read snapshot).
   template <typename T, typename Body>
-  base::Result<T> retrying(const std::string& op, Body&& body) {
-    std::lock_guard lock(mutex_);
+  base::Result<T> retrying(const std::string& op, Connection& connection, Body&& body) {
+    std::lock_guard lock(connection.mutex);
+    Use use(connection);
     const auto deadline = std::chrono::steady_clock::now() + options_.busy_timeout;
     for (;;) {
       T out{};
@@ -783,9 +943,9 @@ private:
       }
       return out;
     }
-    return retrying<T>(op, [&](T& out) -> Status {
+    return retrying<T>(op, reader(), [&](T& out) -> Status {
       STORE_TRY(exec("BEGIN"));
-      Rollback rollback{db_};
+      Rollback rollback{db()};
       STORE_TRY(body(out));
       return exec("COMMIT");
     });
@@ -806,14 +966,17 @@ private:
     const std::function<Status()>& body;
     Status fault;
     bool done = false;
+    bool late = false; // writes that waited in memory, made by flush_some()
   };
 
   // Group commit: writes that arrive while a transaction commits wait, and then go together
   // into the next one: one BEGIN IMMEDIATE and one COMMIT (one fsync) for all, each body in its
   // own savepoint so that a refused one rolls back alone. The executions of a daemon record
   // their starts and ends at once; this keeps each from waiting for the others' fsyncs.
-  Status write_batched(const std::function<Status()>& body) {
-    Write mine{body, std::nullopt, false};
+  // While writes wait in memory, the others that were waiting here join them (they fail with
+  // waits_in_memory()) instead of waiting for the lock each in turn.
+  Status write_batched(const std::function<Status()>& body, bool late = false) {
+    Write mine{body, std::nullopt, false, late};
     std::unique_lock lock(batch_mutex_);
     waiting_.push_back(&mine);
     while (!mine.done) {
@@ -821,9 +984,28 @@ private:
         batch_done_.wait(lock);
         continue;
       }
-      committing_ = true;
       std::vector<Write*> batch;
       batch.swap(waiting_);
+      if (deferring_flag_) {
+        std::erase_if(batch, [](Write* w) {
+          if (w->late) {
+            return false;
+          }
+          w->fault = waits_in_memory();
+          w->done = true;
+          return true;
+        });
+        batch_done_.notify_all();
+        if (mine.done) {
+          // The late writes left are for their own thread to make.
+          waiting_.insert(waiting_.begin(), batch.begin(), batch.end());
+          break;
+        }
+        if (batch.empty()) {
+          continue;
+        }
+      }
+      committing_ = true;
       lock.unlock();
       try {
         commit(batch);
@@ -848,7 +1030,8 @@ private:
   }
 
   void commit(const std::vector<Write*>& batch) {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(writer_.mutex);
+    Use use(writer_);
     const auto deadline = std::chrono::steady_clock::now() + options_.busy_timeout;
     for (;;) {
       const Status fault = commit_once(batch);
@@ -871,7 +1054,7 @@ private:
       w->fault.reset();
     }
     STORE_TRY(exec("BEGIN IMMEDIATE"));
-    Rollback rollback{db_};
+    Rollback rollback{db()};
     for (auto* w : batch) {
       STORE_TRY(exec("SAVEPOINT write"));
       w->fault = w->body();
@@ -1015,7 +1198,7 @@ VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?12)
         q.bind(3, *execution_id);
       }
       STORE_TRY(expect(q.step(), SQLITE_DONE));
-      inserted = sqlite3_changes(db_) == 1;
+      inserted = sqlite3_changes(db()) == 1;
     }
     if (!inserted) {
       return std::nullopt;
@@ -1029,6 +1212,441 @@ ON CONFLICT (job_id) DO UPDATE SET
     Query q(s);
     q.bind(1, job_id).bind(2, scheduled_ms);
     return expect(q.step(), SQLITE_DONE);
+  }
+
+  Status insert_audit(const AuditRecord& r) {
+    sqlite3_stmt* s = nullptr;
+    STORE_TRY(prepare("INSERT INTO audit (time_ms, user_name, uid, action, target, detail, "
+                      "outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                      s));
+    Query q(s);
+    q.bind(1, r.time_ms).bind(2, r.user).bind(3, r.uid).bind(4, r.action);
+    q.bind(5, r.target).bind(6, r.detail).bind(7, r.outcome);
+    return expect(q.step(), SQLITE_DONE);
+  }
+
+  static Status check_claim(const std::string& job_id, const std::string& execution_id) {
+    if (job_id.empty() || execution_id.empty()) {
+      return refusal("the job id and the execution id must not be empty");
+    }
+    return std::nullopt;
+  }
+
+  Status insert_starts(const std::vector<std::string>& job_ids, std::int64_t since_ms,
+                       int& started) {
+    sqlite3_stmt* s = nullptr;
+    STORE_TRY(prepare(R"sql(
+INSERT INTO job_state (job_id, last_fire_ms) VALUES (?1, ?2)
+ON CONFLICT (job_id) DO UPDATE SET last_fire_ms = excluded.last_fire_ms
+  WHERE last_fire_ms IS NULL OR last_fire_ms < excluded.last_fire_ms
+)sql",
+                      s));
+    for (const auto& id : job_ids) {
+      Query q(s);
+      q.bind(1, id).bind(2, since_ms);
+      STORE_TRY(expect(q.step(), SQLITE_DONE));
+      started += sqlite3_changes(db());
+    }
+    return std::nullopt;
+  }
+
+  // The end of a begun execution (finish_execution()), inside a write transaction.
+  Status finish(const ExecutionRecord& e, bool& done) {
+    STORE_TRY(check_finished(e));
+    std::string job_id;
+    STORE_TRY(running_execution_job(e.execution_id, job_id));
+
+    sqlite3_stmt* s = nullptr;
+    STORE_TRY(prepare(R"sql(
+UPDATE job_executions SET job_name = ?2, status = ?3, timezone = ?4, trigger_kind = ?5,
+  triggered_by = ?6, host = ?7, scheduled_ms = ?8, start_ms = ?9, end_ms = ?10, attempt = ?11,
+  error_message = ?12, log_path = ?13
+WHERE execution_id = ?1
+)sql",
+                      s));
+    {
+      Query update(s);
+      update.bind(1, e.execution_id).bind(2, e.job_name).bind(3, e.status).bind(4, e.timezone);
+      update.bind(5, e.trigger).bind(6, e.triggered_by).bind(7, e.host).bind(8, e.scheduled_ms);
+      update.bind(9, e.start_ms).bind(10, e.end_ms).bind(11, std::int64_t{e.attempt});
+      update.bind(12, e.error_message).bind(13, e.log_path);
+      STORE_TRY(expect(update.step(), SQLITE_DONE));
+    }
+    hook("finish:execution");
+
+    STORE_TRY(prepare(R"sql(
+INSERT INTO step_executions (execution_id, step_index, step_id, step_name, step_type, status,
+  start_ms, end_ms, exit_code, signal, output, error_message, attempt, outputs_json)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+)sql",
+                      s));
+    for (std::size_t i = 0; i < e.steps.size(); ++i) {
+      const auto& step = e.steps[i];
+      Query insert(s);
+      insert.bind(1, e.execution_id).bind(2, static_cast<std::int64_t>(i));
+      insert.bind(3, step.step_id).bind(4, step.step_name).bind(5, step.step_type);
+      insert.bind(6, step.status).bind(7, step.start_ms).bind(8, step.end_ms);
+      insert.bind(9, step.exit_code).bind(10, step.signal).bind(11, step.output);
+      insert.bind(12, step.error_message).bind(13, std::int64_t{step.attempt});
+      insert.bind(14, step.outputs_json);
+      const auto rc = insert.step();
+      if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        return refusal("step " + step.step_id + ": " + sqlite3_errmsg(db()));
+      }
+      STORE_TRY(expect(rc, SQLITE_DONE));
+      hook("finish:step");
+    }
+
+    STORE_TRY(prepare("UPDATE fires SET status = ?2 WHERE execution_id = ?1", s));
+    {
+      Query fire(s);
+      fire.bind(1, e.execution_id).bind(2, e.status);
+      STORE_TRY(expect(fire.step(), SQLITE_DONE));
+    }
+    STORE_TRY(prepare(update_job_state_sql, s));
+    {
+      Query state(s);
+      state.bind(1, job_id).bind(2, e.status).bind(3, e.execution_id);
+      state.bind(4, e.status == "success" ? e.end_ms : std::nullopt);
+      STORE_TRY(expect(state.step(), SQLITE_DONE));
+    }
+    hook("finish:state");
+    hook("finish:commit");
+    done = true;
+    return std::nullopt;
+  }
+
+  static Status check_finished(const ExecutionRecord& e) {
+    STORE_TRY(check_execution(e));
+    if (!one_of(e.status, final_statuses)) {
+      return refusal("status " + quoted(e.status) + " is not a final status");
+    }
+    if (!e.end_ms) {
+      return refusal("it has no end time");
+    }
+    for (const auto& step : e.steps) {
+      if (!one_of(step.status, step_statuses)) {
+        return refusal("step " + step.step_id + ": unknown status " + quoted(step.status));
+      }
+      if (step.attempt < 1) {
+        return refusal("step " + step.step_id + ": attempt " + std::to_string(step.attempt) +
+                       " is not 1 or more");
+      }
+    }
+    return std::nullopt;
+  }
+
+  // --- Writes that wait in memory (OpenOptions::defer_failed_writes).
+
+  // A write to make later, with its own copies of what it writes.
+  struct Deferred {
+    std::string op;
+    std::function<Status()> replay;
+    std::optional<ExecutionRecord> execution; // what it records, for the reads meanwhile
+    std::optional<FireRecord> skip;
+    std::size_t bytes = 0;
+  };
+
+  // An execution waiting in memory: its latest record and how many writes of it wait.
+  struct Waiting {
+    ExecutionRecord record;
+    int writes = 0;
+  };
+
+  // The failure of a write that joins those waiting in memory.
+  static Fault waits_in_memory() {
+    Fault f{SQLITE_BUSY, "its writes wait in memory", false};
+    f.in_memory = true;
+    return f;
+  }
+
+  static ExecutionRecord as_begun(const ExecutionRecord& e) {
+    ExecutionRecord begun = e;
+    begun.status = "running";
+    begun.end_ms.reset();
+    begun.steps.clear();
+    return begun;
+  }
+
+  // A write: `body(out)` in a write transaction. With deferral, when it fails for a reason
+  // that passes, or while writes wait in memory, `later()` (a Deferred with copies of the
+  // arguments) waits in memory instead, and the answer is `answer`.
+  template <typename T, typename Body, typename Later>
+  base::Result<T> write(const std::string& op, T answer, Body&& body, Later&& later,
+                        bool* deferred = nullptr) {
+    for (;;) {
+      if (options_.defer_failed_writes) {
+        std::lock_guard lock(defer_mutex_);
+        if (deferring_) {
+          return defer(op, later(), answer, deferred);
+        }
+      }
+      T out{};
+      const Status fault = write_batched([&]() -> Status {
+        out = T{};
+        return body(out);
+      });
+      if (!fault) {
+        return out;
+      }
+      if (!options_.defer_failed_writes || !passes(fault->rc)) {
+        return error(op, *fault);
+      }
+      std::lock_guard lock(defer_mutex_);
+      if (fault->in_memory && !deferring_) {
+        continue; // the writes waiting were made meanwhile: this one can go now
+      }
+      if (!deferring_) {
+        deferring_ = true;
+        deferring_flag_ = true;
+        health_.fault = error(op, *fault).message;
+        health_.since_ms = wall_ms();
+        fault_began_ = std::chrono::steady_clock::now();
+        note(true, health_.fault + "; its writes wait in memory until it works again");
+      }
+      return defer(op, later(), answer, deferred);
+    }
+  }
+
+  // Puts `d` behind the writes waiting (defer_mutex_ held).
+  template <typename T>
+  base::Result<T> defer(const std::string& op, Deferred d, T answer, bool* deferred) {
+    d.op = op;
+    d.bytes = 128 + op.size() + (d.execution ? size_of(*d.execution) : 0) +
+              (d.skip ? 64 + d.skip->job_id.size() + d.skip->reason.size() : 0);
+    if (deferred_bytes_ + d.bytes > options_.deferred_memory) {
+      ++health_.lost;
+      if (!limit_noted_) {
+        limit_noted_ = true;
+        note(true, "history store " + path_ + ": the writes waiting in memory fill its " +
+                       std::to_string(options_.deferred_memory >> 20) +
+                       " MiB; the next ones are lost until it works again");
+      }
+      return base::Error{"history store " + path_ + ": cannot " + op +
+                             ": the writes waiting in memory fill their memory (" + health_.fault +
+                             ")",
+                         {},
+                         {},
+                         1};
+    }
+    if (d.execution) {
+      auto& waiting = deferred_executions_[d.execution->execution_id];
+      waiting.record = *d.execution;
+      ++waiting.writes;
+    }
+    if (d.skip) {
+      deferred_skips_.push_back(*d.skip);
+    }
+    deferred_bytes_ += d.bytes;
+    deferred_.push_back(std::move(d));
+    defer_wake_.notify_all();
+    if (deferred != nullptr) {
+      *deferred = true;
+    }
+    return answer;
+  }
+
+  // A claim made late found its fire claimed (or skipped) already: its execution ran anyway.
+  void claimed_already(const std::string& job_id, std::int64_t scheduled_ms,
+                       const std::string& execution_id) {
+    late_notes_.push_back({true, "history store " + path_ + ": job " + job_id + ": the fire of " +
+                                     iso_time(scheduled_ms) +
+                                     " was claimed already when the claim of execution " +
+                                     execution_id +
+                                     ", waiting in memory, was made; that execution ran all the "
+                                     "same"});
+  }
+
+  void note(bool problem, std::string text) {
+    constexpr std::size_t kept = 1000; // nobody may take them (a store without a daemon)
+    if (notes_.size() >= kept) {
+      notes_.erase(notes_.begin());
+    }
+    notes_.push_back({problem, std::move(text)});
+    if (options_.on_note) {
+      options_.on_note();
+    }
+  }
+
+  void flush_loop() {
+    std::unique_lock lock(defer_mutex_);
+    for (;;) {
+      defer_wake_.wait(lock, [&] { return stopping_ || deferring_; });
+      if (!stopping_) {
+        defer_wake_.wait_for(lock, options_.retry_every, [&] { return stopping_; });
+      }
+      if (deferring_) {
+        flush_some(lock); // also once more when the store closes
+      }
+      if (stopping_) {
+        return;
+      }
+    }
+  }
+
+  // Makes the writes waiting in memory, oldest first, a chunk per transaction (each write in
+  // its own savepoint, so that one refused is lost alone), until all are made or a transaction
+  // fails; then, if none waits, ends the fault. defer_mutex_ held (not while writing).
+  std::size_t flush_some(std::unique_lock<std::mutex>& lock) {
+    constexpr std::size_t chunk_size = 256;
+    while (!deferred_.empty() && !flushing_) {
+      flushing_ = true;
+      const auto n = std::min(deferred_.size(), chunk_size);
+      in_flight_ = n;
+      std::vector<Deferred> chunk(std::make_move_iterator(deferred_.begin()),
+                                  std::make_move_iterator(deferred_.begin() + n));
+      deferred_.erase(deferred_.begin(), deferred_.begin() + n);
+      lock.unlock();
+      std::vector<std::string> refused(n);
+      const std::function<Status()> body = [&]() -> Status {
+        std::fill(refused.begin(), refused.end(), std::string());
+        late_notes_.clear();
+        for (std::size_t i = 0; i < n; ++i) {
+          STORE_TRY(exec("SAVEPOINT late"));
+          const Status f = chunk[i].replay();
+          if (f && passes(f->rc)) {
+            return f;
+          }
+          if (f) {
+            STORE_TRY(exec("ROLLBACK TO late"));
+            refused[i] = error(chunk[i].op, *f).message;
+          }
+          STORE_TRY(exec("RELEASE late"));
+        }
+        return std::nullopt;
+      };
+      Status fault;
+      try {
+        fault = write_batched(body, true);
+      } catch (const std::exception& e) {
+        fault = Fault{SQLITE_ABORT, e.what(), false};
+      }
+      std::vector<Note> late = std::move(late_notes_);
+      late_notes_.clear();
+      lock.lock();
+      flushing_ = false;
+      in_flight_ = 0;
+      defer_wake_.notify_all();
+      if (fault) {
+        for (std::size_t i = n; i-- > 0;) {
+          deferred_.push_front(std::move(chunk[i]));
+        }
+        break;
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        forget(chunk[i]);
+        if (refused[i].empty()) {
+          ++health_.made_late;
+          ++made_late_now_;
+        } else {
+          ++health_.lost;
+          note(true, refused[i] + " (it waited in memory; it is lost)");
+        }
+      }
+      for (auto& l : late) {
+        note(l.problem, std::move(l.text));
+      }
+    }
+    if (deferred_.empty() && deferring_ && !flushing_) {
+      deferring_ = false;
+      deferring_flag_ = false;
+      char waited[32];
+      std::snprintf(
+          waited, sizeof waited, "%.1fs",
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - fault_began_).count());
+      note(false, "history store " + path_ + " works again: " + std::to_string(made_late_now_) +
+                      " write" + (made_late_now_ == 1 ? "" : "s") +
+                      " that waited in memory made, after " + waited);
+      health_.fault.clear();
+      health_.since_ms = 0;
+      made_late_now_ = 0;
+      limit_noted_ = false;
+    }
+    return deferred_.size();
+  }
+
+  // A write made (or lost) leaves the memory (defer_mutex_ held).
+  void forget(const Deferred& d) {
+    deferred_bytes_ -= d.bytes;
+    if (d.execution) {
+      const auto it = deferred_executions_.find(d.execution->execution_id);
+      if (it != deferred_executions_.end() && --it->second.writes <= 0) {
+        deferred_executions_.erase(it);
+      }
+    }
+    if (d.skip) {
+      const auto it = std::find(deferred_skips_.begin(), deferred_skips_.end(), *d.skip);
+      if (it != deferred_skips_.end()) {
+        deferred_skips_.erase(it);
+      }
+    }
+  }
+
+  // --- Reads see the executions and skipped fires waiting in memory.
+
+  static bool matches(const HistoryQuery& q, const ExecutionRecord& e) {
+    return (!q.job_id || e.job_id == *q.job_id) && (!q.status || e.status == *q.status) &&
+           (!q.since_ms || e.start_ms >= *q.since_ms);
+  }
+
+  void overlay(const HistoryQuery& query, std::vector<ExecutionRecord>& rows) {
+    std::lock_guard lock(defer_mutex_);
+    if (deferred_executions_.empty()) {
+      return;
+    }
+    std::set<std::string> listed;
+    for (auto& row : rows) {
+      listed.insert(row.execution_id);
+      if (const auto it = deferred_executions_.find(row.execution_id);
+          it != deferred_executions_.end()) {
+        row = it->second.record;
+        row.steps.clear();
+      }
+    }
+    for (const auto& [id, waiting] : deferred_executions_) {
+      if (!listed.count(id)) {
+        rows.push_back(waiting.record);
+        rows.back().steps.clear();
+      }
+    }
+    std::erase_if(rows, [&](const ExecutionRecord& e) { return !matches(query, e); });
+    std::sort(rows.begin(), rows.end(), [](const ExecutionRecord& a, const ExecutionRecord& b) {
+      return std::tie(a.start_ms, a.execution_id) > std::tie(b.start_ms, b.execution_id);
+    });
+    if (query.limit > 0 && rows.size() > static_cast<std::size_t>(query.limit)) {
+      rows.resize(static_cast<std::size_t>(query.limit));
+    }
+  }
+
+  void overlay_skips(const HistoryQuery& query, std::vector<FireRecord>& rows) {
+    std::lock_guard lock(defer_mutex_);
+    if (deferred_skips_.empty()) {
+      return;
+    }
+    for (const auto& f : deferred_skips_) {
+      if ((!query.job_id || f.job_id == *query.job_id) &&
+          (!query.since_ms || f.scheduled_ms >= *query.since_ms) &&
+          std::find(rows.begin(), rows.end(), f) == rows.end()) {
+        rows.push_back(f);
+      }
+    }
+    std::sort(rows.begin(), rows.end(), [](const FireRecord& a, const FireRecord& b) {
+      return a.scheduled_ms != b.scheduled_ms ? a.scheduled_ms > b.scheduled_ms
+                                              : a.job_id < b.job_id;
+    });
+    if (query.limit > 0 && rows.size() > static_cast<std::size_t>(query.limit)) {
+      rows.resize(static_cast<std::size_t>(query.limit));
+    }
+  }
+
+  // The execution `id` (whole) waiting in memory, else nothing.
+  std::optional<ExecutionRecord> waiting_execution(const std::string& id) {
+    std::lock_guard lock(defer_mutex_);
+    const auto it = deferred_executions_.find(id);
+    if (it == deferred_executions_.end()) {
+      return std::nullopt;
+    }
+    return it->second.record;
   }
 
   static Status check_execution(const ExecutionRecord& e) {
@@ -1108,13 +1726,14 @@ FROM step_executions WHERE execution_id = ?1 ORDER BY step_index
 
   // A cached prepared statement for `sql`.
   Status prepare(const std::string& sql, sqlite3_stmt*& out) {
-    auto& cached = statements_[sql];
+    auto& statements = current_connection->statements;
+    auto& cached = statements[sql];
     if (!cached) {
       sqlite3_stmt* s = nullptr;
-      const auto rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+      const auto rc = sqlite3_prepare_v3(db(), sql.c_str(), static_cast<int>(sql.size()),
                                          SQLITE_PREPARE_PERSISTENT, &s, nullptr);
       if (rc != SQLITE_OK) {
-        statements_.erase(sql);
+        statements.erase(sql);
         return fault(rc);
       }
       cached.reset(s);
@@ -1125,7 +1744,7 @@ FROM step_executions WHERE execution_id = ?1 ORDER BY step_index
 
   // Statements without values: transaction control, pragmas, the schema.
   Status exec(const char* sql) {
-    const auto rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+    const auto rc = sqlite3_exec(db(), sql, nullptr, nullptr, nullptr);
     return rc == SQLITE_OK ? std::nullopt : Status(fault(rc));
   }
 
@@ -1133,14 +1752,51 @@ FROM step_executions WHERE execution_id = ?1 ORDER BY step_index
     return rc == wanted ? std::nullopt : Status(fault(rc));
   }
 
-  Fault fault(int rc) const { return Fault{rc, sqlite3_errmsg(db_), false}; }
+  Fault fault(int rc) const { return Fault{rc, sqlite3_errmsg(db()), false}; }
+
+  // The connection of the transaction the current thread is in.
+  static sqlite3* db() { return current_connection->db; }
+
+  // The connection for reads: the writer's until the reader is open.
+  Connection& reader() { return reader_ ? *reader_ : writer_; }
+
+  void set_up(sqlite3* db) const {
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, static_cast<int>(std::clamp<std::int64_t>(
+                                 options_.busy_timeout.count(), 0, 24 * 3600 * 1000)));
+  }
+
+  // The connection for reads, once the file is a history store in WAL mode; then the thread
+  // that makes the writes waiting in memory.
+  base::Result<bool> open_reader() {
+    auto reader = std::make_unique<Connection>();
+    const auto rc = sqlite3_open_v2(path_.c_str(), &reader->db,
+                                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      const std::string why = reader->db ? sqlite3_errmsg(reader->db) : sqlite3_errstr(rc);
+      return error("open", Fault{rc, why, false});
+    }
+    set_up(reader->db);
+    auto read_only =
+        retrying<bool>("open", *reader, [&](bool&) { return exec("PRAGMA query_only = ON"); });
+    if (!read_only) {
+      return read_only;
+    }
+    reader_ = std::move(reader);
+    if (options_.defer_failed_writes) {
+      flusher_ = std::thread([this] { flush_loop(); });
+    }
+    return true;
+  }
 
   base::Error error(const std::string& op, const Fault& f) const {
     if (f.standalone) {
       return base::Error{f.text, {}, {}, 1};
     }
     std::string why = f.text;
-    if (is_busy(f.rc)) {
+    if (f.in_memory) {
+      why = "the writes before it wait in memory until the store works again";
+    } else if (is_busy(f.rc)) {
       why = "the store is locked by another process (waited " +
             std::to_string(options_.busy_timeout.count()) + " ms)";
     } else if ((f.rc & 0xff) == SQLITE_NOTADB) {
@@ -1157,9 +1813,27 @@ FROM step_executions WHERE execution_id = ?1 ORDER BY step_index
 
   std::string path_;
   OpenOptions options_;
-  sqlite3* db_;
-  std::mutex mutex_; // the connection
-  std::unordered_map<std::string, StatementPtr> statements_;
+  Connection writer_;
+  std::unique_ptr<Connection> reader_;
+  // The writes waiting in memory, what reads see of them, and how it goes.
+  std::mutex defer_mutex_;
+  std::condition_variable defer_wake_;
+  std::deque<Deferred> deferred_;
+  bool deferring_ = false;                  // writes wait: new ones join them
+  std::atomic<bool> deferring_flag_{false}; // the same, for write_batched()
+  bool flushing_ = false;                   // a chunk is being made
+  std::size_t in_flight_ = 0;               // the writes of that chunk
+  bool stopping_ = false;
+  bool limit_noted_ = false;
+  std::size_t deferred_bytes_ = 0;
+  std::int64_t made_late_now_ = 0; // in the current fault
+  std::chrono::steady_clock::time_point fault_began_;
+  std::map<std::string, Waiting> deferred_executions_;
+  std::vector<FireRecord> deferred_skips_;
+  Health health_;
+  std::vector<Note> notes_;
+  std::vector<Note> late_notes_; // of the chunk being made (by the thread making it)
+  std::thread flusher_;
   std::mutex batch_mutex_; // the writes waiting, and whether a batch is committing
   std::condition_variable batch_done_;
   std::vector<Write*> waiting_;

@@ -12,14 +12,16 @@
 //   history store /var/lib/jobs/history.db: cannot claim the fire of job backup at
 //   1767225600000: the store is locked by another process (waited 5000 ms)
 //
-// Thread safety: one Store object may be shared by several threads; its calls are serialized
-// by an internal mutex (one database connection per Store). Several Store objects, in this
-// process or in others, may use one database: readers never wait for a writer and always see
-// whole transactions; writers wait for each other up to the busy timeout.
+// Thread safety: one Store object may be shared by several threads. It has two database
+// connections, one for reads and one for writes, each used by one thread at a time: a read
+// never waits for a write, not even one that waits for another process's lock. Several Store
+// objects, in this process or in others, may use one database: readers never wait for a writer
+// and always see whole transactions; writers wait for each other up to the busy timeout.
 
 #include <base/error.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -126,6 +128,25 @@ struct Retention {
   std::int64_t max_age_ms = 90LL * 24 * 60 * 60 * 1000; // by start; 0 or less: no limit by age
 };
 
+// How the writes of a store opened with OpenOptions::defer_failed_writes are going.
+struct Health {
+  std::string fault;          // why writes wait in memory (the first failure); empty: none waits
+  std::int64_t since_ms = 0;  // when the first of them failed
+  std::size_t waiting = 0;    // writes waiting in memory
+  std::int64_t made_late = 0; // writes made late since the store was opened
+  std::int64_t lost = 0;      // writes given up: refused when made late, or past the memory limit
+
+  bool operator==(const Health&) const = default;
+};
+
+// A line for the daemon's log about the store's own faults: they began, ended, lost a write.
+struct Note {
+  bool problem = false; // a fault (logged as an error); else news (logged as info)
+  std::string text;
+
+  bool operator==(const Note&) const = default;
+};
+
 // The history store. Every call is one transaction: it happens whole or not at all.
 class Store {
 public:
@@ -208,6 +229,15 @@ public:
   // one. Fires older than max_age_ms go too; job states and the audit log stay. Returns the
   // number of executions deleted.
   virtual base::Result<int> prune(const Retention& retention, std::int64_t now_ms) = 0;
+
+  // With OpenOptions::defer_failed_writes: the writes waiting in memory and what became of the
+  // others; always healthy otherwise.
+  virtual Health health() { return {}; }
+  // The notes since the last call, oldest first.
+  virtual std::vector<Note> take_notes() { return {}; }
+  // Tries the writes waiting in memory now (waiting up to the busy timeout for a lock); returns
+  // how many still wait.
+  virtual std::size_t flush() { return 0; }
 };
 
 // The schema version open_sqlite() creates and upgrades to.
@@ -221,6 +251,21 @@ struct OpenOptions {
   // "finish:step" (after each step row), "finish:state", "finish:commit" (just before COMMIT)
   // and "finish:committed" (after it). It must not call the Store.
   std::function<void(std::string_view point)> test_hook;
+  // For a daemon, which runs its jobs whether or not their history can be written: a write that
+  // fails for a reason that passes (the store is locked by another process past the busy
+  // timeout, the disk is full, an I/O error, a read-only file system) succeeds at once and waits
+  // in memory, with every write after it, in order, until the store works again; a thread of
+  // the store tries them every retry_every. Reads see the executions and skipped fires waiting.
+  // Claims that wait answer "claimed": the caller's own schedule keeps a fire from running
+  // twice; one found claimed already when it is made is recorded all the same (its execution
+  // ran) and noted. health() and take_notes() tell how it goes.
+  bool defer_failed_writes = false;
+  std::chrono::milliseconds retry_every{250};
+  // The memory the waiting writes may take (their records' size); a write past it fails as
+  // it would without deferral, and counts as lost.
+  std::size_t deferred_memory = 64u << 20;
+  // Called, from any thread, when notes are added; it must not call the Store.
+  std::function<void()> on_note;
 };
 
 // Opens (creating it if needed) the SQLite history store at `path`, in WAL mode, and upgrades

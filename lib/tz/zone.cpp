@@ -5,7 +5,9 @@
 #include <date/tz.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -22,11 +24,13 @@ constexpr std::int64_t min_time = std::numeric_limits<std::int64_t>::min();
 constexpr std::int64_t max_time = std::numeric_limits<std::int64_t>::max();
 constexpr int last_generated_year = 2500;
 
+// The folder date/tz itself reads (it has no TZDIR override).
+const std::string zoneinfo = "/usr/share/zoneinfo/";
+
 // The POSIX rule at the end of a TZif file (version 2 or later): the text between the last
 // two newlines. Empty when there is none.
 std::string read_footer(const std::string& zone_name) {
-  // The folder date/tz itself reads (it has no TZDIR override).
-  const std::string path = "/usr/share/zoneinfo/" + zone_name;
+  const std::string path = zoneinfo + zone_name;
   std::ifstream in(path, std::ios::binary);
   std::stringstream buffer;
   buffer << in.rdbuf();
@@ -78,6 +82,21 @@ std::vector<Transition> load_transitions(const date::time_zone& zone) {
     }
   }
   return out;
+}
+
+// Why the tz database file of `name` cannot be read as one, or "": date/tz asserts (aborts the
+// process) on a file that is not TZif, and throws when the file is gone since it listed the zones.
+std::string unreadable(std::string_view name) {
+  const std::string path = zoneinfo + std::string(name);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return "cannot read " + path + ": " + std::strerror(errno);
+  }
+  char magic[4] = {};
+  if (!in.read(magic, sizeof magic) || std::string_view(magic, sizeof magic) != "TZif") {
+    return path + " is not a tz database file";
+  }
+  return {};
 }
 
 std::mutex registry_mutex;
@@ -166,7 +185,15 @@ base::Result<const Zone*> find_zone(std::string_view name) {
     }
     return base::Error{message, {}, {}, 1};
   }
-  auto made = std::make_unique<Zone>(std::string(name), load_transitions(*zone));
+  if (const auto why = unreadable(name); !why.empty()) {
+    return base::Error{"time zone \"" + std::string(name) + "\": " + why, {}, {}, 1};
+  }
+  std::unique_ptr<Zone> made;
+  try {
+    made = std::make_unique<Zone>(std::string(name), load_transitions(*zone));
+  } catch (const std::exception& e) {
+    return base::Error{"time zone \"" + std::string(name) + "\": " + e.what(), {}, {}, 1};
+  }
   const Zone* out = made.get();
   registry.emplace(std::string(name), std::move(made));
   return out;

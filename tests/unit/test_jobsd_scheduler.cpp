@@ -665,6 +665,19 @@ TEST_SUITE("jobsd.scheduler") {
     }
   }
 
+  TEST_CASE("a forward clock jump over more fires than are looked at says so") {
+    // Every second for an hour: 3600 fires, of which the newest 1000 are looked at.
+    jobsd::Scheduler s;
+    s.set_jobs({make_job("s", "\"* * * * * *\"")}, utc("2025-06-01T02:07:00Z"));
+    s.missed(jobsd::Gap::clock_jump, utc("2025-06-01T02:07:00Z"), utc("2025-06-01T03:07:00Z"));
+    Lines notes;
+    CHECK(due(s, "2025-06-01T03:07:00Z", &notes) == Lines{});
+    CHECK(notes == Lines{"job s: more than 1000 fires passed when the clock jumped forward; not "
+                         "caught up (interval schedules follow real time, and jumps of more than "
+                         "3h catch nothing up)"});
+    CHECK(iso(s.next_fire("s")) == "2025-06-01T03:07:01Z");
+  }
+
   TEST_CASE("DST: each fire once, at the instants of the spec") {
     struct Case {
       const char* schedule;

@@ -756,6 +756,203 @@ TEST_SUITE("store") {
     CHECK(value_of(late) == true);
   }
 
+  TEST_CASE("a read does not wait for a write that waits for another process's lock") {
+    TempDir dir;
+    const auto path = dir.file("history.db");
+    store::OpenOptions options;
+    options.busy_timeout = std::chrono::milliseconds(1500);
+    auto s = open(path, options);
+    run(*s, make_execution("e-1", "backup", 1000), "success");
+    Raw other(path);
+    other.exec("BEGIN IMMEDIATE");
+    other.exec("INSERT INTO audit (time_ms, user_name, action, target, detail, outcome) "
+               "VALUES (1, 'x', 'y', 'z', '', '')");
+    std::atomic<bool> writing{true};
+    std::string written;
+    std::thread writer([&] {
+      written = error_of(s->claim_fire("backup", 5000, "e-2"));
+      writing = false;
+    });
+    // Reads go on all the while the writer waits, each well within its wait.
+    std::chrono::steady_clock::duration slowest{};
+    int reads = 0;
+    bool right = true;
+    while (writing) {
+      const auto start = std::chrono::steady_clock::now();
+      right = right && ids(value_of(s->history({}))) == Lines{"e-1"};
+      slowest = std::max(slowest, std::chrono::steady_clock::now() - start);
+      ++reads;
+    }
+    CHECK(right);
+    writer.join();
+    other.exec("ROLLBACK");
+    CHECK(written.ends_with("the store is locked by another process (waited 1500 ms)"));
+    CHECK(slowest < std::chrono::milliseconds(750));
+    MESSAGE("reads while the writer waited: " << reads);
+  }
+
+  TEST_CASE("deferred writes: a write that fails for a reason that passes waits in memory") {
+    TempDir dir;
+    const auto path = dir.file("history.db");
+    store::OpenOptions options;
+    options.busy_timeout = std::chrono::milliseconds(300);
+    options.defer_failed_writes = true;
+    options.retry_every = std::chrono::milliseconds(20);
+    std::atomic<int> told{0};
+    options.on_note = [&] { ++told; };
+    auto s = open(path, options);
+    run(*s, make_execution("e-1", "backup", 1000), "success");
+    CHECK(s->health() == store::Health{});
+
+    Raw other(path);
+    other.exec("BEGIN IMMEDIATE");
+    other.exec("INSERT INTO audit (time_ms, user_name, action, target, detail, outcome) "
+               "VALUES (1, 'x', 'y', 'z', '', '')");
+
+    // The first write waits for the lock, then joins the memory; the next ones do not wait.
+    auto e2 = make_execution("e-2", "backup", 5000);
+    e2.scheduled_ms = 5000;
+    CHECK(value_of(s->claim_and_begin(e2)) == true);
+    const std::string fault = "history store " + path +
+                              ": cannot start execution e-2 for the fire of job backup: the store "
+                              "is locked by another process (waited 300 ms)";
+    CHECK(s->health().fault == fault);
+    CHECK(s->health().waiting == 1);
+    CHECK(s->take_notes() ==
+          std::vector<store::Note>{
+              {true, fault + "; its writes wait in memory until it works again"}});
+    CHECK(told.load() == 1);
+
+    const auto start = std::chrono::steady_clock::now();
+    auto e2_end = e2;
+    e2_end.status = "success";
+    e2_end.end_ms = 5010;
+    e2_end.steps = {make_step("a", "success")};
+    CHECK(value_of(s->finish_execution(e2_end)) == true);
+    CHECK(value_of(s->record_skipped_fire("backup", 6000, "concurrency: forbid")) == true);
+    CHECK(value_of(s->claim_fire("report", 6000, "r-1")) == true);
+    store::AuditRecord a;
+    a.time_ms = 6000;
+    a.user = "root";
+    a.action = "trigger";
+    a.target = "backup";
+    a.outcome = "ok";
+    CHECK(value_of(s->audit(a)) == true);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(300));
+    CHECK(s->health().waiting == 5);
+    // A refusal is still one at once.
+    CHECK(error_of(s->finish_execution(make_execution("e-3", "backup", 1))) ==
+          "history store " + path +
+              ": cannot record the end of execution e-3: status \"running\" is not a final "
+              "status");
+
+    // Reads see what waits; the file has none of it yet.
+    CHECK(ids(value_of(s->history({}))) == Lines{"e-2", "e-1"});
+    CHECK(value_of(s->history({}))[0].status == "success");
+    CHECK(value_of(s->execution("e-2")) == e2_end);
+    CHECK(value_of(s->last_execution("backup"))->execution_id == "e-2");
+    store::HistoryQuery running;
+    running.status = "running";
+    CHECK(value_of(s->history(running)).empty());
+    CHECK(value_of(s->skipped_fires({})) ==
+          std::vector<store::FireRecord>{{"backup", 6000, "concurrency: forbid"}});
+    CHECK(Raw(path).one("SELECT count(*) FROM job_executions WHERE execution_id = 'e-2'") == "0");
+
+    // Released: they are made, in order, and the fault ends.
+    other.exec("ROLLBACK");
+    for (int i = 0; i < 500 && s->health().waiting > 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    const auto health = s->health();
+    CHECK(health.fault == "");
+    CHECK(health.waiting == 0);
+    CHECK(health.made_late == 5);
+    CHECK(health.lost == 0);
+    const auto notes = s->take_notes();
+    REQUIRE(notes.size() == 1);
+    CHECK_FALSE(notes[0].problem);
+    CHECK(notes[0].text.starts_with("history store " + path +
+                                    " works again: 5 writes that waited in memory made, after "));
+    Raw raw(path);
+    CHECK(raw.rows("SELECT execution_id, status, scheduled_ms FROM job_executions ORDER BY 1") ==
+          Lines{"e-1|success|-", "e-2|success|5000"});
+    CHECK(raw.one("SELECT count(*) FROM step_executions WHERE execution_id = 'e-2'") == "1");
+    CHECK(raw.rows("SELECT job_id, scheduled_ms, execution_id, status FROM fires ORDER BY 1, 2") ==
+          Lines{"backup|5000|e-2|success", "backup|6000|-|skipped", "report|6000|r-1|pending"});
+    CHECK(raw.one("SELECT count(*) FROM audit WHERE action = 'trigger'") == "1");
+    CHECK(value_of(s->job_state("backup"))->last_status == "success");
+    // And the next write goes straight to the file.
+    CHECK(value_of(s->claim_fire("report", 7000, "r-2")) == true);
+    CHECK(raw.one("SELECT count(*) FROM fires WHERE execution_id = 'r-2'") == "1");
+  }
+
+  TEST_CASE("deferred writes: made late, a claim taken meanwhile or a refusal is told") {
+    TempDir dir;
+    const auto path = dir.file("history.db");
+    store::OpenOptions options;
+    options.busy_timeout = std::chrono::milliseconds(100);
+    options.defer_failed_writes = true;
+    options.retry_every = std::chrono::milliseconds(20);
+    auto s = open(path, options);
+    run(*s, make_execution("e-1", "backup", 1000), "success");
+
+    Raw other(path);
+    other.exec("BEGIN IMMEDIATE");
+    CHECK(value_of(s->claim_fire("backup", 7000, "e-4")) == true);
+    CHECK(value_of(s->begin_execution(make_execution("e-1", "backup", 1000))) == true);
+    // The other process takes that fire before the claim is made.
+    other.exec("INSERT INTO fires (job_id, scheduled_ms, execution_id, status, reason) "
+               "VALUES ('backup', 7000, 'x-9', 'pending', '')");
+    other.exec("COMMIT");
+    for (int i = 0; i < 500 && s->health().waiting > 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(s->health().made_late == 1);
+    CHECK(s->health().lost == 1);
+    Lines texts;
+    for (const auto& n : s->take_notes()) {
+      texts.push_back((n.problem ? "problem: " : "news: ") + n.text.substr(0, 80));
+    }
+    CHECK(texts.size() == 4);
+    if (texts.size() == 4) {
+      const std::string store = "history store " + path;
+      CHECK(texts[0].starts_with("problem: " + store.substr(0, 71)));
+      CHECK(texts[1] == ("problem: " + store +
+                         ": cannot record the start of execution e-1: an execution with this id "
+                         "exists already (it waited in memory; it is lost)")
+                            .substr(0, 89));
+      CHECK(texts[2] == ("problem: " + store +
+                         ": job backup: the fire of 1970-01-01T00:00:07.000Z was claimed already")
+                            .substr(0, 89));
+      CHECK(texts[3].starts_with("news: " + store.substr(0, 74)));
+    }
+    CHECK(Raw(path).one("SELECT execution_id FROM fires WHERE scheduled_ms = 7000") == "x-9");
+  }
+
+  TEST_CASE("deferred writes: past their memory, writes fail as without deferral") {
+    TempDir dir;
+    const auto path = dir.file("history.db");
+    store::OpenOptions options;
+    options.busy_timeout = std::chrono::milliseconds(100);
+    options.defer_failed_writes = true;
+    options.deferred_memory = 1000;
+    auto s = open(path, options);
+    Raw other(path);
+    other.exec("BEGIN IMMEDIATE");
+    auto big = make_execution("e-1", "backup", 1000);
+    big.error_message = std::string(2000, 'x');
+    const auto refused = s->begin_execution(big);
+    CHECK(error_of(refused).starts_with("history store " + path +
+                                        ": cannot record the start of execution e-1: the writes "
+                                        "waiting in memory fill their memory ("));
+    CHECK(s->health().lost == 1);
+    CHECK(value_of(s->claim_fire("backup", 1000, "e-2")) == true);
+    CHECK(s->health().waiting == 1);
+    other.exec("ROLLBACK");
+    CHECK(s->flush() == 0);
+    CHECK(s->health().fault == "");
+  }
+
   TEST_CASE("readers and a writer on separate connections do not block each other (WAL)") {
     TempDir dir;
     const auto path = dir.file("history.db");
