@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: a warnings-as-errors build with every test, the same under
-# AddressSanitizer + UndefinedBehaviorSanitizer, and the fuzz targets' smoke runs (clang).
+# The whole test suite: a warnings-as-errors build with every test, a 5-minute soak of a real
+# jobsd (bench/soak), the tests again under AddressSanitizer + UndefinedBehaviorSanitizer, and
+# the fuzz targets' smoke runs (clang).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -16,6 +17,9 @@ run_suite() { # build-dir, ctest arguments...
 echo "== release build (warnings are errors)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJOBS_WERROR=ON >/dev/null
 run_suite build
+
+echo "== soak: 5 minutes of 2,000 jobs under SIGKILLs, edits, cancels and triggers"
+bench/soak --minutes 5
 
 echo "== ASan + UBSan build"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DJOBS_WERROR=ON -DJOBS_SANITIZE=ON \
