@@ -25,6 +25,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace exec {
 
@@ -107,22 +108,38 @@ std::vector<pid_t> own_children() {
   return out;
 }
 
+pid_t process_group(pid_t pid, char* state = nullptr);
+
+// Whether the process carries the step's token in its environment. /proc/PID/environ reads
+// empty while the process is in execve (a `setsid sleep 40 &` of the step, say): that is
+// retried for a few milliseconds, or such a process would escape the step's end (the soak
+// found two of 600). A zombie's or a vanished process's environment is empty for good.
 bool has_token(pid_t pid, const std::string& token) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-  std::string entry;
   const std::string wanted = "JOBS_STEP_TOKEN=" + token;
-  while (std::getline(in, entry, '\0')) {
-    if (entry == wanted) {
-      return true;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+    std::string entry;
+    bool any = false;
+    while (std::getline(in, entry, '\0')) {
+      any = true;
+      if (entry == wanted) {
+        return true;
+      }
     }
+    char state = 'Z';
+    if (any || process_group(pid, &state) < 0 || state == 'Z' || state == 'X') {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return false;
 }
 
-// The process group of `pid`, -1 when it is gone. /proc/PID/stat is read with read(2): a
-// process that ends between the open and the read makes it fail with ESRCH, which an
-// istreambuf_iterator would throw (and did, failing an execution at jobsd's shutdown).
-pid_t process_group(pid_t pid) {
+// The process group of `pid`, -1 when it is gone; its state letter (R, S, Z...) to `state`.
+// /proc/PID/stat is read with read(2): a process that ends between the open and the read makes it
+// fail with ESRCH, which an istreambuf_iterator would throw (and did, failing an execution at
+// jobsd's shutdown).
+pid_t process_group(pid_t pid, char* state) {
   const int fd = ::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return -1;
@@ -140,10 +157,13 @@ pid_t process_group(pid_t pid) {
     return -1;
   }
   std::istringstream fields(stat.substr(close + 1));
-  std::string state;
+  std::string status;
   pid_t ppid = 0;
   pid_t pgrp = -1;
-  fields >> state >> ppid >> pgrp;
+  fields >> status >> ppid >> pgrp;
+  if (state != nullptr) {
+    *state = status.empty() ? 'X' : status[0];
+  }
   return pgrp;
 }
 
