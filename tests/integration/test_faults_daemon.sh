@@ -362,7 +362,8 @@ YAML
   # A sanitized jobsd wants its ASan runtime first of all libraries; preloading it too would put
   # it into every step's shell as well, where it deadlocks with libfaketime.
   local asan_options=${ASAN_OPTIONS:-}
-  ldd "$jobsd" 2>/dev/null | grep -q libasan && asan_options+=${asan_options:+:}verify_asan_link_order=0
+  # (Not `ldd | grep -q`: with pipefail, grep's early exit fails ldd with SIGPIPE.)
+  [[ $(ldd "$jobsd" 2>/dev/null) == *libasan* ]] && asan_options+=${asan_options:+:}verify_asan_link_order=0
   ASAN_OPTIONS=$asan_options LD_PRELOAD=$faketime FAKETIME_TIMESTAMP_FILE=$p/offset \
     FAKETIME_NO_CACHE=1 DONT_FAKE_MONOTONIC=1 NO_FAKE_STAT=1 \
     "$jobsd" --jobs-dir "$p/jobs" --state-dir "$JOBS_STATE_DIR"
