@@ -11,13 +11,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 namespace jobsd {
 
@@ -29,59 +25,6 @@ std::int64_t ns(const timespec& t) {
 
 std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));
-}
-
-// jobs::load_files(), except that a file whose loading throws fails alone, with the exception's
-// text at its first line, instead of ending the daemon: the tz library throws when the file of
-// a zone it listed at start is gone by the time a job first names that zone.
-std::vector<jobs::LoadedFile> load_each(const std::vector<std::string>& paths,
-                                        const jobs::LoadOptions& options) {
-  std::vector<jobs::LoadedFile> files(paths.size());
-  std::atomic<size_t> next{0};
-  const auto work = [&] {
-    for (size_t i = next++; i < paths.size(); i = next++) {
-      try {
-        files[i] = jobs::load_job_file(paths[i], options);
-      } catch (const std::exception& e) {
-        files[i] = jobs::LoadedFile{};
-        files[i].path = paths[i];
-        files[i].diagnostics.push_back(
-            {jobs::Severity::error,
-             base::Error{
-                 std::string("cannot load the file: ") + e.what(), {paths[i], 1, 1}, "", 1}});
-      }
-    }
-  };
-  const size_t workers =
-      std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), paths.size() / 64 + 1);
-  std::vector<std::thread> threads;
-  for (size_t k = 1; k < workers; ++k) {
-    threads.emplace_back(work);
-  }
-  work();
-  for (auto& t : threads) {
-    t.join();
-  }
-  return files;
-}
-
-// Why the tz database file of `name` cannot serve any more, or "". The tz library reads a zone's
-// file once, when a job first names it, and jobsd keeps those rules; a file removed or broken
-// since (a tzdata upgrade gone wrong) is found here. The folder is the one lib/tz reads.
-std::string zone_file_problem(const std::string& name) {
-  if (name == "UTC") {
-    return {}; // needs no tzdata
-  }
-  const std::string path = "/usr/share/zoneinfo/" + name;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return path + " cannot be read: " + std::strerror(errno);
-  }
-  char magic[4] = {};
-  if (!in.read(magic, sizeof magic) || std::string_view(magic, sizeof magic) != "TZif") {
-    return path + " is not a tz database file";
-  }
-  return {};
 }
 
 // An error at the value of `key` in the job file `path` (at the file when it has no such key).
@@ -120,7 +63,7 @@ std::optional<jobs::Diagnostic> zone_problem(const jobs::JobDefinition& job,
   for (const auto& [zone, key] : zones) {
     auto [it, fresh] = checked.try_emplace(zone->name());
     if (fresh) {
-      it->second = zone_file_problem(zone->name());
+      it->second = tz::zone_file_problem(zone->name());
     }
     if (!it->second.empty()) {
       return jobs::Diagnostic{
@@ -199,7 +142,7 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
   for (const auto& [path, f] : files_) {
     report.removed += next.count(path) == 0;
   }
-  auto loaded = load_each(changed, load_options());
+  auto loaded = jobs::load_files(changed, load_options());
   for (size_t i = 0; i < changed.size(); ++i) {
     next[changed[i]].loaded = std::make_shared<const jobs::LoadedFile>(std::move(loaded[i]));
   }

@@ -84,21 +84,6 @@ std::vector<Transition> load_transitions(const date::time_zone& zone) {
   return out;
 }
 
-// Why the tz database file of `name` cannot be read as one, or "": date/tz asserts (aborts the
-// process) on a file that is not TZif, and throws when the file is gone since it listed the zones.
-std::string unreadable(std::string_view name) {
-  const std::string path = zoneinfo + std::string(name);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return "cannot read " + path + ": " + std::strerror(errno);
-  }
-  char magic[4] = {};
-  if (!in.read(magic, sizeof magic) || std::string_view(magic, sizeof magic) != "TZif") {
-    return path + " is not a tz database file";
-  }
-  return {};
-}
-
 std::mutex registry_mutex;
 std::map<std::string, std::unique_ptr<Zone>, std::less<>> registry;
 
@@ -185,7 +170,7 @@ base::Result<const Zone*> find_zone(std::string_view name) {
     }
     return base::Error{message, {}, {}, 1};
   }
-  if (const auto why = unreadable(name); !why.empty()) {
+  if (const auto why = zone_file_problem(name); !why.empty()) {
     return base::Error{"time zone \"" + std::string(name) + "\": " + why, {}, {}, 1};
   }
   std::unique_ptr<Zone> made;
@@ -197,6 +182,22 @@ base::Result<const Zone*> find_zone(std::string_view name) {
   const Zone* out = made.get();
   registry.emplace(std::string(name), std::move(made));
   return out;
+}
+
+std::string zone_file_problem(std::string_view name) {
+  if (name == "UTC") {
+    return {};
+  }
+  const std::string path = zoneinfo + std::string(name);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return path + " cannot be read: " + std::strerror(errno);
+  }
+  char magic[4] = {};
+  if (!in.read(magic, sizeof magic) || std::string_view(magic, sizeof magic) != "TZif") {
+    return path + " is not a tz database file";
+  }
+  return {};
 }
 
 const Zone& utc() {

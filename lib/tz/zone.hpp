@@ -82,6 +82,12 @@ private:
 // nearest names: unknown time zone "Europe/Berln"; did you mean "Europe/Berlin"?
 base::Result<const Zone*> find_zone(std::string_view name);
 
+// Why the tz database file of `name` cannot serve (gone, unreadable, not TZif), or "" when it
+// can; "" for UTC, which needs none. find_zone() checks it before date/tz reads the file (date/tz
+// aborts on one that is not TZif); jobsd checks it at each reload for the zones in use, whose
+// rules it read once.
+std::string zone_file_problem(std::string_view name);
+
 // This machine's time zone name: $TZ, else /etc/timezone, else the /etc/localtime link, else
 // "UTC".
 std::string host_zone_name();
