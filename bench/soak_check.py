@@ -37,7 +37,6 @@ import zoneinfo
 # Seconds before a SIGKILL or the SIGTERM in which a due fire may not have been handled yet
 # (the loop busy, a jitter of up to 2 s): such a fire is the missed policy's, not "due while up".
 MARGIN = 10.0
-QUEUED = 60.0  # seconds a due fire may wait in a zone queue before a kill, under load
 # Seconds around an edit's window (the write, then the first reload surely after it) in which
 # neither the old nor the new schedule is owed a fire.
 SLACK = 1.0
@@ -336,6 +335,14 @@ class Data:
                 return life
         return None
 
+    def up_at(self, t):
+        """The lifetime scheduling at t: from the start of its first load (a fire due after it
+        is not missed, only late) to its end."""
+        for life in self.lifetimes:
+            if life.load <= t <= (life.end or float("inf")):
+                return life
+        return None
+
     def epoch_at(self, job, t):
         """The epochs of the job that may be in effect in the daemon at time t: (surely, maybe)."""
         sure, maybe = None, []
@@ -466,7 +473,7 @@ def check_fires(d):
             lo = ep["from"]["e_max"] + SLACK
             hi = ep["to"]["t0"] - SLACK if ep["to"] else float("inf")
             for life in lifetimes:
-                a = max(lo, life.load_end + 0.01)
+                a = max(lo, life.load + 1)
                 b = min(hi, life.end - MARGIN)
                 for t in ep["schedule"].instants(a, b):
                     up_required += 1
@@ -501,16 +508,17 @@ def check_fires(d):
             ep_then, _ = d.epoch_at(job, k - MARGIN)
             if ep_then is None or not ep_then["exists"] or not ep_now["exists"]:
                 continue
+            if not same_schedule(ep_then, ep_now):
+                continue  # changed while down (or just before): it starts at the load
             spec = ep_now["spec"]
             if not spec["enabled"]:
                 continue
             l0 = last_fire_floor(d, job, k, life)
-            # The daemon's `now` for the load is between its start and its end: the fires up to
-            # the start were missed; those in between were missed or are on time, recorded
-            # either way.
+            # The fires up to the start of the load were missed; the later ones are late (2a),
+            # those within a second of it one or the other, recorded either way.
             sched = ep_now["schedule"]
             missed = sched.instants(l0, life.load)
-            between = sched.instants(max(l0, life.load), life.load_end)
+            between = sched.instants(max(l0, life.load), life.load + 1)
             if not missed and not between:
                 continue
             now = life.load_end
@@ -548,6 +556,10 @@ def check_fires(d):
                 catchups_by[(job, life.index)].append((t, recs))
         else:
             ok, why = valid_on_time(d, job, t)
+            if not ok and record_kind(recs) == "skipped (forbid)":
+                # A catch-up of missed: all skipped behind the one before it (still queued).
+                life = catchup_lifetime(d, job, recs, t)
+                ok = valid_catchup(d, job, t, life)[0]
         catchup_count[trig] += 1
         if not ok:
             unexpected += 1
@@ -656,18 +668,21 @@ def catchup_lifetime(d, job, recs, t):
     return None
 
 
+def same_schedule(a, b):
+    return all(a["spec"][k] == b["spec"][k] for k in ("sched", "zone", "enabled"))
+
+
 def valid_catchup(d, job, t, life):
     if life is None or life.index == 0:
         return False, "a catch-up without a restart before it"
-    if t > life.load_end + 1:
-        return False, "a catch-up of a fire after the load (%s)" % fmt_t(life.load_end)
+    if t > life.load + 1:
+        return False, "a catch-up of a fire after the start of the load (%s)" % fmt_t(life.load)
     prev = d.lifetimes[life.index - 1]
-    due_in = d.lifetime_at(t)
-    if t <= (due_in.end if due_in else prev.end) - QUEUED:
+    due_in = d.up_at(t)
+    if t <= (due_in.end if due_in else prev.end) - MARGIN:
         # Missed fires are those due while jobsd was down (jobsd(8), Missed fires), and those
-        # due while it was up but still waiting in their zone's queue at the kill (a fire is
-        # recorded when it starts): a loaded machine can hold one back for seconds. Anything
-        # older than QUEUED, jobsd pid prev.pid should have run; a later fire that ran before
+        # due in the last moments before a kill that its loop had not handled yet. Anything
+        # older than MARGIN, jobsd pid prev.pid should have run; a later fire that ran before
         # the kill is refused below whatever the age. (The lifetime it was due in: jobsds killed
         # before their catch-ups ran pass it on to the next.)
         up = due_in
@@ -680,6 +695,10 @@ def valid_catchup(d, job, t, life):
                for e in eps):
         return False, "not an instant of the schedule loaded at %s" % fmt_t(life.load)
     prev = d.lifetimes[life.index - 1]
+    # A job whose schedule changed (or that was enabled) while jobsd was down starts at the load.
+    sure, maybe = d.epoch_at(job, prev.end)
+    if sure and ep != "ambiguous" and ep and not any(same_schedule(e, ep) for e in maybe):
+        return False, "its schedule changed while jobsd was down (it starts at the load)"
     if t < d.lifetimes[0].load:
         return False, "before the run"
     # A fire jobsd had handled before it was killed is not missed.

@@ -250,6 +250,7 @@ private:
   std::map<std::string, JobPtr> jobs_;
   std::map<std::string, FileState> files_;  // by path
   std::map<std::string, JobPtr> last_good_; // by path: the file's last version that loaded
+  std::map<std::string, std::string> recorded_schedules_; // by job id: the store's schedule_key
   std::map<std::string, std::vector<std::string>> downstream_; // upstream id -> ids with `after`
   std::map<std::string, std::set<std::string>> upstream_done_; // downstream -> upstreams succeeded
   ReloadReport last_reload_;

@@ -224,13 +224,20 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
 
   // Jobs scheduled from now on (new, enabled again, or with a new schedule) start after now:
   // the store notes it, so that after a restart the fires missed since then are caught up, and
-  // none from before (while it was disabled, say).
-  std::vector<std::string> starting;
+  // none from before (while it was disabled, say). At start-up, the store's last fire of a job
+  // counts only if the job's schedule is the one that fired it: a job whose schedule changed,
+  // or that was enabled, while jobsd was down starts now, as it would have with jobsd up.
   std::map<std::string, std::int64_t> last;
   if (initial) {
     if (auto states = store_->job_states(); states) {
       for (const auto& s : *states) {
-        if (s.last_fire_ms) {
+        if (s.schedule) {
+          recorded_schedules_[s.job_id] = *s.schedule;
+        }
+        const auto job = jobs.find(s.job_id);
+        const bool same = !s.schedule || (job != jobs.end() && job->second->enabled &&
+                                          *s.schedule == schedule_key(*job->second));
+        if (s.last_fire_ms && same) {
           last[s.job_id] = *s.last_fire_ms / 1000;
         }
       }
@@ -238,13 +245,21 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
       log.error("{}", states.error().message);
     }
   }
+  std::vector<store::JobSchedule> schedules;
   for (const auto& [id, job] : jobs) {
     const auto old = jobs_.find(id);
     const bool was_scheduled =
         old != jobs_.end() && old->second->enabled && same_schedule(*old->second, *job);
-    if (job->enabled && !job->schedule.empty() &&
-        (initial ? last.count(id) == 0 : !was_scheduled)) {
-      starting.push_back(id);
+    const std::string key = job->enabled ? schedule_key(*job) : "";
+    const bool starts = !key.empty() && (initial ? last.count(id) == 0 : !was_scheduled);
+    const auto recorded = recorded_schedules_.find(id);
+    if (starts || recorded == recorded_schedules_.end() || recorded->second != key) {
+      schedules.push_back({id, key, starts});
+    }
+  }
+  for (const auto& [id, key] : recorded_schedules_) {
+    if (!key.empty() && jobs.count(id) == 0) {
+      schedules.push_back({id, "", false}); // removed
     }
   }
   jobs_ = std::move(jobs);
@@ -260,17 +275,21 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
   }
   std::erase_if(upstream_done_, [&](const auto& e) { return jobs_.count(e.first) == 0; });
   const std::int64_t now = now_ms() / 1000;
-  if (initial) {
-    // After a restart, the fires since each job's last one (from the store) were missed.
-    scheduler_.set_jobs(list, now, [&](const std::string& id) -> std::optional<std::int64_t> {
-      const auto it = last.find(id);
-      return it == last.end() ? std::nullopt : std::optional(it->second);
-    });
+  // After a restart, the fires from each job's last one (from the store) to the start of this
+  // load were missed; the later ones are just late.
+  const Scheduler::StartUp start_up{
+      report.time_ms / 1000, [&](const std::string& id) -> std::optional<std::int64_t> {
+        const auto it = last.find(id);
+        return it == last.end() ? std::nullopt : std::optional(it->second);
+      }};
+  scheduler_.set_jobs(list, now, initial ? std::optional(start_up) : std::nullopt);
+  const std::int64_t since = initial ? std::min(start_up.began, now) : now;
+  if (auto recorded = store_->schedule_jobs(schedules, since * 1000); recorded) {
+    for (const auto& j : schedules) {
+      recorded_schedules_[j.job_id] = j.schedule;
+    }
   } else {
-    scheduler_.set_jobs(list, now);
-  }
-  if (auto started = store_->start_jobs(starting, now * 1000); !started) {
-    log.error("{}", started.error().message);
+    log.error("{}", recorded.error().message);
   }
   ++generation_;
 

@@ -58,9 +58,23 @@ const char* cause_text(Gap g) {
 
 } // namespace
 
+std::string schedule_key(const jobs::JobDefinition& job) {
+  if (job.schedule.empty()) {
+    return "";
+  }
+  std::string key = "zone " + (job.zone ? job.zone->name() : job.timezone) + "\ndst_gap " +
+                    (job.schedule.dst_gap == cron::DstGap::skip ? "skip" : "shift");
+  for (const auto& c : job.schedule.cron) {
+    key += "\ncron " + c;
+  }
+  if (job.schedule.at) {
+    key += "\nat " + std::to_string(*job.schedule.at);
+  }
+  return key;
+}
+
 bool same_schedule(const jobs::JobDefinition& a, const jobs::JobDefinition& b) {
-  return a.id == b.id && a.zone == b.zone && a.schedule.cron == b.schedule.cron &&
-         a.schedule.at == b.schedule.at && a.schedule.dst_gap == b.schedule.dst_gap;
+  return a.id == b.id && a.zone == b.zone && schedule_key(a) == schedule_key(b);
 }
 
 Scheduler::Scheduler(std::function<double()> random) : random_(std::move(random)) {
@@ -85,9 +99,8 @@ bool Scheduler::stale(const Item& item) const {
   return it == entries_.end() || it->second.version != item.version;
 }
 
-void Scheduler::set_jobs(
-    const std::vector<JobPtr>& jobs, std::int64_t now,
-    const std::function<std::optional<std::int64_t>(const std::string&)>& last_fire) {
+void Scheduler::set_jobs(const std::vector<JobPtr>& jobs, std::int64_t now,
+                         const std::optional<StartUp>& start_up) {
   std::unordered_map<std::string, Entry> next_entries;
   next_entries.reserve(jobs.size());
   std::vector<std::string> added;
@@ -105,10 +118,12 @@ void Scheduler::set_jobs(
     Entry e;
     e.job = job;
     e.cursor = now;
-    if (last_fire) {
-      if (const auto last = last_fire(job->id)) {
+    if (start_up) {
+      const std::int64_t began = std::min(start_up->began, now);
+      e.cursor = began;
+      if (const auto last = start_up->last_fire ? start_up->last_fire(job->id) : std::nullopt) {
         e.cursor = *last;
-        e.down_until = now;
+        e.down_until = began;
       }
     }
     if (old != entries_.end()) {

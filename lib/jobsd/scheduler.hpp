@@ -51,14 +51,21 @@ public:
   // `random` gives [0, 1) for jitter; null: a real one.
   explicit Scheduler(std::function<double()> random = {});
 
+  // What the store knows at start-up, for set_jobs().
+  struct StartUp {
+    std::int64_t began = 0; // when jobsd began to load its jobs: no fire after it was missed
+    // The last fire a job handled, if it has one that counts (see jobsd/reload.cpp).
+    std::function<std::optional<std::int64_t>(const std::string&)> last_fire;
+  };
+
   // Sets the jobs to schedule; disabled jobs and jobs without a schedule are left out. A job
   // scheduled already with the same schedule (expressions, zone, `at`, DST rule) keeps its
-  // place. Others start after `now`, or, when `last_fire` knows one (from the store, at
-  // start-up), after their last fire, with the fires up to `now` missed while down; a job whose
-  // schedule changed never starts before what its old schedule handled (the clock went back).
-  void
-  set_jobs(const std::vector<JobPtr>& jobs, std::int64_t now,
-           const std::function<std::optional<std::int64_t>(const std::string&)>& last_fire = {});
+  // place. Others start after `now`; at start-up, after `began`, or, when `last_fire` knows
+  // one, after their last fire, with the fires up to `began` missed while down and the later
+  // ones ordinary (late) fires. A job whose schedule changed never starts before what its old
+  // schedule handled (the clock went back).
+  void set_jobs(const std::vector<JobPtr>& jobs, std::int64_t now,
+                const std::optional<StartUp>& start_up = std::nullopt);
 
   // The host was suspended, or the wall clock jumped forward, over (from, to].
   void missed(Gap cause, std::int64_t from, std::int64_t to);
@@ -102,6 +109,11 @@ private:
   std::vector<Window> windows_;
   std::uint64_t versions_ = 0;
 };
+
+// The schedule of a job as one text, the same for jobs that fire at the same instants (with the
+// same id); "" for a job without a schedule. The store keeps it, so that a start-up knows the
+// jobs whose schedule changed while jobsd was down.
+std::string schedule_key(const jobs::JobDefinition& job);
 
 // Whether two jobs fire at the same instants (same expressions, zone, one-off time, DST rule
 // and id, which seeds H).

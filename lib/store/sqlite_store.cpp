@@ -204,6 +204,12 @@ public:
     }
     return int64(column);
   }
+  std::optional<std::string> optional_text(int column) const {
+    if (sqlite3_column_type(s_, column) == SQLITE_NULL) {
+      return std::nullopt;
+    }
+    return text(column);
+  }
   std::optional<int> optional_int(int column) const {
     if (sqlite3_column_type(s_, column) == SQLITE_NULL) {
       return std::nullopt;
@@ -229,7 +235,7 @@ struct Migration {
   const char* sql;
 };
 
-constexpr std::array<Migration, 2> migrations{{
+constexpr std::array<Migration, 3> migrations{{
     {1, R"sql(
 CREATE TABLE schema_version (
   version INTEGER PRIMARY KEY,
@@ -304,6 +310,11 @@ CREATE INDEX audit_by_time ON audit (time_ms);
 ALTER TABLE step_executions ADD COLUMN outputs_json TEXT NOT NULL DEFAULT ''
   CHECK (outputs_json = '' OR json_valid(outputs_json));
 )sql"},
+    // The schedule each job was scheduled with, so that a start-up knows the jobs whose
+    // schedule changed while no daemon ran.
+    {3, R"sql(
+ALTER TABLE job_state ADD COLUMN schedule TEXT;
+)sql"},
 }};
 static_assert(migrations.back().version == sqlite_schema_version);
 
@@ -337,6 +348,7 @@ JobState read_job_state(const Query& q) {
   s.last_status = q.text(2);
   s.last_execution_id = q.text(3);
   s.last_success_ms = q.optional_int64(4);
+  s.schedule = q.optional_text(5);
   return s;
 }
 
@@ -454,16 +466,16 @@ public:
         });
   }
 
-  base::Result<int> start_jobs(const std::vector<std::string>& job_ids,
-                               std::int64_t since_ms) override {
+  base::Result<int> schedule_jobs(const std::vector<JobSchedule>& jobs,
+                                  std::int64_t since_ms) override {
     return write<int>(
-        "record when jobs start", 0,
-        [&](int& started) { return insert_starts(job_ids, since_ms, started); },
+        "record how jobs are scheduled", 0,
+        [&](int& started) { return insert_schedules(jobs, since_ms, started); },
         [&] {
           Deferred d;
-          d.replay = [this, job_ids, since_ms]() -> Status {
+          d.replay = [this, jobs, since_ms]() -> Status {
             int started = 0;
-            return insert_starts(job_ids, since_ms, started);
+            return insert_schedules(jobs, since_ms, started);
           };
           return d;
         });
@@ -760,7 +772,7 @@ public:
         "read the state of job " + job_id, false, [&](Found& found) -> Status {
           sqlite3_stmt* s = nullptr;
           STORE_TRY(prepare("SELECT job_id, last_fire_ms, last_status, last_execution_id, "
-                            "last_success_ms FROM job_state WHERE job_id = ?1",
+                            "last_success_ms, schedule FROM job_state WHERE job_id = ?1",
                             s));
           Query q(s);
           q.bind(1, job_id);
@@ -778,7 +790,7 @@ public:
     return transaction<States>("read the state of the jobs", false, [&](States& out) -> Status {
       sqlite3_stmt* s = nullptr;
       STORE_TRY(prepare("SELECT job_id, last_fire_ms, last_status, last_execution_id, "
-                        "last_success_ms FROM job_state ORDER BY job_id",
+                        "last_success_ms, schedule FROM job_state ORDER BY job_id",
                         s));
       Query q(s);
       int rc = SQLITE_OK;
@@ -1232,20 +1244,36 @@ ON CONFLICT (job_id) DO UPDATE SET
     return std::nullopt;
   }
 
-  Status insert_starts(const std::vector<std::string>& job_ids, std::int64_t since_ms,
-                       int& started) {
-    sqlite3_stmt* s = nullptr;
+  Status insert_schedules(const std::vector<JobSchedule>& jobs, std::int64_t since_ms,
+                          int& started) {
+    sqlite3_stmt* start = nullptr;
     STORE_TRY(prepare(R"sql(
-INSERT INTO job_state (job_id, last_fire_ms) VALUES (?1, ?2)
-ON CONFLICT (job_id) DO UPDATE SET last_fire_ms = excluded.last_fire_ms
+INSERT INTO job_state (job_id, last_fire_ms, schedule) VALUES (?1, ?2, ?3)
+ON CONFLICT (job_id) DO UPDATE SET last_fire_ms = excluded.last_fire_ms,
+  schedule = excluded.schedule
   WHERE last_fire_ms IS NULL OR last_fire_ms < excluded.last_fire_ms
 )sql",
-                      s));
-    for (const auto& id : job_ids) {
-      Query q(s);
-      q.bind(1, id).bind(2, since_ms);
+                      start));
+    sqlite3_stmt* schedule = nullptr;
+    STORE_TRY(prepare(R"sql(
+INSERT INTO job_state (job_id, schedule) VALUES (?1, ?2)
+ON CONFLICT (job_id) DO UPDATE SET schedule = excluded.schedule
+)sql",
+                      schedule));
+    for (const auto& j : jobs) {
+      if (j.starts) {
+        Query q(start);
+        q.bind(1, j.job_id).bind(2, since_ms).bind(3, j.schedule);
+        STORE_TRY(expect(q.step(), SQLITE_DONE));
+        if (sqlite3_changes(db()) == 1) {
+          ++started;
+          continue;
+        }
+      }
+      // Not starting, or its last fire is after since_ms (the clock went back).
+      Query q(schedule);
+      q.bind(1, j.job_id).bind(2, j.schedule);
       STORE_TRY(expect(q.step(), SQLITE_DONE));
-      started += sqlite3_changes(db());
     }
     return std::nullopt;
   }

@@ -81,6 +81,9 @@ struct JobState {
   std::string last_status;                     // of the execution that ended last
   std::string last_execution_id;               // the execution that ended last
   std::optional<std::int64_t> last_success_ms; // end of the latest "success"
+  // The schedule a daemon last scheduled it with (jobsd::schedule_key; "": not scheduled);
+  // absent when unknown (recorded by a version of jobs before 0.7).
+  std::optional<std::string> schedule;
 
   bool operator==(const JobState&) const = default;
 };
@@ -112,6 +115,13 @@ struct FireClaim {
   std::string job_id;
   std::int64_t scheduled_ms = 0;
   std::string execution_id;
+};
+
+// How a daemon schedules a job, for schedule_jobs().
+struct JobSchedule {
+  std::string job_id;
+  std::string schedule; // its key (jobsd::schedule_key); "": not scheduled
+  bool starts = false;  // scheduled from now on: new, enabled again, or with a new schedule
 };
 
 // Which executions history() returns, most recent (by start) first.
@@ -169,11 +179,12 @@ public:
                                                  std::int64_t scheduled_ms,
                                                  const std::string& reason) = 0;
 
-  // Records that the jobs `job_ids` are scheduled from `since_ms` on: their last_fire_ms becomes
-  // since_ms unless it is later, so that the fires after it that a daemon misses (being down)
-  // are caught up at its next start, and none before it. Returns how many it set.
-  virtual base::Result<int> start_jobs(const std::vector<std::string>& job_ids,
-                                       std::int64_t since_ms) = 0;
+  // Records how a daemon schedules `jobs` from `since_ms` on: each one's schedule, and for
+  // those that start then, last_fire_ms = since_ms unless it is later, so that the fires after
+  // it that a daemon misses (being down) are caught up at its next start, and none before it.
+  // Returns how many last fires it set.
+  virtual base::Result<int> schedule_jobs(const std::vector<JobSchedule>& jobs,
+                                          std::int64_t since_ms) = 0;
 
   // Records that `execution` started: inserts it with status "running" (whatever its
   // status), no end and no steps, and marks its fire, if one was claimed, running. Durable on
@@ -241,7 +252,7 @@ public:
 };
 
 // The schema version open_sqlite() creates and upgrades to.
-inline constexpr int sqlite_schema_version = 2;
+inline constexpr int sqlite_schema_version = 3;
 
 struct OpenOptions {
   // How long a write waits for another process's write transaction before failing.

@@ -282,13 +282,31 @@ YAML
 # A one-off run due while the daemon is down, of a job that never fired before.
 once_at=$(date -u -d "@$(($(date +%s) + 3))" +%Y-%m-%dT%H:%M:%SZ)
 printf 'schedule: { at: "%s", missed: once }\ncommand: "true"\n' "$once_at" > jobs/once.yaml
+# Changed while the daemon is down: a new schedule, and a job enabled again.
+cat > jobs/changed.yaml <<'YAML'
+schedule: { cron: "*/2 * * * * *", missed: once }
+concurrency: allow
+command: "true"
+YAML
+cat > jobs/reenabled.yaml <<'YAML'
+enabled: true
+schedule: { cron: "* * * * * *", missed: all }
+concurrency: allow
+command: "true"
+YAML
 "$jobsctl" reload >/dev/null
 sleeper=$("$jobsctl" trigger sleeper --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["execution_id"])')
 wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE job_id = 'every2'" 1
+wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE job_id = 'reenabled'" 1
+sed -i 's/^enabled: true$/enabled: false/' jobs/reenabled.yaml
+"$jobsctl" reload >/dev/null
 kill -KILL "$(cat state/jobsd.lock)"
 wait_for 10 bash -c "! pgrep -f '^sleep $long' >/dev/null && ! pgrep -x jobsd -a | grep -q '$work'" || true
 # Fires are missed while it is down.
+sed -i 's|\*/2 \* \* \* \* \*|*/3 * * * * *|' jobs/changed.yaml
+sed -i 's/^enabled: false$/enabled: true/' jobs/reenabled.yaml
 sleep 5
+restarted_ms=$(($(date +%s%N) / 1000000))
 start_daemon
 expect "jobsd starts again after SIGKILL" "0" "$?"
 expect "the execution running at the kill is interrupted" "interrupted" \
@@ -299,6 +317,11 @@ expect "missed: once runs one catch-up for the fires missed while down" "1" \
   "$(count "SELECT count(*) FROM job_executions WHERE job_id = 'every2' AND trigger_kind = 'catchup'")"
 expect "a job's first fire, missed while down, is caught up" "catchup" \
   "$(sql "SELECT trigger_kind FROM job_executions WHERE job_id = 'once'")"
+wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE job_id IN ('changed', 'reenabled') AND start_ms > $restarted_ms" 2
+expect "a schedule changed while jobsd was down catches nothing up (it starts at the start)" "0" \
+  "$(count "SELECT count(*) FROM job_executions WHERE job_id = 'changed' AND (trigger_kind = 'catchup' OR (start_ms > $restarted_ms AND (scheduled_ms / 1000) % 3 != 0))")"
+expect "a job enabled while jobsd was down catches nothing up" "0" \
+  "$(count "SELECT count(*) FROM job_executions WHERE job_id = 'reenabled' AND trigger_kind = 'catchup'")"
 expect "no fire ran twice" "0" \
   "$(count "SELECT count(*) FROM (SELECT scheduled_ms FROM job_executions WHERE job_id = 'every2' AND scheduled_ms IS NOT NULL GROUP BY scheduled_ms HAVING count(*) > 1)")"
 expect "every execution has ended or is running" "0" \
@@ -306,7 +329,7 @@ expect "every execution has ended or is running" "0" \
     "$jobsctl" status --json | python3 -c '
 import json, sys
 print(",".join("%r" % r["execution_id"] for r in json.load(sys.stdin)["running"]) or "\"\"")'))")"
-rm jobs/every2.yaml jobs/sleeper.yaml jobs/once.yaml
+rm jobs/every2.yaml jobs/sleeper.yaml jobs/once.yaml jobs/changed.yaml jobs/reenabled.yaml
 "$jobsctl" reload >/dev/null
 
 expect "@reboot does not run again when jobsd restarts in the same boot" "1" "$(wc -l <booted)"

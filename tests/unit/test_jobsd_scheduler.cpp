@@ -113,15 +113,16 @@ Lines run_until(jobsd::Scheduler& s, const std::string& until) {
 
 using LastFires = std::map<std::string, std::string>;
 
-// A last_fire function for set_jobs() from ISO times by job id.
-std::function<std::optional<std::int64_t>(const std::string&)> last_fires(LastFires known) {
-  return [known = std::move(known)](const std::string& id) -> std::optional<std::int64_t> {
-    const auto it = known.find(id);
-    if (it == known.end()) {
-      return std::nullopt;
-    }
-    return utc(it->second);
-  };
+// What the store knows at start-up, for set_jobs(): last fires from ISO times by job id, and
+// jobsd began to load at `began` (default: the `now` of set_jobs()).
+jobsd::Scheduler::StartUp last_fires(LastFires known, std::int64_t began = INT64_MAX) {
+  return {began, [known = std::move(known)](const std::string& id) -> std::optional<std::int64_t> {
+            const auto it = known.find(id);
+            if (it == known.end()) {
+              return std::nullopt;
+            }
+            return utc(it->second);
+          }};
 }
 
 } // namespace
@@ -281,6 +282,24 @@ TEST_SUITE("jobsd.scheduler") {
     CHECK(due(s, "2025-06-01T13:00:05Z") ==
           Lines{"d 2025-06-01T12:00:00Z catchup run_at 2025-06-01T13:00:05Z",
                 "d 2025-06-01T13:00:00Z"});
+  }
+
+  TEST_CASE("at start-up, the fires due while jobsd loaded its jobs are late, not missed") {
+    // Down from a last fire at 12:00:00; began to load at 12:00:07, ready at 12:00:10. A new
+    // job starts at 12:00:07 too.
+    jobsd::Scheduler s;
+    s.set_jobs({make_job("d", "{cron: \"* * * * * *\", missed: skip}"),
+                make_job("n", "\"*/2 * * * * *\"")},
+               utc("2025-06-01T12:00:10Z"),
+               last_fires({{"d", "2025-06-01T12:00:00Z"}}, utc("2025-06-01T12:00:07Z")));
+    Lines notes;
+    CHECK(due(s, "2025-06-01T12:00:10Z", &notes) ==
+          Lines{"d 2025-06-01T12:00:07Z run_at 2025-06-01T12:00:10Z skip: missed while jobsd was "
+                "down (missed: skip)",
+                "d 2025-06-01T12:00:08Z", "n 2025-06-01T12:00:08Z", "d 2025-06-01T12:00:09Z",
+                "d 2025-06-01T12:00:10Z", "n 2025-06-01T12:00:10Z"});
+    CHECK(notes == Lines{"job d: 7 fires missed while jobsd was down (2025-06-01T12:00:01Z to "
+                         "2025-06-01T12:00:07Z); missed: skip runs none"});
   }
 
   TEST_CASE("a job without a last fire starts at now") {

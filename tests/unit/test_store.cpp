@@ -463,20 +463,20 @@ TEST_SUITE("store") {
     auto b1 = make_execution("b1", "backup", 1000);
     run(*s, b1, "success");
     CHECK(value_of(s->job_state("backup")) ==
-          store::JobState{"backup", 1000, "success", "b1", 1010});
+          store::JobState{"backup", 1000, "success", "b1", 1010, std::nullopt});
 
     CHECK(value_of(s->claim_fire("backup", 2000, "b2")));
     run(*s, make_execution("b2", "backup", 2000), "failed");
     CHECK(value_of(s->job_state("backup")) ==
-          store::JobState{"backup", 2000, "failed", "b2", 1010});
+          store::JobState{"backup", 2000, "failed", "b2", 1010, std::nullopt});
 
     run(*s, make_execution("a1", "archive", 500), "timeout"); // a manual-like run, no fire
     CHECK(value_of(s->record_skipped_fire("cleanup", 3000, "missed: older than max_lateness")));
     const auto states = value_of(s->job_states());
     REQUIRE(states.size() == 3);
-    CHECK(states[0] == store::JobState{"archive", std::nullopt, "timeout", "a1", std::nullopt});
+    CHECK(states[0] == store::JobState{"archive", std::nullopt, "timeout", "a1", std::nullopt, std::nullopt});
     CHECK(states[1].job_id == "backup");
-    CHECK(states[2] == store::JobState{"cleanup", 3000, "", "", std::nullopt});
+    CHECK(states[2] == store::JobState{"cleanup", 3000, "", "", std::nullopt, std::nullopt});
   }
 
   TEST_CASE("claim_and_begin claims and begins at once, or does nothing") {
@@ -529,25 +529,40 @@ TEST_SUITE("store") {
           std::vector<store::FireRecord>{{"backup", 3000, "missed while jobsd was down"}});
   }
 
-  TEST_CASE("start_jobs moves the last fire of jobs to the start, never back") {
+  TEST_CASE("schedule_jobs records schedules and moves the last fire of starting jobs, never "
+            "back") {
     TempDir dir;
     auto s = open(dir.file("history.db"));
     CHECK(value_of(s->claim_fire("backup", 1000, "b1")));
     CHECK(value_of(s->claim_fire("late", 8000, "l1")));
     run(*s, make_execution("a1", "archive", 500), "success"); // state, but no fire
-    CHECK(value_of(s->start_jobs({"backup", "archive", "fresh", "late"}, 5000)) == 3);
+    const auto starting = [](const std::string& id) {
+      return store::JobSchedule{id, "cron " + id, true};
+    };
+    CHECK(value_of(s->schedule_jobs({starting("backup"), starting("archive"), starting("fresh"),
+                                     starting("late")},
+                                    5000)) == 3);
     CHECK(value_of(s->job_state("backup"))->last_fire_ms == 5000);
     CHECK(value_of(s->job_state("late"))->last_fire_ms == 8000);
+    CHECK(value_of(s->job_state("late"))->schedule == "cron late"); // recorded all the same
     CHECK(value_of(s->job_state("archive"))->last_fire_ms == 5000);
     CHECK(value_of(s->job_state("archive"))->last_status == "success");
     CHECK(value_of(s->job_state("fresh"))->last_fire_ms == 5000);
-    CHECK(value_of(s->start_jobs({"fresh"}, 4000)) == 0);
+    CHECK(value_of(s->job_state("fresh"))->schedule == "cron fresh");
+    CHECK(value_of(s->schedule_jobs({starting("fresh")}, 4000)) == 0);
     CHECK(value_of(s->job_state("fresh"))->last_fire_ms == 5000);
     // A real fire moves it on; a later start moves it further.
     CHECK(value_of(s->claim_fire("fresh", 7000, "f1")));
     CHECK(value_of(s->job_state("fresh"))->last_fire_ms == 7000);
-    CHECK(value_of(s->start_jobs({"fresh"}, 9000)) == 1);
+    CHECK(value_of(s->schedule_jobs({starting("fresh")}, 9000)) == 1);
     CHECK(value_of(s->job_state("fresh"))->last_fire_ms == 9000);
+    // A job no longer scheduled, and one scheduled on: their schedules change, not their fires.
+    CHECK(value_of(s->schedule_jobs({{"fresh", "", false}, {"backup", "cron 2", false}}, 9500)) ==
+          0);
+    CHECK(value_of(s->job_state("fresh")) ==
+          store::JobState{"fresh", 9000, "", "", std::nullopt, ""});
+    CHECK(value_of(s->job_state("backup"))->last_fire_ms == 5000);
+    CHECK(value_of(s->job_state("backup"))->schedule == "cron 2");
   }
 
   TEST_CASE("mark_interrupted ends every running execution, its fire and its job's state") {
@@ -570,7 +585,7 @@ TEST_SUITE("store") {
     CHECK(a1->error_message == "the daemon stopped before the execution finished");
     CHECK(value_of(s->execution("b1"))->error_message == "retrying after: exit 3");
     CHECK(value_of(s->execution("a0"))->status == "success");
-    CHECK(value_of(s->job_state("a")) == store::JobState{"a", 100, "interrupted", "a1", 60});
+    CHECK(value_of(s->job_state("a")) == store::JobState{"a", 100, "interrupted", "a1", 60, std::nullopt});
     CHECK(Raw(path).rows("SELECT execution_id, status FROM fires ORDER BY job_id") ==
           Lines{"a1|interrupted", "c1|interrupted"});
     CHECK(value_of(s->mark_interrupted(10'000)) == 0);
@@ -711,7 +726,7 @@ TEST_SUITE("store") {
       CHECK(raw.one("SELECT count(*) FROM sqlite_master") == "0");
     }
     auto s = open(path);
-    CHECK(Raw(path).one("SELECT group_concat(version) FROM schema_version") == "1,2");
+    CHECK(Raw(path).one("SELECT group_concat(version) FROM schema_version") == "1,2,3");
   }
 
   TEST_CASE("a store locked by another process: writes wait, then fail with a clear error") {
@@ -1042,7 +1057,7 @@ TEST_SUITE("store") {
     auto s = open(path);
     {
       Raw raw(path);
-      CHECK(raw.one("SELECT group_concat(version) FROM schema_version") == "1,2");
+      CHECK(raw.one("SELECT group_concat(version) FROM schema_version") == "1,2,3");
       CHECK(raw.one("PRAGMA journal_mode") == "wal");
     }
     const auto old = value_of(s->execution("old-1"));
@@ -1050,6 +1065,9 @@ TEST_SUITE("store") {
     REQUIRE(old->steps.size() == 1);
     CHECK(old->steps[0].output == "done");
     CHECK(old->steps[0].outputs_json == "");
+    // A job's state from before version 3 does not know its schedule.
+    CHECK(value_of(s->claim_fire("backup", 5000, "b5")));
+    CHECK(value_of(s->job_state("backup"))->schedule == std::nullopt);
 
     auto e = make_execution("new-1", "backup", 3000);
     e.steps = {make_step("dump", "success")};
@@ -1073,7 +1091,7 @@ TEST_SUITE("store") {
     }
     CHECK(error_of(store::open_sqlite(path)) ==
           "history store " + path +
-              ": cannot upgrade the schema from version 1 to 2: duplicate column name: "
+              ": cannot upgrade the schema from version 1 to 3: duplicate column name: "
               "outputs_json");
     CHECK(Raw(path).one("SELECT group_concat(version) FROM schema_version") == "1");
   }
@@ -1086,11 +1104,11 @@ TEST_SUITE("store") {
 
     const auto newer = dir.file("newer.db");
     open(newer);
-    Raw(newer).exec("INSERT INTO schema_version VALUES (3, 0)");
+    Raw(newer).exec("INSERT INTO schema_version VALUES (4, 0)");
     CHECK(error_of(store::open_sqlite(newer)) ==
           prefix("newer.db") +
-              "its schema version 3 is newer than this program's (2); use a newer release of jobs");
-    CHECK(Raw(newer).one("SELECT max(version) FROM schema_version") == "3");
+              "its schema version 4 is newer than this program's (3); use a newer release of jobs");
+    CHECK(Raw(newer).one("SELECT max(version) FROM schema_version") == "4");
 
     const auto foreign = dir.file("foreign.db");
     Raw(foreign).exec("CREATE TABLE customers (id INTEGER PRIMARY KEY)");
