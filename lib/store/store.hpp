@@ -82,7 +82,7 @@ struct JobState {
   std::string last_execution_id;               // the execution that ended last
   std::optional<std::int64_t> last_success_ms; // end of the latest "success"
   // The schedule a daemon last scheduled it with (jobsd::schedule_key; "": not scheduled);
-  // absent when unknown (recorded by a version of jobs before 0.7).
+  // absent when unknown (a store from before schema version 3).
   std::optional<std::string> schedule;
 
   bool operator==(const JobState&) const = default;

@@ -474,7 +474,8 @@ TEST_SUITE("store") {
     CHECK(value_of(s->record_skipped_fire("cleanup", 3000, "missed: older than max_lateness")));
     const auto states = value_of(s->job_states());
     REQUIRE(states.size() == 3);
-    CHECK(states[0] == store::JobState{"archive", std::nullopt, "timeout", "a1", std::nullopt, std::nullopt});
+    CHECK(states[0] ==
+          store::JobState{"archive", std::nullopt, "timeout", "a1", std::nullopt, std::nullopt});
     CHECK(states[1].job_id == "backup");
     CHECK(states[2] == store::JobState{"cleanup", 3000, "", "", std::nullopt, std::nullopt});
   }
@@ -539,9 +540,9 @@ TEST_SUITE("store") {
     const auto starting = [](const std::string& id) {
       return store::JobSchedule{id, "cron " + id, true};
     };
-    CHECK(value_of(s->schedule_jobs({starting("backup"), starting("archive"), starting("fresh"),
-                                     starting("late")},
-                                    5000)) == 3);
+    CHECK(value_of(s->schedule_jobs(
+              {starting("backup"), starting("archive"), starting("fresh"), starting("late")},
+              5000)) == 3);
     CHECK(value_of(s->job_state("backup"))->last_fire_ms == 5000);
     CHECK(value_of(s->job_state("late"))->last_fire_ms == 8000);
     CHECK(value_of(s->job_state("late"))->schedule == "cron late"); // recorded all the same
@@ -585,7 +586,8 @@ TEST_SUITE("store") {
     CHECK(a1->error_message == "the daemon stopped before the execution finished");
     CHECK(value_of(s->execution("b1"))->error_message == "retrying after: exit 3");
     CHECK(value_of(s->execution("a0"))->status == "success");
-    CHECK(value_of(s->job_state("a")) == store::JobState{"a", 100, "interrupted", "a1", 60, std::nullopt});
+    CHECK(value_of(s->job_state("a")) ==
+          store::JobState{"a", 100, "interrupted", "a1", 60, std::nullopt});
     CHECK(Raw(path).rows("SELECT execution_id, status FROM fires ORDER BY job_id") ==
           Lines{"a1|interrupted", "c1|interrupted"});
     CHECK(value_of(s->mark_interrupted(10'000)) == 0);
