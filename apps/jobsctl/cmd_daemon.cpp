@@ -66,6 +66,26 @@ std::optional<ipc::Json> ask(const DaemonVerb& o, const std::string& cmd, const 
   return std::move(reply->result);
 }
 
+// The store's and jobsd.log's faults, a line each, only when there is something to say.
+void print_faults(const ipc::Json& s) {
+  const auto& st = s["store"];
+  const auto late = st["made_late"].get<std::int64_t>();
+  const auto lost = st["lost"].get<std::int64_t>();
+  if (!st["ok"].get<bool>()) {
+    std::cout << "store: FAILING since " << local_of(st["since"]) << ": " << text_of(st["fault"])
+              << "\n       " << st["waiting"] << " writes waiting in memory, " << late
+              << " made late, " << lost << " lost since jobsd started\n";
+  } else if (late > 0 || lost > 0) {
+    std::cout << "store: working; since jobsd started " << late << " writes were made late, "
+              << lost << " lost\n";
+  }
+  const auto& log = s["log"];
+  if (!log["ok"].get<bool>()) {
+    std::cout << "log:   FAILING since " << local_of(log["since"]) << ": " << log["lost_lines"]
+              << " lines of jobsd.log lost: " << text_of(log["error"]) << "\n";
+  }
+}
+
 int status(const DaemonVerb& o) {
   int code = base::exit_code::ok;
   const auto answer = ask(o, "status", ipc::Json::object(), code);
@@ -83,8 +103,9 @@ int status(const DaemonVerb& o) {
             << "jobs:  " << text_of(s["jobs_dir"]) << " (" << s["jobs"]["total"] << " jobs, "
             << s["jobs"]["enabled"] << " enabled), reloaded " << local_of(s["reload"]["time"])
             << "\n"
-            << "state: " << text_of(s["state_dir"]) << ", logs " << text_of(s["log_dir"]) << "\n"
-            << "next fire: " << local_of(s["next_fire"]) << "\n\n";
+            << "state: " << text_of(s["state_dir"]) << ", logs " << text_of(s["log_dir"]) << "\n";
+  print_faults(s);
+  std::cout << "next fire: " << local_of(s["next_fire"]) << "\n\n";
   std::vector<std::vector<std::string>> rows;
   for (const auto& q : s["queues"]) {
     rows.push_back({text_of(q["zone"]), std::to_string(q["depth"].get<int>()),

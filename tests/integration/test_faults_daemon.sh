@@ -175,9 +175,17 @@ part1() {
   has_lost_log_lines() { [ "$(status_field 's["log"]["lost_lines"]')" -gt 0 ]; }
   wait_for 15 has_lost_log_lines
   expect "disk: status --json counts the lines jobsd.log lost" "0" "$?"
+  local out
+  out=$("$jobsctl" status)
+  expect "disk: status says the store is failing, and why" "1" \
+    "$(grep -c "^store: FAILING since [0-9: +-]*: history store $db: cannot .*: database or disk is full$" <<<"$out")"
+  expect "disk: and what waits" "1" \
+    "$(grep -cE "^       [0-9]+ writes waiting in memory, [0-9]+ made late, 0 lost since jobsd started$" <<<"$out")"
+  expect "disk: status says jobsd.log is failing" "1" \
+    "$(grep -cE "^log:   FAILING since [0-9: +-]+: [0-9]+ lines of jobsd.log lost: .*[Nn]o space left on device" <<<"$out")"
 
   # The jobs keep firing; a trigger runs and says how it went; history shows both.
-  local during out
+  local during
   out=$("$jobsctl" trigger manual --wait --json)
   expect "disk: trigger --wait during the fault exits 0 (the job succeeded)" "0" "$?"
   during=$(execution_id_of <<<"$out")
@@ -222,6 +230,10 @@ print(sum(1 for e in json.load(sys.stdin)
   expect "disk: jobsd.log says how many of its lines were lost, from when" "1" \
     "$(grep -c "warning jobsd.log: [0-9]* lines\? could not be written from [0-9T:-]*Z on: " "$log")"
   expect "disk: status --json shows jobsd.log fine again" "True" "$(status_field 's["log"]["ok"]')"
+  out=$("$jobsctl" status)
+  expect "disk: status says the store works, and how many writes were late" "1" \
+    "$(grep -cE "^store: working; since jobsd started [1-9][0-9]* writes were made late, 0 lost$" <<<"$out")"
+  expect "disk: and no more that jobsd.log fails" "0" "$(grep -c "^log:" <<<"$out")"
   # Writes go on as before: a trigger after the fault is in the file at once.
   local after
   after=$("$jobsctl" trigger manual --wait --json | execution_id_of)
