@@ -20,4 +20,14 @@ std::string quoted_alternatives(const std::vector<std::string>& words);
 // ASCII lower case.
 std::string to_lower(std::string_view s);
 
+// `s` without the spaces and tabs at its ends (nor a line end at its end).
+std::string_view trim(std::string_view s);
+
+// Whether `s` is one or more of the digits 0-9.
+bool all_digits(std::string_view s);
+
+// `s` in double quotes with control characters escaped, so that a refused value shows what is
+// wrong with it without breaking the message.
+std::string quoted(std::string_view s);
+
 } // namespace base

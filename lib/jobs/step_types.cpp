@@ -1,3 +1,4 @@
+#include <base/http_status.hpp>
 #include <jobs/step_types.hpp>
 
 #include <unistd.h>
@@ -75,7 +76,24 @@ void check_sql(const StepDefinition& step, Diagnostics& out) {
   one_of(step, "query", "file", out);
 }
 
+// Each expect_status item that holds no variable must read as statuses, here rather than when
+// the step runs.
+void check_expect_status(const Node& n, Diagnostics& out) {
+  if (n.is_sequence()) {
+    for (const auto& item : n.items) {
+      check_expect_status(item, out);
+    }
+  } else if (n.is_scalar() && n.scalar.find("${") == std::string::npos) {
+    if (auto set = base::parse_status_set({n.scalar}); !set) {
+      out.error(n.mark, set.error().message);
+    }
+  }
+}
+
 void check_http(const StepDefinition& step, Diagnostics& out) {
+  if (const Node* expect = step.keys.find("expect_status")) {
+    check_expect_status(*expect, out);
+  }
   if (step.keys.find("body") != nullptr && step.keys.find("json") != nullptr) {
     out.error(step.keys.find("json")->mark, "\"json\" and \"body\" cannot both be given");
   }

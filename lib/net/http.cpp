@@ -1,4 +1,5 @@
 #include <base/duration.hpp>
+#include <base/text.hpp>
 #include <net/http.hpp>
 #include <net/http_internal.hpp>
 
@@ -14,6 +15,11 @@
 #include <thread>
 
 namespace net {
+
+using base::all_digits;
+using base::parse_status_code;
+using base::quoted;
+using base::trim;
 
 namespace {
 
@@ -34,52 +40,6 @@ bool iequals(std::string_view a, std::string_view b) {
     }
   }
   return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-bool all_digits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-std::optional<long> parse_status_code(std::string_view s) {
-  if (s.size() != 3 || !all_digits(s)) {
-    return std::nullopt;
-  }
-  long v = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
-  if (v < 100 || v > 599) {
-    return std::nullopt;
-  }
-  return v;
-}
-
-std::optional<std::pair<long, long>> parse_status_item(std::string_view s) {
-  if (s.size() == 3 && s[0] >= '1' && s[0] <= '5' && (s[1] == 'x' || s[1] == 'X') &&
-      (s[2] == 'x' || s[2] == 'X')) {
-    long base = (s[0] - '0') * 100L;
-    return std::pair{base, base + 99};
-  }
-  if (auto dash = s.find('-'); dash != std::string_view::npos) {
-    auto lo = parse_status_code(trim(s.substr(0, dash)));
-    auto hi = parse_status_code(trim(s.substr(dash + 1)));
-    if (!lo || !hi || *lo > *hi) {
-      return std::nullopt;
-    }
-    return std::pair{*lo, *hi};
-  }
-  if (auto v = parse_status_code(s)) {
-    return std::pair{*v, *v};
-  }
-  return std::nullopt;
 }
 
 // The reason phrase when the status line has none (HTTP/2 sends none).
@@ -142,37 +102,6 @@ std::string standard_reason(long status) {
   default:
     return "";
   }
-}
-
-// `s` in double quotes with control characters escaped, so that a refused value shows what
-// is wrong with it without breaking the message.
-std::string shown(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-    case '\r':
-      out += "\\r";
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    case '\0':
-      out += "\\0";
-      break;
-    case '\t':
-      out += "\\t";
-      break;
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    default:
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 // What makes `s` unfit for a request line or header: "a line break", "a NUL byte", or empty.
@@ -254,26 +183,26 @@ std::string full_url(const Request& request) {
 // Refuses what would let a value smuggle extra headers or a second request.
 std::optional<base::Error> validate(const Request& request) {
   if (auto bad = forbidden_in(request.method); !bad.empty()) {
-    return error("method " + shown(request.method) + ": a method cannot contain " + bad);
+    return error("method " + quoted(request.method) + ": a method cannot contain " + bad);
   }
   if (!is_token(request.method)) {
-    return error("method " + shown(request.method) + " is not a method like GET or POST");
+    return error("method " + quoted(request.method) + " is not a method like GET or POST");
   }
   if (request.url.empty()) {
     return error("url: the URL is empty");
   }
   if (auto bad = forbidden_in(request.url); !bad.empty()) {
-    return error("url " + shown(redact_url(request.url)) + ": a URL cannot contain " + bad);
+    return error("url " + quoted(redact_url(request.url)) + ": a URL cannot contain " + bad);
   }
   for (const auto& [name, value] : request.headers) {
     if (auto bad = forbidden_in(name); !bad.empty()) {
-      return error("header " + shown(name) + ": a name cannot contain " + bad);
+      return error("header " + quoted(name) + ": a name cannot contain " + bad);
     }
     if (!is_token(name)) {
-      return error("header " + shown(name) + ": a name must be a token like X-Request-Id");
+      return error("header " + quoted(name) + ": a name must be a token like X-Request-Id");
     }
     if (auto bad = forbidden_in(value); !bad.empty()) {
-      return error("header " + shown(name) + ": a value cannot contain " + bad);
+      return error("header " + quoted(name) + ": a value cannot contain " + bad);
     }
   }
   if (request.bearer_token) {
@@ -581,53 +510,6 @@ std::string status_text(const Response& r) {
 }
 
 } // namespace
-
-bool StatusSet::contains(long status) const {
-  return std::any_of(ranges.begin(), ranges.end(),
-                     [&](const auto& r) { return status >= r.first && status <= r.second; });
-}
-
-std::string StatusSet::text() const {
-  std::string out;
-  for (const auto& [lo, hi] : ranges) {
-    if (!out.empty()) {
-      out += ", ";
-    }
-    if (lo == hi) {
-      out += std::to_string(lo);
-    } else if (lo % 100 == 0 && hi == lo + 99) {
-      out += std::to_string(lo / 100) + "xx";
-    } else {
-      out += std::to_string(lo) + "-" + std::to_string(hi);
-    }
-  }
-  return out;
-}
-
-base::Result<StatusSet> parse_status_set(const std::vector<std::string>& items) {
-  StatusSet set;
-  for (const auto& item : items) {
-    std::string_view rest = item;
-    while (true) {
-      auto comma = rest.find(',');
-      std::string_view part = trim(rest.substr(0, comma));
-      auto range = parse_status_item(part);
-      if (!range) {
-        return error("expect_status: " + shown(part) +
-                     " is not a status, a class like 2xx or a range like 200-299");
-      }
-      set.ranges.push_back(*range);
-      if (comma == std::string_view::npos) {
-        break;
-      }
-      rest = rest.substr(comma + 1);
-    }
-  }
-  if (set.ranges.empty()) {
-    set.ranges.emplace_back(200, 299);
-  }
-  return set;
-}
 
 std::optional<std::string> Response::header(std::string_view name) const {
   for (const auto& [n, v] : headers) {

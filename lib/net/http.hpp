@@ -6,6 +6,7 @@
 // token ends a request or a wait between attempts at once.
 
 #include <base/error.hpp>
+#include <base/http_status.hpp>
 #include <exec/process.hpp>
 
 #include <chrono>
@@ -19,20 +20,9 @@
 
 namespace net {
 
-// Which statuses count as success: "2xx", "200-299", "204", or several ("200", "3xx").
-struct StatusSet {
-  std::vector<std::pair<long, long>> ranges; // inclusive bounds
-
-  // Whether `status` falls in one of the ranges.
-  bool contains(long status) const;
-  // The set as it is written back: "2xx", "200-250", "204", several joined by ", ".
-  std::string text() const;
-};
-
-// Parses expect_status items ("2xx", "200-299", "204"; an item may also hold several separated
-// by commas). Empty: 2xx. Error: "expect_status: \"2x\" is not a status, a class like 2xx or a
-// range like 200-299".
-base::Result<StatusSet> parse_status_set(const std::vector<std::string>& items);
+// The statuses that count as success; parse_status_set reads expect_status.
+using base::parse_status_set;
+using base::StatusSet;
 
 // One HTTP request.
 struct Request {

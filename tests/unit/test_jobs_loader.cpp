@@ -148,10 +148,11 @@ steps:
 
   TEST_CASE("a number too large for a double stays text in the canonical form") {
     // jobsctl show said "internal error: number overflow" (found by fuzz_job_load).
-    const auto job = load("a.yaml", "steps:\n  - {type: http, url: \"http://x/\", "
-                                    "expect_status: [200, 1e99999]}\n");
-    const auto statuses = jobs::to_json(job)["steps"][0]["expect_status"];
-    CHECK(statuses == nlohmann::ordered_json::parse(R"([200, "1e99999"])"));
+    // (Then in expect_status, which validation now refuses; `to` takes any text.)
+    const auto job = load("a.yaml", "steps:\n  - {type: email, to: [200, 1e99999], subject: s, "
+                                    "body: b}\n");
+    const auto to = jobs::to_json(job)["steps"][0]["to"];
+    CHECK(to == nlohmann::ordered_json::parse(R"([200, "1e99999"])"));
   }
 
   TEST_CASE("the flat single-step form is valid as it is") {
@@ -288,6 +289,19 @@ steps:
         findings("a.yaml", "steps:\n  - type: powershell\n") ==
         Lines{"2:5: error: a powershell step needs exactly one of \"script\" and \"script_path\""});
     CHECK(findings("a.yaml", "steps:\n  - { type: command, argv: ls }\n") == Lines{});
+    // expect_status is read when the file is, not first when the step runs.
+    const std::string http = "steps:\n  - type: http\n    url: http://localhost/\n";
+    CHECK(findings("a.yaml", http + "    expect_status: [200, 3xx, 400-404, \"410, 5xx\"]\n") ==
+          Lines{});
+    CHECK(findings("a.yaml", http + "    expect_status: \"${ok_status}\"\n") == Lines{});
+    CHECK(findings("a.yaml", http + "    expect_status: [1e99999, 2xx, 404-400]\n") ==
+          Lines{"4:21: error: expect_status: \"1e99999\" is not a status, a class like 2xx or a "
+                "range like 200-299",
+                "4:35: error: expect_status: \"404-400\" is not a status, a class like 2xx or a "
+                "range like 200-299"});
+    CHECK(findings("a.yaml", http + "    expect_status: \"200, 2x\"\n") ==
+          Lines{"4:20: error: expect_status: \"2x\" is not a status, a class like 2xx or a range "
+                "like 200-299"});
     CHECK(findings("a.yaml", "steps:\n  - { type: command, argv: ls -l }\n") ==
           Lines{"2:28: error: \"argv\": one string is one program name; write a list such as "
                 "[ls, ...] or use a shell step"});
