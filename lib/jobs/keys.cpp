@@ -1,6 +1,12 @@
 #include <jobs/keys.hpp>
 
+#include <algorithm>
+
 namespace jobs {
+
+const KeySpec& key_spec(const std::vector<KeySpec>& keys, std::string_view name) {
+  return *std::find_if(keys.begin(), keys.end(), [&](const KeySpec& k) { return k.name == name; });
+}
 
 const std::vector<KeySpec>& job_keys() {
   static const std::vector<KeySpec> keys = {
@@ -15,7 +21,13 @@ const std::vector<KeySpec>& job_keys() {
        ValueType::string,
        "A fire while the job runs: allow, forbid or replace",
        {"allow", "forbid", "replace"}},
-      {"priority", ValueType::integer, "0-100, higher first within a time-zone queue"},
+      {"priority",
+       ValueType::integer,
+       "0-100, higher first within a time-zone queue",
+       {},
+       false,
+       0,
+       100},
       {"timeout", ValueType::duration, "Limit on the whole job"},
       {"retries", ValueType::map, "Retry policy of the job: max, delay, backoff, max_delay"},
       {"working_directory", ValueType::string, "Folder the steps run in"},
@@ -54,7 +66,7 @@ const std::vector<KeySpec>& schedule_keys() {
 
 const std::vector<KeySpec>& retries_keys() {
   static const std::vector<KeySpec> keys = {
-      {"max", ValueType::integer, "Retries after the first attempt"},
+      {"max", ValueType::integer, "Retries after the first attempt", {}, false, 0, 1000},
       {"delay", ValueType::duration, "Wait before the first retry"},
       {"backoff", ValueType::number, "Factor applied to each further wait"},
       {"max_delay", ValueType::duration, "Cap on one wait"},
@@ -66,9 +78,14 @@ const std::vector<KeySpec>& limits_keys() {
   static const std::vector<KeySpec> keys = {
       {"memory", ValueType::size, "Address space limit (512M, 2G)"},
       {"cpu_time", ValueType::duration, "CPU time limit"},
-      {"open_files", ValueType::integer, "Open file descriptors limit"},
-      {"processes", ValueType::integer,
-       "Processes of the step's user (not enforced for root: use run_as)"},
+      {"open_files", ValueType::integer, "Open file descriptors limit", {}, false, 1, 1 << 20},
+      {"processes",
+       ValueType::integer,
+       "Processes of the step's user (not enforced for root: use run_as)",
+       {},
+       false,
+       1,
+       1 << 22}, // the kernel's PID_MAX_LIMIT
       {"output", ValueType::size, "Bytes of stdout and stderr kept per step (default 1M)"},
   };
   return keys;

@@ -27,7 +27,11 @@ struct KeySpec {
   std::string_view description;
   std::vector<std::string_view> choices = {}; // allowed values of a string key
   bool required = false;
+  long long min = 0, max = 1LL << 40; // the bounds of an integer key
 };
+
+// The key of this name among `keys` (which has it).
+const KeySpec& key_spec(const std::vector<KeySpec>& keys, std::string_view name);
 
 // The keys of each level of a job file.
 const std::vector<KeySpec>& job_keys();

@@ -127,19 +127,20 @@ public:
     return std::nullopt;
   }
 
-  std::optional<long long> integer(const Node& n, std::string_view key, long long min,
-                                   long long max) {
+  // A whole number within the key's bounds.
+  std::optional<long long> integer(const Node& n, const KeySpec& spec) {
     if (n.is_scalar() && !n.quoted && is_whole_number(n.scalar)) {
       size_t used = 0;
       try {
         const long long v = std::stoll(n.scalar, &used);
-        if (used == n.scalar.size() && v >= min && v <= max) {
+        if (used == n.scalar.size() && v >= spec.min && v <= spec.max) {
           return v;
         }
       } catch (const std::exception&) {
       }
     }
-    expected(n, key, "a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+    expected(n, spec.name,
+             "a whole number from " + std::to_string(spec.min) + " to " + std::to_string(spec.max));
     return std::nullopt;
   }
 
@@ -261,7 +262,7 @@ public:
     case ValueType::boolean:
       return boolean(n, spec.name).has_value();
     case ValueType::integer:
-      return integer(n, spec.name, 0, 1LL << 40).has_value();
+      return integer(n, spec).has_value();
     case ValueType::number:
       return number(n, spec.name).has_value();
     case ValueType::duration:
@@ -390,7 +391,7 @@ void check_secrets(const Node& n, Diagnostics& out) {
 void read_retries(Reader& r, const Node& n, RetryPolicy& out) {
   r.check_keys(n, retries_keys(), "retries");
   if (const Node* v = n.find("max")) {
-    if (auto x = r.integer(*v, "max", 0, 1000)) {
+    if (auto x = r.integer(*v, key_spec(retries_keys(), "max"))) {
       out.max = static_cast<int>(*x);
     }
   }
@@ -785,7 +786,7 @@ LoadedFile load_job_text(const std::string& path, std::string_view text,
     }
   }
   if (const Node* v = root.find("priority")) {
-    job.priority = static_cast<int>(r.integer(*v, "priority", 0, 100).value_or(50));
+    job.priority = static_cast<int>(r.integer(*v, key_spec(job_keys(), "priority")).value_or(50));
   }
   if (const Node* v = root.find("timeout")) {
     job.timeout = r.duration(*v, "timeout");
@@ -822,11 +823,10 @@ LoadedFile load_job_text(const std::string& path, std::string_view text,
         job.limits.cpu_time = r.duration(*x, "cpu_time");
       }
       if (const Node* x = v->find("open_files")) {
-        job.limits.open_files = r.integer(*x, "open_files", 1, 1 << 20);
+        job.limits.open_files = r.integer(*x, key_spec(limits_keys(), "open_files"));
       }
       if (const Node* x = v->find("processes")) {
-        // Up to the kernel's PID_MAX_LIMIT.
-        job.limits.processes = r.integer(*x, "processes", 1, 1 << 22);
+        job.limits.processes = r.integer(*x, key_spec(limits_keys(), "processes"));
         // Linux does not hold root to RLIMIT_NPROC (CAP_SYS_RESOURCE): a limit that would
         // silently do nothing is said.
         const bool as_root = job.run_as == "root" || (job.run_as.empty() && options.daemon_is_root);

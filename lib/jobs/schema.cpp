@@ -22,7 +22,7 @@ Json value_schema(const KeySpec& key) {
     s = {{"type", "boolean"}};
     break;
   case ValueType::integer:
-    s = {{"type", "integer"}, {"minimum", 0}};
+    s = {{"type", "integer"}, {"minimum", key.min}, {"maximum", key.max}};
     break;
   case ValueType::number:
     s = {{"type", "number"}};

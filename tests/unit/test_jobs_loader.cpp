@@ -1,6 +1,8 @@
 #include <jobs/canonical.hpp>
 #include <jobs/folder.hpp>
 #include <jobs/loader.hpp>
+#include <jobs/schema.hpp>
+#include <jobs/step_types.hpp>
 
 #include <doctest/doctest.h>
 
@@ -410,6 +412,45 @@ steps:
           "jobs/a.yaml:1:13: error: schedule: field 2 (hour): 24 is out of range 0-23\n"
           "  schedule: 0 24 * * *\n"
           "              ^~");
+  }
+
+  TEST_CASE("a step's integer keys: the loader takes the bounds the schema states") {
+    int checked = 0;
+    for (const auto& type : jobs::step_types()) {
+      const auto properties = jobs::step_schema(type)["properties"];
+      for (const auto& key : type.keys) {
+        if (key.type != jobs::ValueType::integer) {
+          continue;
+        }
+        CAPTURE(type.name);
+        CAPTURE(key.name);
+        const std::string name(key.name);
+        CHECK(properties[name]["minimum"] == key.min);
+        CHECK(properties[name]["maximum"] == key.max);
+        // Only the findings about this key: the step may lack others it needs.
+        const auto about_key = [&](long long value) {
+          Lines out;
+          for (auto& f :
+               findings("a.yaml", "steps:\n  - type: " + std::string(type.name) + "\n    " + name +
+                                      ": " + std::to_string(value) + "\n")) {
+            if (f.find("\"" + name + "\"") != std::string::npos) {
+              out.push_back(std::move(f));
+            }
+          }
+          return out;
+        };
+        const std::string refused = "3:" + std::to_string(key.name.size() + 7) + ": error: \"" +
+                                    name + "\": expected a whole number from " +
+                                    std::to_string(key.min) + " to " + std::to_string(key.max) +
+                                    ", got \"";
+        CHECK(about_key(key.min) == Lines{});
+        CHECK(about_key(key.max) == Lines{});
+        CHECK(about_key(key.min - 1) == Lines{refused + std::to_string(key.min - 1) + "\""});
+        CHECK(about_key(key.max + 1) == Lines{refused + std::to_string(key.max + 1) + "\""});
+        ++checked;
+      }
+    }
+    CHECK(checked >= 7);
   }
 }
 
