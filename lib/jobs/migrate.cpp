@@ -77,8 +77,12 @@ std::string program_name(const std::string& word) {
 } // namespace
 
 std::string id_from_text(std::string_view text) {
+  constexpr size_t longest = 64;
   std::string id;
   for (char c : text) {
+    if (id.size() == longest) {
+      break;
+    }
     const auto u = static_cast<unsigned char>(c);
     if (std::isalnum(u) || c == '_' || c == '.') {
       id += static_cast<char>(std::tolower(u));

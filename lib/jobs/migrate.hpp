@@ -49,8 +49,9 @@ Result convert(const std::string& path, std::string_view text, const Options& op
 Result convert_crontab(const std::string& path, std::string_view text, const Options& options);
 Result convert_json(const std::string& path, std::string_view text, const Options& options);
 
-// A job id made from free text ("Weekly User Cleanup" -> "weekly-user-cleanup"); empty when
-// the text has no letter or digit.
+// A job id made from free text ("Weekly User Cleanup" -> "weekly-user-cleanup"), of at most 64
+// characters (a file name to type, room for a "-2" that makes it unique); empty when the text
+// has no letter or digit.
 std::string id_from_text(std::string_view text);
 
 // A job id naming what a shell command runs: the first program that is not a wrapper or a

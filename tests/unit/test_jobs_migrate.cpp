@@ -78,6 +78,14 @@ TEST_SUITE("migrate") {
     CHECK(jobs::migrate::id_from_text("Weekly User Data Cleanup") == "weekly-user-data-cleanup");
     CHECK(jobs::migrate::id_from_text("  --daily_data.cleanup!! ") == "daily_data.cleanup");
     CHECK(jobs::migrate::id_from_text("日本") == "");
+    // A long name is cut (fuzz_migrate made an id longer than the 200 characters ids may have).
+    CHECK(jobs::migrate::id_from_text(std::string(300, 'y')) == std::string(64, 'y'));
+    CHECK(jobs::migrate::id_from_text(std::string(63, 'y') + "-z") == std::string(63, 'y'));
+    const std::string line = "5 0 * * * /opt/" + std::string(300, 'y') + ".sh\n";
+    const auto r = jobs::migrate::convert("my.crontab", line + line, utc());
+    REQUIRE(r.jobs.size() == 2);
+    CHECK(r.jobs[0].id == std::string(64, 'y'));
+    CHECK(r.jobs[1].id == std::string(64, 'y') + "-2");
   }
 
   TEST_CASE("the user column comes from the path, or from the options") {
