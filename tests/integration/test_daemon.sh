@@ -76,7 +76,7 @@ concurrency: allow
 steps:
   - { id: stamp, type: shell, run: 'echo "$JOB_SCHEDULED_TIME $(date -u +%s.%N)" >> ticks' }
 YAML
-tokyo_at=$(($(date +%s) + 6))
+tokyo_at=$(($(date +%s) + 10))
 tokyo_cron=$(TZ=Asia/Tokyo date -d "@$tokyo_at" '+%-S %-M %-H %-d %-m *')
 cat > jobs/tokyo.yaml <<YAML
 timezone: Asia/Tokyo
@@ -90,24 +90,33 @@ command: echo booted >> booted
 YAML
 start_daemon
 expect "jobsd starts and detaches when ready" "0" "$?"
+ready_s=$(date +%s)
 wait_for 10 test -s booted
 expect "@reboot runs at the first start in this boot" "1" "$(wc -l <booted)"
 
-wait_for 15 test -s tokyo
+wait_for 20 test -s tokyo
 expect "the Tokyo job fired at its local time" \
   "$(date -u -d "@$tokyo_at" +%Y-%m-%dT%H:%M:%S.000Z)" "$(cut -d' ' -f1 tokyo)"
-wait_for 10 test "$(wc -l <ticks 2>/dev/null || echo 0)" -ge 4
+ticks_at_least() { [ "$(wc -l <ticks 2>/dev/null || echo 0)" -ge "$1" ]; }
+wait_for 10 ticks_at_least 4
 expect "tick fires on even seconds only" "" \
   "$(cut -d' ' -f1 ticks | grep -v -E ':[0-5][02468]\.000Z$')"
-late=$(python3 - <<'PY'
-import datetime
-worst = 0
+# The ticks due once jobsd was ready (those due while it loaded its jobs run late); 3 s in the
+# sanitized build.
+late=$(python3 - "$ready_s" <<'PY'
+import datetime, os, sys
+limit = 3.0 if os.environ.get("JOBS_SANITIZED") == "1" else 1.0
+worst, counted = 0, 0
 for line in open("ticks"):
     scheduled, started = line.split()
     t = datetime.datetime.strptime(scheduled, "%Y-%m-%dT%H:%M:%S.000Z")
     t = t.replace(tzinfo=datetime.timezone.utc).timestamp()
-    worst = max(worst, float(started) - t)
-print("ok" if 0 <= worst < 1.0 else "late by %.3fs" % worst)
+    if t > int(sys.argv[1]):
+        worst, counted = max(worst, float(started) - t), counted + 1
+if counted < 2:
+    print("only %d ticks after jobsd was ready" % counted)
+else:
+    print("ok" if 0 <= worst < limit else "late by %.3fs" % worst)
 PY
 )
 expect "each tick's process started within a second of its instant" "ok" "$late"
@@ -160,9 +169,10 @@ priority: $p
 command: echo p$p
 YAML
 done
-cat > jobs/blocker.yaml <<'YAML'
+# Holds the queue until the test has looked at it.
+cat > jobs/blocker.yaml <<YAML
 timezone: Asia/Tokyo
-command: sleep 1
+command: while [ ! -e $work/release ]; do sleep 0.05; done
 YAML
 "$jobsctl" reload >/dev/null
 "$jobsctl" trigger blocker >/dev/null
@@ -172,6 +182,7 @@ import json, sys
 q = [q for q in json.load(sys.stdin)["queues"] if q["zone"] == "Asia/Tokyo"][0]
 print(q["depth"], q["running"], q["limit"])')
 expect "status: the Tokyo queue holds 3, runs 1, limit 1" "3 1 1" "$depth"
+touch "$work/release"
 wait_for 20 at_least "SELECT count(*) FROM job_executions WHERE job_id LIKE 'p%' AND end_ms IS NOT NULL" 3
 expect "queued executions start by priority" "p90 p50 p10" \
   "$(sql "SELECT job_id FROM job_executions WHERE job_id LIKE 'p%' ORDER BY start_ms" | xargs)"
@@ -280,7 +291,9 @@ concurrency: allow
 command: "true"
 YAML
 # A one-off run due while the daemon is down, of a job that never fired before.
-once_at=$(date -u -d "@$(($(date +%s) + 3))" +%Y-%m-%dT%H:%M:%SZ)
+# (Far enough ahead that jobsd is killed before it; the daemon stays down until it has passed.)
+once_s=$(($(date +%s) + 12))
+once_at=$(date -u -d "@$once_s" +%Y-%m-%dT%H:%M:%SZ)
 printf 'schedule: { at: "%s", missed: once }\ncommand: "true"\n' "$once_at" > jobs/once.yaml
 # Changed while the daemon is down: a new schedule, and a job enabled again.
 cat > jobs/changed.yaml <<'YAML'
@@ -305,7 +318,7 @@ wait_for 10 bash -c "! pgrep -f '^sleep $long' >/dev/null && ! pgrep -x jobsd -a
 # Fires are missed while it is down.
 sed -i 's|\*/2 \* \* \* \* \*|*/3 * * * * *|' jobs/changed.yaml
 sed -i 's/^enabled: false$/enabled: true/' jobs/reenabled.yaml
-sleep 5
+while [ "$(date +%s)" -le $((once_s + 1)) ]; do sleep 0.2; done
 restarted_ms=$(($(date +%s%N) / 1000000))
 start_daemon
 expect "jobsd starts again after SIGKILL" "0" "$?"
@@ -324,13 +337,19 @@ expect "a job enabled while jobsd was down catches nothing up" "0" \
   "$(count "SELECT count(*) FROM job_executions WHERE job_id = 'reenabled' AND trigger_kind = 'catchup'")"
 expect "no fire ran twice" "0" \
   "$(count "SELECT count(*) FROM (SELECT scheduled_ms FROM job_executions WHERE job_id = 'every2' AND scheduled_ms IS NOT NULL GROUP BY scheduled_ms HAVING count(*) > 1)")"
-expect "every execution has ended or is running" "0" \
-  "$(count "SELECT count(*) FROM job_executions WHERE end_ms IS NULL AND execution_id NOT IN ($(
-    "$jobsctl" status --json | python3 -c '
-import json, sys
-print(",".join("%r" % r["execution_id"] for r in json.load(sys.stdin)["running"]) or "\"\"")'))")"
+# Once these jobs are gone and none of theirs runs, every execution of theirs has ended.
 rm jobs/every2.yaml jobs/sleeper.yaml jobs/once.yaml jobs/changed.yaml jobs/reenabled.yaml
 "$jobsctl" reload >/dev/null
+gone="'every2', 'sleeper', 'once', 'changed', 'reenabled'"
+none_of_gone_running() {
+  "$jobsctl" status --json | python3 -c '
+import json, sys
+sys.exit(any(r["job_id"] in ("every2", "sleeper", "once", "changed", "reenabled")
+             for r in json.load(sys.stdin)["running"]))'
+}
+wait_for 10 none_of_gone_running
+expect "every execution has ended" "0" \
+  "$(count "SELECT count(*) FROM job_executions WHERE end_ms IS NULL AND job_id IN ($gone)")"
 
 expect "@reboot does not run again when jobsd restarts in the same boot" "1" "$(wc -l <booted)"
 

@@ -116,7 +116,9 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 contiguous_fires() { # database job
   python3 - "$1" "$2" <<'PY'
 import sqlite3, sys
-db = sqlite3.connect(sys.argv[1], timeout=10)
+# One read transaction: both lists from the same state of the store, while tick goes on firing.
+db = sqlite3.connect(sys.argv[1], timeout=10, isolation_level=None)
+db.execute("BEGIN")
 fires = [r[0] for r in db.execute(
     "SELECT scheduled_ms FROM fires WHERE job_id = ? ORDER BY 1", (sys.argv[2],))]
 runs = [r[0] for r in db.execute(
@@ -278,19 +280,21 @@ PY
   expect "lock: and why" "1" \
     "$(status_field 's["store"]["fault"]' | grep -c "^history store $db: cannot .*: the store is locked by another process (waited 1000 ms)$")"
 
-  # Reads answer at once; a trigger runs at once and says how it went.
-  local slowest=0 t0 t1 i verb
+  # Reads answer at once; a trigger runs at once and says how it went. A read that waited for
+  # the lock would take its 1000 ms busy timeout every time; one slow answer of 15 is the machine.
+  local slow=0 slowest=0 t0 t1 i verb
   for i in 1 2 3 4 5; do
     for verb in "history --limit 5" status list; do
       t0=$(now_ms)
       # shellcheck disable=SC2086
       "$jobsctl" $verb >/dev/null
       t1=$(now_ms)
+      [ $((t1 - t0)) -ge 1000 ] && slow=$((slow + 1))
       [ $((t1 - t0)) -gt "$slowest" ] && slowest=$((t1 - t0))
     done
   done
   expect "lock: history, status and list each answer within a second while the store is locked" \
-    "yes" "$([ "$slowest" -lt 1000 ] && echo yes || echo "no: ${slowest} ms")"
+    "yes" "$([ "$slow" -le 1 ] && echo yes || echo "no: $slow of 15 took a second or more, the slowest ${slowest} ms")"
   local during out
   t0=$(now_ms)
   out=$("$jobsctl" trigger manual --wait --json)
@@ -435,16 +439,17 @@ YAML
   expect "clock: every2 goes on after the jump" "0" "$?"
 
   # Back by the hour: what was handled (run, or passed over by the jump) does not run again.
-  local handled_ms handled
-  handled_ms=$(sql "$db" "SELECT max(scheduled_ms) FROM fires WHERE job_id = 'every2'")
-  handled=$(sql "$db" "SELECT count(*) FROM fires")
   set_offset +0
   wait_for 10 grep -q "the wall clock went back" "$log"
+  # Taken once jobsd saw the jump back (nothing is due again for an hour), in one query, so that
+  # no fire lands between the two figures.
+  local handled_ms handled
+  IFS='|' read -r handled_ms handled < <(sql "$db" "SELECT m, (SELECT count(*) FROM fires WHERE scheduled_ms <= m) FROM (SELECT max(scheduled_ms) AS m FROM fires WHERE job_id = 'every2')")
   expect "clock: jobsd.log: the jump back, once" "1" \
     "$(grep -c 'warning the wall clock went back by 1h; fires already handled do not run again$' "$log")"
   # A one-off a few seconds from now (real time again) marks how long to watch.
   local marker_at
-  marker_at=$(date -u -d "@$(($(date +%s) + 4))" +%Y-%m-%dT%H:%M:%SZ)
+  marker_at=$(date -u -d "@$(($(date +%s) + 10))" +%Y-%m-%dT%H:%M:%SZ)
   printf 'schedule: { at: "%s" }\ncommand: "true"\n' "$marker_at" >"$p/jobs/marker.yaml"
   wait_for 20 at_least_executions marker 1
   expect "clock: after the jump back, new fires still come (a one-off)" "0" "$?"

@@ -227,7 +227,7 @@ start=$SECONDS
 out=$("$jobsctl" run slow --no-record 2>&1)
 expect "a statement past its timeout: the step times out" "5" "$?"
 expect "within seconds, not after the statement's 60" "1" "$((SECONDS - start < 15))"
-active=$(psql -At -c "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")
+active=$(psql -At -c "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'")
 expect "and the server is no longer running it" "0" "$active"
 
 cat > jobs/deploy-fails.yaml <<YAML
