@@ -333,9 +333,11 @@ private:
       std::string_view command_part;
       const auto user_field = split_fields(rest, 1, command_part);
       if (user_field.empty() || command_part.empty()) {
+        // A file named crontab is read as /etc/crontab is; `crontab -l > crontab` is not one.
         unconverted(number, static_cast<int>(start) + 1,
                     "a job line of a system crontab needs the time fields, a user, then the "
-                    "command");
+                    "command (for a user's crontab, which has no user column: jobsctl migrate "
+                    "--crontab user)");
         return;
       }
       user = user_field[0].text;

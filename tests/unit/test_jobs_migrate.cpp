@@ -109,6 +109,13 @@ TEST_SUITE("migrate") {
     // A spool crontab belongs to the user it is named after.
     r = jobs::migrate::convert("/var/spool/cron/crontabs/alice", "@daily /bin/true\n", utc());
     CHECK(r.jobs[0].doc["run_as"] == "alice");
+
+    // A file named crontab is read as a system one; the error says how to read it as a user's.
+    r = jobs::migrate::convert("crontab", "5 0 * * * /opt/backup.sh\n", utc());
+    CHECK(r.jobs.empty());
+    REQUIRE(r.findings.size() == 1);
+    CHECK(r.findings[0].message.ends_with("(for a user's crontab, which has no user column: "
+                                          "jobsctl migrate --crontab user)"));
   }
 
   TEST_CASE("settings apply to the lines below them") {
