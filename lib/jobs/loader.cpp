@@ -785,6 +785,17 @@ LoadedFile load_job_text(const std::string& path, std::string_view text,
                                           : Concurrency::forbid;
     }
   }
+  // The catch-ups of missed: all start together; only allow lets them all run.
+  if (job.schedule.missed == Missed::all && job.concurrency != Concurrency::allow) {
+    const Node* missed = root.find("schedule")->find("missed");
+    const bool forbid = job.concurrency == Concurrency::forbid;
+    out.warning(missed->mark,
+                std::string("\"missed: all\" with concurrency ") + (forbid ? "forbid" : "replace") +
+                    (root.find("concurrency") ? "" : " (the default)") + ": " +
+                    (forbid ? "the first catch-up runs and the others are skipped while it does"
+                            : "each catch-up replaces the one before, so only the last runs") +
+                    "; set concurrency: allow to run them all");
+  }
   if (const Node* v = root.find("priority")) {
     job.priority = static_cast<int>(r.integer(*v, key_spec(job_keys(), "priority")).value_or(50));
   }

@@ -184,6 +184,18 @@ steps:
                 "own use)"});
   }
 
+  TEST_CASE("missed: all warns unless concurrency is allow, whose catch-ups all run") {
+    const std::string schedule = "schedule: { cron: \"0 * * * *\", missed: all }\ncommand: ls\n";
+    CHECK(findings("a.yaml", schedule) ==
+          Lines{"1:40: warning: \"missed: all\" with concurrency forbid (the default): the first "
+                "catch-up runs and the others are skipped while it does; set concurrency: allow "
+                "to run them all"});
+    CHECK(findings("a.yaml", schedule + "concurrency: replace\n") ==
+          Lines{"1:40: warning: \"missed: all\" with concurrency replace: each catch-up replaces "
+                "the one before, so only the last runs; set concurrency: allow to run them all"});
+    CHECK(findings("a.yaml", schedule + "concurrency: allow\n") == Lines{});
+  }
+
   TEST_CASE("schedule errors point inside the value") {
     CHECK(findings("a.yaml", "schedule: 0 24 * * *\ncommand: ls\n") ==
           Lines{"1:13: error: schedule: field 2 (hour): 24 is out of range 0-23"});
