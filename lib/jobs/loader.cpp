@@ -785,8 +785,10 @@ LoadedFile load_job_text(const std::string& path, std::string_view text,
                                           : Concurrency::forbid;
     }
   }
-  // The catch-ups of missed: all start together; only allow lets them all run.
-  if (job.schedule.missed == Missed::all && job.concurrency != Concurrency::allow) {
+  // The catch-ups of missed: all start together; only allow lets them all run. (A one-off has
+  // one fire to catch up.)
+  if (job.schedule.missed == Missed::all && !job.schedule.at &&
+      job.concurrency != Concurrency::allow) {
     const Node* missed = root.find("schedule")->find("missed");
     const bool forbid = job.concurrency == Concurrency::forbid;
     out.warning(missed->mark,

@@ -315,7 +315,8 @@ const std::vector<StepType>& step_types() {
             100},
            {"request_timeout", ValueType::duration, "Limit on each attempt (default 30s)"},
            {"ca_file", ValueType::string, "CA certificates to verify the server with"},
-       }},
+       },
+       &check_http},
   };
   return types;
 }

@@ -194,6 +194,9 @@ steps:
           Lines{"1:40: warning: \"missed: all\" with concurrency replace: each catch-up replaces "
                 "the one before, so only the last runs; set concurrency: allow to run them all"});
     CHECK(findings("a.yaml", schedule + "concurrency: allow\n") == Lines{});
+    CHECK(
+        findings("a.yaml", "schedule: { at: \"2030-01-01T09:00\", missed: all }\ncommand: ls\n") ==
+        Lines{});
   }
 
   TEST_CASE("schedule errors point inside the value") {
@@ -313,6 +316,10 @@ steps:
                 "range like 200-299",
                 "4:35: error: expect_status: \"404-400\" is not a status, a class like 2xx or a "
                 "range like 200-299"});
+    CHECK(findings("a.yaml",
+                   "steps:\n  - { type: webhook, url: \"http://x/\", expect_status: 2x }\n") ==
+          Lines{"2:55: error: expect_status: \"2x\" is not a status, a class like 2xx or a range "
+                "like 200-299"});
     CHECK(findings("a.yaml", http + "    expect_status: \"200, 2x\"\n") ==
           Lines{"4:20: error: expect_status: \"2x\" is not a status, a class like 2xx or a range "
                 "like 200-299"});
