@@ -223,6 +223,12 @@ public:
     while (!data.empty()) {
       const size_t nl = data.find('\n');
       if (nl == std::string_view::npos) {
+        // A line longer than max_line goes in pieces of max_line, straight from the read buffer
+        // when nothing waits before it.
+        while (partial_.empty() && data.size() >= max_line) {
+          sink_(stream_, data.substr(0, max_line));
+          data.remove_prefix(max_line);
+        }
         partial_.append(data);
         if (partial_.size() >= max_line) {
           sink_(stream_, partial_);
@@ -389,11 +395,20 @@ void BoundedBuffer::append(std::string_view data) {
   }
   if (data.size() >= tail_limit) {
     tail_.assign(data.substr(data.size() - tail_limit));
+    tail_start_ = 0;
     return;
   }
-  tail_.append(data);
-  if (tail_.size() > 2 * tail_limit) {
-    tail_.erase(0, tail_.size() - tail_limit);
+  // Filled up to the limit, then a ring: each byte is copied once.
+  if (tail_.size() < tail_limit) {
+    const size_t take = std::min(data.size(), tail_limit - tail_.size());
+    tail_.append(data.substr(0, take));
+    data.remove_prefix(take);
+  }
+  while (!data.empty()) {
+    const size_t take = std::min(data.size(), tail_limit - tail_start_);
+    data.copy(tail_.data() + tail_start_, take);
+    tail_start_ = (tail_start_ + take) % tail_limit;
+    data.remove_prefix(take);
   }
 }
 
@@ -401,12 +416,10 @@ std::string BoundedBuffer::text() const {
   if (total_ <= limit_) {
     return head_ + tail_;
   }
-  const size_t tail_limit = limit_ - limit_ / 2;
-  const std::string_view tail =
-      std::string_view(tail_).substr(tail_.size() > tail_limit ? tail_.size() - tail_limit : 0);
-  const std::uint64_t left_out = total_ - head_.size() - tail.size();
+  const std::string_view ring = tail_;
+  const std::uint64_t left_out = total_ - head_.size() - tail_.size();
   return head_ + "\n[... " + std::to_string(left_out) + " bytes not kept ...]\n" +
-         std::string(tail);
+         std::string(ring.substr(tail_start_)) + std::string(ring.substr(0, tail_start_));
 }
 
 std::string find_program(const std::string& name, const std::string& path) {

@@ -112,7 +112,7 @@ private:
   std::uint64_t limit_;
   std::uint64_t total_ = 0;
   std::string head_;
-  std::string tail_; // a ring of the last bytes, oldest at tail_start_
+  std::string tail_; // the last bytes; once full, a ring with the oldest at tail_start_
   size_t tail_start_ = 0;
 };
 

@@ -123,6 +123,23 @@ TEST_SUITE("exec") {
     CHECK(r.err.size() == 1000 + std::string("\n[... 2999000 bytes not kept ...]\n").size());
   }
 
+  TEST_CASE("the sink gets each line, and a line past 64 KiB in pieces of 64 KiB or more") {
+    auto spec = sh("head -c 200000 /dev/zero | tr '\\0' x; printf 'end\\nshort\\nlast'");
+    std::vector<std::string> lines;
+    exec::run_process(spec, [&](exec::Stream, std::string_view line) { lines.emplace_back(line); });
+    REQUIRE(lines.size() >= 4);
+    CHECK(lines[lines.size() - 2] == "short");
+    CHECK(lines.back() == "last");
+    std::string long_line;
+    for (size_t i = 0; i + 2 < lines.size(); ++i) {
+      if (i + 3 < lines.size()) {
+        CHECK(lines[i].size() >= 65536); // every piece but the last
+      }
+      long_line += lines[i];
+    }
+    CHECK(long_line == std::string(200000, 'x') + "end");
+  }
+
   TEST_CASE("binary output is kept as it is") {
     const auto r = exec::run_process(sh("printf 'a\\000b\\001'"));
     CHECK(r.out == std::string("a\0b\1", 4));
