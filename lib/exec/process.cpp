@@ -711,9 +711,9 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
   fcntl(out_read.get(), F_SETFL, O_NONBLOCK);
   fcntl(err_read.get(), F_SETFL, O_NONBLOCK);
   // A stream that fills its pipe gets a pipe of 1 MiB, so that the step runs ahead of this loop
-  // and each wake-up reads more (1 GiB: 0.35 CPU s, not 0.55). Only loud streams: the pages of
-  // pipes count against the user's pipe-user-pages-soft, past which new pipes get one page. A
-  // refusal keeps the 64 KiB.
+  // and each wake-up reads more (bench/run-exec, 1 GiB: 0.33 CPU s, not 0.52). Only loud streams:
+  // the pages of pipes count against the user's pipe-user-pages-soft, past which new pipes get one
+  // page. A refusal keeps the 64 KiB.
   bool out_grown = false, err_grown = false;
   std::vector<pollfd> fds;
   fds.reserve(5);
