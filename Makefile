@@ -8,8 +8,11 @@ JOBSCTL = $(BUILD)/apps/jobsctl/jobsctl
 deps:
 	@scripts/deps.sh
 
+# make run builds only jobsd and jobsctl (scripts/deps.sh installs only what they need); a build
+# folder that make test configured keeps its tests.
 build: deps
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  $(if $(wildcard $(BUILD)/CMakeCache.txt),,-DJOBS_TESTS=OFF -DJOBS_BENCH=OFF) >/dev/null
 	@cmake --build $(BUILD)
 
 run: build

@@ -1,16 +1,47 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build and the tests need; calls apt-get only for what is
-# missing, so a second run does nothing.
+# Installs the Debian packages jobs needs; calls apt-get only for what is missing, so a second
+# run does nothing.
+#   scripts/deps.sh          what building and running jobsd and jobsctl need (make run)
+#   scripts/deps.sh --test   that, and what the tests, benchmarks and fuzzers add (make test)
+#   scripts/deps.sh --list [--test]   print the package names and install nothing
+# tests/deps/check.py (ctest "deps") proves the lists complete: every header the build read
+# and every library the binaries load comes from a package named here or one they depend on.
 set -euo pipefail
 
-packages=(
-  build-essential cmake ninja-build pkg-config tzdata time python3 python3-jsonschema python3-yaml
+# Building and running: the compiler and CMake, the libraries the binaries link, tzdata.
+build_packages=(
+  build-essential cmake ninja-build pkg-config tzdata
   libhowardhinnant-date-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev
-  doctest-dev librapidcheck-dev libbenchmark-dev
-  clang libclang-rt-14-dev clang-format mandoc
-  libcurl4-openssl-dev libarchive-dev libpq-dev unixodbc unixodbc-dev odbc-postgresql libsqliteodbc
-  postgresql libcpp-httplib-dev openssl libfaketime
+  libspdlog-dev libcurl4-openssl-dev libarchive-dev libpq-dev unixodbc-dev
 )
+
+# The tests add: doctest, rapidcheck, Google Benchmark, clang with libFuzzer, the servers they
+# start (PostgreSQL, cpp-httplib's HTTP server, Python's SMTP sink), the ODBC drivers, mandoc and
+# clang-format for the docs and style checks, libfaketime for the clock tests.
+test_packages=(
+  doctest-dev librapidcheck-dev libbenchmark-dev libcpp-httplib-dev
+  clang libclang-rt-14-dev clang-format mandoc time
+  python3 python3-jsonschema python3-yaml
+  postgresql unixodbc odbc-postgresql libsqliteodbc openssl libfaketime
+)
+
+list=false
+packages=("${build_packages[@]}")
+for arg in "$@"; do
+  case $arg in
+  --test) packages+=("${test_packages[@]}") ;;
+  --list) list=true ;;
+  *)
+    echo "usage: scripts/deps.sh [--test] [--list]" >&2
+    exit 2
+    ;;
+  esac
+done
+
+if $list; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
 
 missing=()
 for p in "${packages[@]}"; do
