@@ -60,12 +60,9 @@ struct ListOptions {
 };
 
 int run_list(const ListOptions& o) {
-  const auto config = o.config.load();
-  if (!config) {
-    return base::exit_code::usage;
-  }
-  const auto& connections = config->integrations.connections;
-  if (const std::string why = connections_unchecked(*config); !why.empty()) {
+  const jobsd::Config& config = o.config.load();
+  const auto& connections = config.integrations.connections;
+  if (const std::string why = connections_unchecked(config); !why.empty()) {
     std::cerr << "jobsctl: no connections: " << why << "\n";
   }
   if (o.json) {
@@ -199,22 +196,19 @@ int run_test(const TestOptions& o) {
               << "\"\n";
     return base::exit_code::usage;
   }
-  const auto config = o.config.load();
-  if (!config) {
-    return base::exit_code::usage;
-  }
-  const auto& connections = config->integrations.connections;
+  const jobsd::Config& config = o.config.load();
+  const auto& connections = config.integrations.connections;
   std::vector<const engine::Connection*> chosen;
   for (const auto& name : o.names) {
     const auto it = connections.find(name);
     if (it == connections.end()) {
-      std::cerr << "jobsctl: " << unknown_connection(*config, name) << "\n";
+      std::cerr << "jobsctl: " << unknown_connection(config, name) << "\n";
       return base::exit_code::usage;
     }
     chosen.push_back(&it->second);
   }
   if (o.names.empty()) {
-    if (const std::string why = connections_unchecked(*config); !why.empty()) {
+    if (const std::string why = connections_unchecked(config); !why.empty()) {
       std::cerr << "jobsctl: no connections to test: " << why << "\n";
       if (o.json) {
         std::cout << "[]\n";
@@ -225,7 +219,7 @@ int run_test(const TestOptions& o) {
       chosen.push_back(&c);
     }
   }
-  auto secrets = read_secrets(o.secrets_file.empty() ? config->secrets_file : o.secrets_file);
+  auto secrets = read_secrets(o.secrets_file.empty() ? config.secrets_file : o.secrets_file);
   if (!secrets) {
     print_error(secrets.error());
     return base::exit_code::usage;

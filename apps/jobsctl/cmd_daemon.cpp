@@ -49,7 +49,7 @@ std::string local_of(const ipc::Json& utc, const std::string& zone = "") {
 // set to the exit code.
 std::optional<ipc::Json> ask(const DaemonVerb& o, const std::string& cmd, const ipc::Json& args,
                              int& code) {
-  auto client = require_daemon(o.daemon, o.state);
+  auto client = require_daemon(o.daemon);
   if (!client) {
     code = base::exit_code::unreachable;
     return std::nullopt;
@@ -211,7 +211,7 @@ int exit_code_of_record(const ipc::Json& record) {
 volatile std::sig_atomic_t interrupted = 0;
 
 int trigger(const TriggerOptions& o) {
-  auto client = require_daemon(o.daemon, o.state);
+  auto client = require_daemon(o.daemon);
   if (!client) {
     return base::exit_code::unreachable;
   }

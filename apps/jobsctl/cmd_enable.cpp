@@ -36,7 +36,7 @@ bool set_in_file(const std::string& path, const EnableOptions& o) {
 // Through jobsd: the same edit, then a reload, audited. nullopt: the daemon does not use the
 // folder, edit the files.
 std::optional<int> enable_through_daemon(const EnableOptions& o) {
-  auto d = connect(o.daemon, o.state);
+  auto d = connect(o.daemon);
   if (!d.client) {
     return std::nullopt;
   }
@@ -77,7 +77,7 @@ int run_enable(const EnableOptions& o) {
       path = name; // a file outside the folder
     }
     if (path.empty()) {
-      std::cerr << "jobsctl: no job \"" << name << "\" in " << o.folder.dir
+      std::cerr << "jobsctl: no job \"" << name << "\" in " << o.folder.dir()
                 << " (a file with errors can be named by its path)\n";
       ok = false;
       continue;

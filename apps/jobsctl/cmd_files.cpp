@@ -308,7 +308,7 @@ int run_new(const NewOptions& o) {
     std::cerr << "jobsctl: a job \"" << o.id << "\" exists already: " << existing->path << "\n";
     return base::exit_code::usage;
   }
-  const std::string path = o.folder.dir + "/" + o.id + (o.format == "json" ? ".json" : ".yaml");
+  const std::string path = o.folder.dir() + "/" + o.id + (o.format == "json" ? ".json" : ".yaml");
   std::error_code ec;
   if (std::filesystem::exists(path, ec)) {
     std::cerr << "jobsctl: " << path << " exists already; not overwritten\n";
@@ -338,7 +338,7 @@ int run_new(const NewOptions& o) {
     }
     return base::exit_code::internal;
   }
-  std::filesystem::create_directories(o.folder.dir, ec);
+  std::filesystem::create_directories(o.folder.dir(), ec);
   auto written = jobs::write_file_atomically(path, text);
   if (!written) {
     print_error(written.error());
@@ -358,7 +358,7 @@ int run_delete(const DeleteOptions& o) {
   const auto set = o.folder.load();
   const std::string path = find_job_path(set, o.job);
   if (path.empty()) {
-    std::cerr << "jobsctl: no job \"" << o.job << "\" in " << o.folder.dir << "\n";
+    std::cerr << "jobsctl: no job \"" << o.job << "\" in " << o.folder.dir() << "\n";
     return base::exit_code::usage;
   }
   if (!o.yes) {

@@ -80,7 +80,7 @@ int history(const HistoryOptions& o) {
   query.limit = o.limit;
   nlohmann::ordered_json records = nlohmann::ordered_json::array();
   bool through_daemon = false;
-  if (auto d = connect(o.daemon, o.state); d.client) {
+  if (auto d = connect(o.daemon); d.client) {
     // Through jobsd: the history is readable by whom jobsd lets read it.
     nlohmann::ordered_json args = {{"limit", query.limit}};
     if (query.job_id) {
@@ -239,7 +239,7 @@ int logs(const LogsOptions& o) {
               << ")\n";
     return base::exit_code::usage;
   }
-  if (auto d = connect(o.daemon, o.state); d.client) {
+  if (auto d = connect(o.daemon); d.client) {
     return logs_from_daemon(o, *d.client);
   } else if (o.follow) {
     std::cerr << "jobsctl: " << d.error.message << "; -f needs it\n";

@@ -191,7 +191,7 @@ void print_rows(const std::vector<JobRow>& rows, bool json) {
 
 int run_list(const ListOptions& o) {
   // The running daemon's view (its jobs, what runs now) when it uses this folder.
-  if (auto d = connect(o.daemon, o.state); d.client) {
+  if (auto d = connect(o.daemon); d.client) {
     auto reply = d.client->call("list");
     if (!reply) {
       return report(reply.error());
@@ -231,7 +231,7 @@ int run_show(const ShowOptions& o) {
     }
   }
   if (job == nullptr) {
-    std::cerr << "jobsctl: no valid job \"" << o.job << "\" in " << o.folder.dir
+    std::cerr << "jobsctl: no valid job \"" << o.job << "\" in " << o.folder.dir()
               << " (jobsctl list shows the jobs, jobsctl validate the errors)\n";
     return base::exit_code::usage;
   }

@@ -198,7 +198,7 @@ int run_migrate(const MigrateOptions& o) {
   if (!o.crontab.empty()) {
     options.user_column = o.crontab == "system";
   }
-  Migration migration(o, o.out.empty() ? o.folder.dir : o.out);
+  Migration migration(o, o.out.empty() ? o.folder.dir() : o.out);
   for (const auto& source : o.sources) {
     migration.source(source, options);
   }

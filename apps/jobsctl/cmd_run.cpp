@@ -125,7 +125,7 @@ int run(const RunOptions& o) {
     auto set = o.folder.load();
     const std::string path = find_job_path(set, o.job);
     if (path.empty()) {
-      std::cerr << "jobsctl: no job \"" << o.job << "\" in " << o.folder.dir
+      std::cerr << "jobsctl: no job \"" << o.job << "\" in " << o.folder.dir()
                 << " (give a job id or a job file)\n";
       return base::exit_code::usage;
     }
@@ -147,18 +147,15 @@ int run(const RunOptions& o) {
   }
   const jobs::JobDefinition& job = *file->job;
 
-  auto config = o.config.load();
-  if (!config) {
-    return base::exit_code::usage;
-  }
-  const std::string secrets_file = o.secrets_file.empty() ? config->secrets_file : o.secrets_file;
+  jobsd::Config config = o.config.load();
+  const std::string secrets_file = o.secrets_file.empty() ? config.secrets_file : o.secrets_file;
   auto secrets = load_secrets(job, secrets_file);
   if (!secrets) {
     print_error(secrets.error());
     return base::exit_code::usage;
   }
   std::unique_ptr<store::Store> history;
-  const engine::StateDir state{o.state.dir, {}};
+  const engine::StateDir state{o.state.dir(), settings().log_dir.value};
   if (!o.no_record) {
     std::filesystem::create_directories(state.dir, ec);
     auto opened = store::open_sqlite(state.store_path());
@@ -181,7 +178,7 @@ int run(const RunOptions& o) {
   options.triggered_by = user_name();
   options.cancel = &cancel;
   options.secrets = std::move(*secrets);
-  engine::Integrations& integrations = config->integrations;
+  engine::Integrations& integrations = config.integrations;
   if (!secrets_file.empty()) {
     // All of the file, for the connections' and the SMTP server's passwords.
     std::ifstream in(secrets_file);

@@ -122,15 +122,12 @@ void check_against_config(const jobsd::Config& config, jobs::LoadedFile& file) {
 }
 
 int run_validate(const ValidateOptions& o) {
-  const auto config = o.config.load();
-  if (!config) {
-    return base::exit_code::usage;
-  }
-  const auto paths = o.paths.empty() ? std::vector<std::string>{o.folder.dir} : o.paths;
+  const jobsd::Config& config = o.config.load();
+  const auto paths = o.paths.empty() ? std::vector<std::string>{o.folder.dir()} : o.paths;
   auto set = jobs::load_paths(paths, o.folder.load_options());
   for (auto& file : set.files) {
     if (file.job) {
-      check_against_config(*config, file);
+      check_against_config(config, file);
     }
   }
   for (const auto& file : set.files) {

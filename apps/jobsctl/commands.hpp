@@ -40,6 +40,7 @@ Run setup_cancel(CLI::App& command);
 Run setup_reload(CLI::App& command);
 Run setup_schedule(CLI::App& command);
 Run setup_connections(CLI::App& command);
+Run setup_config(CLI::App& command);
 
 // Every verb, in the order --help lists them.
 inline const Verb verbs[] = {
@@ -63,6 +64,8 @@ inline const Verb verbs[] = {
     {"next", "Print the next fires of a schedule or a job, with DST notes", &setup_next},
     {"connections", "List the daemon config's database connections, or test that they open",
      &setup_connections},
+    {"config", "Show the configuration file, folders, socket and zone in use, and their origin",
+     &setup_config},
 };
 
 // What connections test and validate say of a connection name the configuration lacks:

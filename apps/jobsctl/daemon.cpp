@@ -1,5 +1,6 @@
 #include "daemon.hpp"
 
+#include "daemon_config.hpp"
 #include "output.hpp"
 
 #include <base/exit_codes.hpp>
@@ -9,17 +10,19 @@
 namespace jobsctl {
 
 void DaemonOption::add_option(CLI::App& command) {
-  command.add_option("--socket", socket, "jobsd's control socket (default: STATE_DIR/jobsd.sock)")
-      ->envname("JOBS_SOCKET");
+  command.add_option("--socket", flags().socket,
+                     "jobsd's control socket (default: JOBS_SOCKET, the config's socket, "
+                     "STATE_DIR/jobsd.sock)");
+  add_config_option(command);
 }
 
-std::string DaemonOption::path(const StateOption& state) const {
-  return socket.empty() ? state.dir + "/jobsd.sock" : socket;
+const std::string& DaemonOption::path() const {
+  return settings().socket.value;
 }
 
-Daemon connect(const DaemonOption& option, const StateOption& state) {
+Daemon connect(const DaemonOption& option) {
   Daemon d;
-  auto client = ipc::Client::connect(option.path(state));
+  auto client = ipc::Client::connect(option.path());
   if (client) {
     d.client = std::move(*client);
   } else {
@@ -29,8 +32,8 @@ Daemon connect(const DaemonOption& option, const StateOption& state) {
   return d;
 }
 
-std::optional<ipc::Client> require_daemon(const DaemonOption& option, const StateOption& state) {
-  Daemon d = connect(option, state);
+std::optional<ipc::Client> require_daemon(const DaemonOption& option) {
+  Daemon d = connect(option);
   if (!d.client) {
     std::cerr << "jobsctl: " << d.error.message << "\n";
   }

@@ -13,13 +13,12 @@
 
 namespace jobsctl {
 
-// The --socket option of the verbs that talk to jobsd: the flag, else JOBS_SOCKET, else
-// jobsd.sock in the state folder.
+// The --socket option of the verbs that talk to jobsd: the daemon's socket (the flag,
+// JOBS_SOCKET, the configuration's socket, jobsd.sock in the state folder; daemon_config.hpp).
 struct DaemonOption {
-  std::string socket;
-
+  // --socket and --config.
   void add_option(CLI::App& command);
-  std::string path(const StateOption& state) const;
+  const std::string& path() const;
 };
 
 // A connection to jobsd, or why there is none.
@@ -29,11 +28,11 @@ struct Daemon {
   base::Error error;        // the reason, when there is no client
 };
 
-Daemon connect(const DaemonOption& option, const StateOption& state);
+Daemon connect(const DaemonOption& option);
 
 // For verbs that need the daemon: the client, or (after printing the reason) nothing;
 // `exit_code` is then unreachable (3).
-std::optional<ipc::Client> require_daemon(const DaemonOption& option, const StateOption& state);
+std::optional<ipc::Client> require_daemon(const DaemonOption& option);
 
 // Prints "jobsctl: MESSAGE" for an error reply and returns its exit code: 2 for invalid
 // requests and unknown jobs, 1 for conflicts, 77 when denied, 70 for the daemon's bugs.

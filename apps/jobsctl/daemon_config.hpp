@@ -1,9 +1,10 @@
 #pragma once
 
-// The daemon's configuration file as jobsctl reads it: for the connections, allowed_paths and
-// SMTP server that `run` and `connections` use.
+// The daemon's configuration and paths as jobsctl sees them: the flags a verb was given, and
+// what they resolve to in jobsd's own order (jobsd/settings.hpp), so that jobsctl finds the
+// daemon's jobs folder, state, socket, zone, connections and SMTP server where jobsd does.
 
-#include <jobsd/config.hpp>
+#include <jobsd/settings.hpp>
 
 #include <CLI/CLI.hpp>
 #include <optional>
@@ -11,15 +12,28 @@
 
 namespace jobsctl {
 
+// Thrown to end the verb with this exit code once the reason is printed.
+struct Exit {
+  int code;
+};
+
+// The path flags of this run. One verb runs per process: its options write here.
+jobsd::Flags& flags();
+
+// The settings, resolved on first use. A configuration file with errors: they are printed
+// (path:line:col) and Exit{2} is thrown.
+const jobsd::Settings& settings();
+
+// Adds --config FILE to `command`, unless it has it already.
+void add_config_option(CLI::App& command);
+
 struct ConfigOption {
-  std::string path;
-
   // --config FILE.
-  void add_option(CLI::App& command);
+  void add_option(CLI::App& command) { add_config_option(command); }
 
-  // The configuration: --config, else $JOBS_CONFIG, else /etc/jobs/jobsd.yaml when it exists,
-  // else the defaults. Errors are printed (path:line:col) and give nullopt.
-  std::optional<jobsd::Config> load() const;
+  // The configuration: --config, else $JOBS_CONFIG, else the default file when it exists, else
+  // the defaults (path empty).
+  const jobsd::Config& load() const { return settings().loaded.config; }
 };
 
 } // namespace jobsctl

@@ -1,5 +1,7 @@
 #include "job_folder.hpp"
 
+#include "daemon_config.hpp"
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -8,24 +10,31 @@
 namespace jobsctl {
 
 void JobFolder::add_option(CLI::App& command) {
-  option = command.add_option("--jobs-dir", dir, "Folder of job files")
-               ->envname("JOBS_DIR")
-               ->capture_default_str();
+  command.add_option(
+      "--jobs-dir", flags().jobs_dir,
+      "Folder of job files (default: JOBS_DIR, the config's jobs_dir, " +
+          std::string(geteuid() == 0 ? "/etc/jobs/jobs.d" : "~/.config/jobs/jobs.d") + ")");
+  add_config_option(command);
+}
+
+const std::string& JobFolder::dir() const {
+  return settings().jobs_dir.value;
 }
 
 bool JobFolder::is(const std::string& other) const {
   std::error_code ec;
-  return !given() || std::filesystem::equivalent(dir, other, ec);
+  return !settings().jobs_dir.named() || std::filesystem::equivalent(dir(), other, ec);
 }
 
 jobs::LoadOptions JobFolder::load_options() const {
   jobs::LoadOptions options;
   options.daemon_is_root = geteuid() == 0;
+  options.default_zone = settings().loaded.config.default_zone;
   return options;
 }
 
 jobs::JobSet JobFolder::load() const {
-  return jobs::load_paths({dir}, load_options());
+  return jobs::load_paths({dir()}, load_options());
 }
 
 std::string find_job_path(const jobs::JobSet& set, const std::string& name) {

@@ -7,17 +7,16 @@
 
 namespace jobsctl {
 
-// The --jobs-dir option every verb that works on job files shares: the flag, else JOBS_DIR,
-// else ./jobs.
+// The --jobs-dir option every verb that works on job files shares: the folder jobsd uses (the
+// flag, JOBS_DIR, the configuration's jobs_dir, the default; daemon_config.hpp).
 struct JobFolder {
-  std::string dir = "jobs";
-  CLI::Option* option = nullptr;
-
+  // --jobs-dir and --config.
   void add_option(CLI::App& command);
-  // Whether the folder was named (--jobs-dir or JOBS_DIR) rather than the default.
-  bool given() const { return option != nullptr && option->count() > 0; }
-  // Whether the folder is `other` (a running daemon's folder), or was not named at all.
+  const std::string& dir() const;
+  // Whether the folder is `other` (a running daemon's folder), or was not named (flag or
+  // environment) at all.
   bool is(const std::string& other) const;
+  // The daemon's: its default zone for jobs without `timezone`, and whether it runs as root.
   jobs::LoadOptions load_options() const;
   // Loads the whole folder.
   jobs::JobSet load() const;

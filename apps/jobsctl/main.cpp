@@ -1,6 +1,7 @@
 // jobsctl: validate, inspect and drive jobs. Parses the command line, runs one verb, and maps
 // the outcome to an exit code (base/exit_codes.hpp, man/jobsctl.1).
 #include "commands.hpp"
+#include "daemon_config.hpp"
 
 #include <base/exit_codes.hpp>
 
@@ -38,6 +39,8 @@ int main(int argc, char** argv) {
         return run();
       }
     }
+  } catch (const jobsctl::Exit& e) {
+    return e.code;
   } catch (const std::exception& e) {
     std::cerr << "jobsctl: internal error: " << e.what() << "\n";
     return base::exit_code::internal;

@@ -1,7 +1,11 @@
 #include "state.hpp"
 
+#include "daemon_config.hpp"
+
 #include <base/exit_codes.hpp>
 #include <engine/recorder.hpp>
+
+#include <unistd.h>
 
 #include <cstdio>
 #include <ctime>
@@ -10,18 +14,24 @@
 namespace jobsctl {
 
 void StateOption::add_option(CLI::App& command) {
-  dir = engine::default_state_dir();
-  command.add_option("--state-dir", dir, "Folder of the history store and the logs")
-      ->envname("JOBS_STATE_DIR")
-      ->capture_default_str();
+  command.add_option("--state-dir", flags().state_dir,
+                     "Folder of the history store (default: JOBS_STATE_DIR, the config's "
+                     "state_dir, " +
+                         std::string(geteuid() == 0 ? "/var/lib/jobs" : "~/.local/state/jobs") +
+                         ")");
+  add_config_option(command);
+}
+
+const std::string& StateOption::dir() const {
+  return settings().state_dir.value;
 }
 
 base::Result<std::unique_ptr<store::Store>> StateOption::open_existing() const {
-  const engine::StateDir state{dir, {}};
+  const engine::StateDir state{dir(), settings().log_dir.value};
   std::error_code ec;
   if (!std::filesystem::exists(state.store_path(), ec)) {
     base::Error e;
-    e.message = "no history yet in " + dir +
+    e.message = "no history yet in " + dir() +
                 " (jobsctl run records there; --state-dir names "
                 "another folder)";
     return e;

@@ -10,12 +10,12 @@
 
 namespace jobsctl {
 
-// The --state-dir option of the verbs that use the history store: the flag, else
-// JOBS_STATE_DIR, else /var/lib/jobs (root) or ~/.local/state/jobs.
+// The --state-dir option of the verbs that use the history store: the daemon's state folder
+// (the flag, JOBS_STATE_DIR, the configuration's state_dir, the default; daemon_config.hpp).
 struct StateOption {
-  std::string dir;
-
+  // --state-dir and --config.
   void add_option(CLI::App& command);
+  const std::string& dir() const;
   // The store, opened; an error when there is none yet ("no history yet in DIR").
   base::Result<std::unique_ptr<store::Store>> open_existing() const;
 };

@@ -2,8 +2,8 @@
 // foreground, or in the background once it is ready), and maps the outcome to an exit code
 // (base/exit_codes.hpp, man/jobsd.8).
 #include <base/exit_codes.hpp>
-#include <engine/recorder.hpp>
 #include <jobsd/daemon.hpp>
+#include <jobsd/settings.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -17,27 +17,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* system_config = "/etc/jobs/jobsd.yaml";
-
 std::string absolute(const std::string& path) {
   std::error_code ec;
   const auto p = fs::absolute(path, ec);
   return ec ? path : p.lexically_normal().string();
-}
-
-// The jobs folder when neither the command line nor the config names one.
-std::string default_jobs_dir() {
-  if (const char* dir = std::getenv("JOBS_DIR"); dir && *dir) {
-    return dir;
-  }
-  if (geteuid() == 0) {
-    return "/etc/jobs/jobs.d";
-  }
-  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) {
-    return std::string(xdg) + "/jobs";
-  }
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : ".") + "/.config/jobs";
 }
 
 // Forks; the parent waits until the child is ready (exit 0) or says why it is not (exit 1).
@@ -77,18 +60,28 @@ int main(int argc, char** argv) {
   CLI::App app{"jobsd: run the jobs of a folder on their schedules, each in its own time zone",
                "jobsd"};
   app.set_version_flag("--version", "jobsd " JOBS_VERSION);
-  std::string config_path, jobs_dir, state_dir, log_dir, socket;
+  jobsd::Flags flags;
   bool foreground = false, check = false;
-  app.add_option("--config", config_path,
-                 std::string("Configuration file (default: ") + system_config + " when it exists)")
-      ->envname("JOBSD_CONFIG");
-  app.add_option("--jobs-dir", jobs_dir,
-                 "Folder of job files (default: config, JOBS_DIR, " + default_jobs_dir() + ")");
-  app.add_option("--state-dir", state_dir,
-                 "Folder of the history store and the lock (default: config, JOBS_STATE_DIR, " +
-                     engine::default_state_dir() + ")");
-  app.add_option("--log-dir", log_dir, "Folder of the logs (default: config, STATE_DIR/logs)");
-  app.add_option("--socket", socket, "Control socket (default: config, STATE_DIR/jobsd.sock)");
+  // The defaults and their order are jobsctl's too (jobsd/settings.hpp); `jobsctl config`
+  // shows where each value comes from.
+  const auto env = jobsd::Environment::of_process();
+  app.add_option("--config", flags.config,
+                 "Configuration file (default: JOBS_CONFIG, else " +
+                     jobsd::default_config_file(env) + " when it exists)");
+  app.add_option("--jobs-dir", flags.jobs_dir,
+                 "Folder of job files (default: JOBS_DIR, the config's jobs_dir, " +
+                     std::string(env.root ? "/etc/jobs/jobs.d" : "~/.config/jobs/jobs.d") +
+                     ", created when missing)");
+  app.add_option("--state-dir", flags.state_dir,
+                 "Folder of the history store and the lock (default: JOBS_STATE_DIR, the "
+                 "config's state_dir, " +
+                     std::string(env.root ? "/var/lib/jobs" : "~/.local/state/jobs") + ")");
+  app.add_option(
+      "--log-dir", flags.log_dir,
+      "Folder of the logs (default: JOBS_LOG_DIR, the config's log_dir, STATE_DIR/logs)");
+  app.add_option(
+      "--socket", flags.socket,
+      "Control socket (default: JOBS_SOCKET, the config's socket, STATE_DIR/jobsd.sock)");
   app.add_flag("--foreground,-f", foreground,
                "Stay in the foreground and log to standard error too (for systemd and terminals)");
   app.add_flag("--check-config", check, "Check the configuration file and exit");
@@ -106,21 +99,20 @@ int main(int argc, char** argv) {
   }
 
   try {
-    jobsd::LoadedConfig loaded;
-    std::error_code ec;
-    if (config_path.empty() && fs::exists(system_config, ec)) {
-      config_path = system_config;
+    if (!env.get("JOBSD_CONFIG").empty() && env.get(jobsd::config_env).empty()) {
+      std::cerr << "jobsd: warning: JOBSD_CONFIG is not read: JOBS_CONFIG names the "
+                   "configuration file, for jobsd and jobsctl alike\n";
     }
-    if (!config_path.empty()) {
-      loaded = jobsd::load_config(config_path);
-      for (const auto& e : loaded.errors) {
-        std::cerr << e.render() << "\n";
-      }
-      if (!loaded.ok()) {
-        std::cerr << "jobsd: " << loaded.errors.size() << " error"
-                  << (loaded.errors.size() == 1 ? "" : "s") << " in " << config_path << "\n";
-        return base::exit_code::usage;
-      }
+    auto settings = jobsd::resolve_settings(flags, env);
+    const std::string& config_path = settings.config_file.value;
+    const auto& errors = settings.loaded.errors;
+    for (const auto& e : errors) {
+      std::cerr << e.render() << "\n";
+    }
+    if (!errors.empty()) {
+      std::cerr << "jobsd: " << errors.size() << " error" << (errors.size() == 1 ? "" : "s")
+                << " in " << config_path << "\n";
+      return base::exit_code::usage;
     }
     if (check) {
       std::cout << (config_path.empty() ? "no configuration file; the defaults apply"
@@ -129,15 +121,13 @@ int main(int argc, char** argv) {
       return base::exit_code::ok;
     }
     jobsd::Options o;
-    o.config = std::move(loaded.config);
+    o.config = std::move(settings.loaded.config);
     jobsd::Config& c = o.config;
-    const auto pick = [](const std::string& flag, std::string& configured, std::string fallback) {
-      configured = absolute(!flag.empty() ? flag : !configured.empty() ? configured : fallback);
-    };
-    pick(jobs_dir, c.jobs_dir, default_jobs_dir());
-    pick(state_dir, c.state_dir, engine::default_state_dir());
-    pick(log_dir, c.log_dir, c.state_dir + "/logs");
-    pick(socket, c.socket, c.state_dir + "/jobsd.sock");
+    c.jobs_dir = absolute(settings.jobs_dir.value);
+    c.state_dir = absolute(settings.state_dir.value);
+    c.log_dir = absolute(settings.log_dir.value);
+    c.socket = absolute(settings.socket.value);
+    o.create_jobs_dir = settings.jobs_dir.origin == jobsd::Origin::built_in;
     o.to_stderr = foreground;
     o.version = JOBS_VERSION;
 

@@ -40,20 +40,6 @@ std::string step_end(const StepResult& s) {
 
 } // namespace
 
-std::string default_state_dir() {
-  if (const char* dir = std::getenv("JOBS_STATE_DIR"); dir && *dir) {
-    return dir;
-  }
-  if (geteuid() == 0) {
-    return "/var/lib/jobs";
-  }
-  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg) {
-    return std::string(xdg) + "/jobs";
-  }
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : ".") + "/.local/state/jobs";
-}
-
 store::ExecutionRecord to_record(const JobResult& r, const std::string& log_path) {
   store::ExecutionRecord e;
   e.execution_id = r.execution_id;

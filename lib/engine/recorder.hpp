@@ -27,10 +27,6 @@ struct StateDir {
   }
 };
 
-// The default state folder: $JOBS_STATE_DIR, else /var/lib/jobs for root, else
-// $XDG_STATE_HOME/jobs or ~/.local/state/jobs.
-std::string default_state_dir();
-
 // The store's record of a result.
 store::ExecutionRecord to_record(const JobResult& r, const std::string& log_path);
 

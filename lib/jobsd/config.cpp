@@ -739,6 +739,9 @@ LoadedConfig parse_config(std::string_view text, const std::string& path) {
   Reader r(text, path);
   if (root.is_map()) {
     r.read_keys(root, "", top_keys(), out.config);
+    for (const auto& e : root.entries) {
+      out.config.lines[e.key] = e.key_mark.line;
+    }
   } else if (!root.is_null()) { // an empty file, or one of only comments, means all defaults
     r.error(root.mark.line > 0 ? root.mark : Mark{1, 1},
             "a configuration file holds one map of keys (jobs_dir, queues, access, ...), got " +

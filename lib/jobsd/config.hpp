@@ -40,6 +40,7 @@ struct LogRetention {
 
 struct Config {
   std::string path;                       // the file read; empty: defaults only
+  std::map<std::string, int> lines;       // the line of each top-level key the file sets
   std::string jobs_dir;                   // empty: the caller's default
   std::string state_dir;                  // empty: the caller's default
   std::string log_dir;                    // empty: <state_dir>/logs

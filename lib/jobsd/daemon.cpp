@@ -349,6 +349,13 @@ base::Result<bool> Daemon::start() {
     epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &e);
   }
 
+  if (options_.create_jobs_dir && !fs::exists(config_.jobs_dir, ec)) {
+    fs::create_directories(fs::path(config_.jobs_dir).parent_path(), ec);
+    if (mkdir(config_.jobs_dir.c_str(), 0755) != 0) {
+      return failure(system_error("cannot make the jobs folder " + config_.jobs_dir));
+    }
+    log.info("made the jobs folder {}: it is the default one and did not exist", config_.jobs_dir);
+  }
   if (!fs::is_directory(config_.jobs_dir, ec)) {
     return failure("the jobs folder " + config_.jobs_dir + " does not exist");
   }

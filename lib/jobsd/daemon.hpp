@@ -38,6 +38,9 @@ inline constexpr std::int64_t client_request_timeout_ms = 10000;
 struct Options {
   Config config;          // jobs_dir, state_dir, log_dir and socket are all set
   bool to_stderr = false; // jobsd.log's lines also to standard error (--foreground)
+  // The jobs folder is the default one, not named: made (0755) when it does not exist. A folder
+  // someone named and that is missing stays an error.
+  bool create_jobs_dir = false;
   std::string version;    // of the program
   // Called once the daemon is ready (socket listening, jobs loaded), before the first fire.
   std::function<void()> ready;

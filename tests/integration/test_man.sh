@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The man pages are lint clean, every option of every jobsctl verb appears in jobsctl(1), and
-# every jobsd option in jobsd(8).
+# The man pages are lint clean, every option of every jobsctl verb appears in jobsctl(1), every
+# jobsd option in jobsd(8), and both give the same configuration order.
 #   test_man.sh MANDOC MAN_DIR JOBSCTL [JOBSD]
 # JOBSD defaults to the jobsd binary of the same build tree as JOBSCTL.
 set -uo pipefail
@@ -48,5 +48,14 @@ else
     fi
   done
 fi
-[ "$failures" -eq 0 ] && echo "man pages: lint clean, every option documented"
+# The configuration order is one table, the same in both pages: from its comment to the next
+# section.
+order_of() { awk '/^\.\\" The configuration order/ {on = 1} on && /^\.S[hs] / && !/Configuration order/ {exit} on' "$1"; }
+if [ -z "$(order_of "$man_dir/jobsd.8")" ] || [ "$(order_of "$man_dir/jobsd.8")" != "$(order_of "$man_dir/jobsctl.1")" ]; then
+  echo "FAIL the Configuration order of jobsd.8 and jobsctl.1 differ (or is missing):"
+  diff <(order_of "$man_dir/jobsd.8") <(order_of "$man_dir/jobsctl.1")
+  failures=$((failures + 1))
+fi
+
+[ "$failures" -eq 0 ] && echo "man pages: lint clean, every option documented, one configuration order"
 [ "$failures" -eq 0 ]
