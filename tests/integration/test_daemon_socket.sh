@@ -71,7 +71,8 @@ start_daemon() {
     echo "access:"
     printf '  %s\n' "$@"
   } > "$state.yaml"
-  "$jobsd" --config "$work/$state.yaml" --jobs-dir "$work/jobs" --state-dir "$work/$state"
+  # The socket is the configuration's: JOBS_SOCKET, which the jobsctl calls use, would win.
+  env -u JOBS_SOCKET "$jobsd" --config "$work/$state.yaml" --jobs-dir "$work/jobs" --state-dir "$work/$state"
 }
 
 # raw SOCKET [ARG...] <<'PY': runs the python code on stdin after the helpers below; `path` is

@@ -17,7 +17,8 @@ work=$(mktemp -d /tmp/jobs-pipeline-XXXXXX)
 source "$(dirname "$0")/expect.sh"
 cd "$work" || exit 1
 mkdir jobs mail out
-export JOBS_STATE_DIR="$work/state" JOBS_SOCKET="$work/jobsd.sock" JOBS_CONFIG="$work/jobsd.yaml"
+export JOBS_STATE_DIR="$work/state" JOBS_SOCKET="$work/jobsd.sock" JOBS_CONFIG="$work/jobsd.yaml" \
+  JOBS_DIR="$work/jobs"
 
 # Both servers say "listening on PORT" once they accept connections.
 exec {http_out}< <(exec "$http_server" --log "$work/requests.jsonl")
