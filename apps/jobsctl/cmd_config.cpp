@@ -18,16 +18,6 @@ struct ConfigVerbOptions {
   bool json = false;
 };
 
-// "flag --jobs-dir", "environment JOBS_DIR", "file /etc/jobs/jobsd.yaml:3", "default",
-// "default (STATE_DIR/logs)".
-std::string origin_text(const jobsd::Setting& s) {
-  const std::string kind = jobsd::to_string(s.origin);
-  if (s.where.empty()) {
-    return kind;
-  }
-  return s.origin == jobsd::Origin::built_in ? kind + " (" + s.where + ")" : kind + " " + s.where;
-}
-
 int run_config(const ConfigVerbOptions& o) {
   const auto s = jobsd::resolve_settings(flags());
   const std::pair<const char*, const jobsd::Setting*> rows[] = {

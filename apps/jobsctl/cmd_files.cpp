@@ -303,13 +303,14 @@ int run_new(const NewOptions& o) {
     std::cerr << "jobsctl: internal error: no template for steps of type \"" << o.type << "\"\n";
     return base::exit_code::internal;
   }
-  const auto set = o.folder.load();
+  // The first job of a folder makes it.
+  std::error_code ec;
+  const auto set = std::filesystem::exists(o.folder.dir(), ec) ? o.folder.load() : jobs::JobSet{};
   if (const auto* existing = set.find(o.id)) {
     std::cerr << "jobsctl: a job \"" << o.id << "\" exists already: " << existing->path << "\n";
     return base::exit_code::usage;
   }
   const std::string path = o.folder.dir() + "/" + o.id + (o.format == "json" ? ".json" : ".yaml");
-  std::error_code ec;
   if (std::filesystem::exists(path, ec)) {
     std::cerr << "jobsctl: " << path << " exists already; not overwritten\n";
     return base::exit_code::usage;

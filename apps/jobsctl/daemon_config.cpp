@@ -28,6 +28,14 @@ const jobsd::Settings& settings() {
   return resolved;
 }
 
+std::string origin_text(const jobsd::Setting& s) {
+  const std::string kind = jobsd::to_string(s.origin);
+  if (s.where.empty()) {
+    return kind;
+  }
+  return s.origin == jobsd::Origin::built_in ? kind + " (" + s.where + ")" : kind + " " + s.where;
+}
+
 void add_config_option(CLI::App& command) {
   if (command.get_option_no_throw("--config") == nullptr) {
     command.add_option("--config", flags().config,

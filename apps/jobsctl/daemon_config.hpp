@@ -24,6 +24,10 @@ jobsd::Flags& flags();
 // (path:line:col) and Exit{2} is thrown.
 const jobsd::Settings& settings();
 
+// Where a setting comes from: "flag --jobs-dir", "environment JOBS_DIR",
+// "file /etc/jobs/jobsd.yaml:3", "default", "default (STATE_DIR/logs)".
+std::string origin_text(const jobsd::Setting& s);
+
 // Adds --config FILE to `command`, unless it has it already.
 void add_config_option(CLI::App& command);
 

@@ -2,6 +2,8 @@
 
 #include "daemon_config.hpp"
 
+#include <base/exit_codes.hpp>
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -34,6 +36,20 @@ jobs::LoadOptions JobFolder::load_options() const {
 }
 
 jobs::JobSet JobFolder::load() const {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir(), ec)) {
+    const auto& setting = settings().jobs_dir;
+    std::cerr << "jobsctl: the jobs folder " << dir() << " does not exist";
+    if (setting.origin == jobsd::Origin::built_in) {
+      std::cerr << " (the default; --jobs-dir, JOBS_DIR or the configuration's jobs_dir names "
+                   "another"
+                << (std::filesystem::is_directory("jobs", ec) ? ", such as --jobs-dir jobs)" : ")");
+    } else {
+      std::cerr << " (from " << origin_text(setting) << ")";
+    }
+    std::cerr << "\n";
+    throw Exit{base::exit_code::usage};
+  }
   return jobs::load_paths({dir()}, load_options());
 }
 

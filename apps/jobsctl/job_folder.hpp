@@ -18,7 +18,8 @@ struct JobFolder {
   bool is(const std::string& other) const;
   // The daemon's: its default zone for jobs without `timezone`, and whether it runs as root.
   jobs::LoadOptions load_options() const;
-  // Loads the whole folder.
+  // Loads the whole folder. One that does not exist is printed as an error (with where its name
+  // came from) and throws Exit{2}.
   jobs::JobSet load() const;
 };
 
