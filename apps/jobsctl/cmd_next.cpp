@@ -88,7 +88,11 @@ std::optional<jobs::LoadedFile> find_job(const NextOptions& o) {
 }
 
 int run_expression(const NextOptions& o) {
-  const tz::Zone* zone = &tz::utc();
+  // As a job with this schedule and no `timezone` would run: in the daemon's default zone.
+  const tz::Zone* zone = o.folder.load_options().default_zone;
+  if (zone == nullptr) {
+    zone = &tz::utc();
+  }
   if (!o.zone.empty()) {
     auto found = tz::find_zone(o.zone);
     if (!found) {
@@ -216,7 +220,9 @@ Run setup_next(CLI::App& command) {
                   "prefix, or a job (its id or file)")
       ->required();
   o->folder.add_option(command);
-  command.add_option("--tz", o->zone, "Time zone (IANA name); default UTC or the CRON_TZ= prefix");
+  command.add_option("--tz", o->zone,
+                     "Time zone (IANA name); default the CRON_TZ= prefix, else the config's "
+                     "default_timezone, else UTC");
   command.add_option("--from", o->from,
                      "Start after this time (ISO 8601: 2025-03-08T12:00Z, with an offset, or "
                      "local to the zone); default now");

@@ -82,6 +82,8 @@ expect "zone: offline next gives 09:00 Berlin time" "$berlin_nine" \
   "$("$jobsctl" next nine -n 1 --json | json 'j[0]["utc"]')"
 expect "zone: offline next names the zone" "Europe/Berlin" \
   "$("$jobsctl" next nine -n 1 --json | json 'j[0]["zone"]')"
+expect "zone: next of an expression, in the daemon's zone too" "$berlin_nine" \
+  "$("$jobsctl" next '0 9 * * *' -n 1 --json | json 'j[0]["utc"]')"
 expect "zone: offline show" "$berlin_nine" "$("$jobsctl" show nine --json | json 'j["next"][0]["utc"]')"
 offline_list=$("$jobsctl" list --json | json '[(x["id"], x["next_utc"]) for x in j]')
 expect "zone: offline list" "[('nine', '$berlin_nine'), ('tokyo', " "${offline_list%\'20*}"
