@@ -8,9 +8,10 @@
 # and every library the binaries load comes from a package named here or one they depend on.
 set -euo pipefail
 
-# Building and running: the compiler and CMake, the libraries the binaries link, tzdata.
+# Building and running: the compiler and CMake, the libraries the binaries link, tzdata; `file`
+# for make deb (CPack's DEB generator finds the binaries for dpkg-shlibdeps with it).
 build_packages=(
-  build-essential cmake ninja-build pkg-config tzdata
+  build-essential cmake ninja-build pkg-config tzdata file
   libhowardhinnant-date-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev
   libspdlog-dev libcurl4-openssl-dev libarchive-dev libpq-dev unixodbc-dev
 )
