@@ -265,7 +265,7 @@ std::vector<std::string> choice_values(const Arg& arg) {
 }
 
 // 'text' for sh, bash and zsh.
-std::string quoted(const std::string& text) {
+std::string sh_quoted(const std::string& text) {
   std::string out = "'";
   for (const char c : text) {
     out += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -276,9 +276,7 @@ std::string quoted(const std::string& text) {
 std::string header(const char* shell, const std::string& load) {
   return std::string("# ") + shell +
          " completion for jobsctl " JOBS_VERSION ", made by `jobsctl completion " + shell +
-         "` from jobsctl's own definition of its verbs and options.\n"
-         "# " +
-         load + "\n";
+         "` from its own\n# definition of its verbs and options.\n# " + load + "\n";
 }
 
 // What the bash script calls a kind of values.
@@ -374,13 +372,13 @@ _jobsctl_command() {
         }
       }
     }
-    out << "  " << quoted(join(c->path, " ")) << ")\n";
-    out << "    subs=" << quoted(join(subs, " ")) << " opts=" << quoted(join(opts, " "))
-        << " valued=" << quoted(" " + join(valued, " ") + " ") << "\n";
+    out << "  " << sh_quoted(join(c->path, " ")) << ")\n";
+    out << "    subs=" << sh_quoted(join(subs, " ")) << " opts=" << sh_quoted(join(opts, " "))
+        << " valued=" << sh_quoted(" " + join(valued, " ") + " ") << "\n";
     if (c->operand && c->operand->values != Values::none) {
       const Arg& a = *c->operand;
       out << "    operand=" << kind_name(a.values)
-          << " operand_choices=" << quoted(join(choice_values(a), " "))
+          << " operand_choices=" << sh_quoted(join(choice_values(a), " "))
           << " repeats=" << (a.repeats ? 1 : 0) << "\n";
     }
     out << "    ;;\n";
@@ -401,14 +399,14 @@ _jobsctl_option() {
       }
       for (const auto& n : o.names) {
         patterns[{o.values, join(choice_values(o), " ")}].push_back(
-            quoted(join(c->path, " ") + " " + n));
+            sh_quoted(join(c->path, " ") + " " + n));
       }
     }
   }
   for (const auto& [kind, cases] : patterns) {
     out << "  " << join(cases, " | ") << ")\n    _jobsctl_values " << kind_name(kind.first);
     if (!kind.second.empty()) {
-      out << " " << quoted(kind.second);
+      out << " " << sh_quoted(kind.second);
     }
     out << " ;;\n";
   }
@@ -545,14 +543,14 @@ void zsh_command(std::ostream& out, const Command& c) {
       if (o.takes_value) {
         spec += ":" + o.label + ":" + zsh_action(o);
       }
-      out << " \\\n    " << quoted(spec);
+      out << " \\\n    " << sh_quoted(spec);
     }
   }
   if (c.subcommands.empty()) {
     if (c.operand) {
       const Arg& a = *c.operand;
       out << " \\\n    "
-          << quoted(std::string(a.repeats ? "*" : "1") + ":" + a.label + ":" + zsh_action(a));
+          << sh_quoted(std::string(a.repeats ? "*" : "1") + ":" + a.label + ":" + zsh_action(a));
     }
     out << "\n}\n";
     return;
@@ -561,11 +559,11 @@ void zsh_command(std::ostream& out, const Command& c) {
   for (const auto& word : c.path) {
     context += "-" + word;
   }
-  out << " \\\n    " << quoted("1: :->verb") << " \\\n    " << quoted("*:: :->args")
+  out << " \\\n    " << sh_quoted("1: :->verb") << " \\\n    " << sh_quoted("*:: :->args")
       << " && ret=0\n";
   out << "  case $state in\n  verb)\n    local -a verbs=(\n";
   for (const auto& s : c.subcommands) {
-    out << "      " << quoted(s.path.back() + ":" + s.description) << "\n";
+    out << "      " << sh_quoted(s.path.back() + ":" + s.description) << "\n";
   }
   out << "    )\n    _describe -t commands 'jobsctl verb' verbs && ret=0\n    ;;\n";
   out << "  args)\n    curcontext=${curcontext%:*:*}:" << context
@@ -802,6 +800,10 @@ constexpr std::chrono::milliseconds daemon_budget{1000};
 void print_jobs(const CompleteOptions& o) {
   // A job's id is its file's name: listing the folder is enough (no file is parsed), and a file
   // with errors still names the job the verbs find by it.
+  std::error_code ec;
+  if (!std::filesystem::is_directory(o.folder.dir, ec)) {
+    return; // list_job_files would name it as a file of its own
+  }
   std::vector<jobs::LoadedFile> problems;
   std::set<std::string> ids;
   for (const auto& path : jobs::list_job_files({o.folder.dir}, problems)) {

@@ -167,8 +167,9 @@ zpty -w z 'compadd() {
   local -a __m; builtin compadd -O __m "$@"; (( $#__m )) && print -rl -- $__m >> '$out'
   builtin compadd "$@"
 }'
+# Tab completes, then says so: typed ahead, the marker's command would keep zsh from completing.
+zpty -w z "__tab() { zle complete-word; print > $out.done }; zle -N __tab; bindkey '^I' __tab"
 zpty -w -n z "$line"$'\t'
-zpty -w z $'\C-u'"print > $out.done"
 for i in {1..200}; do
   [[ -e $out.done ]] && break
   sleep 0.05
@@ -192,8 +193,9 @@ EOF
     "$(complete_zsh 'jobsctl validate --format g')"
   expect "zsh: jobsctl connections test --t -> --timeout" "--timeout" \
     "$(complete_zsh 'jobsctl connections test --t')"
-  # _multi_parts completes a zone a part at a time: Europe/Ber -> Berlin in Europe/.
-  expect "zsh: jobsctl next x --tz Europe/Ber -> Berlin" "Berlin" \
+  expect "zsh: history --status ca -> cancelled" "cancelled" \
+    "$(complete_zsh 'jobsctl history --status ca')"
+  expect "zsh: jobsctl next x --tz Europe/Ber -> Europe/Berlin" "Europe/Berlin" \
     "$(complete_zsh 'jobsctl next x --tz Europe/Ber')"
 else
   echo "skip zsh: not installed"
