@@ -129,6 +129,7 @@ expect "bash: cancel without a daemon: nothing" "" "$(complete_bash jobsctl canc
 
 # Executions come from a running jobsd, the newest first, with their job and status.
 printf 'socket: %s\ndefault_timezone: UTC\n' "$work/state/jobsd.sock" > "$work/jobsd.yaml"
+execution=""
 if "$jobsd" --config "$work/jobsd.yaml" --jobs-dir "$work/jobs" --state-dir "$work/state"; then
   jobsctl trigger nightly-report --wait > "$work/trigger.out" 2>&1
   execution=$(grep -oE 'execution [0-9A-Z]{26}' "$work/trigger.out" | head -n 1 | cut -d' ' -f2)
@@ -197,6 +198,9 @@ EOF
     "$(complete_zsh 'jobsctl history --status ca')"
   expect "zsh: jobsctl next x --tz Europe/Ber -> Europe/Berlin" "Europe/Berlin" \
     "$(complete_zsh 'jobsctl next x --tz Europe/Ber')"
+  if [ -n "$execution" ]; then
+    expect "zsh: jobsctl cancel '' -> the execution" "$execution" "$(complete_zsh 'jobsctl cancel ')"
+  fi
 else
   echo "skip zsh: not installed"
 fi
@@ -221,6 +225,11 @@ if command -v fish > /dev/null; then
   expect "fish: verbs have their descriptions" \
     $'list\tList the jobs of the folder with their next fire' \
     "$(fish --no-config -c "source $work/jobsctl.fish; complete -C'jobsctl li'" 2>&1)"
+  if [ -n "$execution" ]; then
+    expect "fish: jobsctl cancel '' -> the execution, with its job and status" \
+      "$execution"$'\t'"nightly-report success" \
+      "$(fish --no-config -c "source $work/jobsctl.fish; complete -C'jobsctl cancel '" 2>&1)"
+  fi
 else
   echo "skip fish: not installed"
 fi
