@@ -13,12 +13,17 @@ namespace jobsctl {
 // A verb's run function: called after the command line parsed, returns the exit code.
 using Run = std::function<int()>;
 
-// One jobsctl verb: its name, one line for --help, and a function that declares its options on
-// its subcommand and returns what runs it.
+// What a verb's operand (its positional argument) is, for the shell completion scripts
+// (`jobsctl completion`): which values they offer for it.
+enum class Operand { other, job, execution, job_or_execution, path, step_type };
+
+// One jobsctl verb: its name, one line for --help (none: hidden), a function that declares its
+// options on its subcommand and returns what runs it, and what its operand is.
 struct Verb {
   const char* name;
   const char* summary;
   Run (*setup)(CLI::App& command);
+  Operand operand = Operand::other;
 };
 
 Run setup_next(CLI::App& command);
@@ -41,31 +46,43 @@ Run setup_reload(CLI::App& command);
 Run setup_schedule(CLI::App& command);
 Run setup_connections(CLI::App& command);
 Run setup_config(CLI::App& command);
+Run setup_completion(CLI::App& command);
+Run setup_complete(CLI::App& command);
 
 // Every verb, in the order --help lists them.
 inline const Verb verbs[] = {
-    {"validate", "Check job files; every finding with its file, line and column", &setup_validate},
+    {"validate", "Check job files; every finding with its file, line and column", &setup_validate,
+     Operand::path},
     {"list", "List the jobs of the folder with their next fire", &setup_list},
-    {"show", "Print one job in canonical form with its next fires", &setup_show},
-    {"run", "Run a job now in the foreground, without a daemon", &setup_run},
-    {"history", "List past executions from the history store", &setup_history},
-    {"logs", "Print the log of an execution (a job's last by default); -f follows it", &setup_logs},
+    {"show", "Print one job in canonical form with its next fires", &setup_show, Operand::job},
+    {"run", "Run a job now in the foreground, without a daemon", &setup_run, Operand::job},
+    {"history", "List past executions from the history store", &setup_history, Operand::job},
+    {"logs", "Print the log of an execution (a job's last by default); -f follows it", &setup_logs,
+     Operand::job_or_execution},
     {"status", "Show the running jobsd: queues, running executions, file errors", &setup_status},
-    {"trigger", "Run a job now in jobsd (--wait, --follow)", &setup_trigger},
-    {"cancel", "Cancel a queued or running execution in jobsd", &setup_cancel},
+    {"trigger", "Run a job now in jobsd (--wait, --follow)", &setup_trigger, Operand::job},
+    {"cancel", "Cancel a queued or running execution in jobsd", &setup_cancel, Operand::execution},
     {"reload", "Make jobsd re-read the jobs folder now", &setup_reload},
-    {"schedule", "Make jobsd run a job once at a given time", &setup_schedule},
-    {"enable", "Set enabled: true in job files, changing nothing else", &setup_enable},
-    {"disable", "Set enabled: false in job files, changing nothing else", &setup_disable},
+    {"schedule", "Make jobsd run a job once at a given time", &setup_schedule, Operand::job},
+    {"enable", "Set enabled: true in job files, changing nothing else", &setup_enable,
+     Operand::job},
+    {"disable", "Set enabled: false in job files, changing nothing else", &setup_disable,
+     Operand::job},
     {"new", "Write a new, valid, commented job file", &setup_new},
-    {"delete", "Delete a job's file (asks first)", &setup_delete},
-    {"schema", "Print the JSON Schema of job files (or of one step type)", &setup_schema},
-    {"migrate", "Convert crontabs and older JSON jobs into job files", &setup_migrate},
-    {"next", "Print the next fires of a schedule or a job, with DST notes", &setup_next},
+    {"delete", "Delete a job's file (asks first)", &setup_delete, Operand::job},
+    {"schema", "Print the JSON Schema of job files (or of one step type)", &setup_schema,
+     Operand::step_type},
+    {"migrate", "Convert crontabs and older JSON jobs into job files", &setup_migrate,
+     Operand::path},
+    {"next", "Print the next fires of a schedule or a job, with DST notes", &setup_next,
+     Operand::job},
     {"connections", "List the daemon config's database connections, or test that they open",
      &setup_connections},
     {"config", "Show the configuration file, folders, socket and zone in use, and their origin",
      &setup_config},
+    {"completion", "Print a shell completion script (bash, zsh, fish)", &setup_completion},
+    // Hidden: what the completion scripts ask for as the user types (job ids, executions, zones).
+    {"__complete", "", &setup_complete},
 };
 
 // What connections test and validate say of a connection name the configuration lacks:

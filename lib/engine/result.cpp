@@ -11,9 +11,9 @@ namespace engine {
 
 namespace {
 
-constexpr std::array<const char*, 9> status_names = {"pending",   "running",         "success",
-                                                     "failed",    "partial_success", "timeout",
-                                                     "cancelled", "skipped",         "interrupted"};
+constexpr std::array<const char*, 9> names = {"pending",   "running",         "success",
+                                              "failed",    "partial_success", "timeout",
+                                              "cancelled", "skipped",         "interrupted"};
 
 double seconds_between(TimePoint a, TimePoint b) {
   return std::chrono::duration<double>(b - a).count();
@@ -22,16 +22,21 @@ double seconds_between(TimePoint a, TimePoint b) {
 } // namespace
 
 const char* to_string(Status s) {
-  return status_names[static_cast<size_t>(s)];
+  return names[static_cast<size_t>(s)];
 }
 
 std::optional<Status> parse_status(std::string_view text) {
-  for (size_t i = 0; i < status_names.size(); ++i) {
-    if (text == status_names[i]) {
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (text == names[i]) {
       return static_cast<Status>(i);
     }
   }
   return std::nullopt;
+}
+
+const std::vector<std::string_view>& status_names() {
+  static const std::vector<std::string_view> all(names.begin(), names.end());
+  return all;
 }
 
 double StepResult::duration_seconds() const {

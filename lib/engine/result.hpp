@@ -26,6 +26,8 @@ enum class Status {
 
 const char* to_string(Status s);
 std::optional<Status> parse_status(std::string_view text);
+// Every status's name, in the order of the enum (for jobsctl's shell completion).
+const std::vector<std::string_view>& status_names();
 
 using TimePoint = std::chrono::system_clock::time_point;
 

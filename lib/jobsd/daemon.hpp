@@ -41,7 +41,7 @@ struct Options {
   // The jobs folder is the default one, not named: made (0755) when it does not exist. A folder
   // someone named and that is missing stays an error.
   bool create_jobs_dir = false;
-  std::string version;    // of the program
+  std::string version; // of the program
   // Called once the daemon is ready (socket listening, jobs loaded), before the first fire.
   std::function<void()> ready;
 };
