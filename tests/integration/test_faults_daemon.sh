@@ -25,23 +25,11 @@ fi
 
 work=$(mktemp -d /tmp/jobs-faults-XXXXXX)
 source "$here/expect.sh"
+source "$here/daemon.sh"
 started_at=$(date +%s)
 mounts=()
 locker_pid=
 
-stop_daemon() { # state folder
-  local pid
-  pid=$(cat "$1/jobsd.lock" 2>/dev/null) || return 0
-  # Only a jobsd of this run (a pid that died may have been reused by another program since).
-  [ -n "$pid" ] && { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q -- "--state-dir $1" ||
-    return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null
-}
 cleanup() {
   [ -n "$locker_pid" ] && kill -KILL "$locker_pid" 2>/dev/null
   for state in "$work"/*/state "$work"/*/disk/state; do
@@ -67,19 +55,6 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-
-# Polls a condition (a command) every 0.1 s until it holds or `seconds` pass.
-wait_for() {
-  local seconds=$1
-  shift
-  for _ in $(seq $((seconds * 10))); do
-    if "$@" >/dev/null 2>&1; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  return 1
-}
 
 sql() { # database query
   python3 - "$1" "$2" <<'PY'
