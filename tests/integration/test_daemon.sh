@@ -8,24 +8,16 @@ jobsctl=$1
 jobsd=$2
 work=$(mktemp -d /tmp/jobs-daemon-XXXXXX)
 source "$(dirname "$0")/expect.sh"
+source "$(dirname "$0")/daemon.sh"
 # A sleep only this run starts (60 s): other suites on the machine may run "sleep 60" too.
 long="60.$$"
 cd "$work"
 mkdir jobs
 export JOBS_STATE_DIR="$work/state"
 
-stop_daemon() {
-  local pid
-  pid=$(cat state/jobsd.lock 2>/dev/null) || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 600); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null
-}
 cleanup() {
-  stop_daemon
+  # Up to 60 s: the default grace period (30 s) and kill_grace (10 s) for a running execution.
+  stop_daemon "$work/state" 60
   pkill -KILL -f "$work/" 2>/dev/null
   cd /
   rm -rf "$work"
@@ -34,19 +26,6 @@ trap cleanup EXIT
 
 start_daemon() {
   "$jobsd" --jobs-dir jobs --state-dir state --config jobsd.yaml "$@"
-}
-
-# Polls a condition (a command) every 0.1 s until it holds or `seconds` pass.
-wait_for() {
-  local seconds=$1
-  shift
-  for _ in $(seq $((seconds * 10))); do
-    if "$@" >/dev/null 2>&1; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  return 1
 }
 
 sql() {
@@ -359,9 +338,7 @@ command: sleep 1; echo finished
 YAML
 "$jobsctl" reload >/dev/null
 finishing=$("$jobsctl" trigger finishing --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["execution_id"])')
-pid=$(cat state/jobsd.lock)
-kill -TERM "$pid"
-wait_for 20 bash -c "! kill -0 $pid"
+stop_daemon "$work/state" 20
 expect "SIGTERM: jobsd exits once the running execution ended" "success" \
   "$(sql "SELECT status FROM job_executions WHERE execution_id = '$finishing'")"
 expect "SIGTERM: the log says so" "1" "$(grep -c 'TERM: stopping; waiting up to 30s for 1 running execution' state/logs/jobsd.log)"
@@ -373,10 +350,8 @@ command: sleep $long
 YAML
 start_daemon
 endless=$("$jobsctl" trigger endless --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["execution_id"])')
-pid=$(cat state/jobsd.lock)
 wait_for 10 bash -c "pgrep -f '^sleep $long\$'"
-kill -TERM "$pid"
-wait_for 20 bash -c "! kill -0 $pid"
+stop_daemon "$work/state" 20
 status=$(sql "SELECT status FROM job_executions WHERE execution_id = '$endless'")
 expect "SIGTERM after the grace period: interrupted" "interrupted" "$status"
 if [ "$status" != interrupted ]; then # what the daemon said, to tell why

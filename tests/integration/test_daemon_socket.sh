@@ -12,6 +12,7 @@ jobsctl=$(realpath "$1")
 jobsd=$(realpath "$2")
 work=$(mktemp -d /tmp/jobs-socket-XXXXXX)
 source "$(dirname "$0")/expect.sh"
+source "$(dirname "$0")/daemon.sh"
 cd "$work" || exit 1
 # mktemp makes 0700: nobody must reach the sockets in run/ (the state folders stay 0750).
 chmod 755 "$work"
@@ -20,30 +21,6 @@ export JOBS_STATE_DIR="$work/state" JOBS_SOCKET="$work/run/jobsd.sock"
 sock=$JOBS_SOCKET
 group=""       # a throwaway group with the user nobody in it, deleted by cleanup
 timeout_pid="" # the client that waits for the 10 s timeout of a half-sent request
-
-# Whether the process `pid` runs (a zombie does not).
-alive() {
-  [ -n "$1" ] && [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" != Z ]
-}
-
-# Stops the jobsd of a state folder: SIGTERM, then polls until it is gone (10 s, then SIGKILL).
-# The lock names the last daemon; it is stopped only while it is a jobsd of this test (a pid
-# left by one that ended may be another process's by now).
-stop_daemon() {
-  local pid deadline=$((SECONDS + 10))
-  pid=$(cat "$1/jobsd.lock" 2>/dev/null) || return 0
-  alive "$pid" || return 0
-  tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "--state-dir $work/" || return 0
-  kill -TERM "$pid" 2>/dev/null
-  while alive "$pid"; do
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "jobsd (pid $pid) did not stop within 10 s; killing it"
-      kill -KILL "$pid" 2>/dev/null
-      return 1
-    fi
-    sleep 0.02
-  done
-}
 
 cleanup() {
   for state in "$work"/*state; do
@@ -478,10 +455,7 @@ if [[ $out == skip* ]]; then
 else
   expect "at most 1024 clients" "1024 | null denied too many clients (1024); try again" "$out"
   # The daemon sees the 1024 leave in its own time: poll until it takes a client again.
-  deadline=$((SECONDS + 10))
-  until "$jobsctl" status >/dev/null 2>&1 || [ "$SECONDS" -ge "$deadline" ]; do
-    sleep 0.02
-  done
+  wait_for 10 "$jobsctl" status
   expect "after the 1024 left, jobsctl status" "0" "$("$jobsctl" status >/dev/null; echo $?)"
 fi
 

@@ -16,6 +16,7 @@ jobsctl=$(realpath "$1")
 jobsd=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/expect.sh"
+source "$here/daemon.sh"
 work=$(mktemp -d /tmp/jobs-faults-steps-XXXXXX)
 # The PostgreSQL cluster's folder: postgres.sh makes it (its server user must reach it).
 pg="$work-pg"
@@ -53,14 +54,7 @@ daemon_pid() { cat "$work/state/jobsd.lock" 2>/dev/null; }
 
 cleanup() {
   local pid
-  pid=$(daemon_pid)
-  if [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; then
-    for _ in $(seq 300); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null
-  fi
+  stop_daemon "$work/state" 30
   [ -n "$http_pid" ] && kill "$http_pid" 2>/dev/null
   for mark in "$term_mark" "$bomb_mark"; do
     for pid in $(procs_with "$mark"); do
@@ -69,10 +63,7 @@ cleanup() {
   done
   if [ -n "$bomb_user" ]; then
     # userdel refuses while a process of the user runs: those just killed may not be gone yet.
-    for _ in $(seq 50); do
-      userdel "$bomb_user" 2>/dev/null && break
-      sleep 0.1
-    done
+    wait_for 5 userdel "$bomb_user"
     groupdel "$bomb_user" 2>/dev/null
   fi
   if [ "$pg_started" -eq 1 ]; then
@@ -86,19 +77,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-# Polls a condition (a command) every 0.1 s until it holds or `seconds` pass.
-wait_for() {
-  local seconds=$1
-  shift
-  for _ in $(seq $((seconds * 10))); do
-    if "$@" >/dev/null 2>&1; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  return 1
-}
 
 sql() {
   python3 - "$work/state/history.db" "$1" <<'PY'

@@ -15,6 +15,7 @@ smtp_server=$(realpath "$4")
 pg=${JOBS_TEST_POSTGRES:?the folder of the test PostgreSQL cluster (tests/support/postgres.sh)}
 work=$(mktemp -d /tmp/jobs-pipeline-XXXXXX)
 source "$(dirname "$0")/expect.sh"
+source "$(dirname "$0")/daemon.sh"
 cd "$work" || exit 1
 mkdir jobs mail out
 export JOBS_STATE_DIR="$work/state" JOBS_SOCKET="$work/jobsd.sock" JOBS_CONFIG="$work/jobsd.yaml" \
@@ -30,11 +31,7 @@ smtp_pid=$!
 read -r _ _ smtp_port <&"$smtp_out"
 
 cleanup() {
-  local pid
-  pid=$(cat "$work/state/jobsd.lock" 2>/dev/null)
-  [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && while kill -0 "$pid" 2>/dev/null; do
-    sleep 0.05
-  done
+  stop_daemon "$work/state" 30
   kill "$http_pid" "$smtp_pid" 2>/dev/null
   cd /
   [ "$failures" -eq 0 ] && rm -rf "$work"

@@ -5,6 +5,7 @@ set -uo pipefail
 jobsctl=$1
 work=$(mktemp -d /tmp/jobs-run-XXXXXX)
 source "$(dirname "$0")/expect.sh"
+source "$(dirname "$0")/daemon.sh"
 cd "$work"
 mkdir jobs
 export JOBS_DIR=jobs JOBS_STATE_DIR="$work/state"
@@ -79,7 +80,7 @@ steps:
 YAML
 "$jobsctl" run wait > "$work/wait.out" 2>&1 &
 runner=$!
-for _ in $(seq 1 500); do grep -q ready "$work/wait.out" 2>/dev/null && break; sleep 0.02; done
+wait_for 10 grep -q ready "$work/wait.out"
 kill -INT "$runner"
 wait "$runner"
 expect "Ctrl-C exits 130" "130" "$?"
@@ -91,7 +92,7 @@ expect "no process left" "gone" "$(kill -0 "$(cat "$work/pid")" 2>/dev/null && e
 rm -f "$work/pid" "$work/wait.out"
 "$jobsctl" run wait > "$work/wait.out" 2>&1 &
 runner=$!
-for _ in $(seq 1 500); do grep -q ready "$work/wait.out" 2>/dev/null && break; sleep 0.02; done
+wait_for 10 grep -q ready "$work/wait.out"
 { kill -KILL "$runner" && wait "$runner"; } 2>/dev/null
 expect "after SIGKILL the execution is recorded as begun" "running" \
   "$("$jobsctl" history wait --limit 1 | cut -f3)"

@@ -22,6 +22,7 @@ jobsctl=$(realpath "$1")
 jobsd=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/expect.sh"
+source "$here/daemon.sh"
 if [ "$(id -u)" -ne 0 ]; then
   echo "skipped: test_security.sh needs root (run_as, and jobsd as root)"
   exit 77
@@ -38,31 +39,9 @@ server_pid=""
 made_users=()  # users and groups this test made, removed by cleanup
 made_groups=()
 
-alive() {
-  [ -n "$1" ] && [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" != Z ]
-}
-
-# Stops this test's jobsd (the pid in the lock, when it is a jobsd on $state): SIGTERM, then
-# polls until it is gone (10 s, then SIGKILL).
-stop_daemon() {
-  local pid deadline=$((SECONDS + 10))
-  pid=$(cat "$state/jobsd.lock" 2>/dev/null) || return 0
-  alive "$pid" || return 0
-  tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "--state-dir $state" || return 0
-  kill -TERM "$pid" 2>/dev/null
-  while alive "$pid"; do
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "jobsd (pid $pid) did not stop within 10 s; killing it"
-      kill -KILL "$pid" 2>/dev/null
-      return 1
-    fi
-    sleep 0.02
-  done
-}
-
 cleanup() {
   local u g
-  stop_daemon
+  stop_daemon "$state"
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
   for u in "${made_users[@]}"; do userdel "$u" 2>/dev/null; done
   for g in "${made_groups[@]}"; do groupdel "$g" 2>/dev/null; done
@@ -75,16 +54,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
-
-# Polls a condition (a command) every 0.05 s until it holds or `seconds` pass.
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -ge "$deadline" ] && return 1
-    sleep 0.05
-  done
-}
 
 # A YAML double-quoted scalar holding exactly $1 (JSON's escapes are YAML's).
 q() { python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"; }
@@ -778,7 +747,7 @@ expect "no canary after the http steps and the webhook" "" "$(canaries)"
 
 # ============================================================================================
 # After stopping: the store checkpointed, the secret still nowhere, no canary.
-stop_daemon
+stop_daemon "$state"
 expect "jobsd stops" "0" "$?"
 expect "after stopping: no secret in any file of the state folder" "" \
   "$(grep -r -a -l -F "${forms[@]}" "$state")"

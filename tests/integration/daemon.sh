@@ -1,0 +1,57 @@
+# Sourced by the integration tests, after expect.sh:
+#   wait_for SECONDS COMMAND [ARG...]  polls a condition until it holds, at most SECONDS
+#   stop_daemon STATE [SECONDS]        stops the jobsd of the state folder STATE
+#   alive PID                          whether the process PID runs
+
+# Runs COMMAND (its output discarded) every 0.1 s until it succeeds; returns 1 when SECONDS
+# (whole seconds of wall-clock time, however long each try takes) pass first.
+wait_for() {
+  local deadline=$((${EPOCHREALTIME//[!0-9]/} + $1 * 1000000))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    if [ "${EPOCHREALTIME//[!0-9]/}" -ge "$deadline" ]; then
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# Whether the process PID runs (a zombie, which kill -0 still finds, does not).
+alive() {
+  local stat
+  { stat=$(<"/proc/$1/stat"); } 2>/dev/null || return 1
+  stat=${stat##*) }
+  [ "${stat:0:1}" != Z ]
+}
+
+exited() { ! alive "$1"; }
+
+# Whether the process PID has FILE (an absolute path without symbolic links) open.
+has_open() {
+  local fd
+  for fd in "/proc/$1/fd/"*; do
+    if [ "$(readlink "$fd" 2>/dev/null)" = "$2" ]; then
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Stops the jobsd of the state folder STATE: SIGTERM to the pid in STATE/jobsd.lock, then waits
+# up to SECONDS (default 10; more when running steps may hold the stop for the grace periods)
+# for it to exit. Returns 0 at once when no jobsd of STATE runs: the lock keeps the pid of the
+# last one, which may be another program's by now, so only a process that holds the lock open
+# is signalled. One that outlives the wait is a failed check (and SIGKILLed): returns 1.
+stop_daemon() {
+  local state=$1 seconds=${2:-10} lock pid
+  lock=$(readlink -f "$state/jobsd.lock") && pid=$(cat "$lock" 2>/dev/null) || return 0
+  alive "$pid" && has_open "$pid" "$lock" || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  if ! wait_for "$seconds" exited "$pid"; then
+    kill -KILL "$pid" 2>/dev/null
+    wait_for 5 exited "$pid"
+    expect "jobsd (pid $pid) of $state stops within ${seconds}s of SIGTERM" "stopped" \
+      "still running; killed with SIGKILL"
+    return 1
+  fi
+}
