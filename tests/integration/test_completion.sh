@@ -12,18 +12,14 @@ jobsctl=$(realpath "$1")
 jobsd=$(realpath "$2")
 work=$(mktemp -d /tmp/jobs-completion-XXXXXX)
 source "$(dirname "$0")/expect.sh"
+source "$(dirname "$0")/daemon.sh"
 
 cleanup() {
+  # A test below stops jobsd with SIGSTOP: it must run again to stop.
   local pid
-  pid=$(cat "$work/state/jobsd.lock" 2>/dev/null)
-  if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$work/"; then
-    kill -CONT "$pid" 2>/dev/null
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 100); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.05
-    done
-  fi
+  pid=$(cat "$work/state/jobsd.lock" 2>/dev/null) && alive "$pid" &&
+    has_open "$pid" "$work/state/jobsd.lock" && kill -CONT "$pid"
+  stop_daemon "$work/state"
   rm -rf "$work"
 }
 trap cleanup EXIT

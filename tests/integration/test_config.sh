@@ -7,24 +7,15 @@ set -uo pipefail
 jobsctl=$1
 jobsd=$2
 source "$(dirname "$0")/expect.sh"
+source "$(dirname "$0")/daemon.sh"
 work=$(mktemp -d /tmp/jobs-config-XXXXXX)
 chmod 755 "$work"
 cd "$work"
 unset JOBS_CONFIG JOBS_DIR JOBS_STATE_DIR JOBS_LOG_DIR JOBS_SOCKET
 
-stop_daemon() { # lock file
-  local pid
-  pid=$(cat "$1" 2>/dev/null) || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 300); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid"
-}
 cleanup() {
-  stop_daemon "$work/state/jobsd.lock"
-  stop_daemon "$work/home/.local/state/jobs/jobsd.lock"
+  stop_daemon "$work/state"
+  stop_daemon "$work/home/.local/state/jobs"
   cd /
   rm -rf "$work"
 }
@@ -101,7 +92,7 @@ expect "zone: the daemon's Berlin queue fires next at 09:00 Berlin time" "${berl
 expect "trigger finds the job" "success" \
   "$("$jobsctl" trigger nine --wait --json | json 'j["status"]')"
 expect "history reads the configured state" "nine" "$("$jobsctl" history --json | json 'j[0]["job_id"]')"
-stop_daemon state/jobsd.lock
+stop_daemon "$work/state"
 
 # A configuration with errors stops every verb at once, with its place.
 printf 'jobs_dir: jobs\nsocket: [1]\n' >broken.yaml
@@ -152,6 +143,6 @@ expect "user: trigger finds it" "success" \
   "$(as_user "$jobsctl" trigger hello --wait --json | json 'j["status"]')"
 expect "user: status reaches the daemon in the user's state folder" "$work/home/.config/jobs/jobs.d" \
   "$(as_user "$jobsctl" status --json | json 'j["jobs_dir"]')"
-stop_daemon home/.local/state/jobs/jobsd.lock
+stop_daemon "$work/home/.local/state/jobs"
 
 finish
