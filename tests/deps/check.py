@@ -152,7 +152,9 @@ def owners(paths):
             continue
         packages, name = line.split(": ", 1)
         shipped[name] = {p.strip().split(":")[0] for p in packages.split(",")}
-    return {path: set().union(*(shipped.get(n, set()) for n in names))
+    # The first spelling dpkg knows: a symlink's own package (libfoo.so in libfoo-dev), not
+    # its target's (libfoo.so.1 in libfoo1).
+    return {path: next((shipped[n] for n in names if n in shipped), set())
             for path, names in candidates.items()}
 
 
