@@ -7,9 +7,10 @@ trees that the build read, ran or loads comes from a Debian package that deps.sh
 
 The files checked:
   - the headers the compiler read (ninja's dependency log, `ninja -t deps`);
-  - the absolute paths in build.ninja: the libraries linked, the CMake modules and package
-    config files the configure step read, the tools its rules run;
-  - the tools CMakeCache.txt found (compiler, linker, pkg-config, mandoc, clang-format...);
+  - the absolute paths in build.ninja and the rules it includes: the libraries linked, the
+    CMake modules and package config files the configure step read, the tools the rules run
+    (compiler, ar, ranlib, cmake, ninja);
+  - the programs configure found with find_program (pkg-config, mandoc, clang-format...);
   - the shared libraries the built programs and libraries load (`ldd`).
 
 A file from no package (under /usr/local, say) fails too. Exits 0 when complete, 1 with one
@@ -67,13 +68,16 @@ def headers(needs, build_dir, source_dir):
             needs.add(path, relative(paths[0], source_dir))
 
 
-def build_ninja(needs, build_dir):
-    """Absolute paths anywhere in build.ninja, each charged to the edge it appears in."""
-    edge = "build.ninja"
-    with open(os.path.join(build_dir, "build.ninja"), encoding="utf-8") as f:
+def build_ninja(needs, build_dir, name="build.ninja"):
+    """Absolute paths anywhere in build.ninja and the files it includes, each charged to the
+    edge or rule it appears in."""
+    edge = name
+    with open(os.path.join(build_dir, name), encoding="utf-8") as f:
         for line in f:
-            if line.startswith("build "):
-                edge = "build.ninja: " + line[6:].split(":")[0].split()[0]
+            if line.startswith(("build ", "rule ")):
+                edge = f"{name}: {line.split()[1].rstrip(':')}"
+            elif line.startswith(("include ", "subninja ")):
+                build_ninja(needs, build_dir, line.split()[1])
             for token in line.split():
                 token = token.replace("$:", ":").rstrip(":")
                 if token.startswith("/"):
@@ -81,13 +85,20 @@ def build_ninja(needs, build_dir):
 
 
 def cmake_cache(needs, build_dir):
-    """The tools and files configure found: FILEPATH entries, and CMake itself."""
+    """The files and programs configure found (FILEPATH entries), and CMake's own commands.
+    Not the binutils CMake looks for on its own (CMAKE_AR, CMAKE_NM, CMAKE_LINKER...): it takes
+    whichever the machine has (llvm-ar when LLVM is there, else ar), and those the build runs
+    are in the rules."""
     with open(os.path.join(build_dir, "CMakeCache.txt"), encoding="utf-8") as f:
         for line in f:
             match = re.match(r"([^#/][^:=]*):(FILEPATH|INTERNAL)=(/.*)$", line.strip())
-            if match and (match[2] == "FILEPATH" or match[1].startswith("CMAKE_") and
-                          match[1].endswith("_COMMAND")):
-                needs.add(match[3], "CMakeCache.txt: " + match[1])
+            if not match:
+                continue
+            name, kind, value = match[1], match[2], match[3]
+            if (kind == "FILEPATH" and (not name.startswith("CMAKE_") or
+                                        name in ("CMAKE_CXX_COMPILER", "CMAKE_MAKE_PROGRAM"))
+                    or name.startswith("CMAKE_") and name.endswith("_COMMAND")):
+                needs.add(value, "CMakeCache.txt: " + name)
 
 
 def is_elf(path):
