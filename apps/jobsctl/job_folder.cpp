@@ -12,10 +12,9 @@
 namespace jobsctl {
 
 void JobFolder::add_option(CLI::App& command) {
-  command.add_option(
-      "--jobs-dir", flags().jobs_dir,
-      "Folder of job files (default: JOBS_DIR, the config's jobs_dir, " +
-          std::string(geteuid() == 0 ? "/etc/jobs/jobs.d" : "~/.config/jobs/jobs.d") + ")");
+  command.add_option("--jobs-dir", flags().jobs_dir,
+                     "Folder of job files (default: JOBS_DIR, the config's jobs_dir, " +
+                         jobsd::default_jobs_dir(jobsd::Environment::of_process()) + ")");
   add_config_option(command);
 }
 

@@ -5,8 +5,6 @@
 #include <base/exit_codes.hpp>
 #include <engine/recorder.hpp>
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -17,8 +15,7 @@ void StateOption::add_option(CLI::App& command) {
   command.add_option("--state-dir", flags().state_dir,
                      "Folder of the history store (default: JOBS_STATE_DIR, the config's "
                      "state_dir, " +
-                         std::string(geteuid() == 0 ? "/var/lib/jobs" : "~/.local/state/jobs") +
-                         ")");
+                         jobsd::default_state_dir(jobsd::Environment::of_process()) + ")");
   add_config_option(command);
 }
 

@@ -70,12 +70,11 @@ int main(int argc, char** argv) {
                      jobsd::default_config_file(env) + " when it exists)");
   app.add_option("--jobs-dir", flags.jobs_dir,
                  "Folder of job files (default: JOBS_DIR, the config's jobs_dir, " +
-                     std::string(env.root ? "/etc/jobs/jobs.d" : "~/.config/jobs/jobs.d") +
-                     ", created when missing)");
+                     jobsd::default_jobs_dir(env) + ", created when missing)");
   app.add_option("--state-dir", flags.state_dir,
                  "Folder of the history store and the lock (default: JOBS_STATE_DIR, the "
                  "config's state_dir, " +
-                     std::string(env.root ? "/var/lib/jobs" : "~/.local/state/jobs") + ")");
+                     jobsd::default_state_dir(env) + ")");
   app.add_option(
       "--log-dir", flags.log_dir,
       "Folder of the logs (default: JOBS_LOG_DIR, the config's log_dir, STATE_DIR/logs)");

@@ -69,6 +69,15 @@ std::string default_config_file(const Environment& env) {
                   : xdg_home(env, "XDG_CONFIG_HOME", ".config") + "/jobs/jobsd.yaml";
 }
 
+std::string default_jobs_dir(const Environment& env) {
+  return env.root ? "/etc/jobs/jobs.d"
+                  : xdg_home(env, "XDG_CONFIG_HOME", ".config") + "/jobs/jobs.d";
+}
+
+std::string default_state_dir(const Environment& env) {
+  return env.root ? "/var/lib/jobs" : xdg_home(env, "XDG_STATE_HOME", ".local/state") + "/jobs";
+}
+
 Settings resolve_settings(const Flags& flags, const Environment& env) {
   Settings s;
   if (!flags.config.empty()) {
@@ -90,14 +99,10 @@ Settings resolve_settings(const Flags& flags, const Environment& env) {
   }
   const Config& c = s.loaded.config;
 
-  const std::string config_base =
-      env.root ? "/etc/jobs" : xdg_home(env, "XDG_CONFIG_HOME", ".config") + "/jobs";
   s.jobs_dir = pick(flags.jobs_dir, "--jobs-dir", env, jobs_dir_env, c, "jobs_dir", c.jobs_dir,
-                    {config_base + "/jobs.d", Origin::built_in, ""});
-  s.state_dir =
-      pick(flags.state_dir, "--state-dir", env, state_dir_env, c, "state_dir", c.state_dir,
-           {env.root ? "/var/lib/jobs" : xdg_home(env, "XDG_STATE_HOME", ".local/state") + "/jobs",
-            Origin::built_in, ""});
+                    {default_jobs_dir(env), Origin::built_in, ""});
+  s.state_dir = pick(flags.state_dir, "--state-dir", env, state_dir_env, c, "state_dir",
+                     c.state_dir, {default_state_dir(env), Origin::built_in, ""});
   s.log_dir = pick(flags.log_dir, "--log-dir", env, log_dir_env, c, "log_dir", c.log_dir,
                    {s.state_dir.value + "/logs", Origin::built_in, "STATE_DIR/logs"});
   s.socket = pick(flags.socket, "--socket", env, socket_env, c, "socket", c.socket,

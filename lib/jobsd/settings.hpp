@@ -69,6 +69,10 @@ inline constexpr const char* socket_env = "JOBS_SOCKET";
 // The configuration file used when none is named: /etc/jobs/jobsd.yaml for root, else
 // $XDG_CONFIG_HOME/jobs/jobsd.yaml (~/.config/jobs/jobsd.yaml).
 std::string default_config_file(const Environment& env);
+// The jobs folder and the state folder used when nothing names them: /etc/jobs/jobs.d and
+// /var/lib/jobs for root, else $XDG_CONFIG_HOME/jobs/jobs.d and $XDG_STATE_HOME/jobs.
+std::string default_jobs_dir(const Environment& env);
+std::string default_state_dir(const Environment& env);
 
 // Resolves every setting and reads the configuration file: the one named (--config, then
 // JOBS_CONFIG), else the default one when it exists. A named file that cannot be read is an
