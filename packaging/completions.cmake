@@ -1,8 +1,7 @@
 # cmake -DJOBSCTL=path/to/jobsctl -DOUT=folder -DSTAMP=file -P completions.cmake
 # Writes `jobsctl completion bash|zsh|fish` where each shell looks for it, below OUT as below
 # share/: bash-completion/completions/jobsctl, zsh/vendor-completions/_jobsctl and
-# fish/vendor_completions.d/jobsctl.fish. A jobsctl without that verb gets an empty OUT, so that
-# the install rule (all of OUT into share/) installs nothing.
+# fish/vendor_completions.d/jobsctl.fish. A script jobsctl cannot print stops the build.
 file(REMOVE_RECURSE ${OUT})
 file(MAKE_DIRECTORY ${OUT})
 foreach(shell IN ITEMS bash zsh fish)
@@ -14,10 +13,9 @@ foreach(shell IN ITEMS bash zsh fish)
   endif()
   execute_process(COMMAND ${JOBSCTL} completion ${shell}
     OUTPUT_VARIABLE script RESULT_VARIABLE status ERROR_QUIET)
-  if(status EQUAL 0 AND NOT script STREQUAL "")
-    file(WRITE ${OUT}/${file} "${script}")
-  else()
-    message(STATUS "jobsctl completion ${shell}: not supported by this jobsctl, none installed")
+  if(NOT status EQUAL 0 OR script STREQUAL "")
+    message(FATAL_ERROR "jobsctl completion ${shell} failed (${status})")
   endif()
+  file(WRITE ${OUT}/${file} "${script}")
 endforeach()
 file(TOUCH ${STAMP})
