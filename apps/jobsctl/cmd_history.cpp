@@ -169,6 +169,7 @@ struct LogsOptions {
   std::string grep;
   std::string status;
   bool follow = false;
+  bool raw = false;
 };
 
 // Whether a log line (after its time stamp) belongs to step `id`.
@@ -234,6 +235,9 @@ int logs_from_daemon(const LogsOptions& o, ipc::Client& client) {
 }
 
 int logs(const LogsOptions& o) {
+  if (o.raw && !raw_stdout()) {
+    return base::exit_code::usage;
+  }
   if (!o.status.empty() && !known_status(o.status)) {
     std::cerr << "jobsctl: --status: unknown status \"" << o.status << "\" (one of " << status_list
               << ")\n";
@@ -336,6 +340,8 @@ Run setup_logs(CLI::App& command) {
   command.add_option("--status", o->status, "With a job id: its last execution with this status");
   command.add_flag("--follow,-f", o->follow,
                    "Follow the log as the execution runs (a job: its next executions too)");
+  command.add_flag("--raw", o->raw,
+                   "Print the log unchanged, control characters too (not on a terminal)");
   o->state.add_option(command);
   o->daemon.add_option(command);
   return [o] { return logs(*o); };

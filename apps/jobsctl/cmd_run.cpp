@@ -28,6 +28,7 @@ struct RunOptions {
   std::string job;
   bool json = false;
   bool no_record = false;
+  bool raw = false;
   std::string secrets_file;
   ConfigOption config;
 };
@@ -116,6 +117,9 @@ base::Result<std::map<std::string, std::string>> load_secrets(const jobs::JobDef
 }
 
 int run(const RunOptions& o) {
+  if (o.raw && !raw_stdout()) {
+    return base::exit_code::usage;
+  }
   // A job file's path, or the id of a job in the folder.
   std::optional<jobs::LoadedFile> file;
   std::error_code ec;
@@ -219,7 +223,10 @@ int run(const RunOptions& o) {
     for (const auto& r : attempts) {
       out.push_back(result_json(r));
     }
-    std::cout << (attempts.size() == 1 ? out[0] : out).dump(2) << "\n";
+    // Step output need not be UTF-8: a byte that is not becomes U+FFFD, as on the socket.
+    std::cout << (attempts.size() == 1 ? out[0] : out)
+                     .dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
+              << "\n";
   } else {
     std::cout << summary_line(result_json(last)) << "\n";
     if (!last.error_message.empty() && last.status != engine::Status::success) {
@@ -236,6 +243,8 @@ Run setup_run(CLI::App& command) {
   command.add_option("job", o->job, "Job id or job file")->required();
   command.add_flag("--json", o->json, "Print the result as JSON (live output to stderr)");
   command.add_flag("--no-record", o->no_record, "Do not record the run in the history store");
+  command.add_flag("--raw", o->raw,
+                   "Print the output unchanged, control characters too (not on a terminal)");
   command.add_option("--secrets", o->secrets_file,
                      "File of NAME=value lines for ${secret.NAME} (else the environment)");
   o->folder.add_option(command);

@@ -2,6 +2,7 @@
 // the outcome to an exit code (base/exit_codes.hpp, man/jobsctl.1).
 #include "commands.hpp"
 #include "daemon_config.hpp"
+#include "output.hpp"
 
 #include <base/exit_codes.hpp>
 
@@ -9,6 +10,8 @@
 #include <map>
 
 int main(int argc, char** argv) {
+  // All output, --help and errors too, with control characters shown visibly (jobsctl(1) OUTPUT).
+  const jobsctl::VisibleOutput visible_output;
   CLI::App app{"jobsctl: validate, inspect and run scheduled jobs", "jobsctl"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "jobsctl " JOBS_VERSION);

@@ -1,6 +1,8 @@
 #include <base/text.hpp>
+#include <base/utf8.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 
 namespace base {
@@ -9,6 +11,43 @@ namespace {
 
 char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// The code point of the well-formed UTF-8 sequence of `length` bytes at s[i].
+char32_t code_point(std::string_view s, size_t i, size_t length) {
+  static constexpr unsigned lead_bits[] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+  char32_t c = static_cast<unsigned char>(s[i]) & lead_bits[length];
+  for (size_t k = 1; k < length; ++k) {
+    c = (c << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  }
+  return c;
+}
+
+// The Unicode controls that reorder the text around them: a line can show other than it reads.
+bool is_bidi_control(char32_t c) {
+  return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
+}
+
+// `c` (a C0 control or DEL) in caret notation.
+void append_caret(std::string& out, char32_t c) {
+  out += '^';
+  out += c == 0x7F ? '?' : static_cast<char>(c + 0x40);
+}
+
+// How many bytes at the end of `s` the next piece may complete: a CR (of a CR LF?) or the start
+// of a UTF-8 sequence. Only the last non-continuation byte can start one that is still open.
+size_t open_tail(std::string_view s) {
+  if (s.ends_with('\r')) {
+    return 1;
+  }
+  for (size_t k = 1; k <= 3 && k <= s.size(); ++k) {
+    const auto byte = static_cast<unsigned char>(s[s.size() - k]);
+    if (!utf8::is_continuation(static_cast<char>(byte))) {
+      const size_t length = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : byte >= 0xC0 ? 2 : 1;
+      return length > k ? k : 0;
+    }
+  }
+  return 0;
 }
 
 } // namespace
@@ -127,6 +166,52 @@ std::string quoted(std::string_view s) {
     }
   }
   return out + "\"";
+}
+
+std::string visible(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const size_t length = utf8::utf8_length(s, i);
+    if (length == 0) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02X", static_cast<unsigned char>(s[i]));
+      out += hex;
+      ++i;
+      continue;
+    }
+    const char32_t c = code_point(s, i, length);
+    if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') {
+      // The CR of a CR LF line end: the newline shows the line as a terminal would.
+    } else if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7F) {
+      append_caret(out, c);
+    } else if (c >= 0x80 && c <= 0x9F) {
+      out += "M-";
+      append_caret(out, c - 0x80);
+    } else if (is_bidi_control(c)) {
+      char name[16];
+      std::snprintf(name, sizeof name, "<U+%04X>", static_cast<unsigned>(c));
+      out += name;
+    } else {
+      out.append(s, i, length);
+    }
+    i += length;
+  }
+  return out;
+}
+
+std::string VisibleText::add(std::string_view piece) {
+  pending_ += piece;
+  const size_t done = pending_.size() - open_tail(pending_);
+  std::string out = visible(std::string_view(pending_).substr(0, done));
+  pending_.erase(0, done);
+  return out;
+}
+
+std::string VisibleText::finish() {
+  std::string out = visible(pending_);
+  pending_.clear();
+  return out;
 }
 
 } // namespace base

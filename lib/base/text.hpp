@@ -30,4 +30,26 @@ bool all_digits(std::string_view s);
 // wrong with it without breaking the message.
 std::string quoted(std::string_view s);
 
+// `s` as a terminal may show it: every character a terminal would act on is rendered visibly, so
+// that text from outside (a job's output, name or source lines) cannot set the window title,
+// write the clipboard, clear the screen or overwrite a line. Tab and newline stay; the CR of a
+// CR LF is dropped (the line looks as it would); the other C0 controls and DEL are in caret
+// notation (ESC `^[`, BEL `^G`, CR `^M`, DEL `^?`), the C1 controls U+0080-U+009F as `cat -v`
+// shows their bytes (U+009B, CSI, as `M-^[`), the bidirectional embeddings, overrides and
+// isolates U+202A-U+202E and U+2066-U+2069 as `<U+202E>`, and each byte that is not part of
+// well-formed UTF-8 as `\xFF`. What it returns is well-formed UTF-8 and `visible` of it is itself.
+std::string visible(std::string_view s);
+
+// `visible` for text that comes in pieces (a stream): what `add` returns for each piece, then what
+// `finish` returns, is `visible` of the pieces together, wherever they were cut (the start of a
+// character or a CR cut off at the end of a piece waits for the next one).
+class VisibleText {
+public:
+  std::string add(std::string_view piece);
+  std::string finish();
+
+private:
+  std::string pending_;
+};
+
 } // namespace base

@@ -98,3 +98,46 @@ TEST_SUITE("base::civil") {
     CHECK(c::days_in_month(2096, 2) == 29);
   }
 }
+
+TEST_SUITE("base::visible") {
+  TEST_CASE("renders what a terminal would act on, keeps the rest") {
+    const std::pair<std::string_view, std::string_view> cases[] = {
+        {"plain text, tab\tand newline\n", "plain text, tab\tand newline\n"},
+        {"\x1b]0;title\x07", "^[]0;title^G"},                   // OSC 0: the window title
+        {"\x1b]52;c;aGVsbG8=\x07", "^[]52;c;aGVsbG8=^G"},       // OSC 52: the clipboard
+        {"\x1b[2J\x1b[H", "^[[2J^[[H"},                         // clear the screen, cursor home
+        {"ok\rFAKE\n", "ok^MFAKE\n"},                           // a CR that overwrites the line
+        {"windows line\r\n", "windows line\n"},                 // a CR LF line end
+        {"end\r", "end^M"},                                     // a CR at the very end
+        {std::string_view("\0\x01\x7f", 3), "^@^A^?"},          // NUL, SOH, DEL
+        {"\xc2\x9bK \xc2\x85", "M-^[K M-^E"},                   // C1: CSI (erase line), NEL
+        {"\xe2\x80\xaetxt\xe2\x81\xa6", "<U+202E>txt<U+2066>"}, // bidi override, isolate
+        {"\x9bm \xff \xc3", "\\x9Bm \\xFF \\xC3"},              // not UTF-8
+        {"caf\xc3\xa9 \xe2\x9c\x94 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x9c\x94 \xf0\x9f\x98\x80"},
+        {"\xe2\x80\x8e\xe2\x80\xa8", "\xe2\x80\x8e\xe2\x80\xa8"}, // LRM, LINE SEPARATOR stay
+    };
+    for (auto [input, expected] : cases) {
+      const std::string in(input);
+      CAPTURE(in);
+      CHECK(base::visible(input) == expected);
+      CHECK(base::visible(expected) == expected);
+    }
+  }
+
+  TEST_CASE("a stream cut anywhere renders as the whole") {
+    const std::string text = "a\r\n\xe2\x80\xae\xc2\x9b\xf0\x9f\x98\x80\x1b]0;t\x07\xe2\x80\r";
+    const std::string whole = base::visible(text);
+    for (size_t cut = 0; cut <= text.size(); ++cut) {
+      CAPTURE(cut);
+      base::VisibleText stream;
+      std::string out = stream.add(std::string_view(text).substr(0, cut));
+      out += stream.add(std::string_view(text).substr(cut));
+      out += stream.finish();
+      CHECK(out == whole);
+    }
+    base::VisibleText stream;
+    CHECK(stream.add("line\r") == "line");
+    CHECK(stream.add("\n\xe2\x80") == "\n");
+    CHECK(stream.finish() == "\\xE2\\x80");
+  }
+}
