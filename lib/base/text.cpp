@@ -172,6 +172,15 @@ std::string visible(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
+    // Printable ASCII, almost all text, is copied a run at a time.
+    const auto plain = std::find_if(s.begin() + static_cast<std::ptrdiff_t>(i), s.end(),
+                                    [](char c) { return c < 0x20 || c > 0x7E; });
+    const auto run = static_cast<size_t>(plain - s.begin()) - i;
+    if (run > 0) {
+      out.append(s, i, run);
+      i += run;
+      continue;
+    }
     const size_t length = utf8::utf8_length(s, i);
     if (length == 0) {
       char hex[8];
