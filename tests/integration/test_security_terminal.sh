@@ -100,8 +100,9 @@ on_terminal() {
   python3 - "$@" <<'PY'
 import os, pty, subprocess, sys
 main, side = pty.openpty()
-code = subprocess.call(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=side, stderr=side)
+child = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=side, stderr=side)
 os.close(side)
+# Read as it comes (a full terminal would hold the writer) until the child's end closes it.
 text = b""
 while True:
     try:
@@ -111,7 +112,7 @@ while True:
     if not piece:
         break
     text += piece
-print(code, text.decode("utf-8", "replace").strip())
+print(child.wait(), text.decode("utf-8", "replace").strip())
 PY
 }
 
