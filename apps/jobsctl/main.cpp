@@ -10,7 +10,8 @@
 #include <map>
 
 int main(int argc, char** argv) {
-  // All output, --help and errors too, with control characters shown visibly (jobsctl(1) OUTPUT).
+  // All output, --help and errors too, with control characters shown visibly (jobsctl(1): Text
+  // from jobs).
   const jobsctl::VisibleOutput visible_output;
   CLI::App app{"jobsctl: validate, inspect and run scheduled jobs", "jobsctl"};
   app.require_subcommand(1);

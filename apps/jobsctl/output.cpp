@@ -42,11 +42,10 @@ void VisibleOutput::Buffer::finish() {
 }
 
 std::streamsize VisibleOutput::Buffer::xsputn(const char* s, std::streamsize n) {
-  const std::string_view piece(s, static_cast<size_t>(n));
   if (raw_) {
     return target_->sputn(s, n);
   }
-  write(text_.add(piece));
+  write(text_.add(std::string_view(s, static_cast<size_t>(n))));
   return n;
 }
 
