@@ -63,7 +63,20 @@ protected:
     if (file_ == nullptr) {
       open(); // it failed before: perhaps it works now
     }
-    if (file_ == nullptr || std::fwrite(line.data(), 1, line.size(), file_) != line.size()) {
+    // Unbuffered: each line reaches the file at once (a crash must not eat the last lines), and
+    // a full disk fails this line, which the logger counts as lost.
+    size_t written = 0;
+    while (file_ != nullptr && written < line.size()) {
+      const ssize_t n = ::write(fileno(file_), line.data() + written, line.size() - written);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        break;
+      }
+      written += static_cast<size_t>(n);
+    }
+    if (written < line.size()) {
       const int error = errno;
       if (file_ != nullptr) {
         std::fclose(file_);
@@ -73,11 +86,7 @@ protected:
     }
     size_ += static_cast<std::int64_t>(line.size());
   }
-  void flush_() override {
-    if (file_ != nullptr) {
-      std::fflush(file_);
-    }
-  }
+  void flush_() override {}
 
 private:
   void open() {
@@ -121,7 +130,7 @@ std::shared_ptr<spdlog::logger> open_logger(const std::string& name, const std::
   }
   auto logger = std::make_shared<spdlog::logger>(name, sinks.begin(), sinks.end());
   logger->set_pattern(pattern, spdlog::pattern_time_type::utc);
-  // Every line reaches the file at once: a crash must not eat the last lines before it.
+  // Every line reaches standard error at once too.
   logger->flush_on(spdlog::level::trace);
   return logger;
 }
