@@ -457,7 +457,7 @@ base::Result<bool> Daemon::start() {
 
   if (options_.create_jobs_dir && !fs::exists(config_.jobs_dir, ec)) {
     fs::create_directories(fs::path(config_.jobs_dir).parent_path(), ec);
-    if (mkdir(config_.jobs_dir.c_str(), 0755) != 0) {
+    if (mkdir(config_.jobs_dir.c_str(), 0750) != 0) {
       return failure(system_error("cannot make the jobs folder " + config_.jobs_dir));
     }
     log.info("made the jobs folder {}: it is the default one and did not exist", config_.jobs_dir);

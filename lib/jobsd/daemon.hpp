@@ -39,7 +39,7 @@ inline constexpr std::int64_t client_request_timeout_ms = 10000;
 struct Options {
   Config config;          // jobs_dir, state_dir, log_dir and socket are all set
   bool to_stderr = false; // jobsd.log's lines also to standard error (--foreground)
-  // The jobs folder is the default one, not named: made (0755) when it does not exist. A folder
+  // The jobs folder is the default one, not named: made (0750) when it does not exist. A folder
   // someone named and that is missing stays an error.
   bool create_jobs_dir = false;
   // A missing or empty history store where jobsd has run before is taken as a new one

@@ -27,9 +27,26 @@ namespace {
 // UTC with milliseconds, then the level: 2026-12-01T09:00:00.004Z info reload: ...
 constexpr const char* pattern = "%Y-%m-%dT%H:%M:%S.%eZ %l %v";
 
+// `msg` with its text's control bytes escaped into `text`: a line that quotes what a client or a
+// file gave stays one line.
+spdlog::details::log_msg escaped(const spdlog::details::log_msg& msg, std::string& text) {
+  text = base::escaped({msg.payload.data(), msg.payload.size()});
+  spdlog::details::log_msg safe = msg;
+  safe.payload = text;
+  return safe;
+}
+
+// Standard error (--foreground: the journal, a terminal) gets jobsd.log's lines escaped too.
+class EscapedStderrSink : public spdlog::sinks::stderr_sink_mt {
+public:
+  void log(const spdlog::details::log_msg& msg) override {
+    std::string text;
+    spdlog::sinks::stderr_sink_mt::log(escaped(msg, text));
+  }
+};
+
 // A log file rotated by size (jobsd.log, then jobsd.1.log ... jobsd.N.log), opened without
-// following a link planted in its place (base::open_append). With `escape`, the control bytes of
-// each message are escaped: a line that quotes what a client or a file gave stays one line.
+// following a link planted in its place (base::open_append); with `escape`, each message escaped.
 class FileSink : public spdlog::sinks::base_sink<std::mutex> {
 public:
   FileSink(std::string path, const LogRetention& r, bool escape)
@@ -49,10 +66,8 @@ protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
     spdlog::memory_buf_t line;
     if (escape_) {
-      const std::string text = base::escaped({msg.payload.data(), msg.payload.size()});
-      spdlog::details::log_msg safe = msg;
-      safe.payload = text;
-      formatter_->format(safe, line);
+      std::string text;
+      formatter_->format(escaped(msg, text), line);
     } else {
       formatter_->format(msg, line);
     }
@@ -126,7 +141,7 @@ std::shared_ptr<spdlog::logger> open_logger(const std::string& name, const std::
   std::vector<spdlog::sink_ptr> sinks;
   sinks.push_back(std::make_shared<FileSink>(path, r, escape));
   if (to_stderr) {
-    sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    sinks.push_back(std::make_shared<EscapedStderrSink>());
   }
   auto logger = std::make_shared<spdlog::logger>(name, sinks.begin(), sinks.end());
   logger->set_pattern(pattern, spdlog::pattern_time_type::utc);
