@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
                "jobsd"};
   app.set_version_flag("--version", "jobsd " JOBS_VERSION);
   jobsd::Flags flags;
-  bool foreground = false, check = false;
+  bool foreground = false, check = false, new_store = false;
   // The defaults and their order are jobsctl's too (jobsd/settings.hpp); `jobsctl config`
   // shows where each value comes from.
   const auto env = jobsd::Environment::of_process();
@@ -84,6 +84,9 @@ int main(int argc, char** argv) {
   app.add_flag("--foreground,-f", foreground,
                "Stay in the foreground and log to standard error too (for systemd and terminals)");
   app.add_flag("--check-config", check, "Check the configuration file and exit");
+  app.add_flag("--new-store", new_store,
+               "Begin a new history when history.db is missing or empty where jobsd has run "
+               "before (otherwise refused: restore it from a backup)");
   app.footer("Exit codes: 0 ok (stopped by SIGTERM or SIGINT), 1 cannot start, 2 usage or\n"
              "invalid configuration, 70 internal error. See jobsd(8).");
   try {
@@ -128,6 +131,7 @@ int main(int argc, char** argv) {
     c.socket = absolute(settings.socket.value);
     o.create_jobs_dir = settings.jobs_dir.origin == jobsd::Origin::built_in;
     o.to_stderr = foreground;
+    o.new_store = new_store;
     o.version = JOBS_VERSION;
 
     int report_fd = -1;

@@ -139,9 +139,14 @@ bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-std::string quoted(std::string_view s) {
-  std::string out = "\"";
+namespace {
+
+// Escapes what `escaped` escapes, and `"` too when `quote`.
+std::string escape(std::string_view s, bool quote) {
+  std::string out;
+  out.reserve(s.size());
   for (char c : s) {
+    const auto byte = static_cast<unsigned char>(c);
     switch (c) {
     case '\r':
       out += "\\r";
@@ -155,17 +160,31 @@ std::string quoted(std::string_view s) {
     case '\t':
       out += "\\t";
       break;
-    case '"':
-      out += "\\\"";
-      break;
     case '\\':
       out += "\\\\";
       break;
     default:
-      out += c;
+      if (quote && c == '"') {
+        out += "\\\"";
+      } else if (byte < 0x20 || byte == 0x7f) {
+        constexpr char hex[] = "0123456789abcdef";
+        out += {'\\', 'x', hex[byte >> 4], hex[byte & 15]};
+      } else {
+        out += c;
+      }
     }
   }
-  return out + "\"";
+  return out;
+}
+
+} // namespace
+
+std::string quoted(std::string_view s) {
+  return "\"" + escape(s, true) + "\"";
+}
+
+std::string escaped(std::string_view s) {
+  return escape(s, false);
 }
 
 std::string visible(std::string_view s) {

@@ -52,4 +52,9 @@ private:
   std::string pending_;
 };
 
+// `s` with every control byte escaped (`\n`, `\r`, `\t`, `\0`, else `\x1b` and the like) and
+// backslashes doubled: text from outside (a client, a file, a step) written into one line of a
+// log stays one line and cannot move a terminal's cursor.
+std::string escaped(std::string_view s);
+
 } // namespace base

@@ -1,6 +1,6 @@
+#include <base/file.hpp>
 #include <engine/recorder.hpp>
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -141,12 +141,10 @@ void Recorder::execution_started(const JobResult& r) {
   }
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(log_path_).parent_path(), ec);
-  log_ = std::fopen(log_path_.c_str(), "ae");
+  log_ = base::open_append(log_path_, 0640);
   if (log_ == nullptr) {
     problem("log", "cannot write the log " + log_path_ + ": " + std::strerror(errno) +
                        " (the job goes on)");
-  } else {
-    fchmod(fileno(log_), 0640);
   }
   line("execution " + r.execution_id + " of job " + r.job_id + " (" + r.job_name + "), attempt " +
        std::to_string(r.attempt) + ", trigger " + r.trigger +
@@ -251,7 +249,7 @@ void Recorder::notified(const JobResult& r, const Notified& n) {
   const std::string what = std::string(to_string(n.event)) + " " + n.channel + " " + n.target;
   const bool was_open = log_ != nullptr;
   if (!was_open && !log_path_.empty()) {
-    log_ = std::fopen(log_path_.c_str(), "ae");
+    log_ = base::open_append(log_path_, 0640);
   }
   line("notify " + what + ": " + (n.error.empty() ? "sent" : "failed: " + n.error));
   if (!was_open && log_ != nullptr) {
@@ -330,7 +328,7 @@ void Recorder::append_jsonl(const JobResult& r) {
   }
   const std::string text =
       record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  std::FILE* f = std::fopen(path.c_str(), "ae");
+  std::FILE* f = base::open_append(path, 0640);
   bool ok = f != nullptr;
   if (ok) {
     ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();

@@ -160,6 +160,11 @@ void Daemon::handle_request(Connection& c, const ipc::Request& r) {
     reply.message =
         "user " + c.user + " may not " +
         (spec->mutating ? "use mutating commands (" + r.cmd + "): admins only" : "use jobsd");
+    if (!spec->mutating) {
+      // Mutating ones are audited below; reads are counted, not stored: a flood of them must
+      // not grow the history.
+      refused(c, "read request", reply.message + " (" + r.cmd + ")");
+    }
   } else {
     try {
       reply = (this->*spec->run)(c, r);
@@ -191,9 +196,12 @@ void Daemon::handle_request(Connection& c, const ipc::Request& r) {
     if (auto stored = store_->audit(a); !stored) {
       logs_->daemon().error("{}", stored.error().message);
     }
-    logs_->audit("user=" + a.user + " uid=" + std::to_string(c.uid) +
-                 " pid=" + std::to_string(c.pid) + " action=" + a.action + " target=" + a.target +
-                 " outcome=" + a.outcome + " args=" + a.detail);
+    // Each field escaped, the target quoted: whatever a client sends, the line stays one line
+    // whose fields are the ones jobsd wrote.
+    logs_->audit("user=" + base::escaped(a.user) + " uid=" + std::to_string(c.uid) +
+                 " pid=" + std::to_string(c.pid) + " action=" + base::escaped(a.action) +
+                 " target=" + base::quoted(a.target) + " outcome=" + base::escaped(a.outcome) +
+                 " args=" + base::escaped(a.detail));
   }
   if (reply.deferred || connection(fd) == nullptr) {
     return;

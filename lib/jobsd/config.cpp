@@ -168,7 +168,7 @@ public:
   }
 
   // Seconds, at most `max`.
-  std::optional<std::int64_t> duration(const Value& v, std::int64_t max) {
+  std::optional<std::int64_t> duration(const Value& v, std::int64_t max, std::int64_t min = 0) {
     if (!v.node.is_scalar()) {
       expected(v, "a duration such as 90s, 15m, 1h30m or 2d");
       return std::nullopt;
@@ -179,8 +179,9 @@ public:
             "\"" + v.key + "\": " + d.error().message);
       return std::nullopt;
     }
-    if (*d > max) {
-      expected(v, "a duration from 0s to " + base::format_duration(max));
+    if (*d < min || *d > max) {
+      expected(v, "a duration from " + base::format_duration(min) + " to " +
+                      base::format_duration(max));
       return std::nullopt;
     }
     return *d;
@@ -700,6 +701,10 @@ const std::vector<Key>& top_keys() {
       {"access", read_access},
       {"grace_period",
        [](Reader& r, const Value& v, Config& c) { set(c.grace_period, r.duration(v, day)); }},
+      {"client_idle_timeout",
+       [](Reader& r, const Value& v, Config& c) {
+         set(c.client_idle_timeout, r.duration(v, hour, 1));
+       }},
       {"kill_grace", [](Reader& r, const Value& v,
                         Config& c) { set(c.kill_grace, r.milliseconds(v, hour * 1000)); }},
       {"reload_debounce", [](Reader& r, const Value& v,

@@ -54,6 +54,8 @@ struct Config {
 
   Access access;
   std::chrono::seconds grace_period{30}; // SIGTERM: wait this long for running executions
+  // A socket client with no request in progress and nothing to receive is closed after this.
+  std::chrono::seconds client_idle_timeout{60};
   // These two also read whole milliseconds ("250ms").
   std::chrono::milliseconds kill_grace{10000};   // a step's SIGTERM to SIGKILL
   std::chrono::milliseconds reload_debounce{25}; // quiet time after a file change before reload

@@ -83,6 +83,65 @@ std::string boot_id() {
   return id;
 }
 
+// The modes of the folders and files jobsd makes (man/jobsd.8, SECURITY): the steps' output
+// is in them, for the daemon's user (and the folders' group) only.
+constexpr mode_t umask_mode = 027;
+constexpr mode_t folder_mode = 0750;
+constexpr mode_t file_mode = 0640;
+constexpr mode_t store_mode = 0600;
+
+// Checks a folder (`follow`: a link to it is fine) or file of jobsd's before it is used. One of
+// another owner is refused: that user could change or replace it at any time, so no mode set
+// here would hold. A link in place of a file is refused: jobsd writes nothing through one. One
+// more open than `mode` (made by an older jobsd under the caller's umask, or by hand) is narrowed
+// to it, and `fixed` says so. A missing one is fine: it is made with its mode.
+base::Result<bool> check_own(const std::string& path, mode_t mode, bool follow,
+                             std::vector<std::string>& fixed) {
+  struct stat st {};
+  if ((follow ? stat(path.c_str(), &st) : lstat(path.c_str(), &st)) != 0) {
+    return true;
+  }
+  if (S_ISLNK(st.st_mode)) {
+    return failure(path + " is a symbolic link: jobsd writes its own files and none through a " +
+                   "link; remove it");
+  }
+  if (st.st_uid != geteuid()) {
+    return failure(path + " belongs to uid " + std::to_string(st.st_uid) + ", not to jobsd's uid " +
+                   std::to_string(geteuid()) +
+                   ": its owner could change it under jobsd; give it to uid " +
+                   std::to_string(geteuid()) + " (chown) or remove it");
+  }
+  const mode_t current = st.st_mode & 07777;
+  if ((current & ~mode) != 0) {
+    if (chmod(path.c_str(), current & mode) != 0) {
+      return failure(system_error("cannot narrow the mode of " + path));
+    }
+    char text[64];
+    std::snprintf(text, sizeof text, ": mode %04o narrowed to %04o", current, current & mode);
+    fixed.push_back(path + text);
+  }
+  return true;
+}
+
+// Checks the log folder, the folders in it (one per job, timezones/, one per zone) and its files.
+base::Result<bool> check_log_dir(const std::string& dir, std::vector<std::string>& fixed) {
+  if (auto checked = check_own(dir, folder_mode, true, fixed); !checked) {
+    return checked;
+  }
+  for (const std::string& folder : {dir, dir + "/timezones"}) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(folder, ec)) {
+      const bool is_folder = entry.is_directory(ec) && !entry.is_symlink(ec);
+      const auto checked =
+          check_own(entry.path().string(), is_folder ? folder_mode : file_mode, false, fixed);
+      if (!checked) {
+        return checked;
+      }
+    }
+  }
+  return true;
+}
+
 // Kills what the previous daemon (pid `previous`) left running when it died: the processes whose
 // JOBS_STEP_TOKEN starts with its pid (exec/process.cpp makes the tokens). Returns how many.
 int kill_orphans(pid_t previous) {
@@ -246,14 +305,20 @@ base::Result<bool> Daemon::start() {
   started_ms_ = now_ms();
   up_since_ms_ = steady_ms();
 
+  // Whatever the caller's umask, nothing jobsd makes is writable by others or readable by
+  // everyone; the steps inherit it too.
+  umask(umask_mode);
   std::error_code ec;
   fs::create_directories(config_.state_dir, ec);
   if (ec) {
     return failure("cannot make the state folder " + config_.state_dir + ": " + ec.message());
   }
   // The socket's group may traverse the state folder to reach the socket (mode 0660); what it
-  // holds is the owner's (history.db 0600) or harmless.
-  chmod(config_.state_dir.c_str(), 0750);
+  // holds is the owner's (history.db 0600, the logs in their own folder 0750) or harmless.
+  std::vector<std::string> fixed;
+  if (auto checked = check_own(config_.state_dir, folder_mode, true, fixed); !checked) {
+    return checked;
+  }
   if (!config_.access.socket_group.empty()) {
     if (const group* g = getgrnam(config_.access.socket_group.c_str())) {
       (void)!chown(config_.state_dir.c_str(), static_cast<uid_t>(-1), g->gr_gid);
@@ -262,7 +327,10 @@ base::Result<bool> Daemon::start() {
 
   // One daemon per state folder: the lock is held for the daemon's life; it names its pid.
   const std::string lock_path = config_.state_dir + "/jobsd.lock";
-  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (auto checked = check_own(lock_path, file_mode, false, fixed); !checked) {
+    return checked;
+  }
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, file_mode);
   if (lock_fd_ < 0) {
     return failure(system_error("cannot open " + lock_path));
   }
@@ -279,6 +347,21 @@ base::Result<bool> Daemon::start() {
     return failure(system_error("cannot write " + lock_path));
   }
 
+  for (const char* name : {"/boot", "/scheduled.json"}) {
+    if (auto checked = check_own(config_.state_dir + name, file_mode, false, fixed); !checked) {
+      return checked;
+    }
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const std::string path = state_.store_path() + suffix;
+    if (auto checked = check_own(path, store_mode, false, fixed); !checked) {
+      return checked;
+    }
+  }
+  if (auto checked = check_log_dir(state_.log_dir(), fixed); !checked) {
+    return checked;
+  }
+
   try {
     logs_ = std::make_unique<Logs>(state_.log_dir(), config_.logs, options_.to_stderr);
   } catch (const std::exception& e) {
@@ -287,6 +370,29 @@ base::Result<bool> Daemon::start() {
   auto& log = logs_->daemon();
   log.info("jobsd {} starting (pid {}): jobs {}, state {}, logs {}", options_.version, getpid(),
            config_.jobs_dir, config_.state_dir, state_.log_dir());
+  for (const auto& f : fixed) {
+    log.warn("{} (others could read or change what jobsd keeps there)", f);
+  }
+
+  // A store without history where jobsd has run before (its lock named a pid, or it wrote this
+  // boot's record) was lost (a truncation, a bad restore): taking it as new would drop the
+  // history, the fire claims and the audit without a trace.
+  auto has_history = store::sqlite_has_history(state_.store_path());
+  if (!has_history) {
+    return has_history.error();
+  }
+  if (!*has_history && (previous > 0 || fs::exists(config_.state_dir + "/boot", ec))) {
+    if (!options_.new_store) {
+      const std::string message =
+          "the history store " + state_.store_path() +
+          " is missing or empty, yet jobsd has run with the state folder " + config_.state_dir +
+          " before (its jobsd.lock and boot files say so): restore history.db from a backup, or "
+          "start jobsd once with --new-store to begin a new history";
+      log.error("{}", message);
+      return failure(message);
+    }
+    log.warn("--new-store: {} was missing or empty; a new history begins", state_.store_path());
+  }
 
   // Made before the store: its thread tells the loop through it that it has notes.
   notice_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -308,7 +414,7 @@ base::Result<bool> Daemon::start() {
   store_ = std::move(*opened);
   // The history holds the steps' output: for the daemon's user only.
   for (const char* suffix : {"", "-wal", "-shm"}) {
-    chmod((state_.store_path() + suffix).c_str(), 0600);
+    chmod((state_.store_path() + suffix).c_str(), store_mode);
   }
 
   // What the last daemon left: its processes (if it was killed) and its running executions.
@@ -351,7 +457,7 @@ base::Result<bool> Daemon::start() {
 
   if (options_.create_jobs_dir && !fs::exists(config_.jobs_dir, ec)) {
     fs::create_directories(fs::path(config_.jobs_dir).parent_path(), ec);
-    if (mkdir(config_.jobs_dir.c_str(), 0755) != 0) {
+    if (mkdir(config_.jobs_dir.c_str(), 0750) != 0) {
       return failure(system_error("cannot make the jobs folder " + config_.jobs_dir));
     }
     log.info("made the jobs folder {}: it is the default one and did not exist", config_.jobs_dir);
@@ -409,6 +515,7 @@ int Daemon::run() {
                           h.waiting, h.waiting == 1 ? "" : "s", h.waiting == 1 ? "is" : "are",
                           h.fault);
   }
+  report_refusals(true);
   logs_->daemon().info("stopped");
   notify_systemd("STOPPING=1");
   ::unlink(config_.socket.c_str());
@@ -533,10 +640,8 @@ int Daemon::poll_timeout_ms() {
   if (watchdog_every_ > 0) {
     consider(watchdog_next_);
   }
-  for (const auto& [fd, c] : connections_) {
-    if (c.partial_since > 0) {
-      consider(c.partial_since + client_request_timeout_ms);
-    }
+  if (const auto clients = next_client_deadline()) {
+    consider(*clients);
   }
   if (!until) {
     return -1;

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -38,9 +39,12 @@ inline constexpr std::int64_t client_request_timeout_ms = 10000;
 struct Options {
   Config config;          // jobs_dir, state_dir, log_dir and socket are all set
   bool to_stderr = false; // jobsd.log's lines also to standard error (--foreground)
-  // The jobs folder is the default one, not named: made (0755) when it does not exist. A folder
+  // The jobs folder is the default one, not named: made (0750) when it does not exist. A folder
   // someone named and that is missing stays an error.
   bool create_jobs_dir = false;
+  // A missing or empty history store where jobsd has run before is taken as a new one
+  // (--new-store), not refused.
+  bool new_store = false;
   std::string version; // of the program
   // Called once the daemon is ready (socket listening, jobs loaded), before the first fire.
   std::function<void()> ready;
@@ -102,6 +106,7 @@ private:
     bool reader = false;
     std::string in, out;
     std::int64_t partial_since = 0; // steady ms when an unfinished request began; 0: none
+    std::int64_t active_ms = 0;     // steady ms of its last byte read or sent
     bool closing = false;           // close once `out` is sent
   };
 
@@ -190,6 +195,18 @@ private:
   void send(Connection& c, const ipc::Json& message);
   void close_connection(int fd);
   void expire_slow_clients();
+  // Idle: no request being read or answered, nothing to send, nothing followed.
+  bool idle(const Connection& c) const;
+  std::int64_t idle_timeout_ms() const;
+  // The earliest steady ms at which expire_slow_clients() has something to do.
+  std::optional<std::int64_t> next_client_deadline() const;
+  // Why a new client gets no slot (empty: it gets one).
+  std::string no_slot_for(const Connection& c) const;
+  // Counts a refusal of `what` ("connection", "read") to the client's user, told in jobsd.log
+  // by report_refusals(): at once, then at most once a minute per user with a count (`all`:
+  // every count not yet told).
+  void refused(const Connection& c, const std::string& what, const std::string& why);
+  void report_refusals(bool all);
   Connection* connection(int fd);
   Connection* client(const Follower& f); // null when its connection has closed
   void sweep_followers();                // drops those of closed connections
@@ -271,6 +288,12 @@ private:
   std::vector<Notice> notices_;
 
   std::map<int, Connection> connections_;
+  struct Refusals {
+    std::int64_t count = 0;       // not yet told
+    std::int64_t reported_ms = 0; // steady ms of the last line told; 0: none yet
+    std::string why;              // of the last one
+  };
+  std::map<std::pair<uid_t, std::string>, Refusals> refusals_;
   std::vector<Follower> followers_;
   std::set<int> pending_pumps_;  // connections whose followers may send more
   bool followers_dirty_ = false; // a connection with followers closed

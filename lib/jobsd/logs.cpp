@@ -1,10 +1,13 @@
+#include <base/file.hpp>
+#include <base/text.hpp>
 #include <jobsd/logs.hpp>
 #include <tz/format.hpp>
 #include <tz/zone.hpp>
 
-#include <spdlog/sinks/rotating_file_sink.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -24,17 +27,125 @@ namespace {
 // UTC with milliseconds, then the level: 2026-12-01T09:00:00.004Z info reload: ...
 constexpr const char* pattern = "%Y-%m-%dT%H:%M:%S.%eZ %l %v";
 
+// `msg` with its text's control bytes escaped into `text`: a line that quotes what a client or a
+// file gave stays one line.
+spdlog::details::log_msg escaped(const spdlog::details::log_msg& msg, std::string& text) {
+  text = base::escaped({msg.payload.data(), msg.payload.size()});
+  spdlog::details::log_msg safe = msg;
+  safe.payload = text;
+  return safe;
+}
+
+// Standard error (--foreground: the journal, a terminal) gets jobsd.log's lines escaped too.
+class EscapedStderrSink : public spdlog::sinks::stderr_sink_mt {
+public:
+  void log(const spdlog::details::log_msg& msg) override {
+    std::string text;
+    spdlog::sinks::stderr_sink_mt::log(escaped(msg, text));
+  }
+};
+
+// A log file rotated by size (jobsd.log, then jobsd.1.log ... jobsd.N.log), opened without
+// following a link planted in its place (base::open_append); with `escape`, each message escaped.
+class FileSink : public spdlog::sinks::base_sink<std::mutex> {
+public:
+  FileSink(std::string path, const LogRetention& r, bool escape)
+      : path_(std::move(path)), retention_(r), escape_(escape) {
+    open();
+    if (file_ == nullptr) {
+      throw spdlog::spdlog_ex("cannot open " + path_, errno);
+    }
+  }
+  ~FileSink() override {
+    if (file_ != nullptr) {
+      std::fclose(file_);
+    }
+  }
+
+protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    if (escape_) {
+      std::string text;
+      formatter_->format(escaped(msg, text), line);
+    } else {
+      formatter_->format(msg, line);
+    }
+    if (file_ != nullptr && size_ > 0 &&
+        size_ + static_cast<std::int64_t>(line.size()) > retention_.max_size) {
+      rotate();
+    }
+    if (file_ == nullptr) {
+      open(); // it failed before: perhaps it works now
+    }
+    // Unbuffered: each line reaches the file at once (a crash must not eat the last lines), and
+    // a full disk fails this line, which the logger counts as lost.
+    size_t written = 0;
+    while (file_ != nullptr && written < line.size()) {
+      const ssize_t n = ::write(fileno(file_), line.data() + written, line.size() - written);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        break;
+      }
+      written += static_cast<size_t>(n);
+    }
+    if (written < line.size()) {
+      const int error = errno;
+      if (file_ != nullptr) {
+        std::fclose(file_);
+        file_ = nullptr;
+      }
+      throw spdlog::spdlog_ex("cannot write " + path_, error);
+    }
+    size_ += static_cast<std::int64_t>(line.size());
+  }
+  void flush_() override {}
+
+private:
+  void open() {
+    file_ = base::open_append(path_, 0640);
+    struct stat st {};
+    size_ = file_ != nullptr && fstat(fileno(file_), &st) == 0 ? st.st_size : 0;
+  }
+  // jobsd.log -> jobsd.1.log -> jobsd.2.log ...; renames move links, never what they point to.
+  void rotate() {
+    std::fclose(file_);
+    file_ = nullptr;
+    const auto numbered = [&](int i) {
+      if (i == 0) {
+        return path_;
+      }
+      const size_t dot = path_.rfind('.');
+      return path_.substr(0, dot) + "." + std::to_string(i) + path_.substr(dot);
+    };
+    if (retention_.max_files == 0) {
+      (void)!truncate(path_.c_str(), 0);
+    }
+    for (int i = retention_.max_files; i >= 1; --i) {
+      std::rename(numbered(i - 1).c_str(), numbered(i).c_str());
+    }
+    open();
+  }
+
+  std::string path_;
+  LogRetention retention_;
+  bool escape_;
+  std::FILE* file_ = nullptr;
+  std::int64_t size_ = 0;
+};
+
 std::shared_ptr<spdlog::logger> open_logger(const std::string& name, const std::string& path,
-                                            const LogRetention& r, bool to_stderr) {
+                                            const LogRetention& r, bool escape, bool to_stderr) {
   std::vector<spdlog::sink_ptr> sinks;
-  sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
-      path, static_cast<size_t>(r.max_size), static_cast<size_t>(r.max_files)));
+  sinks.push_back(std::make_shared<FileSink>(path, r, escape));
   if (to_stderr) {
-    sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    sinks.push_back(std::make_shared<EscapedStderrSink>());
   }
   auto logger = std::make_shared<spdlog::logger>(name, sinks.begin(), sinks.end());
   logger->set_pattern(pattern, spdlog::pattern_time_type::utc);
-  // Every line reaches the file at once: a crash must not eat the last lines before it.
+  // Every line reaches standard error at once too.
   logger->flush_on(spdlog::level::trace);
   return logger;
 }
@@ -49,15 +160,15 @@ Logs::Logs(const std::string& dir, const LogRetention& retention, bool to_stderr
     throw std::runtime_error("cannot make the log folder " + dir + ": " + ec.message());
   }
   try {
-    daemon_ = open_logger("jobsd", dir + "/jobsd.log", retention, to_stderr);
+    daemon_ = open_logger("jobsd", dir + "/jobsd.log", retention, true, to_stderr);
     // A line that cannot be written (a full disk) is counted, to be told once it can.
     daemon_->set_error_handler([this](const std::string& error) { lost_line(error); });
-    audit_ = open_logger("audit", dir + "/audit.log", retention, false);
+    // Its lines escape each field themselves (Logs::audit's callers).
+    audit_ = open_logger("audit", dir + "/audit.log", retention, false, false);
     audit_->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %v", spdlog::pattern_time_type::utc);
   } catch (const spdlog::spdlog_ex& e) {
     throw std::runtime_error("cannot write the logs in " + dir + ": " + e.what());
   }
-  chmod((dir + "/audit.log").c_str(), 0640);
 }
 
 Logs::~Logs() {
@@ -128,7 +239,7 @@ void Logs::flush_zones() {
       std::error_code ec;
       fs::create_directories(fs::path(path).parent_path(), ec);
       z.path = path;
-      z.file = std::fopen(path.c_str(), "ae");
+      z.file = base::open_append(path, 0640);
       if (z.file == nullptr) {
         daemon_->warn("cannot write the zone log {}: {}", path, std::strerror(errno));
       }
@@ -136,7 +247,7 @@ void Logs::flush_zones() {
     if (z.file == nullptr) {
       continue;
     }
-    const std::string text = local + " " + line + "\n";
+    const std::string text = local + " " + base::escaped(line) + "\n";
     if (std::fwrite(text.data(), 1, text.size(), z.file) != text.size()) {
       daemon_->warn("cannot write the zone log {}: {}", path, std::strerror(errno));
       written.erase(z.file);

@@ -1,6 +1,7 @@
 // The control socket's connections: accepting with the peer's credentials, reading request
 // lines, writing replies and streams without ever blocking the loop, and dropping clients that
 // send too much, too slowly, or read too slowly.
+#include <base/duration.hpp>
 #include <ipc/client.hpp>
 #include <jobsd/daemon.hpp>
 
@@ -22,8 +23,15 @@ namespace jobsd {
 
 namespace {
 
-// At most this many clients at once; more are told so and closed.
+// At most this many clients at once; more are told so and closed. The last admin_reserve slots
+// are for admins only, and a user who is not an admin holds at most max_connections_per_user:
+// one user's idle connections cannot lock the others, nor the admins, out.
 constexpr size_t max_connections = 1024;
+constexpr size_t admin_reserve = 64;
+constexpr size_t max_connections_per_user = 64;
+// Refusals of one user (connections, reads) are told in jobsd.log at most once in this time,
+// with their count.
+constexpr std::int64_t refusal_report_ms = 60 * 1000;
 // A client that lets this much output pile up unread is dropped.
 constexpr size_t max_unsent_bytes = 16 << 20;
 
@@ -77,6 +85,51 @@ std::string user_name(uid_t uid) {
 
 } // namespace
 
+std::string Daemon::no_slot_for(const Connection& c) const {
+  if (connections_.size() >= max_connections) {
+    return "too many clients (" + std::to_string(max_connections) + ")";
+  }
+  if (c.admin) {
+    return "";
+  }
+  if (connections_.size() >= max_connections - admin_reserve) {
+    return "too many clients: the last " + std::to_string(admin_reserve) + " of " +
+           std::to_string(max_connections) + " connections are for admins";
+  }
+  const auto mine = std::count_if(connections_.begin(), connections_.end(),
+                                  [&](const auto& other) { return other.second.uid == c.uid; });
+  if (static_cast<size_t>(mine) >= max_connections_per_user) {
+    return "user " + c.user + " has " + std::to_string(max_connections_per_user) +
+           " connections already, the most a user who is not an admin may have";
+  }
+  return "";
+}
+
+void Daemon::refused(const Connection& c, const std::string& what, const std::string& why) {
+  Refusals& r = refusals_[{c.uid, what}];
+  ++r.count;
+  r.why = why;
+  report_refusals(false);
+}
+
+void Daemon::report_refusals(bool all) {
+  const std::int64_t now = steady_now();
+  for (auto& [key, r] : refusals_) {
+    if (r.count == 0 || (!all && r.reported_ms != 0 && now - r.reported_ms < refusal_report_ms)) {
+      continue;
+    }
+    logs_->daemon().warn("refused {}{} {}{} of {} (uid {}): {}", r.count,
+                         r.reported_ms == 0 ? "" : " more", key.second, r.count == 1 ? "" : "s",
+                         user_name(key.first), key.first, r.why);
+    r.count = 0;
+    r.reported_ms = now;
+  }
+  // A user refused nothing for a minute is forgotten: the map stays as small as the abuse.
+  std::erase_if(refusals_, [&](const auto& entry) {
+    return entry.second.count == 0 && now - entry.second.reported_ms >= refusal_report_ms;
+  });
+}
+
 base::Result<bool> Daemon::listen_socket() {
   const std::string& path = config_.socket;
   const auto fail = [&](const std::string& what) {
@@ -93,8 +146,13 @@ base::Result<bool> Daemon::listen_socket() {
     return e;
   }
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  // A folder made for it holds only the socket: the socket's group must traverse it, whatever
+  // the umask (027).
+  const std::string folder = std::filesystem::path(path).parent_path().string();
   std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  if (std::filesystem::create_directories(folder, ec)) {
+    chmod(folder.c_str(), 0755);
+  }
   // A socket that answers belongs to another daemon (with another state folder); one that
   // does not is left from a daemon that died.
   if (ipc::Client::connect(path, std::chrono::milliseconds(500))) {
@@ -144,14 +202,6 @@ void Daemon::accept_clients() {
       }
       return;
     }
-    if (connections_.size() >= max_connections) {
-      const std::string line = ipc::encode(ipc::error_reply(
-          std::nullopt, ipc::code::denied,
-          "too many clients (" + std::to_string(max_connections) + "); try again"));
-      (void)::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      ::close(fd);
-      continue;
-    }
     Connection c;
     c.fd = fd;
     c.serial = next_serial_++;
@@ -170,6 +220,15 @@ void Daemon::accept_clients() {
               (!a.admin_group.empty() && member_of(c.user, cred.gid, a.admin_group));
     c.reader = c.admin || a.readers == Access::Readers::all ||
                (a.readers == Access::Readers::group && member_of(c.user, cred.gid, a.reader_group));
+    if (const std::string full = no_slot_for(c); !full.empty()) {
+      const std::string line =
+          ipc::encode(ipc::error_reply(std::nullopt, ipc::code::denied, full + "; try again"));
+      (void)::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::close(fd);
+      refused(c, "connection", full);
+      continue;
+    }
+    c.active_ms = steady_now();
     epoll_event e{};
     e.events = EPOLLIN;
     e.data.fd = fd;
@@ -189,6 +248,7 @@ void Daemon::on_readable(Connection& c) {
     const ssize_t got = ::read(fd, chunk, sizeof chunk);
     if (got > 0) {
       c.in.append(chunk, static_cast<size_t>(got));
+      c.active_ms = steady_now();
       continue;
     }
     if (got < 0 && errno == EINTR) {
@@ -249,6 +309,7 @@ void Daemon::on_writable(Connection& c) {
     const ssize_t n = ::send(fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       c.out.erase(0, static_cast<size_t>(n));
+      c.active_ms = steady_now();
       continue;
     }
     if (n < 0 && errno == EINTR) {
@@ -327,14 +388,57 @@ void Daemon::sweep_followers() {
   }
 }
 
+bool Daemon::idle(const Connection& c) const {
+  return c.in.empty() && std::none_of(followers_.begin(), followers_.end(), [&](const Follower& f) {
+           return f.fd == c.fd && f.serial == c.serial;
+         });
+}
+
+std::optional<std::int64_t> Daemon::next_client_deadline() const {
+  std::optional<std::int64_t> next;
+  const auto consider = [&](std::int64_t at) { next = next ? std::min(*next, at) : at; };
+  for (const auto& [fd, c] : connections_) {
+    if (c.partial_since > 0) {
+      consider(c.partial_since + client_request_timeout_ms);
+    } else if (idle(c)) {
+      consider(c.active_ms + idle_timeout_ms());
+    }
+  }
+  for (const auto& [key, r] : refusals_) {
+    // Counts to tell, and entries to forget.
+    consider(r.reported_ms + refusal_report_ms);
+  }
+  return next;
+}
+
+std::int64_t Daemon::idle_timeout_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(config_.client_idle_timeout).count();
+}
+
 void Daemon::expire_slow_clients() {
   const std::int64_t now = steady_now();
-  std::vector<int> late;
+  std::vector<int> late, unused;
   for (const auto& [fd, c] : connections_) {
     if (c.partial_since > 0 && now - c.partial_since >= client_request_timeout_ms) {
       late.push_back(fd);
+    } else if (idle(c) && now - c.active_ms >= idle_timeout_ms()) {
+      unused.push_back(fd);
     }
   }
+  // Told why, in case it was about to ask something; one that does not even take its replies
+  // is closed at once.
+  for (int fd : unused) {
+    Connection& c = connections_.at(fd);
+    if (!c.out.empty()) {
+      close_connection(fd);
+      continue;
+    }
+    c.closing = true;
+    send(c, ipc::error_reply(std::nullopt, ipc::code::bad_request,
+                             "no request for " + base::format_duration(idle_timeout_ms() / 1000) +
+                                 " (client_idle_timeout); closing"));
+  }
+  report_refusals(false);
   for (int fd : late) {
     Connection& c = connections_.at(fd);
     c.in.clear();

@@ -9,13 +9,16 @@
 #include <store/store.hpp>
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <map>
@@ -1885,6 +1888,39 @@ base::Result<std::unique_ptr<Store>> open_sqlite(const std::string& path,
     return ready.error();
   }
   return std::unique_ptr<Store>(std::move(store));
+}
+
+base::Result<bool> sqlite_has_history(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      return false;
+    }
+    return base::Error{
+        "history store " + path + ": cannot read: " + std::strerror(errno), {}, {}, 1};
+  }
+  if (st.st_size == 0) {
+    return false;
+  }
+  // Read-write without SQLITE_OPEN_CREATE: a read-only connection could not open a WAL
+  // database whose -shm file is missing.
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
+  sqlite3_stmt* s = nullptr;
+  const bool read = rc == SQLITE_OK &&
+                    sqlite3_prepare_v2(db,
+                                       "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                                       "AND name = 'schema_version'",
+                                       -1, &s, nullptr) == SQLITE_OK &&
+                    sqlite3_step(s) == SQLITE_ROW;
+  const bool found = read && sqlite3_column_int(s, 0) > 0;
+  const std::string why = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  sqlite3_finalize(s);
+  sqlite3_close_v2(db);
+  if (!read) {
+    return base::Error{"history store " + path + ": cannot read: " + why, {}, {}, 1};
+  }
+  return found;
 }
 
 } // namespace store

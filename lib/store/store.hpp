@@ -286,4 +286,9 @@ struct OpenOptions {
 base::Result<std::unique_ptr<Store>> open_sqlite(const std::string& path,
                                                  const OpenOptions& options = {});
 
+// Whether `path` holds a history store's schema: false when the file is missing, empty (0
+// bytes) or an SQLite database without it. Neither makes nor changes the file. Errors: it cannot
+// be read, or is not an SQLite database.
+base::Result<bool> sqlite_has_history(const std::string& path);
+
 } // namespace store

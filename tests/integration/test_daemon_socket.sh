@@ -192,7 +192,7 @@ else
     "nobody|65534|trigger|nightly|denied: user nobody may not use mutating commands (trigger): admins only" \
     "$(audit_row state "user_name, uid, action, target, outcome")"
   expect "the refusal is in audit.log" \
-    'user=nobody uid=65534 pid=P action=trigger target=nightly outcome=denied: user nobody may not use mutating commands (trigger): admins only args={"job":"nightly","wait":false,"follow":false}' \
+    'user=nobody uid=65534 pid=P action=trigger target="nightly" outcome=denied: user nobody may not use mutating commands (trigger): admins only args={"job":"nightly","wait":false,"follow":false}' \
     "$(last_audit state)"
   out=$("${as_nobody[@]}" "$jobsctl" cancel "$sleeper" 2>&1)
   expect "nobody may not cancel" \

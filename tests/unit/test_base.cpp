@@ -66,6 +66,11 @@ TEST_SUITE("base::text") {
     CHECK(base::suggest("Mars/Olympus", names).empty());
     CHECK(base::quoted_alternatives({"a", "b", "c"}) == "\"a\", \"b\" or \"c\"");
   }
+  TEST_CASE("escapes every control byte and the backslash, keeping one line") {
+    CHECK(base::escaped("x\n2026 user=root\x1b[2J\\ \t\r\x7f\x01 \"é\"") ==
+          "x\\n2026 user=root\\x1b[2J\\\\ \\t\\r\\x7f\\x01 \"é\"");
+    CHECK(base::quoted("a\"\x1b") == "\"a\\\"\\x1b\"");
+  }
 }
 
 TEST_SUITE("base::Error") {

@@ -147,6 +147,7 @@ secrets_file: /etc/jobs/secrets
     CHECK(parse("kill_grace: 1h").kill_grace == 1h);
     CHECK(parse("kill_grace: 15").kill_grace == 15s);
     CHECK(parse("grace_period: 0").grace_period == 0s);
+    CHECK(parse("client_idle_timeout: 2s").client_idle_timeout == 2s);
     CHECK(parse("logs: { max_size: 4096 }").logs.max_size == 4096);
   }
 
@@ -296,6 +297,8 @@ smtp: { host: mail, port: 587, security: starttls, username: jobs, password_file
                 "\"10001\""});
     CHECK(errors_of("grace_period: 2d\n") ==
           Lines{"1:15: \"grace_period\": expected a duration from 0s to 1d, got \"2d\""});
+    CHECK(errors_of("client_idle_timeout: 0s\n") ==
+          Lines{"1:22: \"client_idle_timeout\": expected a duration from 1s to 1h, got \"0s\""});
     CHECK(errors_of("kill_grace: 1h1s\n") ==
           Lines{"1:13: \"kill_grace\": expected a duration from 0ms to 1h such as 250ms or 2s, "
                 "got \"1h1s\""});

@@ -228,6 +228,28 @@ Lines shape(const std::string& path) {
 
 TEST_SUITE("store") {
 
+  TEST_CASE("sqlite_has_history: missing, empty and schema-less files hold none, and stay so") {
+    TempDir dir;
+    const auto path = dir.file("history.db");
+    CHECK(*store::sqlite_has_history(path) == false);
+    CHECK_FALSE(std::filesystem::exists(path));
+    std::ofstream(path).close();
+    CHECK(*store::sqlite_has_history(path) == false);
+    CHECK(std::filesystem::file_size(path) == 0);
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(dir.file("other.db").c_str(), &db) == SQLITE_OK);
+    sqlite3_exec(db, "CREATE TABLE t (v TEXT)", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+    CHECK(*store::sqlite_has_history(dir.file("other.db")) == false);
+    open(path).reset();
+    CHECK(*store::sqlite_has_history(path) == true);
+    std::ofstream(dir.file("text.db")) << "not a database, but long enough to be read as one...\n";
+    const auto text = store::sqlite_has_history(dir.file("text.db"));
+    REQUIRE_FALSE(text);
+    CHECK(text.error().message ==
+          "history store " + dir.file("text.db") + ": cannot read: file is not a database");
+  }
+
   TEST_CASE("an execution with its steps round-trips, every field, also the absent ones") {
     TempDir dir;
     const auto path = dir.file("history.db");
