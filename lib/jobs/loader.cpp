@@ -546,6 +546,9 @@ void read_notifications(Reader& r, const Node& n, std::string_view key,
           "on standard input");
       continue;
     }
+    if (kind == "command") {
+      warn_secrets_in_argv(value, "command", r.out());
+    }
     if (note.targets.empty() || note.targets.front().empty()) {
       bad("\"" + kind + "\": expected " +
           (kind == "email"     ? "an address"
@@ -676,6 +679,16 @@ void read_step(Reader& r, const Node& n, size_t index, JobDefinition& job) {
   for (const auto& e : n.entries) {
     if (e.key != "id" && e.key != "name" && e.key != "type") {
       check_variables(e.value, earlier, r.out());
+    }
+  }
+  // An http step's query names take variables as its values do.
+  if (const Node* query = n.find("query"); step.type == "http" && query != nullptr) {
+    for (const auto& e : query->entries) {
+      Node name;
+      name.kind = Node::Kind::scalar;
+      name.mark = e.key_mark;
+      name.scalar = e.key;
+      check_variables(name, earlier, r.out());
     }
   }
   job.steps.push_back(std::move(step));
