@@ -134,31 +134,8 @@ std::map<std::string, std::string> readable_secrets(const jobsd::Config& config)
   return parsed ? std::move(*parsed) : std::map<std::string, std::string>{};
 }
 
-// Each ${secret.NAME} of `n` whose value in `secrets` is too short to be masked well: an error,
-// though jobsd masks it all the same.
-void check_secret_lengths(const jobs::Node& n, const std::map<std::string, std::string>& secrets,
-                          jobs::Diagnostics& out) {
-  for (const auto& ref : jobs::find_variables(n.scalar)) {
-    const auto it =
-        ref.name.starts_with("secret.") ? secrets.find(ref.name.substr(7)) : secrets.end();
-    if (it == secrets.end()) {
-      continue;
-    }
-    if (const std::string problem = engine::short_secret(it->first, it->second); !problem.empty()) {
-      const bool one_line = n.scalar.find('\n') == std::string::npos;
-      out.error(one_line ? jobs::inside(n, static_cast<int>(ref.begin)) : n.mark, problem,
-                static_cast<int>(ref.end - ref.begin));
-    }
-  }
-  for (const auto& item : n.items) {
-    check_secret_lengths(item, secrets, out);
-  }
-  for (const auto& e : n.entries) {
-    check_secret_lengths(e.value, secrets, out);
-  }
-}
-
-// The short secrets the file refers to, when the secrets file is readable.
+// Each ${secret.NAME} of the file whose value in `secrets` (the secrets file, when readable) is
+// too short to be masked well: an error, though jobsd masks it all the same.
 void check_secrets_file(const std::map<std::string, std::string>& secrets, jobs::LoadedFile& file) {
   if (secrets.empty()) {
     return;
@@ -170,7 +147,16 @@ void check_secrets_file(const std::map<std::string, std::string>& secrets, jobs:
     return;
   }
   jobs::Diagnostics out(file.path, text);
-  check_secret_lengths(*doc, secrets, out);
+  jobs::for_each_variable(*doc, [&](const jobs::Node& scalar, const jobs::VariableRef& ref) {
+    const auto it =
+        ref.name.starts_with("secret.") ? secrets.find(ref.name.substr(7)) : secrets.end();
+    if (it == secrets.end()) {
+      return;
+    }
+    if (const std::string problem = engine::short_secret(it->first, it->second); !problem.empty()) {
+      out.error(jobs::place_of(scalar, ref), problem, static_cast<int>(ref.end - ref.begin));
+    }
+  });
   for (auto& d : out.items()) {
     file.diagnostics.push_back(std::move(d));
   }

@@ -336,28 +336,18 @@ const StepType* find_step_type(std::string_view name) {
 }
 
 void warn_secrets_in_argv(const Node& n, std::string_view what, Diagnostics& out) {
-  for (const auto& item : n.items) {
-    warn_secrets_in_argv(item, what, out);
-  }
-  for (const auto& e : n.entries) {
-    warn_secrets_in_argv(e.value, what, out);
-  }
-  if (!n.is_scalar()) {
-    return;
-  }
-  for (const auto& ref : find_variables(n.scalar)) {
+  for_each_variable(n, [&](const Node& scalar, const VariableRef& ref) {
     if (!ref.name.starts_with("secret.")) {
-      continue;
+      return;
     }
     const std::string name = ref.name.substr(7);
-    const bool one_line = n.scalar.find('\n') == std::string::npos;
-    out.warning(one_line ? inside(n, static_cast<int>(ref.begin)) : n.mark,
+    out.warning(place_of(scalar, ref),
                 "${" + ref.name + "} in \"" + std::string(what) +
                     "\" is a command-line argument, which every local user can read "
                     "(/proc/PID/cmdline, ps); pass it in the environment instead (env: {" +
                     name + ": \"${" + ref.name + "}\"}, read as \"$" + name + "\") or in a file",
                 static_cast<int>(ref.end - ref.begin));
-  }
+  });
 }
 
 } // namespace jobs

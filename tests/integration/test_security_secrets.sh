@@ -20,6 +20,7 @@ jobsd=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/expect.sh"
 source "$here/daemon.sh"
+source "$here/runs.sh"
 work=$(mktemp -d /tmp/jobs-secrets-XXXXXX)
 cd "$work" || exit 1
 mkdir jobs runs
@@ -39,24 +40,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
-
-# run JOB: triggers JOB, waits for its end, keeps its record in runs/JOB.json, prints its
-# execution id.
-run() {
-  "$jobsctl" trigger "$1" --wait --json > "runs/$1.json" 2> "runs/$1.err"
-  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["execution_id"])' \
-    "runs/$1.json" 2>/dev/null
-}
-
-# record JOB EXPR: a Python expression on the record `r` of JOB's last run (steps by id in `s`).
-record() {
-  python3 - "runs/$1.json" "$2" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-s = {step["step_id"]: step for step in r.get("steps", [])}
-print(eval(sys.argv[2]))
-PY
-}
 
 # pieces EXECUTION STEP STREAM: the pieces of STREAM (out or err) of STEP in the execution's log,
 # joined: a long line's pieces make the line again.
