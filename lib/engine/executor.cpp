@@ -253,9 +253,7 @@ Prepared prepare(const jobs::StepDefinition& step, Context& c) {
     }
     set_env(env, "JOBS_SECRET_" + name, it->second);
   }
-  for (const auto& [name, value] : c.options.secrets) {
-    p.spec.secrets.push_back(value);
-  }
+  p.spec.secrets = secret_values(c.options.secrets);
 
   const auto text = [&](const char* key) -> std::string {
     const jobs::Node* n = step.keys.find(key);
@@ -508,12 +506,16 @@ std::chrono::milliseconds retry_delay(const jobs::RetryPolicy& policy, int retry
   return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(seconds * 1000)));
 }
 
-std::string redact(std::string_view text, const std::map<std::string, std::string>& secrets) {
+std::vector<std::string> secret_values(const std::map<std::string, std::string>& secrets) {
   std::vector<std::string> values;
   for (const auto& [name, value] : secrets) {
     values.push_back(value);
   }
-  return base::redact(text, values);
+  return values;
+}
+
+std::string redact(std::string_view text, const std::map<std::string, std::string>& secrets) {
+  return base::redact(text, secret_values(secrets));
 }
 
 std::string short_secret(const std::string& name, const std::string& value) {

@@ -96,6 +96,9 @@ std::set<std::string> secrets_used(const jobs::JobDefinition& job,
 std::map<std::string, std::string> secrets_for(const jobs::JobDefinition& job,
                                                const std::map<std::string, std::string>& known);
 
+// The values of `secrets`, for exec::ProcessSpec::secrets and base::Redactor.
+std::vector<std::string> secret_values(const std::map<std::string, std::string>& secrets);
+
 // `text` with every secret value, of any length, replaced by *** (base::redact).
 std::string redact(std::string_view text, const std::map<std::string, std::string>& secrets);
 
