@@ -5,6 +5,10 @@
 #include "job_folder.hpp"
 
 #include <base/exit_codes.hpp>
+#include <engine/executor.hpp>
+#include <jobs/variables.hpp>
+
+#include <unistd.h>
 
 #include <fstream>
 #include <iostream>
@@ -121,13 +125,52 @@ void check_against_config(const jobsd::Config& config, jobs::LoadedFile& file) {
   }
 }
 
+// The daemon's secrets file, when it has one that this user may read; else nothing.
+std::map<std::string, std::string> readable_secrets(const jobsd::Config& config) {
+  if (config.secrets_file.empty() || access(config.secrets_file.c_str(), R_OK) != 0) {
+    return {};
+  }
+  auto parsed = engine::parse_secrets(read_text(config.secrets_file), config.secrets_file);
+  return parsed ? std::move(*parsed) : std::map<std::string, std::string>{};
+}
+
+// Each ${secret.NAME} of the file whose value in `secrets` (the secrets file, when readable) is
+// too short to be masked well: an error, though jobsd masks it all the same.
+void check_secrets_file(const std::map<std::string, std::string>& secrets, jobs::LoadedFile& file) {
+  if (secrets.empty()) {
+    return;
+  }
+  const std::string text = read_text(file.path);
+  const auto doc = file.path.ends_with(".json") ? jobs::parse_json(text, file.path)
+                                                : jobs::parse_yaml(text, file.path);
+  if (!doc) {
+    return;
+  }
+  jobs::Diagnostics out(file.path, text);
+  jobs::for_each_variable(*doc, [&](const jobs::Node& scalar, const jobs::VariableRef& ref) {
+    const auto it =
+        ref.name.starts_with("secret.") ? secrets.find(ref.name.substr(7)) : secrets.end();
+    if (it == secrets.end()) {
+      return;
+    }
+    if (const std::string problem = engine::short_secret(it->first, it->second); !problem.empty()) {
+      out.error(jobs::place_of(scalar, ref), problem, static_cast<int>(ref.end - ref.begin));
+    }
+  });
+  for (auto& d : out.items()) {
+    file.diagnostics.push_back(std::move(d));
+  }
+}
+
 int run_validate(const ValidateOptions& o) {
   const jobsd::Config& config = o.config.load();
   const auto paths = o.paths.empty() ? std::vector<std::string>{o.folder.dir()} : o.paths;
   auto set = jobs::load_paths(paths, o.folder.load_options());
+  const auto secrets = readable_secrets(config);
   for (auto& file : set.files) {
     if (file.job) {
       check_against_config(config, file);
+      check_secrets_file(secrets, file);
     }
   }
   for (const auto& file : set.files) {

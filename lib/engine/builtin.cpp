@@ -74,21 +74,24 @@ BuiltinResult run_sql(const BuiltinContext& c) {
 
 // --- http and webhook
 
-// The secrets the step's keys name, registered with `run` as they are and percent-encoded
-// (as they appear in a URL that is logged).
+// The secrets the step's keys name (in values, and in query names), registered with `run` as
+// they are and percent-encoded (as they appear in a URL that is logged).
 void register_url_secrets(Run& run, const jobs::Node& n) {
-  for (const auto& ref :
-       n.is_scalar() ? jobs::find_variables(n.scalar) : std::vector<jobs::VariableRef>{}) {
-    if (ref.name.starts_with("secret.")) {
-      const std::string value = run.c.value(ref.name);
-      run.secret(value);
-      run.secret(net::percent_encode(value));
+  const auto in_text = [&](const std::string& text) {
+    for (const auto& ref : jobs::find_variables(text)) {
+      if (ref.name.starts_with("secret.")) {
+        const std::string value = run.c.value(ref.name);
+        run.secret(value);
+        run.secret(net::percent_encode(value));
+      }
     }
-  }
+  };
+  in_text(n.scalar);
   for (const auto& item : n.items) {
     register_url_secrets(run, item);
   }
   for (const auto& e : n.entries) {
+    in_text(e.key);
     register_url_secrets(run, e.value);
   }
 }
@@ -101,6 +104,9 @@ BuiltinResult run_http(const BuiltinContext& c, bool webhook) {
   request.url = url_with_variables(text(c, "url"), c.value);
   request.headers = pairs(c, "headers");
   request.query = pairs(c, "query");
+  for (auto& [name, value] : request.query) {
+    name = substitute(c, name); // percent-encoded in the URL, as the value is
+  }
   if (const jobs::Node* json = key(c, "json")) {
     request.body = json_text(json_value(c, *json));
     request.headers.emplace_back("Content-Type", "application/json");
@@ -142,6 +148,10 @@ BuiltinResult run_http(const BuiltinContext& c, bool webhook) {
   retry.max = static_cast<int>(number(c, "max_retries", 3));
   retry.delay = std::chrono::seconds(seconds(c, "retry_delay", 1));
 
+  // Refused before it is logged: a line break in the URL would split the step's log line.
+  if (auto bad = net::validate(request)) {
+    return run.fail(bad->message);
+  }
   run.line(request.method + " " + net::redact_url(request.url));
   const net::Exchange x =
       net::send(request, *expect, retry, c.cancel, [&](const std::string& s) { run.line(s); });

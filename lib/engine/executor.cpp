@@ -1,4 +1,5 @@
 #include <base/duration.hpp>
+#include <base/redact.hpp>
 #include <engine/builtin.hpp>
 #include <engine/executor.hpp>
 #include <engine/notify.hpp>
@@ -146,19 +147,22 @@ std::string env_key(std::string_view step_id, std::string_view field) {
   return jobs::variable_env_name("steps." + std::string(step_id) + "." + std::string(field));
 }
 
-// The secrets a node's text refers to.
+// The secrets a node's text refers to, in values and in keys (an http step's query names take
+// variables).
 void referenced_secrets(const jobs::Node& n, std::set<std::string>& out) {
-  if (n.is_scalar()) {
-    for (const auto& ref : jobs::find_variables(n.scalar)) {
+  const auto in_text = [&](const std::string& text) {
+    for (const auto& ref : jobs::find_variables(text)) {
       if (ref.name.starts_with("secret.")) {
         out.insert(ref.name.substr(7));
       }
     }
-  }
+  };
+  in_text(n.scalar);
   for (const auto& item : n.items) {
     referenced_secrets(item, out);
   }
   for (const auto& e : n.entries) {
+    in_text(e.key);
     referenced_secrets(e.value, out);
   }
 }
@@ -249,6 +253,7 @@ Prepared prepare(const jobs::StepDefinition& step, Context& c) {
     }
     set_env(env, "JOBS_SECRET_" + name, it->second);
   }
+  p.spec.secrets = secret_values(c.options.secrets);
 
   const auto text = [&](const char* key) -> std::string {
     const jobs::Node* n = step.keys.find(key);
@@ -501,16 +506,27 @@ std::chrono::milliseconds retry_delay(const jobs::RetryPolicy& policy, int retry
   return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(seconds * 1000)));
 }
 
-std::string redact(std::string text, const std::map<std::string, std::string>& secrets) {
+std::vector<std::string> secret_values(const std::map<std::string, std::string>& secrets) {
+  std::vector<std::string> values;
   for (const auto& [name, value] : secrets) {
-    if (value.size() < 3) {
-      continue;
-    }
-    for (size_t at = text.find(value); at != std::string::npos; at = text.find(value, at + 3)) {
-      text.replace(at, value.size(), "***");
-    }
+    values.push_back(value);
   }
-  return text;
+  return values;
+}
+
+std::string redact(std::string_view text, const std::map<std::string, std::string>& secrets) {
+  return base::redact(text, secret_values(secrets));
+}
+
+std::string short_secret(const std::string& name, const std::string& value) {
+  if (value.size() >= 3) {
+    return "";
+  }
+  return "secret \"" + name + "\" is " + std::to_string(value.size()) + " byte" +
+         (value.size() == 1 ? "" : "s") +
+         " long: a secret is masked as *** wherever its bytes appear, and bytes this few also "
+         "appear in ordinary output, which would be masked too (and hint at the value); give it "
+         "at least 3 bytes";
 }
 
 base::Result<std::map<std::string, std::string>> parse_secrets(std::string_view text,
@@ -660,13 +676,15 @@ JobResult run_job(const jobs::JobDefinition& job, const RunOptions& options, Eve
         exec::ProcessResult process;
         if (p.error.empty() && is_builtin(step.type)) {
           process = run_in_process(step, c, timeout, fields, [&](std::string_view line) {
-            events.output(r, s, exec::Stream::out, redact(std::string(line), options.secrets));
+            events.output(r, s, exec::Stream::out, redact(line, options.secrets));
           });
+          process.out = redact(process.out, options.secrets);
+          process.err = redact(process.err, options.secrets);
         } else if (p.error.empty()) {
           process = exec::run_process(
               p.spec,
               [&](exec::Stream stream, std::string_view line) {
-                events.output(r, s, stream, redact(std::string(line), options.secrets));
+                events.output(r, s, stream, std::string(line));
               },
               options.cancel);
           if (!p.temporary_file.empty()) {
@@ -678,8 +696,8 @@ JobResult run_job(const jobs::JobDefinition& job, const RunOptions& options, Eve
         s.end = clock.now();
         s.exit_code = process.exit_code;
         s.signal = process.signal;
-        s.output = redact(process.out, options.secrets);
-        s.error_output = redact(process.err, options.secrets);
+        s.output = std::move(process.out);
+        s.error_output = std::move(process.err);
         if (!process.start_error.empty()) {
           s.status = Status::failed;
           s.error_message = process.start_error;

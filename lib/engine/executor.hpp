@@ -83,6 +83,10 @@ std::chrono::milliseconds retry_delay(const jobs::RetryPolicy& policy, int retry
 base::Result<std::map<std::string, std::string>> parse_secrets(std::string_view text,
                                                                const std::string& path);
 
+// What is wrong with a secret of fewer than 3 bytes, named `name`: masking it (it is masked all
+// the same) masks those bytes wherever they appear in the output. Empty for a longer one.
+std::string short_secret(const std::string& name, const std::string& value);
+
 // The names of the secrets the job's env and its steps (or only `step`, one of them) use.
 std::set<std::string> secrets_used(const jobs::JobDefinition& job,
                                    const jobs::StepDefinition* step = nullptr);
@@ -92,7 +96,10 @@ std::set<std::string> secrets_used(const jobs::JobDefinition& job,
 std::map<std::string, std::string> secrets_for(const jobs::JobDefinition& job,
                                                const std::map<std::string, std::string>& known);
 
-// `text` with every secret value (of at least 3 characters) replaced by ***.
-std::string redact(std::string text, const std::map<std::string, std::string>& secrets);
+// The values of `secrets`, for exec::ProcessSpec::secrets and base::Redactor.
+std::vector<std::string> secret_values(const std::map<std::string, std::string>& secrets);
+
+// `text` with every secret value, of any length, replaced by *** (base::redact).
+std::string redact(std::string_view text, const std::map<std::string, std::string>& secrets);
 
 } // namespace engine

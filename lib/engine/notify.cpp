@@ -117,6 +117,7 @@ std::string run_command(const NotifyContext& c, const jobs::Notification& n,
   spec.timeout = std::chrono::seconds(60);
   spec.kill_grace = std::chrono::seconds(5);
   spec.output_limit = 8192;
+  spec.secrets = secret_values(c.secrets); // masked before its error output is cut to a tail
   const auto p = exec::run_process(spec, {}, c.cancel);
   if (!p.start_error.empty()) {
     return p.start_error;

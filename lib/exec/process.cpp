@@ -1,3 +1,4 @@
+#include <base/redact.hpp>
 #include <exec/process.hpp>
 
 #include <dirent.h>
@@ -676,6 +677,7 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
   Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
   BoundedBuffer out_buffer(spec.output_limit), err_buffer(spec.output_limit);
   LineSplitter out_lines(Stream::out, sink), err_lines(Stream::err, sink);
+  base::Redactor out_redactor(spec.secrets), err_redactor(spec.secrets);
   const auto started = std::chrono::steady_clock::now();
   // When to send SIGTERM (the timeout) and SIGKILL (the grace period after it); `never`: not.
   const auto never = std::chrono::steady_clock::time_point::max();
@@ -765,7 +767,8 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
             (is_out ? out_grown : err_grown) = true;
           }
           if (got > 0) {
-            const std::string_view data(buffer.get(), static_cast<size_t>(got));
+            const std::string_view data = (is_out ? out_redactor : err_redactor)
+                                              .feed({buffer.get(), static_cast<size_t>(got)});
             (is_out ? out_buffer : err_buffer).append(data);
             (is_out ? out_lines : err_lines).feed(data);
             continue;
@@ -813,8 +816,15 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
     ::kill(-pid, SIGKILL);
     reap();
   }
-  out_lines.finish();
-  err_lines.finish();
+  // The end of each stream: what its redactor held back, then its last line.
+  const auto end_stream = [](base::Redactor& redactor, BoundedBuffer& kept, LineSplitter& lines) {
+    const std::string_view rest = redactor.finish();
+    kept.append(rest);
+    lines.feed(rest);
+    lines.finish();
+  };
+  end_stream(out_redactor, out_buffer, out_lines);
+  end_stream(err_redactor, err_buffer, err_lines);
   reap_orphans();
 
   if (WIFEXITED(status)) {

@@ -34,6 +34,9 @@ struct ProcessSpec {
   std::string run_as;               // user to switch to (the runner must be root); empty: none
   ProcessLimits limits;
   std::int64_t output_limit = 1 << 20; // bytes kept of each stream: its head and its tail
+  // Values replaced by *** in both streams before they are split into lines and kept, so that no
+  // cut (a read, a long line's pieces, the head and tail kept) splits one.
+  std::vector<std::string> secrets;
   std::optional<std::chrono::milliseconds> timeout;
   std::chrono::milliseconds kill_grace{10000}; // SIGTERM to SIGKILL
 };
@@ -71,7 +74,7 @@ struct ProcessResult {
   bool killed = false;  // SIGKILL was needed after the grace period
   int leftovers = 0;    // processes of the step still running when it ended, killed then
   std::string out, err; // bounded: head, a marker with the byte count left out, tail
-  std::uint64_t out_bytes = 0, err_bytes = 0; // all that was written
+  std::uint64_t out_bytes = 0, err_bytes = 0; // all that was written, secrets masked
   std::chrono::system_clock::time_point start, end;
   std::chrono::microseconds user_cpu{0}, system_cpu{0};
   long max_rss_kb = 0;

@@ -669,8 +669,10 @@ private:
     }
     Entry entry{path, rel, Kind::file, st, {}};
     if (S_ISLNK(st.st_mode)) {
-      auto target = confine_with(path, roots_);
-      if (!target) {
+      // A link a source names must lead inside allowed_paths; one found inside a folder is acted
+      // on as a link wherever it leads (copied, moved, archived or deleted as a link, never
+      // followed), so that one such link does not fail the whole folder.
+      if (auto target = confine_with(path, roots_); !target && top) {
         return target.error();
       }
       entry.kind = Kind::link;
@@ -855,8 +857,10 @@ base::Result<std::vector<Target>> plan_targets(const Context& context,
         return error(exists_message(target));
       }
     }
-    if (entry.kind == Kind::link && !entry.link.empty() && entry.link[0] != '/') {
-      // A relative link points elsewhere from its new place: it must still point inside.
+    if (entry.kind == Kind::link && !entry.link.empty() && entry.link[0] != '/' &&
+        confine_with(entry.path, context.roots)) {
+      // A relative link points elsewhere from its new place: one that led inside must still
+      // point inside (one that led out, found inside a folder, goes as it is).
       auto pointed = confine_with(child(parent_of(target), entry.link), context.roots);
       if (!pointed) {
         return error(target + " -> " + entry.link + " would be a symlink out of allowed_paths");

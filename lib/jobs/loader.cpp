@@ -31,22 +31,11 @@ bool is_env_name(std::string_view name) {
 // `earlier_steps`.
 void check_variables(const Node& n, const std::vector<std::string>& earlier_steps,
                      Diagnostics& out) {
-  if (n.is_scalar()) {
-    for (const auto& ref : find_variables(n.scalar)) {
-      const std::string problem = check_variable(ref.name, earlier_steps);
-      if (!problem.empty()) {
-        const bool one_line = n.scalar.find('\n') == std::string::npos;
-        out.error(one_line ? inside(n, static_cast<int>(ref.begin)) : n.mark, problem,
-                  static_cast<int>(ref.end - ref.begin));
-      }
+  for_each_variable(n, [&](const Node& scalar, const VariableRef& ref) {
+    if (const std::string problem = check_variable(ref.name, earlier_steps); !problem.empty()) {
+      out.error(place_of(scalar, ref), problem, static_cast<int>(ref.end - ref.begin));
     }
-  }
-  for (const auto& item : n.items) {
-    check_variables(item, earlier_steps, out);
-  }
-  for (const auto& e : n.entries) {
-    check_variables(e.value, earlier_steps, out);
-  }
+  });
 }
 
 // Type checks and conversions, each reporting at the value's place.
@@ -546,6 +535,9 @@ void read_notifications(Reader& r, const Node& n, std::string_view key,
           "on standard input");
       continue;
     }
+    if (kind == "command") {
+      warn_secrets_in_argv(value, "command", r.out());
+    }
     if (note.targets.empty() || note.targets.front().empty()) {
       bad("\"" + kind + "\": expected " +
           (kind == "email"     ? "an address"
@@ -676,6 +668,16 @@ void read_step(Reader& r, const Node& n, size_t index, JobDefinition& job) {
   for (const auto& e : n.entries) {
     if (e.key != "id" && e.key != "name" && e.key != "type") {
       check_variables(e.value, earlier, r.out());
+    }
+  }
+  // An http step's query names take variables as its values do.
+  if (const Node* query = n.find("query"); step.type == "http" && query != nullptr) {
+    for (const auto& e : query->entries) {
+      Node name;
+      name.kind = Node::Kind::scalar;
+      name.mark = e.key_mark;
+      name.scalar = e.key;
+      check_variables(name, earlier, r.out());
     }
   }
   job.steps.push_back(std::move(step));

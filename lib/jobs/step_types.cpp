@@ -1,5 +1,6 @@
 #include <base/http_status.hpp>
 #include <jobs/step_types.hpp>
+#include <jobs/variables.hpp>
 
 #include <unistd.h>
 
@@ -17,6 +18,7 @@ void check_command(const StepDefinition& step, Diagnostics& out) {
   if (argv == nullptr) {
     return;
   }
+  warn_secrets_in_argv(*argv, "argv", out);
   if (argv->is_sequence() && argv->items.empty()) {
     out.error(argv->mark, "\"argv\": expected the program and its arguments, got an empty list");
   } else if (argv->is_scalar() && argv->scalar.find(' ') != std::string::npos) {
@@ -51,6 +53,11 @@ void check_powershell(const StepDefinition& step, Diagnostics& out) {
                                      "\"script_path\"") +
                              (script ? ", not both" : ""));
     return;
+  }
+  for (const char* key : {"script_path", "parameters"}) {
+    if (const Node* n = step.keys.find(key)) {
+      warn_secrets_in_argv(*n, key, out);
+    }
   }
   static const bool pwsh = in_path("pwsh");
   if (!pwsh) {
@@ -326,6 +333,21 @@ const StepType* find_step_type(std::string_view name) {
   const auto it =
       std::find_if(types.begin(), types.end(), [&](const StepType& t) { return t.name == name; });
   return it == types.end() ? nullptr : &*it;
+}
+
+void warn_secrets_in_argv(const Node& n, std::string_view what, Diagnostics& out) {
+  for_each_variable(n, [&](const Node& scalar, const VariableRef& ref) {
+    if (!ref.name.starts_with("secret.")) {
+      return;
+    }
+    const std::string name = ref.name.substr(7);
+    out.warning(place_of(scalar, ref),
+                "${" + ref.name + "} in \"" + std::string(what) +
+                    "\" is a command-line argument, which every local user can read "
+                    "(/proc/PID/cmdline, ps); pass it in the environment instead (env: {" +
+                    name + ": \"${" + ref.name + "}\"}, read as \"$" + name + "\") or in a file",
+                static_cast<int>(ref.end - ref.begin));
+  });
 }
 
 } // namespace jobs

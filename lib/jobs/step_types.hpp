@@ -24,4 +24,8 @@ const std::vector<StepType>& step_types();
 // The type named `name`, or nullptr.
 const StepType* find_step_type(std::string_view name);
 
+// Warns of each ${secret.NAME} in `n`, the arguments of a program that `what` names ("argv"):
+// a process's arguments are in /proc/PID/cmdline, which every local user may read.
+void warn_secrets_in_argv(const Node& n, std::string_view what, Diagnostics& out);
+
 } // namespace jobs

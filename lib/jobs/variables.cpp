@@ -180,4 +180,24 @@ std::string substitute_variables(std::string_view text,
   return out;
 }
 
+void for_each_variable(
+    const Node& n, const std::function<void(const Node& scalar, const VariableRef& ref)>& visit) {
+  if (n.is_scalar()) {
+    for (const auto& ref : find_variables(n.scalar)) {
+      visit(n, ref);
+    }
+  }
+  for (const auto& item : n.items) {
+    for_each_variable(item, visit);
+  }
+  for (const auto& e : n.entries) {
+    for_each_variable(e.value, visit);
+  }
+}
+
+Mark place_of(const Node& scalar, const VariableRef& ref) {
+  const bool one_line = scalar.scalar.find('\n') == std::string::npos;
+  return one_line ? inside(scalar, static_cast<int>(ref.begin)) : scalar.mark;
+}
+
 } // namespace jobs

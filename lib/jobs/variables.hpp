@@ -5,6 +5,8 @@
 // such as the shell's ${HOME}, is not a variable and stays as written; "$${" writes a literal
 // "${".
 
+#include <jobs/doc.hpp>
+
 #include <functional>
 #include <string>
 #include <string_view>
@@ -21,6 +23,14 @@ struct VariableRef {
 
 // The references of `text`, in order.
 std::vector<VariableRef> find_variables(std::string_view text);
+
+// Calls `visit` with each reference in the scalars of `n` and below (not in keys), in order, and
+// the scalar that holds it.
+void for_each_variable(
+    const Node& n, const std::function<void(const Node& scalar, const VariableRef& ref)>& visit);
+
+// The place of `ref` in `scalar`: its own on a scalar written on one line, else the scalar's.
+Mark place_of(const Node& scalar, const VariableRef& ref);
 
 // Empty when `name` is a variable a step can use, given the ids of the steps before it; else
 // what is wrong ("unknown variable \"job.nmae\"; did you mean \"job.name\"?").

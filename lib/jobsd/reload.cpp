@@ -108,6 +108,11 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
                            "cannot read the secrets file " + config_.secrets_file, {}, "", 1});
     if (parsed) {
       secrets_ = std::move(*parsed);
+      for (const auto& [name, value] : secrets_) {
+        if (const std::string problem = engine::short_secret(name, value); !problem.empty()) {
+          log.warn("{}: {} (it is masked all the same)", config_.secrets_file, problem);
+        }
+      }
     } else {
       log.error("{} (the secrets read before stay)", parsed.error().render());
     }

@@ -180,7 +180,8 @@ std::string full_url(const Request& request) {
   return base + fragment;
 }
 
-// Refuses what would let a value smuggle extra headers or a second request.
+} // namespace
+
 std::optional<base::Error> validate(const Request& request) {
   if (auto bad = forbidden_in(request.method); !bad.empty()) {
     return error("method " + quoted(request.method) + ": a method cannot contain " + bad);
@@ -215,6 +216,8 @@ std::optional<base::Error> validate(const Request& request) {
   }
   return std::nullopt;
 }
+
+namespace {
 
 // One transfer's state, for the callbacks.
 struct Transfer {

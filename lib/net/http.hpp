@@ -75,6 +75,11 @@ struct Exchange {
   bool ok() const { return !error; }
 };
 
+// Refuses what would let a value smuggle extra headers or a second request: CR, LF or NUL in the
+// method, the URL, a header's name or value ("url \"http://a/\\r\\nX\": a URL cannot contain a
+// line break").
+std::optional<base::Error> validate(const Request& request);
+
 // One attempt. Transport failures (refused, DNS, TLS, timeout, reset, malformed response) are
 // errors with curl's message and the URL (never credentials). Header names/values, the method
 // and the URL containing CR, LF or NUL are refused before anything is sent ("header \"X-A\": a

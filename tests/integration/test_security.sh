@@ -23,6 +23,7 @@ jobsd=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/expect.sh"
 source "$here/daemon.sh"
+source "$here/runs.sh"
 if [ "$(id -u)" -ne 0 ]; then
   echo "skipped: test_security.sh needs root (run_as, and jobsd as root)"
   exit 77
@@ -57,24 +58,6 @@ trap 'exit 1' INT TERM HUP
 
 # A YAML double-quoted scalar holding exactly $1 (JSON's escapes are YAML's).
 q() { python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"; }
-
-# run JOB: triggers JOB, waits for its end, keeps its record in runs/JOB.json, prints its
-# execution id.
-run() {
-  "$jobsctl" trigger "$1" --wait --json > "runs/$1.json" 2> "runs/$1.err"
-  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["execution_id"])' \
-    "runs/$1.json" 2>/dev/null
-}
-
-# record JOB EXPR: a Python expression on the record `r` of JOB's last run (steps by id in `s`).
-record() {
-  python3 - "runs/$1.json" "$2" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-s = {step["step_id"]: step for step in r.get("steps", [])}
-print(eval(sys.argv[2]))
-PY
-}
 
 # out EXECUTION STEP: the standard output lines of STEP in the execution's log.
 out() {

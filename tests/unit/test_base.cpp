@@ -1,10 +1,12 @@
 #include <base/civil.hpp>
 #include <base/duration.hpp>
 #include <base/error.hpp>
+#include <base/redact.hpp>
 #include <base/text.hpp>
 
 #include <doctest/doctest.h>
 
+#include <numeric>
 #include <tuple>
 
 TEST_SUITE("base::duration") {
@@ -144,5 +146,60 @@ TEST_SUITE("base::visible") {
     CHECK(stream.add("line\r") == "line");
     CHECK(stream.add("\n\xe2\x80") == "\n");
     CHECK(stream.finish() == "\\xE2\\x80");
+  }
+}
+
+TEST_SUITE("base::Redactor") {
+  // The stream `text` fed in the pieces that the cuts `cuts` (ascending offsets) make.
+  std::string fed(const std::vector<std::string>& secrets, std::string_view text,
+                  const std::vector<size_t>& cuts) {
+    base::Redactor redactor(secrets);
+    std::string out;
+    size_t from = 0;
+    for (size_t cut : cuts) {
+      out += redactor.feed(text.substr(from, cut - from));
+      from = cut;
+    }
+    out += redactor.feed(text.substr(from));
+    out += redactor.finish();
+    return out;
+  }
+
+  TEST_CASE("masks secrets of any length, the longest where several begin") {
+    CHECK(base::redact("pw hunter22 and hunter22", {"hunter22"}) == "pw *** and ***");
+    CHECK(base::redact("ab xab", {"ab"}) == "*** x***");
+    CHECK(base::redact("a-b-a", {"a"}) == "***-b-***");
+    CHECK(base::redact("abcdef abc", {"abc", "abcdef"}) == "*** ***");
+    CHECK(base::redact("text", {""}) == "text");
+    CHECK(base::redact("***", {"*"}) == "*********");
+  }
+
+  TEST_CASE("no cut splits a secret: every split point, and every pair of them") {
+    const std::vector<std::string> secrets = {"s3cr3t", "s3", "tok-tok"};
+    const std::string text = "a s3cr3t, s3cr3 s3, tok-tok-tok-tok s3cr3ts3cr3t end s3cr";
+    const std::string expected = base::redact(text, secrets);
+    CHECK(expected == "a ***, ***cr3 ***, ***-*** ****** end ***cr");
+    for (size_t i = 0; i <= text.size(); ++i) {
+      CAPTURE(i);
+      CHECK(fed(secrets, text, {i}) == expected);
+      for (size_t j = i; j <= text.size(); ++j) {
+        CAPTURE(j);
+        CHECK(fed(secrets, text, {i, j}) == expected);
+      }
+    }
+    std::vector<size_t> every_byte(text.size());
+    std::iota(every_byte.begin(), every_byte.end(), size_t{0});
+    CHECK(fed(secrets, text, every_byte) == expected);
+  }
+
+  TEST_CASE("holds back only what may begin a secret") {
+    base::Redactor redactor({"secret"});
+    CHECK(redactor.feed("line one\n") == "line one\n");
+    CHECK(redactor.feed("x secr") == "x ");
+    CHECK(redactor.feed("ex") == "secrex");
+    CHECK(redactor.feed("sec") == "");
+    CHECK(redactor.finish() == "sec");
+    base::Redactor none({});
+    CHECK(none.feed("secret") == "secret");
   }
 }

@@ -140,6 +140,27 @@ TEST_SUITE("exec") {
     CHECK(long_line == std::string(200000, 'x') + "end");
   }
 
+  TEST_CASE("secrets are masked before the output is split into pieces and cut to head and tail") {
+    // 10,000 secrets in a line of 150,000 bytes: cut at 64 KiB, and kept as 20 bytes of head and
+    // tail, which fall inside secrets unless masking comes first.
+    auto spec =
+        sh("i=0; while [ $i -lt 1000 ]; do printf '12345ABCDEFGHIJ12345ABCDEFGHIJ12345ABCDEFGHIJ"
+           "12345ABCDEFGHIJ12345ABCDEFGHIJ12345ABCDEFGHIJ12345ABCDEFGHIJ12345ABCDEFGHIJ"
+           "12345ABCDEFGHIJ12345ABCDEFGHIJ'; i=$((i + 1)); done; echo");
+    spec.secrets = {"ABCDEFGHIJ"};
+    spec.output_limit = 21;
+    std::string line;
+    const auto r =
+        exec::run_process(spec, [&](exec::Stream, std::string_view piece) { line += piece; });
+    std::string masked;
+    for (int i = 0; i < 10000; ++i) {
+      masked += "12345***";
+    }
+    CHECK(line == masked);
+    CHECK(r.out.starts_with("12345***12\n[... "));
+    CHECK(r.out.ends_with(" bytes not kept ...]\n**12345***\n"));
+  }
+
   TEST_CASE("binary output is kept as it is") {
     const auto r = exec::run_process(sh("printf 'a\\000b\\001'"));
     CHECK(r.out == std::string("a\0b\1", 4));

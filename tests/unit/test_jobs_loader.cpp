@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -347,6 +348,30 @@ steps:
                              "ghp_abcdefghijklmnopqrstuvwxyz0123456789'\"\n") ==
           Lines{"1:10: error: this value looks like a credential (a token or private key): keep "
                 "it out of job files and write ${secret.NAME}"});
+  }
+
+  TEST_CASE("a secret in a program's arguments is a warning at its place") {
+    const std::string why = " is a command-line argument, which every local user can read "
+                            "(/proc/PID/cmdline, ps); pass it in the environment instead (env: "
+                            "{T: \"${secret.T}\"}, read as \"$T\") or in a file";
+    const std::string text =
+        "notify:\n"
+        "  on_failure: [ {command: [curl, \"-u${secret.T}\"]} ]\n"
+        "steps:\n"
+        "  - {type: command, argv: [curl, -H, \"X: ${secret.T}\"]}\n"
+        "  - {type: powershell, script: x, parameters: {Key: \"${secret.T}\"}}\n"
+        "  - {type: shell, run: \"curl -u ${secret.T}\", env: {T: \"${secret.T}\"}}\n";
+    const auto found = findings("a.yaml", text);
+    CHECK(std::find(found.begin(), found.end(),
+                    "2:37: warning: ${secret.T} in \"command\"" + why) != found.end());
+    CHECK(std::find(found.begin(), found.end(), "4:42: warning: ${secret.T} in \"argv\"" + why) !=
+          found.end());
+    CHECK(std::find(found.begin(), found.end(),
+                    "5:54: warning: ${secret.T} in \"parameters\"" + why) != found.end());
+    CHECK(std::count_if(found.begin(), found.end(), [](const std::string& f) {
+            return f.find("command-line argument") != std::string::npos;
+          }) == 3); // not the shell step's: its script reads the value from the environment
+    CHECK(jobs::load_job_text("a.yaml", text, {}).job.has_value()); // a warning does not refuse
   }
 
   TEST_CASE("values in well-known credential formats are refused") {
