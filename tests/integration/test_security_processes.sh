@@ -38,15 +38,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-sql() {
-  python3 - "$state/history.db" "$1" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1], timeout=10)
-for row in db.execute(sys.argv[2]):
-    print("|".join("" if v is None else str(v) for v in row))
-PY
-}
-
 # survivors CASE: how many sleeps of CASE run (zombies, which are dead, not counted).
 survivors() {
   local n=0 pid
@@ -71,10 +62,17 @@ job() {
     > "jobs/$1.yaml"
 }
 
+# of EXECUTION EXPR: a Python expression on the execution's record `r` in jobsctl history.
+of() {
+  "$jobsctl" history --json --limit 0 2>/dev/null | python3 -c '
+import json, sys
+r = {e["execution_id"]: e for e in json.load(sys.stdin)}.get(sys.argv[1])
+print("" if r is None else eval(sys.argv[2]))' "$1" "$2"
+}
 # duration EXECUTION: its recorded duration in ms.
-duration() { sql "SELECT end_ms - start_ms FROM job_executions WHERE execution_id = '$1'"; }
-status_of() { sql "SELECT status FROM job_executions WHERE execution_id = '$1'"; }
-ended() { [ -n "$(sql "SELECT end_ms FROM job_executions WHERE execution_id = '$1'")" ]; }
+duration() { of "$1" 'round(r["duration_seconds"] * 1000) if r["end_time"] else ""'; }
+status_of() { of "$1" 'r["status"]'; }
+ended() { [ -n "$(of "$1" 'r["end_time"] or ""')" ]; }
 trigger() {
   "$jobsctl" trigger "$@" --json 2>/dev/null |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["execution_id"])'

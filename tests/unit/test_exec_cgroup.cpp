@@ -28,7 +28,7 @@ TEST_SUITE("exec::cgroup") {
         // A hybrid host: v1 controllers first, the v2 line last.
         {"9:name=systemd:/\n4:memory:/x/y\n1:cpu:/\n0::/\n", "/"},
         {"0::/user.slice/a b.scope", "/user.slice/a b.scope"}, // no final newline
-        {"4:memory:/x\n1:cpu:/\n", std::nullopt},               // cgroup v1 only
+        {"4:memory:/x\n1:cpu:/\n", std::nullopt},              // cgroup v1 only
         {"", std::nullopt},
     };
     for (const auto& c : cases) {
