@@ -2,6 +2,8 @@
 #include <exec/process.hpp>
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -71,14 +73,18 @@ TEST_SUITE("exec::cgroup") {
     // What a crashed run left: a process in a step's cgroup of the tree.
     const std::string tree = *own + "/" + name;
     std::filesystem::create_directories(tree + "/left");
+    const std::string procs = tree + "/left/cgroup.procs";
     const pid_t left = fork();
     if (left == 0) {
-      std::ofstream(tree + "/left/cgroup.procs") << "0\n";
+      const int fd = ::open(procs.c_str(), O_WRONLY);
+      if (fd < 0 || ::write(fd, "0", 1) != 1) {
+        _exit(126);
+      }
       execlp("sleep", "sleep", "1000", static_cast<char*>(nullptr));
       _exit(127);
     }
     const auto entered = [&] {
-      std::ifstream in(tree + "/left/cgroup.procs");
+      std::ifstream in(procs);
       pid_t pid = 0;
       return static_cast<bool>(in >> pid);
     };
