@@ -31,11 +31,18 @@ export JOBS_STATE_DIR="$work/state" JOBS_SOCKET="$work/jobsd.sock"
 state=$work/state
 # The sleeps of this run only: "sleep 200.<pid><case>" (other suites may run sleeps too).
 tag=$$
+tree="" # jobsd's cgroup, when it uses one
 
 cleanup() {
   stop_daemon "$state" 30
   stop_daemon "$work/nobody/state"
   pkill -KILL -f "^sleep [0-9]+\.$tag" 2>/dev/null
+  # What a failed check left in jobsd's cgroup (a restart that did not happen, say).
+  if [ -n "$tree" ] && [ -d "$tree" ]; then
+    echo 1 > "$tree/cgroup.kill"
+    wait_for 10 grep -qx "populated 0" "$tree/cgroup.events"
+    find "$tree" -depth -type d -exec rmdir {} + 2>/dev/null
+  fi
   cd /
   rm -rf "$work"
 }
@@ -105,7 +112,6 @@ expect "jobsd.log names a containment that does not depend on the environment" "
   "$(case $containment in cgroup* | "PID namespace"*) echo yes ;; *) echo "no: $containment" ;; esac)"
 expect "jobsctl status says it" "steps' processes: $containment" \
   "$("$jobsctl" status | grep "^steps' processes: ")"
-tree=""
 if [[ $containment == cgroup* ]]; then
   tree=$(sed 's/^cgroup v2 //' <<<"$containment")
 fi
