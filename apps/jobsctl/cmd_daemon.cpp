@@ -104,6 +104,9 @@ int status(const DaemonVerb& o) {
             << s["jobs"]["enabled"] << " enabled), reloaded " << local_of(s["reload"]["time"])
             << "\n"
             << "state: " << text_of(s["state_dir"]) << ", logs " << text_of(s["log_dir"]) << "\n";
+  if (s.contains("containment")) {
+    std::cout << "steps' processes: " << text_of(s["containment"]) << "\n";
+  }
   print_faults(s);
   std::cout << "next fire: " << local_of(s["next_fire"]) << "\n\n";
   std::vector<std::vector<std::string>> rows;

@@ -1,4 +1,5 @@
 #include <base/redact.hpp>
+#include <exec/cgroup.hpp>
 #include <exec/process.hpp>
 
 #include <dirent.h>
@@ -35,6 +36,13 @@ namespace {
 // The children run_process waits for itself; reap_orphans leaves them alone.
 std::mutex children_mutex;
 std::set<pid_t> children;
+
+// The cgroup under which each step gets its own (contain_steps); empty: the token is used.
+std::string steps_cgroup;
+
+// How long a step's end waits for its killed processes to be gone (only one in uninterruptible
+// sleep takes longer).
+constexpr std::chrono::seconds cgroup_kill_wait{10};
 
 class Fd {
 public:
@@ -262,8 +270,18 @@ private:
   std::string partial_;
 };
 
+// Removes a step's cgroup, with whatever is left in it, however run_process returns.
+struct CgroupRemover {
+  const std::string& folder;
+  ~CgroupRemover() {
+    if (!folder.empty()) {
+      (void)cgroup::kill_and_remove(folder, cgroup_kill_wait);
+    }
+  }
+};
+
 struct StartFailure {
-  int stage; // 0 chdir, 1 limits, 2 user, 3 exec
+  int stage; // 0 chdir, 1 limits, 2 user, 3 exec, 4 cgroup
   int error;
 };
 
@@ -315,12 +333,17 @@ void close_on_exec_from_3() {
 // In the child between fork and exec: async-signal-safe calls only.
 [[noreturn]] void child(const ProcessSpec& spec, const std::string& program,
                         const std::vector<char*>& argv, const std::vector<char*>& envp,
-                        const std::optional<User>& user, int in, int out, int err, int report) {
+                        const std::optional<User>& user, int in, int out, int err, int report,
+                        int cgroup_procs) {
   const auto fail = [&](int stage) {
     const StartFailure f{stage, errno};
     [[maybe_unused]] const ssize_t n = ::write(report, &f, sizeof f);
     _exit(127);
   };
+  // Into the step's cgroup first: everything it will start is born there.
+  if (cgroup_procs >= 0 && ::write(cgroup_procs, "0", 1) != 1) {
+    fail(4);
+  }
   setpgid(0, 0);
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
@@ -442,6 +465,44 @@ std::string find_program(const std::string& name, const std::string& path) {
   return {};
 }
 
+Containment contain_steps(const std::string& name) {
+  Containment c;
+  const auto token_because = [&](const std::string& why) {
+    c.description = "process groups and JOBS_STEP_TOKEN (no cgroup: " + why + ")";
+    return c;
+  };
+  const auto own = cgroup::own_folder();
+  if (!own) {
+    return token_because(own.error().message);
+  }
+  const std::string tree = *own + "/" + name;
+  const auto killed = cgroup::kill_and_remove(tree, cgroup_kill_wait);
+  if (!killed) {
+    return token_because(killed.error().message);
+  }
+  if (::mkdir(tree.c_str(), 0755) != 0) {
+    return token_because(system_error("cannot make " + tree, errno));
+  }
+  if (::access((tree + "/cgroup.kill").c_str(), W_OK) != 0) {
+    ::rmdir(tree.c_str());
+    return token_because(system_error(tree + "/cgroup.kill (Linux 5.14 and later)", errno));
+  }
+  steps_cgroup = tree;
+  c.kind = Containment::Kind::cgroup;
+  c.description = "cgroup v2 " + tree;
+  c.killed = *killed;
+  return c;
+}
+
+int release_steps() {
+  const std::string tree = std::exchange(steps_cgroup, {});
+  if (tree.empty()) {
+    return 0;
+  }
+  const auto killed = cgroup::kill_and_remove(tree, cgroup_kill_wait);
+  return killed ? *killed : 0;
+}
+
 void become_subreaper() {
   prctl(PR_SET_CHILD_SUBREAPER, 1);
 }
@@ -499,15 +560,19 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
     }
   }
 
-  // Everything the child needs, built before fork.
+  // Everything the child needs, built before fork. The token names the step's cgroup, or marks
+  // its processes when there is none.
   const std::string token = new_token();
+  const std::string cgroup = steps_cgroup.empty() ? "" : steps_cgroup + "/" + token;
   std::vector<std::string> env_strings;
   for (const auto& [k, v] : spec.env) {
     if (k != "JOBS_STEP_TOKEN") {
       env_strings.push_back(k + "=" + v);
     }
   }
-  env_strings.push_back("JOBS_STEP_TOKEN=" + token);
+  if (cgroup.empty()) {
+    env_strings.push_back("JOBS_STEP_TOKEN=" + token);
+  }
   std::vector<char*> envp;
   for (auto& s : env_strings) {
     envp.push_back(s.data());
@@ -545,6 +610,18 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
   }
   Fd report_read(p[0]), report_write(p[1]);
 
+  const CgroupRemover remover{cgroup};
+  Fd cgroup_procs;
+  if (!cgroup.empty()) {
+    if (::mkdir(cgroup.c_str(), 0755) != 0) {
+      return finish_early(system_error("cannot make the step's cgroup " + cgroup, errno));
+    }
+    cgroup_procs.reset(::open((cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+    if (!cgroup_procs) {
+      return finish_early(system_error("cannot open " + cgroup + "/cgroup.procs", errno));
+    }
+  }
+
   // A working directory that is not there is said plainly, whichever way the child starts.
   if (!spec.working_directory.empty()) {
     struct stat st {};
@@ -564,8 +641,10 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
   };
 
   pid_t pid = -1;
+  // A step with a cgroup enters it between fork and exec too (glibc 2.36 has no
+  // posix_spawnattr_setcgroup_np).
   const bool plain = !user && !spec.limits.memory && !spec.limits.cpu_time &&
-                     !spec.limits.open_files && !spec.limits.processes;
+                     !spec.limits.open_files && !spec.limits.processes && cgroup.empty();
   if (plain) {
     // posix_spawn starts the child with a vfork-like clone: it costs the same whatever the
     // runner's size, where fork copies its page tables.
@@ -628,7 +707,7 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
       pid = fork();
       if (pid == 0) {
         child(spec, program, argv, envp, user, in_read.get(), out_write.get(), err_write.get(),
-              report_write.get());
+              report_write.get(), cgroup_procs ? cgroup_procs.get() : -1);
       }
       fork_error = errno;
       if (pid > 0) {
@@ -645,6 +724,7 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
   err_write.reset();
   in_read.reset();
   report_write.reset();
+  cgroup_procs.reset();
 
   const auto forget_child = [&] {
     std::lock_guard lock(children_mutex);
@@ -667,6 +747,8 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
         return finish_early(system_error("limits", failure.error));
       case 2:
         return finish_early(system_error("run_as " + spec.run_as, failure.error));
+      case 4:
+        return finish_early(system_error("cannot enter the cgroup " + cgroup, failure.error));
       default:
         return finish_early(run_error(failure.error));
       }
@@ -697,7 +779,11 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
       return;
     }
     (timed_out ? result.timed_out : result.cancelled) = true;
-    signal_step(pid, token, SIGTERM);
+    if (cgroup.empty()) {
+      signal_step(pid, token, SIGTERM);
+    } else {
+      cgroup::signal(cgroup, SIGTERM);
+    }
     kill_at = std::chrono::steady_clock::now() + spec.kill_grace;
     term_at = never;
   };
@@ -707,7 +793,11 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
     exited = true;
     forget_child();
     // What the step left behind, in its group or escaped from it, ends with it.
-    result.leftovers = signal_step(pid, token, SIGKILL);
+    if (cgroup.empty()) {
+      result.leftovers = signal_step(pid, token, SIGKILL);
+    } else if (const auto killed = cgroup::kill_and_remove(cgroup, cgroup_kill_wait)) {
+      result.leftovers = *killed;
+    }
   };
 
   fcntl(out_read.get(), F_SETFL, O_NONBLOCK);
@@ -808,7 +898,11 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
     }
     if (now >= kill_at) {
       result.killed = true;
-      signal_step(pid, token, SIGKILL);
+      if (cgroup.empty()) {
+        signal_step(pid, token, SIGKILL);
+      } else {
+        cgroup::signal(cgroup, SIGKILL);
+      }
       kill_at = never;
     }
   }

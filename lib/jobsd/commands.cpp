@@ -274,6 +274,7 @@ Daemon::Reply Daemon::cmd_status(Connection&, const ipc::Request&) {
       {"state_dir", config_.state_dir},
       {"log_dir", state_.log_dir()},
       {"socket", config_.socket},
+      {"containment", containment_},
       {"jobs", {{"total", jobs_.size()}, {"enabled", enabled}, {"scheduled", scheduler_.size()}}},
       {"next_fire", iso_or_null(scheduler_.next_due())},
       {"reload",

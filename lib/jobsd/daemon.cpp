@@ -29,6 +29,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 
 extern char** environ;
@@ -174,6 +175,19 @@ int kill_orphans(pid_t previous) {
   return killed;
 }
 
+// The name of this daemon's cgroup (exec::contain_steps): one per state folder, as the lock allows
+// one daemon per state folder, and the same after a restart, so that a daemon finds what a
+// crashed one left. A hash (FNV-1a) of the folder's path keeps it short and free of '/'.
+std::string cgroup_name(const std::string& state_dir) {
+  std::uint64_t hash = 14695981039346656037ULL;
+  for (const unsigned char c : fs::weakly_canonical(state_dir).string()) {
+    hash = (hash ^ c) * 1099511628211ULL;
+  }
+  std::ostringstream name;
+  name << "jobsd-" << std::hex << std::setw(16) << std::setfill('0') << hash;
+  return name.str();
+}
+
 } // namespace
 
 // Sits between the engine and the Recorder of one execution: tells the loop what it needs to
@@ -269,6 +283,7 @@ Daemon::~Daemon() {
       x->thread.join();
     }
   }
+  exec::release_steps();
   // Its thread may tell notice_fd_ that it has notes until it is closed.
   store_.reset();
   for (auto& [fd, c] : connections_) {
@@ -418,9 +433,13 @@ base::Result<bool> Daemon::start() {
   }
 
   // What the last daemon left: its processes (if it was killed) and its running executions.
-  // It is gone: it would hold the lock otherwise.
+  // It is gone: it would hold the lock otherwise. Those in its cgroup go with the cgroup; those
+  // of a daemon that had none (or of an older version) by their token.
+  const exec::Containment containment = exec::contain_steps(cgroup_name(config_.state_dir));
+  containment_ = containment.description;
+  log.info("process containment: {}", containment_);
   if (previous > 0 && previous != getpid()) {
-    if (const int killed = kill_orphans(previous); killed > 0) {
+    if (const int killed = containment.killed + kill_orphans(previous); killed > 0) {
       log.warn("killed {} process{} left running by the previous jobsd (pid {})", killed,
                killed == 1 ? "" : "es", previous);
     }

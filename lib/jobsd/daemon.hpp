@@ -257,6 +257,7 @@ private:
   bool interrupting_ = false;      // the grace period ended: running executions are cancelled
   std::int64_t stop_deadline_ = 0; // steady ms: the end of the grace period
   std::int64_t started_ms_ = 0;
+  std::string containment_;           // how the steps' processes are held (exec::Containment)
   std::int64_t up_since_ms_ = 0;      // steady ms, for the uptime (the clock may jump)
   std::int64_t next_maintenance_ = 0; // UTC ms
   std::int64_t watchdog_every_ = 0;   // ms; 0: no watchdog
