@@ -1,9 +1,11 @@
 // Reading the jobs folder into a new generation of jobs, atomically: files whose identity and
 // times did not change are not read again; the checks across files run over the whole folder;
-// a file that fails keeps its last good version running; the new set replaces the old at once.
+// a file that fails keeps its last good version running (unless refused for whom it could run
+// as: jobs/trust.hpp); the new set replaces the old at once.
 #include <engine/executor.hpp>
 #include <jobs/doc.hpp>
 #include <jobs/folder.hpp>
+#include <jobs/trust.hpp>
 #include <jobsd/daemon.hpp>
 #include <tz/zone.hpp>
 
@@ -99,13 +101,24 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
   ReloadReport report;
   report.time_ms = now_ms();
 
+  const auto options = load_options();
   if (!config_.secrets_file.empty()) {
     std::ifstream in(config_.secrets_file);
     std::stringstream text;
     text << in.rdbuf();
-    auto parsed = in ? engine::parse_secrets(text.str(), config_.secrets_file)
-                     : base::Result<std::map<std::string, std::string>>(base::Error{
-                           "cannot read the secrets file " + config_.secrets_file, {}, "", 1});
+    // Under root, only a file that only root can write and read (jobsd(8), SECURITY).
+    struct stat st {};
+    const std::string unsafe =
+        options.daemon_is_root && ::stat(config_.secrets_file.c_str(), &st) == 0
+            ? jobs::root_file_problem(st, config_.secrets_file, true)
+            : std::string();
+    using Secrets = base::Result<std::map<std::string, std::string>>;
+    Secrets parsed = base::Error{"cannot read the secrets file " + config_.secrets_file, {}, "", 1};
+    if (!unsafe.empty()) {
+      parsed = base::Error{"refused: " + unsafe, {}, "", 1};
+    } else if (in) {
+      parsed = engine::parse_secrets(text.str(), config_.secrets_file);
+    }
     if (parsed) {
       secrets_ = std::move(*parsed);
     } else {
@@ -115,12 +128,12 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
 
   // Which files changed since the last reload.
   std::vector<jobs::LoadedFile> problems;
-  const auto paths = jobs::list_job_files({config_.jobs_dir}, problems);
+  const auto paths = jobs::list_job_files({config_.jobs_dir}, problems, options.daemon_is_root);
   std::map<std::string, FileState> next;
   std::vector<std::string> changed;
   for (const auto& path : paths) {
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) {
+    if (::lstat(path.c_str(), &st) != 0) {
       continue; // gone since the folder was listed
     }
     FileState f;
@@ -142,7 +155,7 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
   for (const auto& [path, f] : files_) {
     report.removed += next.count(path) == 0;
   }
-  auto loaded = jobs::load_files(changed, load_options());
+  auto loaded = jobs::load_files(changed, options);
   for (size_t i = 0; i < changed.size(); ++i) {
     next[changed[i]].loaded = std::make_shared<const jobs::LoadedFile>(std::move(loaded[i]));
   }
@@ -154,7 +167,7 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
   std::vector<std::unique_ptr<jobs::LoadedFile>> standing_in;
   for (const auto& [path, f] : files_) {
     const auto good = last_good_.find(path);
-    if (f.loaded->has_errors() && good != last_good_.end()) {
+    if (f.loaded->has_errors() && !f.loaded->untrusted && good != last_good_.end()) {
       auto last = std::make_unique<jobs::LoadedFile>();
       last->path = path;
       last->job = *good->second;
@@ -199,7 +212,7 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
       JobPtr job(f.loaded, &*f.loaded->job);
       jobs[job->id] = job;
       good[path] = job;
-    } else if (last_good_.count(path)) {
+    } else if (last_good_.count(path) && !f.loaded->untrusted) {
       failing.push_back(path);
     }
     ++i;
