@@ -163,7 +163,7 @@ std::vector<std::string> list_job_files(const std::vector<std::string>& paths,
         }
         ::closedir(d);
         for (const auto& name : names) {
-          const std::string path = dir + "/" + name;
+          const std::string path = dir == "." ? name : dir + "/" + name;
           struct stat st {};
           if (::lstat(path.c_str(), &st) != 0) {
             continue; // gone since the folder was read

@@ -792,6 +792,9 @@ LoadedFile load_job_text(const std::string& path, std::string_view text,
     auto e = doc.error();
     if (!shows_job_key(text, e.location.line)) {
       e.source_line = source_line(head(text), e.location.line);
+      if (e.location.column > static_cast<int>(e.source_line.size()) + 1) {
+        e.source_line.clear(); // the place is past the head: a caret under nothing
+      }
     }
     out.add(std::move(e));
     result.diagnostics = std::move(out.items());
