@@ -162,18 +162,24 @@ expect "nothing of /etc/shadow in validate of the link" "0" \
 expect "nothing of /etc/shadow in jobsd.log" "0" "$(leaks "$state/logs/jobsd.log")"
 rm jobs/shadow.yaml
 
-# A loop, and a link to /: neither is walked; the job loads once, also after a restart.
+# A loop: not walked; the job loads once (no duplicate of itself), also after a restart.
 mkdir -m 755 jobs/sub
 ln -s .. jobs/sub/up
-ln -s / jobs/root
 wait_for 10 status_shows "$work/jobs/sub/up: error: is a symbolic link to a folder"
-expect "a link to the folder above is reported, the job loaded once" "good" "$(loaded)"
-expect "a link to / is reported" "1" \
-  "$("$jobsctl" status 2>&1 | grep -c "^$work/jobs/root: error: is a symbolic link to a folder")"
+expect "a link to the folder above is reported" "1" \
+  "$("$jobsctl" status 2>&1 | grep -c "^$work/jobs/sub/up: error: is a symbolic link to a folder")"
+expect "... and the job is not loaded again through it" "0" \
+  "$("$jobsctl" status 2>&1 | grep -c "duplicate job id")"
 stop_daemon "$state"
 start_daemon
-expect "after a restart the job still loads (once)" "good" "$(loaded)"
-rm -r jobs/sub jobs/root
+expect "after a restart the job still loads" "good" "$(loaded)"
+rm -r jobs/sub
+# A link to /: not walked.
+ln -s / jobs/root
+wait_for 10 status_shows "$work/jobs/root: error: is a symbolic link to a folder"
+expect "a link to / is reported, not walked" "1|good" \
+  "$("$jobsctl" status 2>&1 | grep -c "^$work/jobs/root: error: is a symbolic link to a folder")|$(loaded)"
+rm jobs/root
 
 # ============================================================================================
 # 3. FIFOs and devices
@@ -195,8 +201,9 @@ rm jobs/fifo.yaml jobs/zero.yaml
 # 4. Sizes
 # A sparse 200 MB file: refused unread (validate's memory stays small).
 truncate -s 200M jobs/huge.yaml
-wait_for 10 status_shows "$work/jobs/huge.yaml: error: is 209715200 bytes, over max_job_file_size (1M): not read"
-expect "a 200 MB job file is refused by jobsd" "good" "$(loaded)"
+wait_for 10 status_shows "$work/jobs/huge.yaml: error: is 209715200 bytes"
+expect "a 200 MB job file is refused unread by jobsd" "1|good" \
+  "$("$jobsctl" status 2>&1 | grep -c "^$work/jobs/huge.yaml: error: is 209715200 bytes, over max_job_file_size (1M): not read")|$(loaded)"
 rss=$(python3 - "$jobsctl" "$work/jobs/huge.yaml" <<'PY'
 import resource, subprocess, sys
 subprocess.run([sys.argv[1], "validate", sys.argv[2]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
