@@ -204,6 +204,7 @@ Daemon::Daemon(Options options)
               config_.global_limit) {}
 
 Daemon::~Daemon() {
+  drop_reading(); // it tells notice_fd_ when done
   for (auto& [id, x] : running_) {
     x->cancel.cancel();
     if (x->thread.joinable()) {
@@ -460,8 +461,11 @@ void Daemon::loop_once() {
   sweep_followers();
   close_finished();
   const std::int64_t steady = steady_ms();
-  if (reload_at_ != 0 && steady >= reload_at_) {
-    reload(false);
+  if (read_done_) {
+    finish_reload();
+  }
+  if (reload_at_ != 0 && steady >= reload_at_ && !reading_.joinable()) {
+    start_reload();
   }
   check_clocks();
   handle_fires();
@@ -527,7 +531,9 @@ int Daemon::poll_timeout_ms() {
       until = until ? std::min(*until, at) : at;
     }
   };
-  consider(reload_at_);
+  if (!reading_.joinable()) {
+    consider(reload_at_); // else the read's end wakes the loop (notice_fd_)
+  }
   if (stopping_ && !interrupting_) {
     consider(stop_deadline_);
   }
