@@ -806,7 +806,7 @@ void print_jobs(const CompleteOptions& o) {
   }
   std::vector<jobs::LoadedFile> problems;
   std::set<std::string> ids;
-  for (const auto& path : jobs::list_job_files({o.folder.dir()}, problems)) {
+  for (const auto& path : jobs::list_job_files({o.folder.dir()}, problems, false)) {
     ids.insert(std::filesystem::path(path).stem().string());
   }
   for (const auto& id : ids) {

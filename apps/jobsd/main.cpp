@@ -2,10 +2,12 @@
 // foreground, or in the background once it is ready), and maps the outcome to an exit code
 // (base/exit_codes.hpp, man/jobsd.8).
 #include <base/exit_codes.hpp>
+#include <jobs/trust.hpp>
 #include <jobsd/daemon.hpp>
 #include <jobsd/settings.hpp>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -115,6 +117,18 @@ int main(int argc, char** argv) {
       std::cerr << "jobsd: " << errors.size() << " error" << (errors.size() == 1 ? "" : "s")
                 << " in " << config_path << "\n";
       return base::exit_code::usage;
+    }
+    // Root reads only files of root's that others cannot write (jobsd(8), SECURITY).
+    const std::pair<std::string, bool> root_files[] = {{config_path, false},
+                                                       {settings.loaded.config.secrets_file, true}};
+    for (const auto& [file, secret] : root_files) {
+      struct stat st {};
+      if (::geteuid() == 0 && !file.empty() && ::stat(file.c_str(), &st) == 0) {
+        if (const auto problem = jobs::root_file_problem(st, file, secret); !problem.empty()) {
+          std::cerr << "jobsd: refused: " << problem << "\n";
+          return base::exit_code::usage;
+        }
+      }
     }
     if (check) {
       std::cout << (config_path.empty() ? "no configuration file; the defaults apply"

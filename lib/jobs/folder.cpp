@@ -1,8 +1,14 @@
 #include <base/text.hpp>
 #include <jobs/folder.hpp>
+#include <jobs/trust.hpp>
+
+#include <dirent.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -127,31 +133,94 @@ const JobDefinition* JobSet::find(std::string_view id) const {
 }
 
 std::vector<std::string> list_job_files(const std::vector<std::string>& paths,
-                                        std::vector<LoadedFile>& problems) {
+                                        std::vector<LoadedFile>& problems, bool check_trust) {
   std::vector<std::string> found;
-  for (const auto& path : paths) {
-    std::error_code ec;
-    if (fs::is_directory(path, ec)) {
-      auto it = fs::recursive_directory_iterator(
-          path, fs::directory_options::follow_directory_symlink, ec);
-      for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        const auto name = it->path().filename().string();
-        if (it->is_directory(ec) && !name.empty() && name[0] == '.') {
-          it.disable_recursion_pending(); // .git and friends
-          continue;
+  const auto problem = [&](const std::string& path, std::string message) {
+    LoadedFile f;
+    f.path = path;
+    add_error(f, {}, std::move(message));
+    problems.push_back(std::move(f));
+  };
+  // Links are never followed, so the walk stays inside the folder; a folder seen twice (a bind
+  // mount of a folder above) is a loop.
+  std::set<std::pair<dev_t, ino_t>> seen;
+  std::function<void(const std::string&, const struct stat&, uid_t)> walk =
+      [&](const std::string& dir, const struct stat& dir_st, uid_t holder) {
+        if (!seen.insert({dir_st.st_dev, dir_st.st_ino}).second) {
+          problem(dir, "the folder is reached again below itself (a bind mount?): not read twice");
+          return;
         }
-        if (it->is_regular_file(ec) && is_job_file(it->path())) {
-          found.push_back(it->path().lexically_normal().string());
+        std::vector<std::string> names;
+        DIR* d = ::opendir(dir.c_str());
+        if (d == nullptr) {
+          problem(dir, std::string("cannot read the folder: ") + std::strerror(errno));
+          return;
         }
+        while (const dirent* e = ::readdir(d)) {
+          if (e->d_name[0] != '.') { // hidden entries, . and .., .git and friends
+            names.emplace_back(e->d_name);
+          }
+        }
+        ::closedir(d);
+        for (const auto& name : names) {
+          const std::string path = dir == "." ? name : dir + "/" + name;
+          struct stat st {};
+          if (::lstat(path.c_str(), &st) != 0) {
+            continue; // gone since the folder was read
+          }
+          const std::string distrust = check_trust && (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))
+                                           ? trust_problem(st, holder, path)
+                                           : std::string();
+          if (!distrust.empty()) {
+            problem(path, distrust);
+          } else if (S_ISDIR(st.st_mode)) {
+            walk(path, st, holder_below(st, holder));
+          } else if (is_job_file(path)) {
+            found.push_back(path); // the loader refuses links and special files with a finding
+          } else if (struct stat target{}; S_ISLNK(st.st_mode) &&
+                                           ::stat(path.c_str(), &target) == 0 &&
+                                           S_ISDIR(target.st_mode)) {
+            problem(path, "is a symbolic link to a folder, which jobsd does not follow (it could "
+                          "loop or lead out of the jobs folder): move the folder here instead");
+          }
+        }
+      };
+  for (const auto& given : paths) {
+    std::string path = fs::path(given).lexically_normal().string();
+    if (path.size() > 1 && path.ends_with('/')) {
+      path.pop_back(); // "jobs/": its entries are "jobs/x.yaml"
+    }
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      // The folder given may be reached through links: whoever wrote the path trusts them.
+      const std::string distrust = check_trust ? trust_problem(st, 0, path) : std::string();
+      if (distrust.empty()) {
+        walk(path, st, holder_below(st, 0));
+      } else {
+        problem(path, distrust);
       }
-      if (ec) {
-        LoadedFile f;
-        f.path = path;
-        add_error(f, {}, "cannot read the folder: " + ec.message());
-        problems.push_back(std::move(f));
+      continue;
+    }
+    // A file given by name is checked with the folder holding it.
+    struct stat folder {};
+    struct stat file {};
+    const std::string parent = fs::path(path).parent_path().empty()
+                                   ? std::string(".")
+                                   : fs::path(path).parent_path().string();
+    std::string where = parent;
+    std::string distrust;
+    if (check_trust && ::stat(parent.c_str(), &folder) == 0 && ::lstat(path.c_str(), &file) == 0 &&
+        S_ISREG(file.st_mode)) {
+      distrust = trust_problem(folder, 0, parent);
+      if (distrust.empty()) {
+        where = path;
+        distrust = trust_problem(file, holder_below(folder, 0), path);
       }
-    } else {
+    }
+    if (distrust.empty()) {
       found.push_back(path);
+    } else {
+      problem(where, distrust);
     }
   }
   std::sort(found.begin(), found.end());
@@ -257,7 +326,7 @@ std::vector<std::vector<Diagnostic>> check_across(const std::vector<const Loaded
 
 JobSet load_paths(const std::vector<std::string>& paths, const LoadOptions& options) {
   JobSet set;
-  const auto found = list_job_files(paths, set.files);
+  const auto found = list_job_files(paths, set.files, options.daemon_is_root);
   auto loaded = load_files(found, options);
   std::move(loaded.begin(), loaded.end(), std::back_inserter(set.files));
   std::vector<const LoadedFile*> pointers;

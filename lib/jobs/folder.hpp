@@ -21,15 +21,19 @@ struct JobSet {
 
 // Loads the job files among `paths`: files as given, folders searched recursively for
 // *.json, *.yaml and *.yml (hidden entries and editor backups skipped). A path that does not
-// exist is reported as an error of its own.
+// exist is reported as an error of its own. Under root (options.daemon_is_root), owners and
+// modes are checked as list_job_files does.
 JobSet load_paths(const std::vector<std::string>& paths, const LoadOptions& options);
 
 // The pieces of load_paths, for the daemon's reload, which re-reads only the files that
 // changed:
 // The job files among `paths`, sorted; a folder that cannot be read adds a file with its error
-// to `problems`.
+// to `problems`. Links are never followed: a link with a job file's name is listed (the loader
+// refuses it), a link to a folder is a problem. With `check_trust` (root), a folder or job file
+// that others than root or its folder's owner could have written is a problem, and what it
+// holds is not listed (jobs/trust.hpp).
 std::vector<std::string> list_job_files(const std::vector<std::string>& paths,
-                                        std::vector<LoadedFile>& problems);
+                                        std::vector<LoadedFile>& problems, bool check_trust);
 // Loads the files, on all cores.
 std::vector<LoadedFile> load_files(const std::vector<std::string>& paths,
                                    const LoadOptions& options);

@@ -1,10 +1,16 @@
 #include <base/duration.hpp>
+#include <base/size.hpp>
 #include <base/text.hpp>
 #include <jobs/keys.hpp>
 #include <jobs/loader.hpp>
 #include <jobs/step_types.hpp>
+#include <jobs/trust.hpp>
 #include <jobs/variables.hpp>
 #include <tz/format.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -17,6 +23,72 @@
 namespace jobs {
 
 namespace {
+
+bool is_job_key(std::string_view key) {
+  const auto& keys = job_keys();
+  return std::any_of(keys.begin(), keys.end(), [&](const KeySpec& k) { return k.name == key; });
+}
+
+// Whether a key of a top-level map shows a job file: a job key, a user's x- key, or a typo of
+// a job key.
+bool shows_job_file(const std::string& key) {
+  if (is_job_key(key) || key.starts_with("x-")) {
+    return true;
+  }
+  std::vector<std::string> names;
+  for (const auto& k : job_keys()) {
+    names.emplace_back(k.name);
+  }
+  return !base::suggest(key, names, 1).empty();
+}
+
+// The text of a file that is not a job file that findings may quote: its first 80 bytes.
+std::string_view head(std::string_view text) {
+  return text.substr(0, 80);
+}
+
+// Whether a line before `line` of `text` sets a job key at its start ("id: ..." in YAML,
+// "\"id\": ..." in JSON): the file shows itself a job file before a syntax error, whose line
+// may then be quoted.
+bool shows_job_key(std::string_view text, int line) {
+  size_t start = 0;
+  for (int i = 1; i < line && start < text.size(); ++i) {
+    const size_t end = std::min(text.find('\n', start), text.size());
+    auto s = text.substr(start, end - start);
+    start = end + 1;
+    while (!s.empty() && (s[0] == ' ' || s[0] == '\t' || s[0] == '{' || s[0] == ',')) {
+      s.remove_prefix(1);
+    }
+    const bool quoted = s.starts_with('"');
+    s.remove_prefix(quoted ? 1 : 0);
+    const size_t key_end = s.find_first_of(quoted ? "\"" : ":");
+    if (key_end == std::string_view::npos || !is_job_key(s.substr(0, key_end))) {
+      continue;
+    }
+    auto rest = base::trim(s.substr(key_end + (quoted ? 1 : 0)));
+    if (rest.starts_with(':') && (rest.size() == 1 || rest[1] == ' ' || rest[1] == '\t')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// What a document that is not a map is, without quoting it.
+std::string kind_of(const Node& n) {
+  return n.is_scalar() ? "text" : describe(n);
+}
+
+constexpr const char* link_refusal =
+    "is a symbolic link, which jobsd does not follow: move or copy the file here instead";
+
+std::string not_regular(mode_t mode) {
+  return "is " + file_kind(mode) + ", not a regular file: not read";
+}
+
+std::string too_big(std::int64_t size, std::int64_t limit) {
+  return "is " + std::to_string(size) + " bytes, over max_job_file_size (" +
+         base::format_size(limit) + "): not read";
+}
 
 bool is_env_name(std::string_view name) {
   if (name.empty() || (name[0] >= '0' && name[0] <= '9')) {
@@ -719,16 +791,28 @@ LoadedFile load_job_text(const std::string& path, std::string_view text,
   const bool json = path.ends_with(".json");
   auto doc = json ? parse_json(text, path) : parse_yaml(text, path);
   if (!doc) {
-    out.add(doc.error());
+    auto e = doc.error();
+    if (!shows_job_key(text, e.location.line)) {
+      e.source_line = source_line(head(text), e.location.line);
+      if (e.location.column > static_cast<int>(e.source_line.size()) + 1) {
+        e.source_line.clear(); // the place is past the head: a caret under nothing
+      }
+    }
+    out.add(std::move(e));
     result.diagnostics = std::move(out.items());
     return result;
   }
   const Node& root = *doc;
-  if (!root.is_map()) {
-    out.error(root.mark.line > 0 ? root.mark : Mark{1, 1},
-              "a job file holds one map of keys (id, name, schedule, steps, ...), got " +
-                  describe(root));
-    result.diagnostics = std::move(out.items());
+  const bool job_map =
+      root.is_map() && std::any_of(root.entries.begin(), root.entries.end(),
+                                   [](const Node::Entry& e) { return shows_job_file(e.key); });
+  if (!job_map) {
+    // Not a job file: its text is not quoted past its head (it may be anything, a secret too).
+    Diagnostics head_only(path, head(text));
+    head_only.error({1, 1}, "not a job file: a job file holds one map of keys (id, name, "
+                            "schedule, steps, ...), this holds " +
+                                (root.is_map() ? std::string("none of them") : kind_of(root)));
+    result.diagnostics = std::move(head_only.items());
     return result;
   }
 
@@ -821,12 +905,34 @@ LoadedFile load_job_text(const std::string& path, std::string_view text,
     check_variables(*v, {}, out);
     job.env = r.string_map(*v, "env", true).value_or(decltype(job.env){});
   }
-  if (const Node* v = root.find("run_as")) {
-    job.run_as = r.string(*v, "run_as").value_or("");
-    if (!options.daemon_is_root && !job.run_as.empty()) {
-      out.warning(v->mark, "\"run_as\": only a daemon running as root can switch users; the job "
-                           "will fail to start here");
+  const Node* run_as = root.find("run_as");
+  if (run_as != nullptr) {
+    job.run_as = r.string(*run_as, "run_as").value_or("");
+    if (!job.run_as.empty() && !account_exists(job.run_as)) {
+      out.error(inside(*run_as, 0),
+                "\"run_as\": there is no account \"" + job.run_as + "\" on this system",
+                static_cast<int>(job.run_as.size()));
+    } else if (!options.daemon_is_root && !job.run_as.empty()) {
+      out.warning(run_as->mark, "\"run_as\": only a daemon running as root can switch users; the "
+                                "job will fail to start here");
     }
+  }
+  // Under root, a file of user U runs as U: U could not make root run anything else.
+  const bool owner_implied = options.daemon_is_root && options.owner && *options.owner != 0;
+  if (owner_implied) {
+    const auto owner = account_of(*options.owner);
+    if (!owner) {
+      out.error({1, 1}, "refused: the file's owner, uid " + std::to_string(*options.owner) +
+                            ", has no account to run its jobs as; chown it to a user");
+      result.untrusted = true;
+    } else if (run_as != nullptr && !job.run_as.empty() && job.run_as != *owner) {
+      out.error(inside(*run_as, 0),
+                "\"run_as\": refused: a file owned by " + *owner + " runs as " + *owner +
+                    " only; only a file owned by root may name another user",
+                static_cast<int>(job.run_as.size()));
+      result.untrusted = true;
+    }
+    job.run_as = owner.value_or("");
   }
   if (const Node* v = root.find("limits")) {
     if (v->is_map()) {
@@ -921,8 +1027,13 @@ LoadedFile load_job_text(const std::string& path, std::string_view text,
       if (in_runner.count(step.type)) {
         const Node* type = step.keys.find("type");
         out.error(type != nullptr ? type->mark : step.mark,
-                  "a " + step.type + " step runs inside jobsd as its user, not as run_as \"" +
-                      job.run_as + "\": use a shell or command step, or a job without run_as");
+                  "a " + step.type + " step runs inside jobsd as its user, not as " +
+                      (owner_implied ? "the file's owner \"" + job.run_as +
+                                           "\", whom its jobs run as: use a shell or command "
+                                           "step, or a file owned by root"
+                                     : "run_as \"" + job.run_as +
+                                           "\": use a shell or command step, or a job without "
+                                           "run_as"));
       }
     }
   }
@@ -936,19 +1047,68 @@ LoadedFile load_job_text(const std::string& path, std::string_view text,
 }
 
 LoadedFile load_job_file(const std::string& path, const LoadOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    LoadedFile result;
-    result.path = path;
+  LoadedFile result;
+  result.path = path;
+  const auto refuse = [&](std::string message) {
     base::Error e;
-    e.message = std::string("cannot read the file: ") + std::strerror(errno);
+    e.message = std::move(message);
     e.location.path = path;
-    result.diagnostics.push_back({Severity::error, e});
+    result.diagnostics.push_back({Severity::error, std::move(e)});
     return result;
+  };
+  // Looked at before it is opened: opening a device can act (a tape rewinds), and a link could
+  // lead anywhere root can read.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    return refuse(std::string("cannot read the file: ") + std::strerror(errno));
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return load_job_text(path, buffer.str(), options);
+  if (S_ISLNK(st.st_mode)) {
+    return refuse(link_refusal);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return refuse(not_regular(st.st_mode));
+  }
+  // O_NOFOLLOW and O_NONBLOCK: if it became a link or a FIFO since, it is refused unread.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    return refuse(errno == ELOOP ? std::string(link_refusal)
+                                 : std::string("cannot read the file: ") + std::strerror(errno));
+  }
+  std::string text;
+  std::string problem;
+  if (::fstat(fd, &st) != 0) {
+    problem = std::string("cannot read the file: ") + std::strerror(errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    problem = not_regular(st.st_mode);
+  } else if (st.st_size > options.max_file_size) {
+    problem = too_big(st.st_size, options.max_file_size);
+  } else {
+    // Bounded even if the file grows after fstat.
+    text.resize(static_cast<size_t>(options.max_file_size) + 1);
+    size_t got = 0;
+    while (got < text.size()) {
+      const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+      if (n > 0) {
+        got += static_cast<size_t>(n);
+      } else if (n == 0 || errno != EINTR) {
+        if (n < 0) {
+          problem = std::string("cannot read the file: ") + std::strerror(errno);
+        }
+        break;
+      }
+    }
+    text.resize(got);
+    if (problem.empty() && got > static_cast<size_t>(options.max_file_size)) {
+      problem = too_big(static_cast<std::int64_t>(got), options.max_file_size);
+    }
+  }
+  ::close(fd);
+  if (!problem.empty()) {
+    return refuse(std::move(problem));
+  }
+  LoadOptions own = options;
+  own.owner = st.st_uid;
+  return load_job_text(path, text, own);
 }
 
 } // namespace jobs

@@ -4,6 +4,9 @@
 #include <jobs/model.hpp>
 #include <tz/zone.hpp>
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,7 +16,12 @@ namespace jobs {
 
 struct LoadOptions {
   const tz::Zone* default_zone = nullptr; // zone of jobs without `timezone`; null: UTC
-  bool daemon_is_root = false;            // run_as is only a warning otherwise
+  // Root checks who may have written a file (jobs/trust.hpp); run_as is only a warning
+  // otherwise.
+  bool daemon_is_root = false;
+  std::int64_t max_file_size = 1 << 20; // a larger job file is refused unread
+  // The file's owner (load_job_file sets it): under root, a file of user U runs as U only.
+  std::optional<uid_t> owner;
 };
 
 // One job file: the job when it has no errors, and every finding either way.
@@ -21,6 +29,7 @@ struct LoadedFile {
   std::string path;
   std::optional<JobDefinition> job;
   std::vector<Diagnostic> diagnostics;
+  bool untrusted = false; // refused for whom it would run as: its last good version must not run
 
   bool has_errors() const;
 };
@@ -29,7 +38,7 @@ struct LoadedFile {
 LoadedFile load_job_text(const std::string& path, std::string_view text,
                          const LoadOptions& options);
 
-// Reads and loads one job file.
+// Reads and loads one job file: a regular file, not a link, of at most max_file_size bytes.
 LoadedFile load_job_file(const std::string& path, const LoadOptions& options);
 
 // Whether `id` is a valid job or step id: [A-Za-z0-9][A-Za-z0-9_.-]*

@@ -714,6 +714,8 @@ const std::vector<Key>& top_keys() {
       {"logs", [](Reader& r, const Value& v, Config& c) { r.section(v, log_keys(), c); }},
       {"secrets_file",
        [](Reader& r, const Value& v, Config& c) { set(c.secrets_file, r.path(v)); }},
+      {"max_job_file_size",
+       [](Reader& r, const Value& v, Config& c) { set(c.max_job_file_size, r.size(v, 1024)); }},
       {"connections", read_connections},
       {"allowed_paths", read_allowed_paths},
       {"smtp",

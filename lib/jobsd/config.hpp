@@ -63,6 +63,7 @@ struct Config {
   std::int64_t max_history_age = 90LL * 24 * 60 * 60; // seconds (0: no limit)
   LogRetention logs;
   std::string secrets_file; // KEY=value lines for ${secret.NAME}; empty: the environment
+  std::int64_t max_job_file_size = 1 << 20; // a larger job file is refused unread
   // connections, allowed_paths and smtp: what sql, file and email steps use.
   engine::Integrations integrations;
 

@@ -277,6 +277,7 @@ Daemon::Daemon(Options options)
               config_.global_limit) {}
 
 Daemon::~Daemon() {
+  drop_reading(); // it tells notice_fd_ when done
   for (auto& [id, x] : running_) {
     x->cancel.cancel();
     if (x->thread.joinable()) {
@@ -300,6 +301,7 @@ jobs::LoadOptions Daemon::load_options() const {
   jobs::LoadOptions options;
   options.default_zone = config_.default_zone;
   options.daemon_is_root = geteuid() == 0;
+  options.max_file_size = config_.max_job_file_size;
   return options;
 }
 
@@ -585,8 +587,11 @@ void Daemon::loop_once() {
   sweep_followers();
   close_finished();
   const std::int64_t steady = steady_ms();
-  if (reload_at_ != 0 && steady >= reload_at_) {
-    reload(false);
+  if (read_done_) {
+    finish_reload();
+  }
+  if (reload_at_ != 0 && steady >= reload_at_ && !reading_.joinable()) {
+    start_reload();
   }
   check_clocks();
   handle_fires();
@@ -652,7 +657,9 @@ int Daemon::poll_timeout_ms() {
       until = until ? std::min(*until, at) : at;
     }
   };
-  consider(reload_at_);
+  if (!reading_.joinable()) {
+    consider(reload_at_); // else the read's end wakes the loop (notice_fd_)
+  }
   if (stopping_ && !interrupting_) {
     consider(stop_deadline_);
   }

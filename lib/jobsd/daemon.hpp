@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -134,6 +135,15 @@ private:
     std::shared_ptr<const jobs::LoadedFile> loaded;
   };
 
+  // What a reload reads from the jobs folder: its job files (those that changed read again) and
+  // its problems. Read off the loop for the reloads that changes start.
+  struct FolderRead {
+    std::chrono::steady_clock::time_point began;
+    std::map<std::string, FileState> files; // by path
+    std::vector<std::string> changed;
+    std::vector<jobs::LoadedFile> problems;
+  };
+
   // What one reload found and did, for status and the log.
   struct ReloadReport {
     std::int64_t time_ms = 0;
@@ -184,8 +194,18 @@ private:
   std::int64_t now_ms() const;
 
   // reload.cpp
+  // Reads the folder on the loop and makes the new generation (start-up, SIGHUP, the reload
+  // command); a read under way on its thread is dropped.
   ReloadReport reload(bool initial);
   void schedule_reload();
+  // A due debounced reload: the folder is read on reading_, so that large files do not hold
+  // the loop; finish_reload() makes the generation once it is read.
+  void start_reload();
+  void finish_reload();
+  void drop_reading();
+  static FolderRead read_folder(const std::string& dir, const jobs::LoadOptions& options,
+                                const std::map<std::string, FileState>& known);
+  ReloadReport apply_reload(FolderRead read, bool initial);
 
   // server.cpp: the socket
   base::Result<bool> listen_socket();
@@ -251,7 +271,10 @@ private:
   int lock_fd_ = -1, epoll_fd_ = -1, timer_fd_ = -1, signal_fd_ = -1, notice_fd_ = -1,
       listen_fd_ = -1;
   std::unique_ptr<Watcher> watcher_;
-  std::int64_t reload_at_ = 0;    // steady ms of a pending debounced reload; 0: none
+  std::int64_t reload_at_ = 0;         // steady ms of a pending debounced reload; 0: none
+  std::thread reading_;                // reads the folder for a debounced reload
+  std::atomic<bool> read_done_{false}; // reading_ has put its result in read_
+  FolderRead read_;
   std::int64_t reload_first_ = 0; // steady ms of the first change since the last reload
   bool stopping_ = false;
   bool interrupting_ = false;      // the grace period ended: running executions are cancelled

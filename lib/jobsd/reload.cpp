@@ -1,9 +1,12 @@
 // Reading the jobs folder into a new generation of jobs, atomically: files whose identity and
 // times did not change are not read again; the checks across files run over the whole folder;
-// a file that fails keeps its last good version running; the new set replaces the old at once.
+// a file that fails keeps its last good version running (unless refused for whom it could run
+// as: jobs/trust.hpp); the new set replaces the old at once. The reloads that changes start
+// read the folder on a thread of their own, so that the loop goes on meanwhile.
 #include <engine/executor.hpp>
 #include <jobs/doc.hpp>
 #include <jobs/folder.hpp>
+#include <jobs/trust.hpp>
 #include <jobsd/daemon.hpp>
 #include <tz/zone.hpp>
 
@@ -93,19 +96,91 @@ void Daemon::schedule_reload() {
 }
 
 Daemon::ReloadReport Daemon::reload(bool initial) {
-  const auto began = std::chrono::steady_clock::now();
+  drop_reading(); // of the folder as it was: read it again now
   reload_at_ = reload_first_ = 0;
+  return apply_reload(read_folder(config_.jobs_dir, load_options(), files_), initial);
+}
+
+void Daemon::start_reload() {
+  reload_at_ = reload_first_ = 0; // a change from now on is read by the next reload
+  read_done_ = false;
+  reading_ = std::thread([this, dir = config_.jobs_dir, options = load_options(), known = files_] {
+    read_ = read_folder(dir, options, known);
+    read_done_ = true;
+    const std::uint64_t one = 1;
+    (void)::write(notice_fd_, &one, sizeof one);
+  });
+}
+
+void Daemon::finish_reload() {
+  drop_reading();
+  apply_reload(std::move(read_), false);
+}
+
+void Daemon::drop_reading() {
+  if (reading_.joinable()) {
+    reading_.join();
+  }
+  read_done_ = false;
+}
+
+Daemon::FolderRead Daemon::read_folder(const std::string& dir, const jobs::LoadOptions& options,
+                                       const std::map<std::string, FileState>& known) {
+  FolderRead read;
+  read.began = std::chrono::steady_clock::now();
+  const auto paths = jobs::list_job_files({dir}, read.problems, options.daemon_is_root);
+  for (const auto& path : paths) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+      continue; // gone since the folder was listed
+    }
+    FileState f;
+    f.dev = st.st_dev;
+    f.ino = st.st_ino;
+    f.size = st.st_size;
+    f.mtime_ns = ns(st.st_mtim);
+    f.ctime_ns = ns(st.st_ctim);
+    const auto old = known.find(path);
+    if (old != known.end() && old->second.dev == f.dev && old->second.ino == f.ino &&
+        old->second.size == f.size && old->second.mtime_ns == f.mtime_ns &&
+        old->second.ctime_ns == f.ctime_ns) {
+      f.loaded = old->second.loaded;
+    } else {
+      read.changed.push_back(path);
+    }
+    read.files.emplace(path, std::move(f));
+  }
+  auto loaded = jobs::load_files(read.changed, options);
+  for (size_t i = 0; i < read.changed.size(); ++i) {
+    read.files[read.changed[i]].loaded =
+        std::make_shared<const jobs::LoadedFile>(std::move(loaded[i]));
+  }
+  return read;
+}
+
+Daemon::ReloadReport Daemon::apply_reload(FolderRead read, bool initial) {
   auto& log = logs_->daemon();
   ReloadReport report;
   report.time_ms = now_ms();
 
+  const auto options = load_options();
   if (!config_.secrets_file.empty()) {
     std::ifstream in(config_.secrets_file);
     std::stringstream text;
     text << in.rdbuf();
-    auto parsed = in ? engine::parse_secrets(text.str(), config_.secrets_file)
-                     : base::Result<std::map<std::string, std::string>>(base::Error{
-                           "cannot read the secrets file " + config_.secrets_file, {}, "", 1});
+    // Under root, only a file that only root can write and read (jobsd(8), SECURITY).
+    struct stat st {};
+    const std::string unsafe =
+        options.daemon_is_root && ::stat(config_.secrets_file.c_str(), &st) == 0
+            ? jobs::root_file_problem(st, config_.secrets_file, true)
+            : std::string();
+    using Secrets = base::Result<std::map<std::string, std::string>>;
+    Secrets parsed = base::Error{"cannot read the secrets file " + config_.secrets_file, {}, "", 1};
+    if (!unsafe.empty()) {
+      parsed = base::Error{"refused: " + unsafe, {}, "", 1};
+    } else if (in) {
+      parsed = engine::parse_secrets(text.str(), config_.secrets_file);
+    }
     if (parsed) {
       secrets_ = std::move(*parsed);
       for (const auto& [name, value] : secrets_) {
@@ -118,40 +193,12 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
     }
   }
 
-  // Which files changed since the last reload.
-  std::vector<jobs::LoadedFile> problems;
-  const auto paths = jobs::list_job_files({config_.jobs_dir}, problems);
-  std::map<std::string, FileState> next;
-  std::vector<std::string> changed;
-  for (const auto& path : paths) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) {
-      continue; // gone since the folder was listed
-    }
-    FileState f;
-    f.dev = st.st_dev;
-    f.ino = st.st_ino;
-    f.size = st.st_size;
-    f.mtime_ns = ns(st.st_mtim);
-    f.ctime_ns = ns(st.st_ctim);
-    const auto old = files_.find(path);
-    if (old != files_.end() && old->second.dev == f.dev && old->second.ino == f.ino &&
-        old->second.size == f.size && old->second.mtime_ns == f.mtime_ns &&
-        old->second.ctime_ns == f.ctime_ns) {
-      f.loaded = old->second.loaded;
-    } else {
-      changed.push_back(path);
-    }
-    next.emplace(path, std::move(f));
-  }
+  const auto& problems = read.problems;
+  const auto& changed = read.changed;
   for (const auto& [path, f] : files_) {
-    report.removed += next.count(path) == 0;
+    report.removed += read.files.count(path) == 0;
   }
-  auto loaded = jobs::load_files(changed, load_options());
-  for (size_t i = 0; i < changed.size(); ++i) {
-    next[changed[i]].loaded = std::make_shared<const jobs::LoadedFile>(std::move(loaded[i]));
-  }
-  files_ = std::move(next);
+  files_ = std::move(read.files);
 
   // The new generation. The checks across files see a failing file as its last good version,
   // which keeps running: the jobs that name it in `after` stay valid.
@@ -159,7 +206,7 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
   std::vector<std::unique_ptr<jobs::LoadedFile>> standing_in;
   for (const auto& [path, f] : files_) {
     const auto good = last_good_.find(path);
-    if (f.loaded->has_errors() && good != last_good_.end()) {
+    if (f.loaded->has_errors() && !f.loaded->untrusted && good != last_good_.end()) {
       auto last = std::make_unique<jobs::LoadedFile>();
       last->path = path;
       last->job = *good->second;
@@ -204,7 +251,7 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
       JobPtr job(f.loaded, &*f.loaded->job);
       jobs[job->id] = job;
       good[path] = job;
-    } else if (last_good_.count(path)) {
+    } else if (last_good_.count(path) && !f.loaded->untrusted) {
       failing.push_back(path);
     }
     ++i;
@@ -301,7 +348,8 @@ Daemon::ReloadReport Daemon::reload(bool initial) {
   report.files = files_.size();
   report.changed = changed.size();
   report.jobs = jobs_.size();
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - read.began).count();
   if (initial || report.changed > 0 || report.removed > 0) {
     std::set<std::string> bad_files;
     for (const auto& d : report.errors) {

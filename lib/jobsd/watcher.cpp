@@ -36,9 +36,11 @@ bool ignored(std::string_view name) {
          (name.size() > 1 && name.front() == '#' && name.back() == '#');
 }
 
+// A folder, not a link to one: the loader follows no link inside the jobs folder
+// (jobs/folder.hpp), so neither does the watch.
 bool is_folder(const std::string& path) {
   struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 std::string describe(int err) {
@@ -123,7 +125,7 @@ void InotifyWatcher::add_tree(const std::string& path) {
   for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
     const auto name = it->path().filename().string();
     std::error_code type_ec;
-    if (!ignored(name) && it->is_directory(type_ec)) {
+    if (!ignored(name) && it->symlink_status(type_ec).type() == fs::file_type::directory) {
       add_tree(path + "/" + name);
     }
   }
@@ -256,7 +258,6 @@ bool InotifyWatcher::handle(const inotify_event& ev) {
   const auto path = watch.path + "/" + name;
   if (ev.mask & (IN_CREATE | IN_MOVED_TO)) {
     // A rename over an entry reports no IN_DELETE for the entry replaced: drop what was there.
-    // A symbolic link to a folder has no IN_ISDIR, hence the stat.
     drop(path);
     if (is_folder(path)) {
       add_tree(path);

@@ -3,8 +3,11 @@
 #include <jobs/loader.hpp>
 #include <jobs/schema.hpp>
 #include <jobs/step_types.hpp>
+#include <jobs/trust.hpp>
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -251,8 +254,8 @@ steps:
     CHECK(findings("a.yaml", "name: x\n") ==
           Lines{"1:1: error: a job needs \"steps\" (or \"command\" for a single shell command)"});
     CHECK(findings("a.yaml", "- a\n- b\n") ==
-          Lines{"1:1: error: a job file holds one map of keys (id, name, schedule, steps, ...), "
-                "got a list"});
+          Lines{"1:1: error: not a job file: a job file holds one map of keys (id, name, "
+                "schedule, steps, ...), this holds a list"});
   }
 
   TEST_CASE("notify: channels and their values") {
@@ -398,10 +401,10 @@ steps:
   }
 
   TEST_CASE("run_as warns on a daemon that is not root") {
-    CHECK(findings("a.yaml", "run_as: report\ncommand: ls\n", false) ==
+    CHECK(findings("a.yaml", "run_as: nobody\ncommand: ls\n", false) ==
           Lines{"1:9: warning: \"run_as\": only a daemon running as root can switch users; the "
                 "job will fail to start here"});
-    CHECK(findings("a.yaml", "run_as: report\ncommand: ls\n", true) == Lines{});
+    CHECK(findings("a.yaml", "run_as: nobody\ncommand: ls\n", true) == Lines{});
   }
 
   TEST_CASE("limits.processes: a count, and a warning where root would ignore it") {
@@ -564,5 +567,163 @@ TEST_SUITE("jobs::load_paths") {
     // The good job loads whatever the others do.
     CHECK(set.find("good") != nullptr);
     CHECK(set.job_count() == 1);
+  }
+}
+
+TEST_SUITE("jobs::load_job_file") {
+  TEST_CASE("only a regular file, not a link, within max_file_size is read") {
+    TempDir dir;
+    const auto good = dir.write("good.yaml", "command: ls\n");
+    const auto link = (dir.path / "link.yaml").string();
+    const auto fifo = (dir.path / "fifo.yaml").string();
+    REQUIRE(::symlink(good.c_str(), link.c_str()) == 0);
+    REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+    jobs::LoadOptions options;
+    const auto first = [&](const std::string& path) {
+      const auto f = jobs::load_job_file(path, options);
+      return f.diagnostics.empty() ? std::string() : f.diagnostics[0].error.message;
+    };
+    CHECK(first(good) == "");
+    CHECK(first(link) ==
+          "is a symbolic link, which jobsd does not follow: move or copy the file here instead");
+    CHECK(first(fifo) == "is a FIFO, not a regular file: not read");
+    CHECK(first("/dev/zero") == "is a character device, not a regular file: not read");
+    options.max_file_size = 8;
+    CHECK(first(good) == "is 12 bytes, over max_job_file_size (8): not read");
+  }
+}
+
+TEST_SUITE("jobs::load_job_text") {
+  TEST_CASE("under root, a file of user U runs as U and may name only U") {
+    const std::string nobody = jobs::user_name(65534);
+    jobs::LoadOptions options;
+    options.daemon_is_root = true;
+    options.owner = 65534;
+    const auto load_as = [&](const std::string& text) {
+      return jobs::load_job_text("a.yaml", text, options);
+    };
+    CHECK(load_as("command: ls\n").job->run_as == nobody);
+    CHECK(load_as("run_as: " + nobody + "\ncommand: ls\n").job->run_as == nobody);
+    const auto root = load_as("run_as: root\ncommand: ls\n");
+    CHECK(root.untrusted);
+    REQUIRE(root.diagnostics.size() == 1);
+    CHECK(root.diagnostics[0].error.message == "\"run_as\": refused: a file owned by " + nobody +
+                                                   " runs as " + nobody +
+                                                   " only; only a file owned by root may name "
+                                                   "another user");
+    CHECK(root.diagnostics[0].error.location.column == 9);
+    CHECK(load_as("steps:\n  - {type: file, action: delete, source: /tmp/x}\n")
+              .diagnostics[0]
+              .error.message == "a file step runs inside jobsd as its user, not as the file's "
+                                "owner \"" +
+                                    nobody +
+                                    "\", whom its jobs run as: use a shell or command step, or a "
+                                    "file owned by root");
+    options.owner = 4000000000u;
+    CHECK(load_as("command: ls\n").diagnostics[0].error.message ==
+          "refused: the file's owner, uid 4000000000, has no account to run its jobs as; chown "
+          "it to a user");
+    options.owner = 0;
+    CHECK(load_as("run_as: " + nobody + "\ncommand: ls\n").job->run_as == nobody);
+    CHECK(load_as("command: ls\n").job->run_as == "");
+    options.owner = 65534;
+    options.daemon_is_root = false; // a user's own jobsd: as before
+    CHECK(load_as("command: ls\n").job->run_as == "");
+  }
+
+  TEST_CASE("run_as naming no account is an error") {
+    CHECK(findings("a.yaml", "run_as: no-such-account-here\ncommand: ls\n") ==
+          Lines{"1:9: error: \"run_as\": there is no account \"no-such-account-here\" on this "
+                "system"});
+  }
+
+  TEST_CASE("a file that is not a job file is quoted no further than its first 80 bytes") {
+    const std::string hash(90, 'h');
+    const std::string shadow = "root:$6$salt$" + hash + ":19000:0:99999:7:::\nbin:*:19000::\n";
+    auto file = jobs::load_job_text("shadow.yaml", shadow, {});
+    REQUIRE(file.diagnostics.size() == 1);
+    CHECK(file.diagnostics[0].error.message ==
+          "not a job file: a job file holds one map of keys (id, name, schedule, steps, ...), "
+          "this holds none of them"); // "...:7:::" ends in a key
+    CHECK(file.diagnostics[0].error.source_line == shadow.substr(0, 80));
+    file = jobs::load_job_text("key.yaml", "-----BEGIN KEY-----\n" + hash + "\n", {});
+    REQUIRE(file.diagnostics.size() == 1);
+    CHECK(file.diagnostics[0].error.message ==
+          "not a job file: a job file holds one map of keys (id, name, schedule, steps, ...), "
+          "this holds text");
+    CHECK(file.diagnostics[0].error.source_line == "-----BEGIN KEY-----");
+    // A syntax error past the first 80 bytes of garbage: no line quoted.
+    const std::string garbage = "password: " + hash + "\nkey: {a: [}\n";
+    file = jobs::load_job_text("g.yaml", garbage, {});
+    REQUIRE(file.diagnostics.size() == 1);
+    CHECK(file.diagnostics[0].error.location.line > 1);
+    CHECK(file.diagnostics[0].error.source_line == "");
+    // The same error in a file that shows itself a job file is quoted.
+    file = jobs::load_job_text("j.yaml", "command: ls\nschedule: {a: [}\n", {});
+    REQUIRE(file.diagnostics.size() == 1);
+    CHECK(file.diagnostics[0].error.source_line == "schedule: {a: [}");
+    file = jobs::load_job_text("k.yaml", "password: " + hash + "\ntoken: abc\n", {});
+    REQUIRE(file.diagnostics.size() == 1);
+    CHECK(file.diagnostics[0].error.message ==
+          "not a job file: a job file holds one map of keys (id, name, schedule, steps, ...), "
+          "this holds none of them");
+  }
+}
+
+TEST_SUITE("jobs::list_job_files") {
+  TEST_CASE("links are not followed: no loop, no way out") {
+    TempDir dir;
+    dir.write("a.yaml", "command: ls\n");
+    dir.write("sub/b.yaml", "command: ls\n");
+    REQUIRE(::symlink("..", (dir.path / "sub/up").c_str()) == 0);
+    REQUIRE(::symlink("/", (dir.path / "root").c_str()) == 0);
+    REQUIRE(::symlink("a.yaml", (dir.path / "c.yaml").c_str()) == 0);
+    REQUIRE(::mkfifo((dir.path / "f.yaml").c_str(), 0644) == 0);
+    std::vector<jobs::LoadedFile> problems;
+    const auto found = jobs::list_job_files({dir.path.string()}, problems, false);
+    std::vector<std::string> names;
+    for (const auto& path : found) {
+      names.push_back(std::filesystem::path(path).lexically_relative(dir.path).string());
+    }
+    // The link and the FIFO with a job file's name are the loader's to refuse, with a finding.
+    CHECK(names == Lines{"a.yaml", "c.yaml", "f.yaml", "sub/b.yaml"});
+    Lines messages;
+    for (const auto& f : problems) {
+      messages.push_back(std::filesystem::path(f.path).lexically_relative(dir.path).string() +
+                         ": " + f.diagnostics.at(0).error.message);
+    }
+    const std::string link = ": is a symbolic link to a folder, which jobsd does not follow (it "
+                             "could loop or lead out of the jobs folder): move the folder here "
+                             "instead";
+    std::sort(messages.begin(), messages.end());
+    CHECK(messages == Lines{"root" + link, "sub/up" + link});
+  }
+
+  TEST_CASE("checking trust, what others could write is a problem and hides what it holds") {
+    TempDir dir;
+    dir.write("a.yaml", "command: ls\n");
+    dir.write("open.yaml", "command: ls\n");
+    dir.write("sub/b.yaml", "command: ls\n");
+    std::filesystem::permissions(dir.path / "sub", std::filesystem::perms::group_write,
+                                 std::filesystem::perm_options::add);
+    std::filesystem::permissions(dir.path / "open.yaml", std::filesystem::perms::others_write,
+                                 std::filesystem::perm_options::add);
+    std::vector<jobs::LoadedFile> problems;
+    auto found = jobs::list_job_files({dir.path.string()}, problems, true);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0] == (dir.path / "a.yaml").string());
+    REQUIRE(problems.size() == 2);
+    std::sort(problems.begin(), problems.end(),
+              [](const auto& x, const auto& y) { return x.path < y.path; });
+    CHECK(problems[0].path == (dir.path / "open.yaml").string());
+    CHECK(problems[0].diagnostics.at(0).error.message.starts_with(
+        "refused: the file is writable by everyone (mode 0646)"));
+    CHECK(problems[1].path == (dir.path / "sub").string());
+    CHECK(problems[1].diagnostics.at(0).error.message.starts_with(
+        "refused: the folder is writable by group"));
+    problems.clear();
+    found = jobs::list_job_files({dir.path.string()}, problems, false); // a user's jobsd
+    CHECK(found.size() == 3);
+    CHECK(problems.empty());
   }
 }
