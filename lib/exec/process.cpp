@@ -40,6 +40,9 @@ std::set<pid_t> children;
 // The cgroup under which each step gets its own (contain_steps); empty: the token is used.
 std::string steps_cgroup;
 
+// The umask the steps start with when it is not the runner's own (set_step_umask).
+std::optional<mode_t> step_umask;
+
 // How long a step's end waits for its killed processes to be gone (only one in uninterruptible
 // sleep takes longer).
 constexpr std::chrono::seconds cgroup_kill_wait{10};
@@ -344,6 +347,9 @@ void close_on_exec_from_3() {
   if (cgroup_procs >= 0 && ::write(cgroup_procs, "0", 1) != 1) {
     fail(4);
   }
+  if (step_umask) {
+    umask(*step_umask);
+  }
   setpgid(0, 0);
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
@@ -463,6 +469,12 @@ std::string find_program(const std::string& name, const std::string& path) {
     start = end + 1;
   }
   return {};
+}
+
+void set_step_umask(mode_t mask) {
+  const mode_t own = umask(0);
+  umask(own);
+  step_umask = mask == own ? std::nullopt : std::optional<mode_t>(mask);
 }
 
 Containment contain_steps(const std::string& name) {
@@ -642,9 +654,10 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
 
   pid_t pid = -1;
   // A step with a cgroup enters it between fork and exec too (glibc 2.36 has no
-  // posix_spawnattr_setcgroup_np).
+  // posix_spawnattr_setcgroup_np), and so does a step's own umask (posix_spawn has none).
   const bool plain = !user && !spec.limits.memory && !spec.limits.cpu_time &&
-                     !spec.limits.open_files && !spec.limits.processes && cgroup.empty();
+                     !spec.limits.open_files && !spec.limits.processes && cgroup.empty() &&
+                     !step_umask;
   if (plain) {
     // posix_spawn starts the child with a vfork-like clone: it costs the same whatever the
     // runner's size, where fork copies its page tables.

@@ -5,6 +5,8 @@
 // by line, a timeout or a cancel that sends SIGTERM to the step's processes and SIGKILL after a
 // grace period, and no process of the step left behind when it ends.
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -104,6 +106,11 @@ struct Containment {
 // killed first. Call once at start, before any run_process, with a name no other runner on this
 // machine uses at the same time.
 Containment contain_steps(const std::string& name);
+
+// The umask every later run_process gives its step, where it is not this process's own: jobsd
+// runs under 027 for its own files and gives the steps the umask it was started with, as cron
+// and systemd give theirs. Call once at start, before any run_process.
+void set_step_umask(mode_t mask);
 
 // Kills and removes what contain_steps made; run_process goes back to the token. Call when no
 // run_process runs. Returns how many processes it killed (none but after a failed step end).

@@ -323,8 +323,8 @@ base::Result<bool> Daemon::start() {
   up_since_ms_ = steady_ms();
 
   // Whatever the caller's umask, nothing jobsd makes is writable by others or readable by
-  // everyone; the steps inherit it too.
-  umask(umask_mode);
+  // everyone. The steps get the caller's, as cron's and systemd's do.
+  exec::set_step_umask(umask(umask_mode));
   std::error_code ec;
   fs::create_directories(config_.state_dir, ec);
   if (ec) {

@@ -2,7 +2,8 @@
 # What a root jobsd writes, its history store, its socket and its audit log, attacked by local
 # users (issue 16), against the real jobsd and jobsctl:
 #   1. Started under umask 000, every folder and file it makes has its documented mode (folders
-#      0750, files 0640, history.db 0600) and none is writable by others; a member of the
+#      0750, files 0640, history.db 0600) and none is writable by others (a step's files get the
+#      umask jobsd was started with, as cron's do); a member of the
 #      socket's group who is not a reader cannot read jobs.jsonl, jobsd.log, a zone log or an
 #      execution's log directly.
 #   2. A symbolic link planted in place of jobs.jsonl (while jobsd runs) or of a zone log (before
@@ -76,8 +77,10 @@ access: { socket_group: $group, readers: admins }
 YAML
 cat > jobs/hello.yaml <<'YAML'
 schedule: "0 0 1 1 *"
-command: "echo hello-output"
+command: "echo hello-output; echo made > step-file"
+working_directory: WORK
 YAML
+sed -i "s|WORK|$work|" jobs/hello.yaml
 
 start_daemon() {
   "$jobsd" --config "$work/jobsd.yaml" --jobs-dir "$work/jobs" --state-dir "$state" "$@"
@@ -182,6 +185,8 @@ exec_log=$(ls "$logs"/hello/*.log 2>/dev/null | head -1)
 expect "the modes of what jobsd made" \
   "state 0750 logs 0750 timezones 0750 UTC 0750 hello 0750 history.db 0600 jobsd.lock 0640 boot 0640 jobsd.log 0640 audit.log 0640 jobs.jsonl 0640 zone 0640 execution 0640" \
   "state $(mode "$state") logs $(mode "$logs") timezones $(mode "$logs/timezones") UTC $(mode "$logs/timezones/UTC") hello $(mode "$logs/hello") history.db $(mode "$state/history.db") jobsd.lock $(mode "$state/jobsd.lock") boot $(mode "$state/boot") jobsd.log $(mode "$logs/jobsd.log") audit.log $(mode "$logs/audit.log") jobs.jsonl $(mode "$logs/jobs.jsonl") zone $(mode "$zone_log") execution $(mode "$exec_log")"
+expect "a step gets the umask jobsd was started with, not jobsd's own" "0666" \
+  "$(mode "$work/step-file")"
 expect "nothing in the state folder is writable by others (the socket is elsewhere)" "" \
   "$(find "$state" -perm -o+w)"
 for f in "$logs/jobs.jsonl" "$logs/jobsd.log" "$logs/audit.log" "$zone_log" "$exec_log"; do
