@@ -2,6 +2,7 @@
 #   wait_for SECONDS COMMAND [ARG...]  polls a condition until it holds, at most SECONDS
 #   stop_daemon STATE [SECONDS]        stops the jobsd of the state folder STATE
 #   alive PID                          whether the process PID runs
+#   new_work NAME                      the test's temporary folder, removed at exit
 
 # Runs COMMAND (its output discarded) every 0.1 s until it succeeds; returns 1 when SECONDS
 # (whole seconds of wall-clock time, however long each try takes) pass first.
@@ -53,5 +54,36 @@ stop_daemon() {
     expect "jobsd (pid $pid) of $state stops within ${seconds}s of SIGTERM" "stopped" \
       "still running; killed with SIGKILL"
     return 1
+  fi
+}
+
+# Makes the test's temporary folder $work (/tmp/jobs-NAME-XXXXXX, mode 0755 so that the users
+# a test makes reach it), enters it, and points $state, JOBS_STATE_DIR and JOBS_SOCKET into it.
+# At exit: the test's cleanup_more (when it defines one), the jobsd of $state stopped, the
+# users and groups named in made_users and made_groups removed, $work removed (kept, and said,
+# with JOBS_TEST_KEEP=1).
+new_work() {
+  work=$(mktemp -d "/tmp/jobs-$1-XXXXXX") && chmod 755 "$work" && cd "$work" || exit 1
+  state=$work/state
+  export JOBS_STATE_DIR="$state" JOBS_SOCKET="$work/jobsd.sock"
+  made_users=()
+  made_groups=()
+  trap remove_work EXIT
+  trap 'exit 1' INT TERM HUP
+}
+
+remove_work() {
+  local u g
+  if declare -F cleanup_more >/dev/null; then
+    cleanup_more
+  fi
+  stop_daemon "$state"
+  for u in "${made_users[@]}"; do userdel "$u" 2>/dev/null; done
+  for g in "${made_groups[@]}"; do groupdel "$g" 2>/dev/null; done
+  cd /
+  if [ "${JOBS_TEST_KEEP:-}" = 1 ]; then
+    echo "kept $work"
+  else
+    rm -rf "$work"
   fi
 }

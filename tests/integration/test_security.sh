@@ -28,33 +28,11 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "skipped: test_security.sh needs root (run_as, and jobsd as root)"
   exit 77
 fi
-work=$(mktemp -d /tmp/jobs-security-XXXXXX)
-# The run_as users must reach the probe script, the jobs folder and the drop folder.
-chmod 755 "$work"
-cd "$work" || exit 1
+new_work security
 mkdir jobs bin runs canary allowed outside
 mkdir -m 1777 drop pwsh
-export JOBS_STATE_DIR="$work/state" JOBS_SOCKET="$work/jobsd.sock"
-state=$work/state
 server_pid=""
-made_users=()  # users and groups this test made, removed by cleanup
-made_groups=()
-
-cleanup() {
-  local u g
-  stop_daemon "$state"
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
-  for u in "${made_users[@]}"; do userdel "$u" 2>/dev/null; done
-  for g in "${made_groups[@]}"; do groupdel "$g" 2>/dev/null; done
-  cd /
-  if [ "${JOBS_TEST_KEEP:-}" = 1 ]; then
-    echo "kept $work"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+cleanup_more() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; }
 
 # A YAML double-quoted scalar holding exactly $1 (JSON's escapes are YAML's).
 q() { python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"; }

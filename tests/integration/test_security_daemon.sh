@@ -29,31 +29,9 @@ if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
   echo "skipped: test_security_daemon.sh needs root and setpriv (other users, jobsd as root)"
   exit 77
 fi
-work=$(mktemp -d /tmp/jobs-secd-XXXXXX)
-# The test's users must reach the socket.
-chmod 755 "$work"
-cd "$work" || exit 1
+new_work secd
 mkdir jobs
-export JOBS_STATE_DIR="$work/state" JOBS_SOCKET="$work/jobsd.sock"
-state=$work/state
 logs=$state/logs
-made_users=()
-made_groups=()
-
-cleanup() {
-  local u g
-  stop_daemon "$state"
-  for u in "${made_users[@]}"; do userdel "$u" 2>/dev/null; done
-  for g in "${made_groups[@]}"; do groupdel "$g" 2>/dev/null; done
-  cd /
-  if [ "${JOBS_TEST_KEEP:-}" = 1 ]; then
-    echo "kept $work"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
 
 # The socket's group, two of its members (neither an admin nor a reader).
 tag=$$

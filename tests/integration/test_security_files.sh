@@ -21,29 +21,8 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "skipped: test_security_files.sh needs root (jobsd as root, users of its own)"
   exit 77
 fi
-work=$(mktemp -d /tmp/jobs-secfiles-XXXXXX)
-chmod 755 "$work" # the test's user reaches the jobs folder
-cd "$work" || exit 1
+new_work secfiles
 mkdir -m 755 jobs
-export JOBS_STATE_DIR="$work/state" JOBS_SOCKET="$work/jobsd.sock"
-state=$work/state
-made_users=() # users and groups this test made, removed by cleanup
-made_groups=()
-
-cleanup() {
-  local u g
-  stop_daemon "$state"
-  for u in "${made_users[@]}"; do userdel "$u" 2>/dev/null; done
-  for g in "${made_groups[@]}"; do groupdel "$g" 2>/dev/null; done
-  cd /
-  if [ "${JOBS_TEST_KEEP:-}" = 1 ]; then
-    echo "kept $work"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
 
 # A user of this test's own, in a group of its own.
 tag=$$

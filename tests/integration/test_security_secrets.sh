@@ -21,25 +21,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/expect.sh"
 source "$here/daemon.sh"
 source "$here/runs.sh"
-work=$(mktemp -d /tmp/jobs-secrets-XXXXXX)
-cd "$work" || exit 1
+new_work secrets
 mkdir jobs runs
-export JOBS_STATE_DIR="$work/state" JOBS_LOG_DIR="$work/logs" JOBS_SOCKET="$work/jobsd.sock"
-state=$work/state
+export JOBS_LOG_DIR="$work/logs"
 server_pid=""
-
-cleanup() {
-  stop_daemon "$state"
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
-  cd /
-  if [ "${JOBS_TEST_KEEP:-}" = 1 ]; then
-    echo "kept $work"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+cleanup_more() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; }
 
 # pieces EXECUTION STEP STREAM: the pieces of STREAM (out or err) of STEP in the execution's log,
 # joined: a long line's pieces make the line again.
