@@ -293,7 +293,9 @@ wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE job_id = 'reenab
 sed -i 's/^enabled: true$/enabled: false/' jobs/reenabled.yaml
 "$jobsctl" reload >/dev/null
 kill -KILL "$(cat state/jobsd.lock)"
-wait_for 10 bash -c "! pgrep -f '^sleep $long' >/dev/null && ! pgrep -x jobsd -a | grep -q '$work'" || true
+# Gone once its lock is free (its command line goes before its files are closed). The sleeper
+# outlives it, to be killed by the next jobsd.
+wait_for 10 flock -n state/jobsd.lock true
 # Fires are missed while it is down.
 sed -i 's|\*/2 \* \* \* \* \*|*/3 * * * * *|' jobs/changed.yaml
 sed -i 's/^enabled: false$/enabled: true/' jobs/reenabled.yaml
