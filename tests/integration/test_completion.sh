@@ -106,7 +106,7 @@ expect "--help does not list __complete" "" "$(jobsctl --help | grep -e __comple
 missing=""
 for verb in $verbs; do
   for option in $(jobsctl "$verb" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u); do
-    complete_bash jobsctl "$verb" -- | grep -qx -- "$option" || missing+=" $verb $option"
+    complete_bash jobsctl "$verb" -- | grep -x -- "$option" >/dev/null || missing+=" $verb $option"
   done
 done
 expect "bash: every option of every verb is offered" "" "$missing"

@@ -209,7 +209,7 @@ YAML
 "$jobsctl" reload >/dev/null
 printf 'schedule: "0 5 * * *"\ncommand: "true"\n' > jobs/.edited.yaml.tmp
 mv jobs/.edited.yaml.tmp jobs/edited.yaml
-shows_five() { "$jobsctl" list --json | grep -q '"0 5 \* \* \*"'; }
+shows_five() { "$jobsctl" list --json | grep '"0 5 \* \* \*"' >/dev/null; }
 wait_for 10 shows_five
 expect "an atomic-rename save is picked up without a reload" "0" "$?"
 
@@ -224,7 +224,7 @@ command: "true"
 YAML
 wait_for 10 at_least "SELECT count(*) FROM job_executions WHERE job_id = 'steady'" 1
 echo "  this line breaks the YAML: [" >> jobs/steady.yaml
-has_error() { "$jobsctl" status | grep -q 'steady.yaml:'; }
+has_error() { "$jobsctl" status | grep 'steady.yaml:' >/dev/null; }
 wait_for 10 has_error
 expect "status shows the broken file's error with its place" "1" \
   "$("$jobsctl" status | grep -c "^$work/jobs/steady.yaml:[0-9]*:[0-9]*: error:")"
@@ -253,10 +253,10 @@ git -C jobs rm -q edited.yaml
 printf 'schedule: "0 6 * * *"\ncommand: "true"\n' > jobs/branch-two.yaml
 git -C jobs add -A && git -C jobs -c user.email=t@t -c user.name=t commit -qm two
 git -C jobs checkout -q master 2>/dev/null || git -C jobs checkout -q main
-has_edited() { "$jobsctl" list | grep -q '^edited'; }
+has_edited() { "$jobsctl" list | grep '^edited' >/dev/null; }
 wait_for 10 has_edited
 git -C jobs checkout -q two
-on_branch_two() { "$jobsctl" list | grep -q '^branch-two' && ! "$jobsctl" list | grep -q '^edited'; }
+on_branch_two() { "$jobsctl" list | grep '^branch-two' >/dev/null && ! has_edited; }
 wait_for 10 on_branch_two
 expect "git checkout of another branch: its jobs replace the old ones" "0" "$?"
 

@@ -53,8 +53,8 @@ import json, sys
 for j in json.load(sys.stdin):
     print(j["id"])' | sort | xargs; }
 # Whether `jobsctl status` shows TEXT.
-status_shows() { "$jobsctl" status 2>&1 | grep -qF -- "$1"; }
-status_lacks() { ! "$jobsctl" status 2>&1 | grep -qF -- "$1"; }
+status_shows() { "$jobsctl" status 2>&1 | grep -F -- "$1" >/dev/null; }
+status_lacks() { ! "$jobsctl" status 2>&1 | grep -F -- "$1" >/dev/null; }
 
 cat > jobs/good.yaml <<'YAML'
 command: "true"
@@ -97,7 +97,7 @@ printf 'command: id -un > %s/as-owner.txt\n' "$work" > jobs/mine.yaml
 chown "$user" jobs/mine.yaml
 : > as-owner.txt
 chown "$user" as-owner.txt
-wait_for 10 sh -c "$jobsctl list 2>/dev/null | grep -q '^mine '"
+wait_for 10 sh -c "$jobsctl list 2>/dev/null | grep '^mine ' >/dev/null"
 "$jobsctl" trigger mine --wait >/dev/null 2>&1
 expect "a user's file without run_as runs as its owner" "$user" "$(cat as-owner.txt)"
 printf 'run_as: root\ncommand: id > %s/pwned.txt\n' "$work" > jobs/mine.yaml
@@ -205,7 +205,7 @@ while sum(len(l) + 1 for l in lines) < (1 << 20) - 200:
     lines.append("  VAR_%06d: \"%s\"" % (i, "v" * 80))
     i += 1
 print("\n".join(lines))' > jobs/big.yaml
-wait_for 10 sh -c "$jobsctl list 2>/dev/null | grep -q '^big '"
+wait_for 10 sh -c "$jobsctl list 2>/dev/null | grep '^big ' >/dev/null"
 seconds=$(grep -o 'reloaded: 2 jobs from 2 files (1 read.* in [0-9.]*s' "$state/logs/jobsd.log" | tail -1 |
   sed 's/.* in //; s/s$//')
 echo "note: a 1 MiB job file ($(stat -c %s jobs/big.yaml) bytes) reloaded in ${seconds}s"
@@ -215,7 +215,7 @@ expect "a 1 MiB job file loads in under 2 s (a bound, not the figure)" "1" \
 mkdir -m 755 staging
 for i in $(seq 10 25); do cp jobs/big.yaml "staging/big$i.yaml"; done
 rm jobs/big.yaml
-wait_for 10 sh -c "! $jobsctl list 2>/dev/null | grep -q '^big '"
+wait_for 10 sh -c "! $jobsctl list 2>/dev/null | grep '^big ' >/dev/null"
 slowest=$(python3 - "$jobsctl" "$work" <<'PY'
 import os, subprocess, sys, time
 jobsctl, work = sys.argv[1], sys.argv[2]

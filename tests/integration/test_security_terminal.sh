@@ -80,7 +80,7 @@ shows() {
   local name=$1 text=$2
   shift 2
   expect "$name: no control reaches the terminal" "safe" "$(safe "$@")"
-  expect "$name: shows $text" "yes" "$(cat "$@" | grep -qF -- "$text" && echo yes || echo no)"
+  expect "$name: shows $text" "yes" "$(grep -F -- "$text" "$@" >/dev/null && echo yes || echo no)"
 }
 
 # has_bytes FILE: whether FILE holds each line of the step's output, byte for byte.
