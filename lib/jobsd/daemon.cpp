@@ -310,6 +310,15 @@ std::int64_t Daemon::now_ms() const {
 }
 
 base::Result<bool> Daemon::start() {
+  auto started = set_up();
+  if (!started && logs_ != nullptr) {
+    // The caller tells it on standard error; jobsd.log must not end at "starting" either.
+    logs_->file_only().error("cannot start: {}", started.error().message);
+  }
+  return started;
+}
+
+base::Result<bool> Daemon::set_up() {
   // Signals are read from a signalfd: blocked here, before any thread starts, so that every
   // thread inherits the mask (steps get a clean one from exec).
   sigset_t signals;
@@ -400,13 +409,11 @@ base::Result<bool> Daemon::start() {
   }
   if (!*has_history && (previous > 0 || fs::exists(config_.state_dir + "/boot", ec))) {
     if (!options_.new_store) {
-      const std::string message =
+      return failure(
           "the history store " + state_.store_path() +
           " is missing or empty, yet jobsd has run with the state folder " + config_.state_dir +
           " before (its jobsd.lock and boot files say so): restore history.db from a backup, or "
-          "start jobsd once with --new-store to begin a new history";
-      log.error("{}", message);
-      return failure(message);
+          "start jobsd once with --new-store to begin a new history");
     }
     log.warn("--new-store: {} was missing or empty; a new history begins", state_.store_path());
   }

@@ -68,6 +68,8 @@ public:
   int run();
 
 private:
+  base::Result<bool> set_up();
+
   // --- One running execution (its worker thread runs the engine).
   struct Execution {
     Pending pending;

@@ -136,13 +136,8 @@ private:
   std::int64_t size_ = 0;
 };
 
-std::shared_ptr<spdlog::logger> open_logger(const std::string& name, const std::string& path,
-                                            const LogRetention& r, bool escape, bool to_stderr) {
-  std::vector<spdlog::sink_ptr> sinks;
-  sinks.push_back(std::make_shared<FileSink>(path, r, escape));
-  if (to_stderr) {
-    sinks.push_back(std::make_shared<EscapedStderrSink>());
-  }
+std::shared_ptr<spdlog::logger> make_logger(const std::string& name,
+                                            std::vector<spdlog::sink_ptr> sinks) {
   auto logger = std::make_shared<spdlog::logger>(name, sinks.begin(), sinks.end());
   logger->set_pattern(pattern, spdlog::pattern_time_type::utc);
   // Every line reaches standard error at once too.
@@ -160,11 +155,20 @@ Logs::Logs(const std::string& dir, const LogRetention& retention, bool to_stderr
     throw std::runtime_error("cannot make the log folder " + dir + ": " + ec.message());
   }
   try {
-    daemon_ = open_logger("jobsd", dir + "/jobsd.log", retention, true, to_stderr);
+    const auto jobsd_log = std::make_shared<FileSink>(dir + "/jobsd.log", retention, true);
+    std::vector<spdlog::sink_ptr> sinks{jobsd_log};
+    if (to_stderr) {
+      sinks.push_back(std::make_shared<EscapedStderrSink>());
+    }
+    daemon_ = make_logger("jobsd", sinks);
+    file_only_ = make_logger("jobsd", {jobsd_log});
     // A line that cannot be written (a full disk) is counted, to be told once it can.
-    daemon_->set_error_handler([this](const std::string& error) { lost_line(error); });
+    for (auto& logger : {daemon_, file_only_}) {
+      logger->set_error_handler([this](const std::string& error) { lost_line(error); });
+    }
     // Its lines escape each field themselves (Logs::audit's callers).
-    audit_ = open_logger("audit", dir + "/audit.log", retention, false, false);
+    audit_ =
+        make_logger("audit", {std::make_shared<FileSink>(dir + "/audit.log", retention, false)});
     audit_->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %v", spdlog::pattern_time_type::utc);
   } catch (const spdlog::spdlog_ex& e) {
     throw std::runtime_error("cannot write the logs in " + dir + ": " + e.what());

@@ -35,6 +35,8 @@ public:
   const std::string& dir() const { return dir_; }
   // jobsd.log; thread-safe.
   spdlog::logger& daemon() { return *daemon_; }
+  // jobsd.log without standard error: for what the caller tells there itself.
+  spdlog::logger& file_only() { return *file_only_; }
   // One line in audit.log; thread-safe.
   void audit(const std::string& line);
   // One line in the log of `zone` for the local date of `utc` (seconds), stamped with that
@@ -64,6 +66,7 @@ private:
   std::string dir_;
   LogRetention retention_;
   std::shared_ptr<spdlog::logger> daemon_;
+  std::shared_ptr<spdlog::logger> file_only_;
   std::shared_ptr<spdlog::logger> audit_;
   struct ZoneFile {
     std::string path;

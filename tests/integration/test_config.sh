@@ -124,6 +124,9 @@ as_user() { # a command as nobody, with HOME=$work/home and nothing else of ours
 expect "user: jobsd refuses a named jobs folder that does not exist" "1" \
   "$(as_user "$jobsd" --jobs-dir "$work/home/missing" >/dev/null 2>&1; echo $?)"
 expect "user: and makes none" "no" "$([ -e home/missing ] && echo yes || echo no)"
+expect "user: its jobsd.log says why it did not start" \
+  "error cannot start: the jobs folder $work/home/missing does not exist" \
+  "$(tail -n 1 home/.local/state/jobs/logs/jobsd.log | cut -d' ' -f2-)"
 as_user "$jobsd"
 expect "user: jobsd starts with no arguments" "0" "$?"
 expect "user: it made the default jobs folder" "yes" \

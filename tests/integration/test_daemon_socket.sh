@@ -486,6 +486,9 @@ expect "a second jobsd on the same state folder: the message" \
   "jobsd: error: another jobsd (pid $(cat state/jobsd.lock)) uses the state folder $work/state" "$out"
 out=$("$jobsd" --config "$work/state.yaml" --jobs-dir "$work/jobs" --state-dir "$work/other-state" 2>&1)
 expect "a jobsd on another daemon's socket" "1 jobsd: error: another jobsd listens on $sock" "$? $out"
+expect "its jobsd.log says why it did not start, not only standard error" \
+  "error cannot start: another jobsd listens on $sock" \
+  "$(tail -n 1 other-state/logs/jobsd.log | cut -d' ' -f2-)"
 
 # 7. No daemon: jobsctl says so and exits 3; the stopped daemon removed its socket.
 stop_daemon state

@@ -16,6 +16,8 @@
 #      a count; idle connections are closed after client_idle_timeout.
 #   5. An empty or missing history.db where jobsd ran before is refused at start, naming the
 #      recovery; --new-store accepts it and says so in jobsd.log.
+#   6. Rotation (jobsd started under umask 000) keeps the modes: audit.log and jobsd.log are
+#      made anew 0640, their rotated files stay 0640.
 #
 #   test_security_daemon.sh JOBSCTL JOBSD   (as root, else exit 77: skipped; JOBS_TEST_KEEP=1
 #                                           keeps the temporary folder)
@@ -282,7 +284,7 @@ out=$(start_daemon 2>&1)
 expect "an empty history.db where jobsd ran before is refused (exit 1)" \
   "1 jobsd: error: the history store $state/history.db is missing or empty, yet jobsd has run with the state folder $state before (its jobsd.lock and boot files say so): restore history.db from a backup, or start jobsd once with --new-store to begin a new history" \
   "$? $out"
-grep -q "error the history store $state/history.db is missing or empty" "$logs/jobsd.log"
+grep -q "error cannot start: the history store $state/history.db is missing or empty" "$logs/jobsd.log"
 expect "the refusal is in jobsd.log" "0" "$?"
 rm "$state/history.db"
 out=$(start_daemon 2>&1)
@@ -294,5 +296,18 @@ expect "and jobsd.log says a new history began" "0" "$?"
 stop_daemon "$state"
 start_daemon
 expect "the new store is a store: the next start takes it" "0" "$?"
+
+# ============================================================================================
+# 6. Rotated logs keep their modes
+stop_daemon "$state"
+echo "logs: { max_size: 4K, max_files: 2 }" >> jobsd.yaml
+(umask 000 && start_daemon)
+for i in $(seq 40); do
+  "$jobsctl" trigger "no-such-job-$i" > /dev/null 2>&1
+done
+expect "40 triggers of no job rotate audit.log and jobsd.log" "yes yes" \
+  "$([ -e "$logs/audit.1.log" ] && echo yes) $([ -e "$logs/jobsd.1.log" ] && echo yes)"
+expect "the modes after rotation" "audit.log 0640 audit.1.log 0640 jobsd.log 0640 jobsd.1.log 0640" \
+  "audit.log $(mode "$logs/audit.log") audit.1.log $(mode "$logs/audit.1.log") jobsd.log $(mode "$logs/jobsd.log") jobsd.1.log $(mode "$logs/jobsd.1.log")"
 
 finish
