@@ -15,20 +15,10 @@ jobsd=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/expect.sh"
 source "$here/daemon.sh"
-work=$(mktemp -d /tmp/jobs-terminal-XXXXXX)
-# A reader (nobody) must reach the socket in run/.
-chmod 755 "$work"
-cd "$work" || exit 1
+new_work terminal
 mkdir -m 755 jobs run out
-export JOBS_DIR="$work/jobs" JOBS_STATE_DIR="$work/state" JOBS_SOCKET="$work/run/jobsd.sock"
-
-cleanup() {
-  stop_daemon "$work/state"
-  cd /
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+# A reader (nobody) must reach the socket in run/.
+export JOBS_DIR="$work/jobs" JOBS_SOCKET="$work/run/jobsd.sock"
 
 # The job: every kind of control in its name, its description and its output. The step prints
 # OUTPUT's bytes (octal escapes for printf); the name and description are JSON strings.
@@ -163,7 +153,7 @@ access:
   socket_group: nogroup
   readers: all
 EOF
-"$jobsd" --config "$work/jobsd.yaml" --jobs-dir "$work/jobs" --state-dir "$work/state"
+"$jobsd" --config "$work/jobsd.yaml" --jobs-dir "$work/jobs" --state-dir "$state"
 expect "jobsd starts" "0" "$?"
 "$jobsctl" trigger evil --follow > out/trigger 2> out/trigger.err
 expect "trigger --follow: the job succeeds" "0" "$?"
@@ -194,5 +184,5 @@ else
   "${as_reader[@]}" "$jobsctl" status > out/rstatus 2> out/rstatus.err
   shows "a reader's status" "^[]0;BADTITLE^G" out/rstatus out/rstatus.err
 fi
-stop_daemon "$work/state"
+stop_daemon "$state"
 finish
