@@ -369,27 +369,26 @@ TEST_SUITE("migrate") {
   }
 
   TEST_CASE("a scheduled_time with Z or an offset keeps its instant") {
+    const auto job_at = [](const std::string& time) {
+      const auto r = jobs::migrate::convert(
+          "v2.json",
+          R"({"job": {"id": "j", "timezone": "America/New_York", "steps": [{"id": "s",
+              "type": "shell", "run": "true"}]}, "scheduled_time": ")" +
+              time + "\"}",
+          utc());
+      REQUIRE(r.jobs.size() == 1);
+      return r.jobs[0].doc;
+    };
     // 06:30Z is 01:30 EST, in the hour that America/New_York's clocks show twice on 2025-11-02:
     // the local time alone would name 05:30Z.
-    const auto r = jobs::migrate::convert(
-        "v2.json",
-        R"({"job": {"id": "j", "timezone": "America/New_York", "steps": [{"id": "s",
-            "type": "shell", "run": "true"}]}, "scheduled_time": "2025-11-02T06:30:00Z"})",
-        utc());
-    REQUIRE(r.jobs.size() == 1);
-    CHECK(r.jobs[0].doc["schedule"]["at"] == "2025-11-02T01:30:00-05:00");
-    const auto file = jobs::load_job_text("j.json", r.jobs[0].doc.dump(), {});
+    const auto doc = job_at("2025-11-02T06:30:00Z");
+    CHECK(doc["schedule"]["at"] == "2025-11-02T01:30:00-05:00");
+    const auto file = jobs::load_job_text("j.json", doc.dump(), {});
     REQUIRE(file.job.has_value());
     CHECK(file.job->schedule.at == 1762065000); // 2025-11-02T06:30:00Z
 
     // Without an offset the time is the job zone's, as written.
-    const auto local = jobs::migrate::convert(
-        "v2.json",
-        R"({"job": {"id": "j", "timezone": "America/New_York", "steps": [{"id": "s",
-            "type": "shell", "run": "true"}]}, "scheduled_time": "2025-11-02T01:30:00"})",
-        utc());
-    REQUIRE(local.jobs.size() == 1);
-    CHECK(local.jobs[0].doc["schedule"]["at"] == "2025-11-02T01:30:00");
+    CHECK(job_at("2025-11-02T01:30:00")["schedule"]["at"] == "2025-11-02T01:30:00");
   }
 
   TEST_CASE("the registry's retry delay over 10 minutes is kept by max_delay") {
