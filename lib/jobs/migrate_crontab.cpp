@@ -120,9 +120,9 @@ bool has_user_column(const std::string& path) {
 }
 
 // How cron reads a job line's time fields (Vixie cron's entry.c, as Debian's cron and cronie
-// have it): where jobs reads more (L, W, #, ?, H, @every, a/n, a macro in capitals), cron
-// refused the line; what follows a field's list ("#2" of "1#2") it skipped unread; a reversed
-// range (FRI-SUN) it read as no value at all.
+// have it): where jobs reads more (L, W, ?, a/n, a macro in capitals), cron refused the line;
+// what follows a field's list ("#2" of "1#2") it skipped unread; a reversed range (FRI-SUN) it
+// read as no value at all.
 struct CronReading {
   std::string refused;             // why cron refused the line; empty when it read it
   std::vector<std::string> fields; // each field as cron read it
@@ -243,11 +243,8 @@ CronReading read_as_cron(const std::vector<Field>& fields, bool macro) {
       r.skipped = std::string(f.name) + " " + std::string(text) + ": cron skipped \"" +
                   std::string(text.substr(i)) + "\" unread and ran this line with " + kept;
     }
-    if (kept.empty()) {
+    if (kept.empty()) { // reversed ranges alone, which jobs refuses outside the day of week
       empty_dow = k == 4;
-      if (k != 4) { // jobs refuses such a range too: the line does not convert
-        r.never = std::string(f.name) + " " + std::string(text) + " is a reversed range";
-      }
       kept = "*";
     }
     r.fields.push_back(kept);
@@ -636,7 +633,7 @@ private:
     once("overlap", number,
          "cron starts a run while the previous one still runs; these jobs skip such a fire "
          "(write concurrency: allow to keep cron's way)");
-    if (expression != "@reboot") {
+    if (!parsed->is_reboot()) {
       once("missed", number,
            "cron never runs fires missed while the machine was down; these jobs run the latest "
            "one when jobsd starts (write missed: skip in schedule to keep cron's way)");
