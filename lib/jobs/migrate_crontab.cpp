@@ -548,8 +548,8 @@ private:
     }
     const CronReading cron_reading = read_as_cron(fields, macro);
     if (!cron_reading.refused.empty()) {
-      refuse_file(number, "one of its lines is not cron's syntax (line " + std::to_string(number) +
-                              ": " + cron_reading.refused + ")");
+      refuse_file(number,
+                  "one of its lines is not cron's syntax (line " + std::to_string(number) + ")");
     }
     if (s_.bad_zone_line != 0) {
       unconverted(number, 0,
