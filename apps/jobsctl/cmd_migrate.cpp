@@ -39,12 +39,13 @@ struct ReportLine {
   int column;
   std::string severity; // "note" or "error"
   std::string message;
+  int entry; // the line of the crontab line or JSON job it concerns
 };
 
 struct Totals {
   size_t written = 0;
   size_t differences = 0;
-  size_t unconverted = 0;
+  size_t unconverted = 0; // entries (crontab lines, JSON jobs), not errors
 };
 
 class Migration {
@@ -85,16 +86,17 @@ public:
     std::vector<ReportLine> report;
     for (const auto& f : result.findings) {
       const bool error = f.kind == jobs::migrate::Finding::Kind::unconverted;
-      report.push_back({f.line, f.column, error ? "error" : "note", f.message});
+      report.push_back({f.line, f.column, error ? "error" : "note", f.message, f.entry});
     }
     for (auto& job : result.jobs) {
       convert_job(name, text, result.format, job, report);
     }
     std::stable_sort(report.begin(), report.end(),
                      [](const ReportLine& a, const ReportLine& b) { return a.line < b.line; });
+    std::set<int> unconverted; // entries with an error
     for (const auto& r : report) {
       if (r.severity == "error") {
-        ++totals_.unconverted;
+        unconverted.insert(r.entry);
         base::Error e{r.message, {name, r.line, r.column}, {}, 1};
         if (r.column > 0) {
           e.source_line = jobs::source_line(text, r.line);
@@ -105,6 +107,7 @@ public:
         std::cerr << name << ":" << r.line << ": note: " << r.message << "\n";
       }
     }
+    totals_.unconverted += unconverted.size();
     if (result.jobs.empty() && report.empty()) {
       std::cerr << name << ": no jobs in this " << result.format << "\n";
     }
@@ -120,7 +123,8 @@ private:
     if (const auto it = existing_.find(id); it != existing_.end()) {
       report.push_back({job.line, 0, "error",
                         "a job \"" + id + "\" exists already (" + it->second +
-                            "); not overwritten (--out writes elsewhere)"});
+                            "); not overwritten (--out writes elsewhere)",
+                        job.line});
       return;
     }
     for (int n = 2; taken_.count(id); ++n) {
@@ -129,15 +133,16 @@ private:
     if (id != job.id) {
       report.push_back(
           {job.line, 0, "note",
-           "id \"" + job.id + "\" is taken by another migrated job; this one is \"" + id + "\""});
+           "id \"" + job.id + "\" is taken by another migrated job; this one is \"" + id + "\"",
+           job.line});
     }
     const std::string ext = o_.format == "json" ? ".json" : ".yaml";
     const std::string path = out_dir_ + "/" + id + ext;
     std::error_code ec;
     for (const char* e : {".yaml", ".yml", ".json"}) {
       if (std::filesystem::exists(out_dir_ + "/" + id + e, ec)) {
-        report.push_back(
-            {job.line, 0, "error", out_dir_ + "/" + id + e + " exists already; not overwritten"});
+        report.push_back({job.line, 0, "error",
+                          out_dir_ + "/" + id + e + " exists already; not overwritten", job.line});
         return;
       }
     }
@@ -160,7 +165,8 @@ private:
       const bool error = d.severity == jobs::Severity::error;
       report.push_back({job.line, 0, error ? "error" : "note",
                         (error ? "job \"" + id + "\" not converted: " : "job \"" + id + "\": ") +
-                            d.error.message});
+                            d.error.message,
+                        job.line});
     }
     if (check.has_errors()) {
       return;
@@ -173,7 +179,7 @@ private:
     }
     std::filesystem::create_directories(out_dir_, ec);
     if (auto written = jobs::write_file_atomically(path, content); !written) {
-      report.push_back({job.line, 0, "error", written.error().message});
+      report.push_back({job.line, 0, "error", written.error().message, job.line});
       --totals_.written;
       return;
     }

@@ -16,7 +16,8 @@ namespace jobs::migrate {
 namespace {
 
 // Shell words of `command`, split into simple commands at ; & | ( ) { } and newlines; quotes
-// are removed, other shell syntax kept as text.
+// are removed, a command substitution ($(...), `...`) stays inside its word, other shell syntax
+// is kept as text.
 std::vector<std::vector<std::string>> simple_commands(std::string_view command) {
   std::vector<std::vector<std::string>> out(1);
   std::string word;
@@ -29,8 +30,21 @@ std::vector<std::vector<std::string>> simple_commands(std::string_view command) 
     in_word = false;
   };
   char quote = 0;
-  for (char c : command) {
-    if (quote != 0) {
+  int substitution = 0; // depth of $( ... ) being read
+  bool backquote = false;
+  for (size_t i = 0; i < command.size(); ++i) {
+    const char c = command[i];
+    if (substitution > 0 || backquote) {
+      substitution += c == '(' ? 1 : c == ')' ? -1 : 0;
+      backquote = backquote && c != '`';
+      word += c;
+    } else if (quote != '\'' && (command.substr(i, 2) == "$(" || c == '`')) {
+      substitution = c == '$' ? 1 : 0;
+      backquote = c == '`';
+      word += command.substr(i, c == '$' ? 2 : 1);
+      i += c == '$' ? 1 : 0;
+      in_word = true;
+    } else if (quote != 0) {
       if (c == quote) {
         quote = 0;
       } else {
@@ -101,8 +115,8 @@ std::string id_from_command(std::string_view command) {
   // Commands that guard or prepare rather than do the work, and wrappers that run another
   // program (with how many non-option arguments come before it).
   static const std::set<std::string> guards = {
-      "cd",     "test",  "[",   "[[", "true", "false",  ":", "sleep", "exit",
-      "export", "umask", "set", "fi", "done", "source", ".", "mkdir", "ulimit"};
+      "cd",   "test",   "[",     "[[",  "true", "false",  ":", "sleep", "date",
+      "exit", "export", "umask", "set", "fi",   "source", ".", "mkdir", "ulimit"};
   static const std::set<std::string> keywords = {"if", "then",  "else",  "elif",
                                                  "do", "while", "until", "!"};
   // Wrappers that run another program: their short options that take a value, and whether
@@ -152,14 +166,21 @@ std::string id_from_command(std::string_view command) {
       return id_from_text(program_name(words.back()));
     }
     if (interpreters.count(program)) {
-      // The script an interpreter runs, when it is named.
+      // The script an interpreter runs, when it is named; inline code that only waits or
+      // checks (perl -e 'sleep int(rand(43200))') is a preamble.
+      bool preamble = false;
       for (size_t j = i + 1; j < words.size(); ++j) {
-        if (words[j] == "-c" || words[j] == "-m") {
+        if (words[j] == "-c" || words[j] == "-e" || words[j] == "-m") {
+          preamble = words[j] != "-m" && j + 1 < words.size() &&
+                     guards.count(words[j + 1].substr(0, words[j + 1].find(' ')));
           break;
         }
         if (!words[j].starts_with("-")) {
           return id_from_text(program_name(words[j]));
         }
+      }
+      if (preamble) {
+        continue;
       }
     }
     return id_from_text(program_name(words[i]));

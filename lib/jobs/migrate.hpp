@@ -12,17 +12,20 @@
 
 namespace jobs::migrate {
 
-// A finding about the source, at its line (and column; 0 when the whole line or file).
+// A finding about the source, at its line (and column; 0 when the whole line or file), about
+// the entry (a crontab line, a JSON job) that starts at line `entry`: what "not converted"
+// counts.
 struct Finding {
   enum class Kind { difference, unconverted };
   Kind kind;
   int line = 0;
   int column = 0;
   std::string message;
+  int entry = 0;
 };
 
-// One converted job: its id (the file stem; unique within the source), where it was defined,
-// and the job file's content.
+// One converted job: its id (the file stem; unique within the source), where it was defined
+// (the line its entry starts at), and the job file's content.
 struct Job {
   std::string id;
   int line = 0;
@@ -54,9 +57,10 @@ Result convert_json(const std::string& path, std::string_view text, const Option
 // has no letter or digit.
 std::string id_from_text(std::string_view text);
 
-// A job id naming what a shell command runs: the first program that is not a wrapper or a
-// guard ("cd / && run-parts --report /etc/cron.daily" -> "cron.daily",
-// "/usr/local/bin/backup.sh --full" -> "backup").
+// A job id naming what a shell command runs: the first program that is not a wrapper, a guard
+// or a preamble that waits or checks (sleep, test, [ ... ], date, perl -e 'sleep ...')
+// ("cd / && run-parts --report /etc/cron.daily" -> "cron.daily",
+// "/usr/local/bin/backup.sh --full" -> "backup"); empty when every command is one of those.
 std::string id_from_command(std::string_view command);
 
 // Splits a crontab command at its first unescaped '%': the command (with "\%" made '%') and

@@ -1,6 +1,7 @@
 // jobsctl migrate for crontabs: user crontabs, /etc/crontab and /etc/cron.d files (with the
 // user column), as cron (Vixie cron, cronie) reads them.
 #include <base/duration.hpp>
+#include <base/text.hpp>
 #include <base/utf8.hpp>
 #include <cron/schedule.hpp>
 #include <jobs/loader.hpp>
@@ -11,6 +12,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace jobs::migrate {
@@ -117,6 +119,148 @@ bool has_user_column(const std::string& path) {
   return p.parent_path().filename() == "cron.d" || p.filename() == "crontab";
 }
 
+// How cron reads a job line's time fields (Vixie cron's entry.c, as Debian's cron and cronie
+// have it): where jobs reads more (L, W, ?, a/n, a macro in capitals), cron refused the line;
+// what follows a field's list ("#2" of "1#2") it skipped unread; a reversed range (FRI-SUN) it
+// read as no value at all.
+struct CronReading {
+  std::string refused;             // why cron refused the line; empty when it read it
+  std::vector<std::string> fields; // each field as cron read it
+  std::string skipped;             // what cron skipped unread, said as a note
+  std::string never;               // why the line, read by cron, matches no time
+};
+
+struct CronField {
+  const char* name;
+  int low;
+  int high;
+  std::vector<std::string_view> names; // names[i] is low + i
+};
+
+const CronField cron_fields[] = {
+    {"minute", 0, 59, {}},
+    {"hour", 0, 23, {}},
+    {"day of month", 1, 31, {}},
+    {"month",
+     1,
+     12,
+     {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}},
+    {"day of week", 0, 7, {"sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun"}}};
+
+// One number or name of a field at `i` (letters and digits, as cron collects them); nullopt
+// with `why` set when cron refuses it.
+std::optional<int> cron_number(const CronField& f, std::string_view text, size_t& i,
+                               std::string& why) {
+  const size_t start = i;
+  while (i < text.size() && std::isalnum(static_cast<unsigned char>(text[i]))) {
+    ++i;
+  }
+  const std::string_view word = text.substr(start, i - start);
+  for (size_t n = 0; n < f.names.size(); ++n) {
+    if (base::to_lower(word) == f.names[n]) {
+      return f.low + static_cast<int>(n);
+    }
+  }
+  if (word.empty() || word.find_first_not_of("0123456789") != std::string::npos ||
+      word.size() > 4) {
+    why = std::string(f.name) + ": cron has no \"" +
+          std::string(word.empty() ? text.substr(start, 1) : word) + "\" (it reads numbers" +
+          (f.names.empty() ? "" : ", names") + ", ranges, steps and *)";
+    return std::nullopt;
+  }
+  return std::stoi(std::string(word));
+}
+
+CronReading read_as_cron(const std::vector<Field>& fields, bool macro) {
+  CronReading r;
+  if (macro) {
+    static const std::set<std::string, std::less<>> known = {
+        "@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"};
+    if (!known.count(fields[0].text)) {
+      r.refused = "cron has no " + fields[0].text + " (its macros are lower case: " +
+                  "@reboot @yearly @annually @monthly @weekly @daily @midnight @hourly)";
+    }
+    return r;
+  }
+  bool empty_dow = false;
+  for (size_t k = 0; k < 5; ++k) {
+    const CronField& f = cron_fields[k];
+    const std::string_view text = fields[k].text;
+    size_t i = 0;
+    std::string kept; // the items cron set something from
+    while (true) {
+      const size_t item = i;
+      int low = f.low;
+      int high = f.high;
+      if (i < text.size() && text[i] == '*') {
+        ++i;
+      } else {
+        const auto first = cron_number(f, text, i, r.refused);
+        if (!first) {
+          return r;
+        }
+        low = high = *first;
+        if (i < text.size() && text[i] == '/') {
+          r.refused = std::string(f.name) + ": cron takes a step only after a range or * (" +
+                      std::string(text) + ")";
+          return r;
+        }
+        if (i < text.size() && text[i] == '-') {
+          ++i;
+          const auto last = cron_number(f, text, i, r.refused);
+          if (!last) {
+            return r;
+          }
+          high = *last;
+        }
+      }
+      if (i < text.size() && text[i] == '/') {
+        ++i;
+        const size_t start = i;
+        while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+          ++i;
+        }
+        if (i == start || i - start > 4 || std::stoi(std::string(text.substr(start))) == 0) {
+          r.refused = std::string(f.name) + ": cron needs a step of at least 1 after '/'";
+          return r;
+        }
+      }
+      if (low < f.low || high > f.high) {
+        r.refused = std::string(f.name) + ": " + std::string(text.substr(item, i - item)) +
+                    " is out of range for cron";
+        return r;
+      }
+      if (low <= high) {
+        kept += (kept.empty() ? "" : ",") + std::string(text.substr(item, i - item));
+      }
+      if (i < text.size() && text[i] == ',') {
+        ++i;
+        continue;
+      }
+      break;
+    }
+    if (i < text.size()) {
+      r.skipped = std::string(f.name) + " " + std::string(text) + ": cron skipped \"" +
+                  std::string(text.substr(i)) + "\" unread and ran this line with " + kept;
+    }
+    if (kept.empty()) { // reversed ranges alone, which jobs refuses outside the day of week
+      empty_dow = k == 4;
+      kept = "*";
+    }
+    r.fields.push_back(kept);
+  }
+  // An empty day of week: with day of month '*', no day at all; else the days of month alone,
+  // which '*' there gives.
+  if (empty_dow && fields[2].text.front() == '*') {
+    r.never = "day of week " + fields[4].text + " is a reversed range, which cron reads as no day";
+  } else if (empty_dow) {
+    r.skipped = "day of week " + fields[4].text +
+                ": a reversed range, which cron reads as no day; cron ran this line on the "
+                "days of month alone";
+  }
+  return r;
+}
+
 std::string home_of(const std::string& user) {
   struct passwd pw {};
   struct passwd* found = nullptr;
@@ -165,6 +309,9 @@ public:
   }
 
   Result run(std::string_view text) {
+    if (!text.empty() && text.back() != '\n') {
+      refused_why_ = "it does not end in a newline";
+    }
     int number = 0;
     while (!text.empty()) {
       const size_t end = text.find('\n');
@@ -172,6 +319,18 @@ public:
       text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
       ++number;
       read_line(number, line);
+    }
+    if (refused_line_ == 0 && !refused_why_.empty()) {
+      refused_line_ = number;
+    }
+    if (refused_line_ != 0 && !result_.jobs.empty()) {
+      for (auto& job : result_.jobs) {
+        disable(job.doc);
+      }
+      difference(refused_line_, 0,
+                 "cron ignores a whole crontab when " + refused_why_ +
+                     ": no job of this file ever ran, and all are written with enabled: false "
+                     "(jobsctl enable ID once checked)");
     }
     for (const auto& [line, mail] : mailto_used_) {
       difference(line, 0,
@@ -184,10 +343,30 @@ public:
 
 private:
   void difference(int line, int column, std::string message) {
-    result_.findings.push_back({Finding::Kind::difference, line, column, std::move(message)});
+    result_.findings.push_back({Finding::Kind::difference, line, column, std::move(message), line});
   }
   void unconverted(int line, int column, std::string message) {
-    result_.findings.push_back({Finding::Kind::unconverted, line, column, std::move(message)});
+    result_.findings.push_back(
+        {Finding::Kind::unconverted, line, column, std::move(message), line});
+  }
+  // Cron refuses the whole file for this line (the first such line is said).
+  void refuse_file(int line, std::string why) {
+    if (refused_line_ == 0) {
+      refused_line_ = line;
+      refused_why_ = std::move(why);
+    }
+  }
+  // Writes `enabled: false`, after the description.
+  static void disable(nlohmann::ordered_json& doc) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::object();
+    if (doc.contains("description")) {
+      out["description"] = doc["description"];
+    }
+    out["enabled"] = false;
+    for (const auto& [key, value] : doc.items()) {
+      out[key] = value;
+    }
+    doc = std::move(out);
   }
   // A difference said once per file, at the first job it concerns.
   void once(const std::string& key, int line, std::string message) {
@@ -227,6 +406,8 @@ private:
       unconverted(number, indent,
                   "not a job (five time fields, " + std::string(user_column_ ? "a user, " : "") +
                       "then the command) nor an environment setting (NAME=value)");
+      refuse_file(number,
+                  "a line is neither a job nor a setting (line " + std::to_string(number) + ")");
     }
     comments_.clear();
   }
@@ -240,6 +421,8 @@ private:
                   "\"" + name + "\" is not an environment variable name (letters, digits, '_')");
       return;
     }
+    // Cron puts every setting in the job's environment; some also mean more.
+    s_.env[name] = value;
     if (name == "MAILTO") {
       s_.mailto.clear();
       s_.mailto_set = true;
@@ -292,17 +475,20 @@ private:
       }
     } else if (name == "MAILFROM" || name == "CONTENT_TYPE" ||
                name == "CONTENT_TRANSFER_ENCODING") {
-      difference(number, 0, name + ": applies to cron's mail, which jobs does not send; dropped");
-    } else {
-      if (name == "HOME") {
-        s_.home = value;
-      }
-      s_.env[name] = value;
+      difference(number, 0,
+                 name + ": applies to cron's mail, which jobs does not send; only in env");
+    } else if (name == "HOME") {
+      s_.home = value;
     }
   }
 
   void read_job(int number, std::string_view raw) {
     std::string_view line = raw;
+    if (line.ends_with('\r')) {
+      once("crlf", number,
+           "lines end in CR LF (a Windows file): cron kept the CR as the last character of each "
+           "command; the jobs run the commands without it");
+    }
     while (!line.empty() && (line.back() == '\r' || is_blank(line.back()))) {
       line.remove_suffix(1);
     }
@@ -321,6 +507,7 @@ private:
       fields[0].column += 1;
     }
     if (fields.size() < (macro ? 1u : 5u) || rest.empty()) {
+      refuse_file(number, "a job line lacks its command (line " + std::to_string(number) + ")");
       unconverted(number, static_cast<int>(start) + 1,
                   macro ? "a job line needs the @macro, " +
                               std::string(user_column_ ? "a user, " : "") + "then the command"
@@ -333,6 +520,8 @@ private:
       std::string_view command_part;
       const auto user_field = split_fields(rest, 1, command_part);
       if (user_field.empty() || command_part.empty()) {
+        refuse_file(number,
+                    "a job line lacks its user or command (line " + std::to_string(number) + ")");
         // A file named crontab is read as /etc/crontab is; `crontab -l > crontab` is not one.
         unconverted(number, static_cast<int>(start) + 1,
                     "a job line of a system crontab needs the time fields, a user, then the "
@@ -356,6 +545,11 @@ private:
         expression += f.text[i];
         columns.push_back(f.column + static_cast<int>(i));
       }
+    }
+    const CronReading cron_reading = read_as_cron(fields, macro);
+    if (!cron_reading.refused.empty()) {
+      refuse_file(number,
+                  "one of its lines is not cron's syntax (line " + std::to_string(number) + ")");
     }
     if (s_.bad_zone_line != 0) {
       unconverted(number, 0,
@@ -384,8 +578,8 @@ private:
       run = with_input(split.command, *split.input);
       difference(number,
                  static_cast<int>(rest.data() - line.data()) + 1 + static_cast<int>(rest.find('%')),
-                 "'%': cron fed the text after it to the command's standard input; the job "
-                 "feeds it through a here-document");
+                 "'%': cron fed the text after it, ending in a newline, to the command's "
+                 "standard input; the job feeds the same bytes through a here-document");
     }
 
     std::string id = id_from_command(split.command);
@@ -408,6 +602,23 @@ private:
       }
       doc["description"] = description;
     }
+    if (!cron_reading.refused.empty()) {
+      doc["enabled"] = false;
+      difference(number, 0,
+                 "cron refused this line (" + cron_reading.refused +
+                     ") and never ran it; the job is written with enabled: false");
+    } else if (!cron_reading.never.empty()) {
+      doc["enabled"] = false;
+      difference(number, 0,
+                 "cron never ran this line: " + cron_reading.never +
+                     "; the job is written with enabled: false");
+    } else if (!cron_reading.skipped.empty()) {
+      expression.clear();
+      for (const auto& f : cron_reading.fields) {
+        expression += (expression.empty() ? "" : " ") + f;
+      }
+      difference(number, 0, cron_reading.skipped + "; so does the job");
+    }
     doc["timezone"] = zone;
     if (s_.zone.empty()) {
       once("zone", number,
@@ -422,7 +633,7 @@ private:
     once("overlap", number,
          "cron starts a run while the previous one still runs; these jobs skip such a fire "
          "(write concurrency: allow to keep cron's way)");
-    if (expression != "@reboot") {
+    if (!parsed->is_reboot()) {
       once("missed", number,
            "cron never runs fires missed while the machine was down; these jobs run the latest "
            "one when jobsd starts (write missed: skip in schedule to keep cron's way)");
@@ -444,15 +655,30 @@ private:
     }
     if (!directory.empty()) {
       doc["working_directory"] = directory;
+      std::error_code ec;
+      if (!std::filesystem::is_directory(directory, ec)) {
+        difference(number, 0,
+                   "working_directory " + directory +
+                       " does not exist on this machine: cron ran the command in its own "
+                       "directory then; the job fails to start until it exists (set "
+                       "working_directory)");
+      }
     }
-    if (!s_.env.contains("PATH")) {
-      once("path", number,
-           "cron ran commands with PATH=/usr/bin:/bin; these jobs get jobsd's PATH (add PATH to "
-           "env to keep cron's)");
+    // Cron's environment: the crontab's settings, then its defaults for those not set.
+    nlohmann::ordered_json env = s_.env;
+    if (!env.contains("SHELL")) {
+      env["SHELL"] = "/bin/sh";
     }
-    if (!s_.env.empty()) {
-      doc["env"] = s_.env;
+    if (!env.contains("HOME") && !directory.empty()) {
+      env["HOME"] = directory;
     }
+    if (!env.contains("PATH")) {
+      env["PATH"] = "/usr/bin:/bin";
+    }
+    if (!user.empty()) {
+      env["LOGNAME"] = user;
+    }
+    doc["env"] = env;
     if (!user.empty()) {
       doc["run_as"] = user;
     } else {
@@ -498,6 +724,8 @@ private:
   std::set<std::string> ids_;
   std::set<std::string> said_;
   std::map<int, std::string> mailto_used_;
+  int refused_line_ = 0;    // the line for which cron refused the whole file
+  std::string refused_why_; // why, said after "cron ignores a whole crontab when"
   Result result_;
 };
 
@@ -507,9 +735,13 @@ CronCommand split_cron_command(std::string_view text) {
   CronCommand out;
   size_t i = 0;
   for (; i < text.size(); ++i) {
-    if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] == '%') {
-      out.command += '%';
-      ++i;
+    // A backslash escapes the character after it, so a doubled backslash before '%' still
+    // ends the command, as in cron's loop; only an escaped '%' loses its backslash.
+    if (text[i] == '\\' && i + 1 < text.size()) {
+      if (text[i + 1] != '%') {
+        out.command += '\\';
+      }
+      out.command += text[++i];
     } else if (text[i] == '%') {
       break;
     } else {

@@ -47,10 +47,12 @@ public:
       : stem_(std::filesystem::path(path).stem().string()), options_(options) {}
 
   void document(const Node& d) {
+    const Node* job = d.is_map() ? d.find("job") : nullptr;
+    entry_ = job != nullptr && job->is_map() ? job->mark.line : d.mark.line;
     if (!d.is_map()) {
       unconverted(d, "expected a job (a JSON object), got " +
                          std::string(d.is_sequence() ? "a list" : "a value"));
-    } else if (const Node* job = d.find("job"); job != nullptr && job->is_map()) {
+    } else if (job != nullptr && job->is_map()) {
       edd_v2(*job, &d);
     } else if (d.find("template_type") != nullptr) {
       registry(d);
@@ -79,14 +81,14 @@ public:
   }
 
   void unconverted(const Node& at, std::string message) {
-    result_.findings.push_back(
-        {Finding::Kind::unconverted, at.mark.line, at.mark.column, std::move(message)});
+    result_.findings.push_back({Finding::Kind::unconverted, at.mark.line, at.mark.column,
+                                std::move(message), entry_ != 0 ? entry_ : at.mark.line});
   }
 
 private:
   void difference(const Node& at, std::string message) {
     result_.findings.push_back(
-        {Finding::Kind::difference, at.mark.line, at.mark.column, std::move(message)});
+        {Finding::Kind::difference, at.mark.line, at.mark.column, std::move(message), entry_});
   }
 
   // The job's id: `explicit_id` when it is a valid id, else one made from the name, else the
@@ -378,7 +380,9 @@ private:
     add(id, d, std::move(doc));
   }
 
-  // scheduled_time of the EDD's schedule request: a one-off run, local to the job's zone.
+  // scheduled_time of the EDD's schedule request: a one-off run at that instant. A time with
+  // "Z" or an offset keeps it ("at" then shows the zone's time with the offset: in a fall-back
+  // overlap the local time alone would name two instants); one without is the zone's.
   void one_off(json& doc, const Node& at) {
     const std::string* text = text_of(&at);
     auto zone = tz::find_zone(doc["timezone"].get<std::string>());
@@ -392,7 +396,12 @@ private:
       return;
     }
     std::string local = tz::format_local(*utc, **zone);
-    local.resize(19); // without the offset: "at" is local to the job's zone
+    const bool has_offset =
+        text->size() > 10 && (text->find_first_of("Zz+", 10) != std::string::npos ||
+                              text->find('-', 10) != std::string::npos);
+    if (!has_offset) {
+      local.resize(19);
+    }
     doc["schedule"] = {{"at", local}};
   }
 
@@ -457,6 +466,12 @@ private:
         retries["delay"] = duration(*delay);
       }
       retries["backoff"] = 1.0;
+      // The registry waited the delay however long; max_delay (10m unless set) would cut it.
+      if (const Node* delay = r->find("retry_delay_seconds");
+          delay != nullptr && delay->is_scalar() && !delay->quoted &&
+          std::strtoll(delay->scalar.c_str(), nullptr, 10) > 600) {
+        retries["max_delay"] = retries["delay"];
+      }
       doc["retries"] = retries;
     }
     if (const Node* n = d.find("notifications"); n != nullptr && n->is_map()) {
@@ -493,13 +508,19 @@ private:
     doc["steps"] = json::array({step});
     // Bookkeeping of the registry: who made the job and when, kept; its run state dropped.
     json metadata = json::object();
+    std::string keys;
+    const Node* first = nullptr;
     for (const char* key : {"created_by", "created_at", "updated_at", "version"}) {
       if (const Node* v = d.find(key)) {
         metadata[key] = to_json(*v);
+        keys += (keys.empty() ? "" : ", ") + std::string(key);
+        first = first != nullptr ? first : v;
       }
     }
-    if (!metadata.empty()) {
+    if (first != nullptr) {
       doc["metadata"] = metadata;
+      difference(*first, keys + ": the registry's bookkeeping, which job files have no key for; "
+                                "kept under metadata");
     }
     for (const char* key : {"last_run_at", "next_run_at"}) {
       if (const Node* v = d.find(key)) {
@@ -561,6 +582,7 @@ private:
   std::set<std::string> ids_;
   std::set<std::string> formats_;
   bool zone_said_ = false;
+  int entry_ = 0; // the line of the entry being converted; 0 outside one
   Result result_;
 };
 

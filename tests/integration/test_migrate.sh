@@ -5,6 +5,7 @@
 set -uo pipefail
 jobsctl=$1
 data=$2
+man_page=$(cd "$(dirname "$0")/../.." && pwd)/man/jobsctl.1
 work=$(mktemp -d /tmp/jobs-migrate-XXXXXX)
 source "$(dirname "$0")/expect.sh"
 cd "$data"
@@ -68,6 +69,47 @@ run=$(python3 -c 'import yaml,sys; print(yaml.safe_load(open(sys.argv[1]))["comm
   "$work/percent/tr.yaml")
 expect "the here-document gives the command cron's input" "$(printf 'HELLO\nWORLD')" \
   "$(sh -c "$run")"
+
+# The job's standard input is cron's bytes: the text after '%', ending in a newline that cron
+# adds (Debian's cron and cronie alike: "if the last one wasn't a newline, write a newline"), so
+# wc counts 4 and read succeeds. Each job runs for real and writes what it saw to a file.
+{
+  printf '* * * * * wc -c > %s/wc.out%%abc\n' "$work"
+  printf '* * * * * read a && echo "got $a" > %s/read.out%%only\n' "$work"
+  printf '* * * * * cat > %s/lines.out%%one%%two\\%%%%\n' "$work"
+} > "$work/input.crontab"
+"$jobsctl" migrate --timezone UTC --out "$work/input" "$work/input.crontab" >/dev/null 2>&1
+for job in wc read cat; do
+  "$jobsctl" run --no-record "$work/input/$job.yaml" >/dev/null 2>&1
+done
+expect "'wc -c%abc' counts cron's 4 bytes" "4" "$(tr -d ' ' < "$work/wc.out")"
+expect "'read a%only' reads a line as under cron" "got only" "$(cat "$work/read.out")"
+expect "further '%' are newlines, '\\%' a '%', and a newline ends the input" \
+  "$(printf 'one\ntwo%%\n' | od -c)" "$(od -c < "$work/lines.out")"
+
+# The job's environment is cron's: the crontab's settings (SHELL and MAILTO too) and cron's
+# defaults for the rest.
+printf 'MAILTO=""\n* * * * * root echo "$SHELL|${MAILTO-unset}|$PATH|$LOGNAME" > %s/env.out\n' \
+  "$work" > "$work/env.crontab"
+"$jobsctl" migrate --timezone UTC --crontab system --out "$work/env" "$work/env.crontab" \
+  >/dev/null 2>&1
+"$jobsctl" run --no-record "$work/env/echo.yaml" >/dev/null 2>&1
+expect "SHELL, MAILTO, PATH and LOGNAME as cron set them" "/bin/sh||/usr/bin:/bin|root" \
+  "$(cat "$work/env.out")"
+
+# "not converted" counts entries: one JSON job with two bad steps, and one crontab line.
+printf '{"job": {"id": "two-bad", "timezone": "UTC", "steps": [{"id": "a", "type": "nosuch"},\n  {"id": "b", "type": "nosuch"}]}}\n' \
+  > "$work/bad.json"
+printf '0 24 * * * /bin/true\n' > "$work/bad.crontab"
+"$jobsctl" migrate --dry-run --timezone UTC --out "$work/bad" "$work/bad.json" "$work/bad.crontab" \
+  >/dev/null 2>"$work/bad.report"
+expect "two errors of one job" "2" "$(grep -c 'two-bad" not converted' "$work/bad.report")"
+expect "the summary counts one job and one line" "migrate: 0 jobs to write, 0 differences, 2 not converted" \
+  "$(tail -1 "$work/bad.report")"
+
+# jobsctl(1) names no existing step type as one this release lacks.
+expect "jobsctl(1) calls no existing step type (sql) missing" "0" \
+  "$(grep -c 'step type this release does not have, such as' "$man_page")"
 
 expect "bad --timezone" "jobsctl: --timezone: unknown time zone \"Europe/Berln\"; did you mean \"Europe/Berlin\"?" \
   "$("$jobsctl" migrate --timezone Europe/Berln etc/crontab 2>&1)"

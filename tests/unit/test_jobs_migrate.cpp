@@ -1,3 +1,4 @@
+#include <jobs/loader.hpp>
 #include <jobs/migrate.hpp>
 
 #include <doctest/doctest.h>
@@ -47,6 +48,12 @@ TEST_SUITE("migrate") {
     REQUIRE(c.input.has_value());
     CHECK(*c.input == "line 1\nline % 2\n");
 
+    // A doubled backslash escapes itself, so the '%' after it still starts the input, as in
+    // cron's loop.
+    c = jobs::migrate::split_cron_command("echo a\\\\%x");
+    CHECK(c.command == "echo a\\\\");
+    CHECK(c.input == "x");
+
     c = jobs::migrate::split_cron_command("cat%");
     CHECK(c.command == "cat");
     CHECK(c.input == std::string());
@@ -71,6 +78,7 @@ TEST_SUITE("migrate") {
           "cleanup_old_data");
     CHECK(id_from_command("LANG=C 'My Tool' --x") == "my-tool");
     CHECK(id_from_command("cd /tmp") == "");
+    CHECK(id_from_command("sleep 30; date") == "");
     CHECK(id_from_command("nice -n") == ""); // an option missing its value (found by fuzzing)
   }
 
@@ -128,7 +136,7 @@ TEST_SUITE("migrate") {
                                           utc());
     REQUIRE(r.jobs.size() == 2);
     CHECK(r.jobs[0].doc["timezone"] == "UTC");
-    CHECK_FALSE(r.jobs[0].doc.contains("env"));
+    CHECK_FALSE(r.jobs[0].doc["env"].contains("X"));
     CHECK_FALSE(r.jobs[0].doc.contains("notify"));
     CHECK(r.jobs[1].doc["timezone"] == "Asia/Tokyo");
     CHECK(r.jobs[1].doc["env"]["X"] == "y z");
@@ -207,5 +215,202 @@ TEST_SUITE("migrate") {
     CHECK(
         r.jobs[0].doc["steps"][0].dump() ==
         R"({"id":"main","type":"sql","query":"SELECT 1","connection":"main_db","timeout":"5m","params":{"a":1}})");
+  }
+
+  TEST_CASE("ids of real Debian cron.d lines skip their guards and preambles") {
+    struct Case {
+      const char* line; // after the user column
+      const char* id;
+    };
+    const Case cases[] = {
+        // certbot
+        {"test -x /usr/bin/certbot -a \\! -d /run/systemd/system && perl -e 'sleep "
+         "int(rand(43200))' && certbot -q renew",
+         "certbot"},
+        // mdadm (bookworm, and the older form)
+        {"if [ -x /usr/share/mdadm/checkarray ] && [ $(date +\\%d) -le 7 ]; then "
+         "/usr/share/mdadm/checkarray --cron --all --idle --quiet; fi",
+         "checkarray"},
+        {"[ -x /usr/share/mdadm/checkarray ] && [ $(date +\\%d) -le 7 ] && "
+         "/usr/share/mdadm/checkarray --cron --all --idle --quiet",
+         "checkarray"},
+        // e2fsprogs
+        {"test -e /run/systemd/system || SERVICE_MODE=1 /sbin/e2scrub_all -A -r", "e2scrub_all"},
+        // php
+        {"[ -x /usr/lib/php/sessionclean ] && if [ ! -d /run/systemd/system ]; then "
+         "/usr/lib/php/sessionclean; fi",
+         "sessionclean"},
+        // popularity-contest
+        {"test -x /etc/cron.daily/popularity-contest && /etc/cron.daily/popularity-contest "
+         "--crond",
+         "popularity-contest"},
+        // a date stamp in backquotes
+        {"sleep 10 && tar czf /var/backups/etc-`date +\\%F`.tgz /etc", "tar"},
+    };
+    for (const auto& c : cases) {
+      CAPTURE(std::string(c.line));
+      const auto r = jobs::migrate::convert("/etc/cron.d/x",
+                                            std::string("0 1 * * * root ") + c.line + "\n", utc());
+      REQUIRE(r.jobs.size() == 1);
+      CHECK(r.jobs[0].id == c.id);
+    }
+  }
+
+  TEST_CASE("lines cron refused convert disabled, and so does the rest of their file") {
+    // Debian's cron (3.0pl1) and cronie read numbers, names in any case, ranges, steps after a
+    // range or '*', and lower-case macros; anything else makes them ignore the whole file.
+    struct Case {
+      const char* line;
+      const char* why;
+    };
+    const Case refused[] = {
+        {"0 0 L * *", "day of month: cron has no \"L\""},
+        {"0 0 LW * *", "day of month: cron has no \"LW\""},
+        {"0 0 15W * *", "day of month: cron has no \"15W\""},
+        {"0 0 * * 5L", "day of week: cron has no \"5L\""},
+        {"0 0 ? * 1", "day of month: cron has no \"?\""},
+        {"5/10 * * * *", "minute: cron takes a step only after a range or * (5/10)"},
+        {"@REBOOT", "cron has no @REBOOT"},
+        {"@Daily", "cron has no @Daily"},
+    };
+    for (const auto& c : refused) {
+      CAPTURE(std::string(c.line));
+      const auto r = jobs::migrate::convert(
+          "c", std::string("0 1 * * MON /bin/a\n") + c.line + " /bin/b\n", utc());
+      REQUIRE(r.jobs.size() == 2);
+      CHECK(r.jobs[1].doc["enabled"] == false);
+      CHECK(said(r, "2:0: note: cron refused this line (" + std::string(c.why)));
+      CHECK(said(r, ") and never ran it; the job is written with enabled: false"));
+      // Cron ignored the whole file: the good line never ran either.
+      CHECK(r.jobs[0].doc["enabled"] == false);
+      CHECK(said(r, "2:0: note: cron ignores a whole crontab when one of its lines is not "
+                    "cron's syntax (line 2): no job of this file ever ran"));
+    }
+
+    // What cron reads: names in any case, lower-case macros, ranges and steps.
+    for (const char* line : {"0 0 * * MON-fri", "0 0 * JAN,jul *", "@reboot", "*/5 1-5/2 * * *",
+                             "0 0 * * 7", "@midnight"}) {
+      CAPTURE(line);
+      const auto r = jobs::migrate::convert("c", std::string(line) + " /bin/a\n", utc());
+      REQUIRE(r.jobs.size() == 1);
+      CHECK_FALSE(r.jobs[0].doc.contains("enabled"));
+      CHECK_FALSE(said(r, "refused"));
+    }
+
+    // A reversed day-of-week range is no day for cron: never, with any day of month...
+    auto r = jobs::migrate::convert("c", "0 0 * * FRI-SUN /bin/a\n", utc());
+    REQUIRE(r.jobs.size() == 1);
+    CHECK(r.jobs[0].doc["enabled"] == false);
+    CHECK(said(r, "1:0: note: cron never ran this line: day of week FRI-SUN is a reversed range, "
+                  "which cron reads as no day; the job is written with enabled: false"));
+    CHECK_FALSE(said(r, "whole crontab"));
+    // ... the days of month alone otherwise.
+    r = jobs::migrate::convert("c", "0 0 1 * FRI-SUN /bin/a\n", utc());
+    REQUIRE(r.jobs.size() == 1);
+    CHECK_FALSE(r.jobs[0].doc.contains("enabled"));
+    CHECK(r.jobs[0].doc["schedule"] == "0 0 1 * *");
+
+    // Cron skips what follows a field's list: 1#2 ran every Monday.
+    r = jobs::migrate::convert("c", "0 0 * * 1#2 /bin/a\n", utc());
+    REQUIRE(r.jobs.size() == 1);
+    CHECK(r.jobs[0].doc["schedule"] == "0 0 * * 1");
+    CHECK_FALSE(r.jobs[0].doc.contains("enabled"));
+    CHECK(said(r, "1:0: note: day of week 1#2: cron skipped \"#2\" unread and ran this line with "
+                  "1; so does the job"));
+  }
+
+  TEST_CASE("a crontab cron ignored whole: no final newline, or a line it cannot read") {
+    auto r = jobs::migrate::convert("c", "0 1 * * * /bin/a\n0 2 * * * /bin/b", utc());
+    REQUIRE(r.jobs.size() == 2);
+    CHECK(r.jobs[0].doc["enabled"] == false);
+    CHECK(r.jobs[1].doc["enabled"] == false);
+    CHECK(said(r, "2:0: note: cron ignores a whole crontab when it does not end in a newline: no "
+                  "job of this file ever ran, and all are written with enabled: false (jobsctl "
+                  "enable ID once checked)"));
+
+    r = jobs::migrate::convert("c", "0 1 * * * /bin/a\nnot a line\n", utc());
+    REQUIRE(r.jobs.size() == 1);
+    CHECK(r.jobs[0].doc["enabled"] == false);
+    CHECK(said(r, "2:0: note: cron ignores a whole crontab when a line is neither a job nor a "
+                  "setting (line 2)"));
+  }
+
+  TEST_CASE("CR LF line ends and a home that does not exist are said") {
+    auto r = jobs::migrate::convert("c", "0 1 * * * /bin/a\r\n0 2 * * * /bin/b\r\n", utc());
+    REQUIRE(r.jobs.size() == 2);
+    CHECK(r.jobs[0].doc["command"] == "/bin/a");
+    CHECK(said(r, "1:0: note: lines end in CR LF (a Windows file): cron kept the CR as the last "
+                  "character of each command; the jobs run the commands without it"));
+
+    r = jobs::migrate::convert("/etc/cron.d/x", "HOME=/nonexistent\n0 1 * * * nobody /bin/a\n",
+                               utc());
+    REQUIRE(r.jobs.size() == 1);
+    CHECK(r.jobs[0].doc["working_directory"] == "/nonexistent");
+    CHECK(said(r, "2:0: note: working_directory /nonexistent does not exist on this machine: cron "
+                  "ran the command in its own directory then; the job fails to start until it "
+                  "exists (set working_directory)"));
+  }
+
+  TEST_CASE("the job's environment is cron's: every setting, then cron's defaults") {
+    auto r = jobs::migrate::convert("/etc/cron.d/x", "0 1 * * * root /bin/a\n", utc());
+    REQUIRE(r.jobs.size() == 1);
+    CHECK(r.jobs[0].doc["env"].dump() ==
+          R"({"SHELL":"/bin/sh","HOME":"/root","PATH":"/usr/bin:/bin","LOGNAME":"root"})");
+
+    r = jobs::migrate::convert("/etc/cron.d/x",
+                               "SHELL=/bin/bash\nMAILTO=ops@example.com\nPATH=/sbin:/bin\n"
+                               "LOGNAME=other\nCRON_TZ=UTC\n0 1 * * * root /bin/a\n",
+                               utc());
+    REQUIRE(r.jobs.size() == 1);
+    CHECK(r.jobs[0].doc["env"].dump() ==
+          R"({"SHELL":"/bin/bash","MAILTO":"ops@example.com","PATH":"/sbin:/bin",)"
+          R"("LOGNAME":"root","CRON_TZ":"UTC","HOME":"/root"})");
+    CHECK(r.jobs[0].doc["steps"][0]["shell"] == "bash");
+  }
+
+  TEST_CASE("a scheduled_time with Z or an offset keeps its instant") {
+    const auto job_at = [](const std::string& time) {
+      const auto r = jobs::migrate::convert(
+          "v2.json",
+          R"({"job": {"id": "j", "timezone": "America/New_York", "steps": [{"id": "s",
+              "type": "shell", "run": "true"}]}, "scheduled_time": ")" +
+              time + "\"}",
+          utc());
+      REQUIRE(r.jobs.size() == 1);
+      return r.jobs[0].doc;
+    };
+    // 06:30Z is 01:30 EST, in the hour that America/New_York's clocks show twice on 2025-11-02:
+    // the local time alone would name 05:30Z.
+    const auto doc = job_at("2025-11-02T06:30:00Z");
+    CHECK(doc["schedule"]["at"] == "2025-11-02T01:30:00-05:00");
+    const auto file = jobs::load_job_text("j.json", doc.dump(), {});
+    REQUIRE(file.job.has_value());
+    CHECK(file.job->schedule.at == 1762065000); // 2025-11-02T06:30:00Z
+
+    // Without an offset the time is the job zone's, as written.
+    CHECK(job_at("2025-11-02T01:30:00")["schedule"]["at"] == "2025-11-02T01:30:00");
+  }
+
+  TEST_CASE("the registry's retry delay over 10 minutes is kept by max_delay") {
+    const auto convert = [](int seconds) {
+      return jobs::migrate::convert(
+          "r.json",
+          R"({"_id": "r", "template_type": "shell", "parameters": {"run": "true"},
+              "retry_policy": {"max_retries": 2, "retry_delay_seconds": )" +
+              std::to_string(seconds) + R"(}, "created_by": "ann", "version": 3})",
+          utc());
+    };
+    auto r = convert(1800);
+    REQUIRE(r.jobs.size() == 1);
+    CHECK(r.jobs[0].doc["retries"].dump() ==
+          R"({"max":2,"delay":"30m","backoff":1.0,"max_delay":"30m"})");
+    const auto file = jobs::load_job_text("r.json", r.jobs[0].doc.dump(), {});
+    REQUIRE(file.job.has_value());
+    CHECK(file.job->retries.max_delay == 1800);
+    CHECK(said(r, "note: created_by, version: the registry's bookkeeping, which job files have "
+                  "no key for; kept under metadata"));
+
+    r = convert(600);
+    CHECK_FALSE(r.jobs[0].doc["retries"].contains("max_delay"));
   }
 }
