@@ -470,21 +470,22 @@ steps:
     // Wrong values say what is valid, none included; 0 is no "no limit" here.
     const std::string valid =
         "a duration of at least 1s such as 90s, 15m, 1h30m or 2d, or none for no limit";
-    CHECK(findings("a.yaml", "timeout: 0\ncommand: ls\n") ==
-          Lines{"1:10: error: \"timeout\": expected " + valid + ", got \"0\""});
-    CHECK(findings("a.yaml", "timeout: 0s\ncommand: ls\n") ==
-          Lines{"1:10: error: \"timeout\": expected " + valid + ", got \"0s\""});
-    CHECK(findings("a.yaml", "timeout: [1h]\ncommand: ls\n") ==
-          Lines{"1:10: error: \"timeout\": expected " + valid + ", got a list"});
-    CHECK(findings("a.yaml", "timeout: 1h30\ncommand: ls\n") ==
-          Lines{"1:14: error: \"timeout\": invalid duration \"1h30\": missing unit after 30 "
-                "(valid: 90, 90s, 15m, 1h30m, 2d), or none for no limit"});
-    CHECK(findings("a.yaml", "timeout: None\ncommand: ls\n") ==
-          Lines{"1:10: error: \"timeout\": invalid duration \"None\": expected a number "
-                "(valid: 90, 90s, 15m, 1h30m, 2d), or none for no limit"});
+    const std::string units = "(valid: 90, 90s, 15m, 1h30m, 2d), or none for no limit";
+    const std::pair<std::string, std::string> wrong[] = {
+        {"timeout: 0", "1:10: error: \"timeout\": expected " + valid + ", got \"0\""},
+        {"timeout: 0s", "1:10: error: \"timeout\": expected " + valid + ", got \"0s\""},
+        {"timeout: [1h]", "1:10: error: \"timeout\": expected " + valid + ", got a list"},
+        {"timeout: 1h30",
+         "1:14: error: \"timeout\": invalid duration \"1h30\": missing unit after 30 " + units},
+        {"timeout: None",
+         "1:10: error: \"timeout\": invalid duration \"None\": expected a number " + units},
+    };
+    for (const auto& [text, error] : wrong) {
+      CHECK(findings("a.yaml", text + "\ncommand: ls\n") == Lines{error});
+    }
     CHECK(findings("a.json", R"({"timeout": "forever", "command": "ls"})") ==
-          Lines{"1:14: error: \"timeout\": invalid duration \"forever\": expected a number "
-                "(valid: 90, 90s, 15m, 1h30m, 2d), or none for no limit"});
+          Lines{"1:14: error: \"timeout\": invalid duration \"forever\": expected a number " +
+                units});
 
     // A step's limit is a duration: the job's timeout bounds every step, and only the job's
     // can be lifted.
