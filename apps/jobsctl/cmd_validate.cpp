@@ -111,11 +111,11 @@ void check_timeout(const jobsd::Config& config, const jobs::JobDefinition& job,
                           ": " + message);
 }
 
-// What the job needs from the daemon's configuration: a time limit (check_timeout); a connection
-// it lacks is an error.
-// Without a configuration, or with one that has no connections (or no SMTP server), nothing
-// can be checked and each such step gets a warning instead, so that CI on a folder of job
-// files without the daemon's configuration still passes.
+// What the job needs from the daemon's configuration: a time limit (check_timeout), and the
+// connections its steps name, of which one it lacks is an error. Without a configuration, or
+// with one that has no connections (or no SMTP server), nothing can be checked and each such step
+// gets a warning instead, so that CI on a folder of job files without the daemon's configuration
+// still passes.
 void check_against_config(const jobsd::Config& config, jobs::LoadedFile& file) {
   const std::string text = read_text(file.path);
   jobs::Diagnostics out(file.path, text);

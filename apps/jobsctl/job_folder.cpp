@@ -4,8 +4,6 @@
 
 #include <base/exit_codes.hpp>
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <iostream>
 
