@@ -1,5 +1,5 @@
-// jobsctl config: every path and the zone as jobsd and jobsctl resolve them, with where each
-// value comes from (git config --show-origin).
+// jobsctl config: every path, the zone and the default timeout as jobsd and jobsctl resolve
+// them, with where each value comes from (git config --show-origin).
 #include "commands.hpp"
 #include "daemon_config.hpp"
 #include "output.hpp"
@@ -21,9 +21,13 @@ struct ConfigVerbOptions {
 int run_config(const ConfigVerbOptions& o) {
   const auto s = jobsd::resolve_settings(flags());
   const std::pair<const char*, const jobsd::Setting*> rows[] = {
-      {"config", &s.config_file},  {"jobs_dir", &s.jobs_dir},
-      {"state_dir", &s.state_dir}, {"log_dir", &s.log_dir},
-      {"socket", &s.socket},       {"default_timezone", &s.default_timezone}};
+      {"config", &s.config_file},
+      {"jobs_dir", &s.jobs_dir},
+      {"state_dir", &s.state_dir},
+      {"log_dir", &s.log_dir},
+      {"socket", &s.socket},
+      {"default_timezone", &s.default_timezone},
+      {"default_timeout", &s.default_timeout}};
   if (o.json) {
     nlohmann::ordered_json out;
     for (const auto& [key, setting] : rows) {

@@ -277,7 +277,7 @@ std::string new_yaml(const NewOptions& o, const StepTemplate& t) {
       yaml_line(0, "timezone: UTC", "IANA zone the schedule is read in") +
       yaml_line(0, "schedule: \"0 2 * * *\"", "minute hour day-of-month month day-of-week") +
       yaml_line(0, "concurrency: forbid", "a fire while running: allow, forbid or replace") +
-      yaml_line(0, "timeout: 1h", "limit on the whole job") +
+      yaml_line(0, "timeout: 1h", "limit on the whole job, or none") +
       yaml_line(0, "retries: { max: 0, delay: 30s }", "retries after a failure, the first wait") +
       "steps:\n" + "  - id: " + t.step_id + "\n" +
       yaml_line(4, "type: " + std::string(t.type), std::string(type->description));

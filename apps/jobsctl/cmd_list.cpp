@@ -1,6 +1,7 @@
 // jobsctl list and jobsctl show: the jobs of the folder and their next fires.
 #include "commands.hpp"
 #include "daemon.hpp"
+#include "daemon_config.hpp"
 #include "job_folder.hpp"
 #include "output.hpp"
 #include "state.hpp"
@@ -247,13 +248,19 @@ int run_show(const ShowOptions& o) {
     const auto s = t.time_since_epoch().count();
     fires.push_back({{"utc", tz::format_utc(s)}, {"local", tz::format_local(s, *job->zone)}});
   }
+  // The timeout shown is the one that applies: the job's, else the daemon's default_timeout.
   if (o.json) {
     out["path"] = job->path;
+    out["timeout_from"] = jobs::to_string(job->timeout_from);
     out["next"] = fires;
     std::cout << out.dump(2) << "\n";
     return base::exit_code::ok;
   }
   std::cout << "# " << job->path << "\n" << jobs::to_yaml(out);
+  if (job->timeout_from == jobs::TimeoutFrom::default_timeout) {
+    std::cout << "# timeout: the daemon's default_timeout ("
+              << origin_text(settings().default_timeout) << ")\n";
+  }
   std::cout << "# next fires:\n";
   if (fires.empty()) {
     std::cout << "#   none" << (job->enabled ? "" : " (disabled)") << "\n";

@@ -79,13 +79,47 @@ std::string read_text(const std::string& path) {
   return text.str();
 }
 
-// What the job's steps need from the daemon's configuration: a connection it lacks is an error.
-// Without a configuration, or with one that has no connections (or no SMTP server), nothing
-// can be checked and each such step gets a warning instead, so that CI on a folder of job
-// files without the daemon's configuration still passes.
+// A job left with no time limit (timeout: none, or no timeout under default_timeout: none) can
+// run forever, and a run that hangs holds up the job's later fires: a warning, not an error, as
+// it may be meant (a migrated crontab's jobs: cron never stopped them).
+void check_timeout(const jobsd::Config& config, const jobs::JobDefinition& job,
+                   jobs::Diagnostics& out) {
+  if (job.timeout) {
+    return;
+  }
+  std::string consequence;
+  switch (job.concurrency) {
+  case jobs::Concurrency::forbid:
+    consequence = "while it runs, concurrency forbid skips every later fire";
+    break;
+  case jobs::Concurrency::allow:
+    consequence = "runs that hang pile up under concurrency allow";
+    break;
+  case jobs::Concurrency::replace:
+    consequence = "only a later fire stops it (concurrency replace)";
+    break;
+  }
+  const std::string message =
+      "the job can run forever, and " + consequence + "; give it a timeout such as 6h";
+  if (job.timeout_from == jobs::TimeoutFrom::job) {
+    out.warning(job.timeout_mark, "\"timeout: none\": " + message);
+    return;
+  }
+  const auto line = config.lines.find("default_timeout");
+  out.warning({1, 1}, "no timeout, and default_timeout is none in " + config.path +
+                          (line != config.lines.end() ? ":" + std::to_string(line->second) : "") +
+                          ": " + message);
+}
+
+// What the job needs from the daemon's configuration: a time limit (check_timeout), and the
+// connections its steps name, of which one it lacks is an error. Without a configuration, or
+// with one that has no connections (or no SMTP server), nothing can be checked and each such step
+// gets a warning instead, so that CI on a folder of job files without the daemon's configuration
+// still passes.
 void check_against_config(const jobsd::Config& config, jobs::LoadedFile& file) {
   const std::string text = read_text(file.path);
   jobs::Diagnostics out(file.path, text);
+  check_timeout(config, *file.job, out);
   const std::string unchecked = connections_unchecked(config);
   // What a step or notification sending mail is told when there is no SMTP server to send with.
   const auto no_smtp = [&](const char* what) {

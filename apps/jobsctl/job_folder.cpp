@@ -4,8 +4,6 @@
 
 #include <base/exit_codes.hpp>
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <iostream>
 
@@ -28,11 +26,7 @@ bool JobFolder::is(const std::string& other) const {
 }
 
 jobs::LoadOptions JobFolder::load_options() const {
-  jobs::LoadOptions options;
-  options.daemon_is_root = geteuid() == 0;
-  options.default_zone = settings().loaded.config.default_zone;
-  options.max_file_size = settings().loaded.config.max_job_file_size;
-  return options;
+  return jobsd::load_options(settings().loaded.config);
 }
 
 jobs::JobSet JobFolder::load() const {

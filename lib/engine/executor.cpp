@@ -67,6 +67,14 @@ const std::string* find_env(const Env& env, std::string_view key) {
   return nullptr;
 }
 
+// The job's time limit and where it comes from, for the history: "the job's timeout of 2h",
+// "the default_timeout of 1h".
+std::string job_limit_text(const jobs::JobDefinition& job) {
+  return (job.timeout_from == jobs::TimeoutFrom::default_timeout ? "the default_timeout of "
+                                                                 : "the job's timeout of ") +
+         base::format_duration(*job.timeout);
+}
+
 std::string describe_end(const exec::ProcessResult& p) {
   if (p.signal) {
     const char* name = sigabbrev_np(*p.signal);
@@ -710,9 +718,8 @@ JobResult run_job(const jobs::JobDefinition& job, const RunOptions& options, Eve
         } else if (process.timed_out) {
           s.status = Status::timeout;
           const bool job_limit = past_deadline() && (!step.timeout || *step.timeout > *job.timeout);
-          s.error_message =
-              job_limit ? "the job's timeout of " + base::format_duration(*job.timeout) + " ran out"
-                        : "timed out after " + base::format_duration(*step.timeout);
+          s.error_message = job_limit ? job_limit_text(job) + " ran out"
+                                      : "timed out after " + base::format_duration(*step.timeout);
           if (process.killed) {
             s.error_message += " (killed: it ignored SIGTERM for the grace period)";
           }
@@ -747,8 +754,7 @@ JobResult run_job(const jobs::JobDefinition& job, const RunOptions& options, Eve
         r.error_message = "cancelled during step \"" + step.id + "\"";
       } else if (past_deadline()) {
         stopped = Status::timeout;
-        r.error_message = "the job's timeout of " + base::format_duration(*job.timeout) +
-                          " ran out during step \"" + step.id + "\"";
+        r.error_message = job_limit_text(job) + " ran out during step \"" + step.id + "\"";
       } else if (step.continue_on_failure) {
         partial = true;
       } else if (!failing) {

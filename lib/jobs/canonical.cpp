@@ -222,9 +222,8 @@ nlohmann::ordered_json to_json(const JobDefinition& job) {
   }
   out["concurrency"] = to_string(job.concurrency);
   out["priority"] = job.priority;
-  if (job.timeout) {
-    out["timeout"] = base::format_duration(*job.timeout);
-  }
+  // The limit that applies, the daemon's default_timeout included (as the zone is).
+  out["timeout"] = format_timeout(job.timeout);
   out["retries"] = retries_json(job.retries);
   if (!job.working_directory.empty()) {
     out["working_directory"] = job.working_directory;

@@ -12,6 +12,7 @@ enum class ValueType {
   integer,
   number,
   duration,    // 90s, 15m, 1h30m, 2d or integer seconds
+  timeout,     // a duration of at least 1s, or none (no limit)
   size,        // 512K, 1M, 2G or integer bytes
   string_list, // a list of strings (a single string is accepted as a list of one)
   string_map,  // a map of names to scalars

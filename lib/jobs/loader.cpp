@@ -110,6 +110,14 @@ void check_variables(const Node& n, const std::vector<std::string>& earlier_step
   });
 }
 
+// The word that lifts a job's time limit: `timeout: none` (quoted too: JSON has only strings).
+bool is_none(const Node& n) {
+  return n.is_scalar() && n.scalar == "none";
+}
+
+// What a job's timeout takes besides a duration, at the end of its errors.
+constexpr std::string_view no_limit = ", or none for no limit";
+
 // Type checks and conversions, each reporting at the value's place.
 class Reader {
 public:
@@ -234,6 +242,28 @@ public:
     return *d;
   }
 
+  // A time limit: a duration of at least 1s. `also` ends each error with what else the key
+  // takes (", or none for no limit"), or is empty.
+  std::optional<std::int64_t> limit(const Node& n, std::string_view key, std::string_view also) {
+    const std::string what =
+        "a duration of at least 1s such as 90s, 15m, 1h30m or 2d" + std::string(also);
+    if (!n.is_scalar()) {
+      expected(n, key, what);
+      return std::nullopt;
+    }
+    auto d = base::parse_duration(n.scalar);
+    if (!d) {
+      out_.error(inside(n, d.error().location.column - 1),
+                 "\"" + std::string(key) + "\": " + d.error().message + std::string(also));
+      return std::nullopt;
+    }
+    if (*d == 0) {
+      expected(n, key, what);
+      return std::nullopt;
+    }
+    return *d;
+  }
+
   std::optional<std::int64_t> size(const Node& n, std::string_view key) {
     if (n.is_scalar() && !n.scalar.empty()) {
       std::int64_t v = 0;
@@ -328,6 +358,8 @@ public:
       return number(n, spec.name).has_value();
     case ValueType::duration:
       return duration(n, spec.name).has_value();
+    case ValueType::timeout:
+      return is_none(n) || limit(n, spec.name, no_limit).has_value();
     case ValueType::size:
       return size(n, spec.name).has_value();
     case ValueType::string_list:
@@ -470,6 +502,20 @@ void read_retries(Reader& r, const Node& n, RetryPolicy& out) {
   }
   if (const Node* v = n.find("max_delay")) {
     out.max_delay = r.duration(*v, "max_delay").value_or(out.max_delay);
+  }
+}
+
+// The job's time limit: its `timeout` (a duration, or none), else the daemon's default_timeout.
+void read_timeout(Reader& r, const Node& root, const LoadOptions& options, JobDefinition& job) {
+  const Node* v = root.find("timeout");
+  if (v == nullptr) {
+    job.timeout = options.default_timeout;
+    job.timeout_from = TimeoutFrom::default_timeout;
+    return;
+  }
+  job.timeout_mark = v->mark;
+  if (!is_none(*v)) {
+    job.timeout = r.limit(*v, "timeout", no_limit);
   }
 }
 
@@ -696,7 +742,15 @@ void read_step(Reader& r, const Node& n, size_t index, JobDefinition& job) {
     step.name = r.string(*v, "name").value_or("");
   }
   if (const Node* v = n.find("timeout")) {
-    step.timeout = r.duration(*v, "timeout");
+    if (is_none(*v)) {
+      r.out().error(v->mark,
+                    "\"timeout\": a step's timeout is a duration such as 90s or 15m; "
+                    "none lifts only the job's timeout, which bounds every step: write "
+                    "it on the job",
+                    4);
+    } else {
+      step.timeout = r.limit(*v, "timeout", "");
+    }
   }
   if (const Node* v = n.find("retries")) {
     if (v->is_map()) {
@@ -887,9 +941,7 @@ LoadedFile load_job_text(const std::string& path, std::string_view text,
   if (const Node* v = root.find("priority")) {
     job.priority = static_cast<int>(r.integer(*v, key_spec(job_keys(), "priority")).value_or(50));
   }
-  if (const Node* v = root.find("timeout")) {
-    job.timeout = r.duration(*v, "timeout");
-  }
+  read_timeout(r, root, options, job);
   if (const Node* v = root.find("retries")) {
     if (v->is_map()) {
       read_retries(r, *v, job.retries);

@@ -16,6 +16,8 @@ namespace jobs {
 
 struct LoadOptions {
   const tz::Zone* default_zone = nullptr; // zone of jobs without `timezone`; null: UTC
+  // The time limit of jobs without `timeout`, in seconds; none: no limit (default_timeout: none).
+  std::optional<std::int64_t> default_timeout = default_job_timeout;
   // Root checks who may have written a file (jobs/trust.hpp); run_as is only a warning
   // otherwise.
   bool daemon_is_root = false;

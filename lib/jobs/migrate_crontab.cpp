@@ -633,6 +633,10 @@ private:
     once("overlap", number,
          "cron starts a run while the previous one still runs; these jobs skip such a fire "
          "(write concurrency: allow to keep cron's way)");
+    doc["timeout"] = "none";
+    once("timeout", number,
+         "cron never stops a command; these jobs say timeout: none to keep cron's way, so a run "
+         "that hangs makes them skip every later fire (write a timeout to have jobsd stop it)");
     if (!parsed->is_reboot()) {
       once("missed", number,
            "cron never runs fires missed while the machine was down; these jobs run the latest "

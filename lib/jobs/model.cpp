@@ -1,3 +1,4 @@
+#include <base/duration.hpp>
 #include <jobs/model.hpp>
 
 namespace jobs {
@@ -65,6 +66,14 @@ const char* to_string(When w) {
     return "always";
   }
   return "";
+}
+
+const char* to_string(TimeoutFrom t) {
+  return t == TimeoutFrom::default_timeout ? "default_timeout" : "timeout";
+}
+
+std::string format_timeout(std::optional<std::int64_t> seconds) {
+  return seconds ? base::format_duration(*seconds) : "none";
 }
 
 } // namespace jobs

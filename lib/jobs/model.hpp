@@ -15,6 +15,13 @@ enum class Concurrency { allow, forbid, replace };
 enum class Missed { skip, once, all };
 enum class When { on_success, on_failure, always };
 enum class FileFormat { json, yaml };
+// Where a job's time limit comes from: its own `timeout` key (a duration or none), or the
+// daemon's default_timeout (jobsd.8) when it has none.
+enum class TimeoutFrom { job, default_timeout };
+
+// The default_timeout of a daemon whose configuration names none: one hour, as the schedulers
+// jobs replaces had.
+inline constexpr std::int64_t default_job_timeout = 60 * 60;
 
 struct RetryPolicy {
   int max = 0;                  // retries after the first attempt
@@ -77,7 +84,9 @@ struct JobDefinition {
   ScheduleSpec schedule;
   Concurrency concurrency = Concurrency::forbid;
   int priority = 50;
+  // Seconds the job may run (then it is stopped and ends as timeout); none: no limit.
   std::optional<std::int64_t> timeout;
+  TimeoutFrom timeout_from = TimeoutFrom::job;
   RetryPolicy retries;
   std::string working_directory;
   std::vector<std::pair<std::string, std::string>> env;
@@ -92,7 +101,8 @@ struct JobDefinition {
 
   std::string path;
   FileFormat format = FileFormat::yaml;
-  Mark id_mark; // where the id is written (or 0:0 when it comes from the file name)
+  Mark id_mark;      // where the id is written (or 0:0 when it comes from the file name)
+  Mark timeout_mark; // where the timeout is written (or 0:0: the default applies)
   std::vector<Mark> after_marks;
 
   // The first fire strictly after `from` over all the job's schedules.
@@ -108,5 +118,9 @@ std::optional<cron::Fire> earliest_fire(const std::vector<cron::Schedule>& sched
 const char* to_string(Concurrency c);
 const char* to_string(Missed m);
 const char* to_string(When w);
+const char* to_string(TimeoutFrom t); // "timeout", "default_timeout": the key that set it
+
+// A time limit as written: "1h30m", or "none" for no limit.
+std::string format_timeout(std::optional<std::int64_t> seconds);
 
 } // namespace jobs

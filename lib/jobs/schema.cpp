@@ -9,6 +9,13 @@ using Json = nlohmann::ordered_json;
 
 Json object_of(const std::vector<KeySpec>& keys, const std::vector<KeySpec>* more = nullptr);
 
+// The two ways to write a duration: integer seconds from `minimum`, or units ("1h30m").
+Json duration_schemas(int minimum) {
+  return Json::array({Json{{"type", "integer"}, {"minimum", minimum}},
+                      Json{{"type", "string"},
+                           {"pattern", "^[0-9]+$|^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"}}});
+}
+
 Json value_schema(const KeySpec& key) {
   Json s;
   switch (key.type) {
@@ -28,11 +35,14 @@ Json value_schema(const KeySpec& key) {
     s = {{"type", "number"}};
     break;
   case ValueType::duration:
-    s = {{"oneOf",
-          {{{"type", "integer"}, {"minimum", 0}},
-           {{"type", "string"},
-            {"pattern", "^[0-9]+$|^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"}}}}};
+    s = {{"oneOf", duration_schemas(0)}};
     break;
+  case ValueType::timeout: {
+    Json ways = duration_schemas(1);
+    ways.push_back({{"const", "none"}});
+    s = {{"oneOf", ways}};
+    break;
+  }
   case ValueType::size:
     s = {{"oneOf",
           {{{"type", "integer"}, {"minimum", 0}},

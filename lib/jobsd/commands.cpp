@@ -389,6 +389,8 @@ Daemon::Reply Daemon::cmd_show(Connection&, const ipc::Request& request) {
               {"concurrency", jobs::to_string(job.concurrency)},
               {"missed", jobs::to_string(job.schedule.missed)},
               {"priority", job.priority},
+              {"timeout", jobs::format_timeout(job.timeout)},
+              {"timeout_from", jobs::to_string(job.timeout_from)},
               {"after", job.after},
               {"steps", steps},
               {"next_fires", job.enabled ? fires : ipc::Json::array()},

@@ -210,6 +210,29 @@ public:
     return ms;
   }
 
+  // A time limit into `out`: a duration of at least 1s, or none (no limit). A wrong value is
+  // reported and leaves `out` as it was.
+  void limit(const Value& v, std::optional<std::int64_t>& out) {
+    const std::string none = ", or none for no limit";
+    if (v.node.is_scalar() && v.node.scalar == "none") {
+      out.reset();
+      return;
+    }
+    if (v.node.is_scalar()) {
+      const auto d = base::parse_duration(v.node.scalar);
+      if (!d) {
+        error(inside(v.node, d.error().location.column - 1),
+              "\"" + v.key + "\": " + d.error().message + none);
+        return;
+      }
+      if (*d > 0) {
+        out = *d;
+        return;
+      }
+    }
+    expected(v, "a duration of at least 1s such as 30m, 1h or 6h" + none);
+  }
+
   // Bytes, at least `min`.
   std::optional<std::int64_t> size(const Value& v, std::int64_t min) {
     if (!v.node.is_scalar()) {
@@ -697,6 +720,8 @@ const std::vector<Key>& top_keys() {
            c.default_zone = zone;
          }
        }},
+      {"default_timeout",
+       [](Reader& r, const Value& v, Config& c) { r.limit(v, c.default_timeout); }},
       {"queues", [](Reader& r, const Value& v, Config& c) { r.section(v, queue_keys(), c); }},
       {"access", read_access},
       {"grace_period",
@@ -732,6 +757,15 @@ const std::vector<Key>& top_keys() {
 int Config::limit_of(const std::string& zone) const {
   const auto it = queue_limits.find(zone);
   return it != queue_limits.end() ? it->second : queue_limit;
+}
+
+jobs::LoadOptions load_options(const Config& config) {
+  jobs::LoadOptions options;
+  options.default_zone = config.default_zone;
+  options.default_timeout = config.default_timeout;
+  options.daemon_is_root = geteuid() == 0;
+  options.max_file_size = config.max_job_file_size;
+  return options;
 }
 
 LoadedConfig parse_config(std::string_view text, const std::string& path) {

@@ -7,10 +7,12 @@
 
 #include <base/error.hpp>
 #include <engine/integrations.hpp>
+#include <jobs/loader.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,12 +66,18 @@ struct Config {
   LogRetention logs;
   std::string secrets_file; // KEY=value lines for ${secret.NAME}; empty: the environment
   std::int64_t max_job_file_size = 1 << 20; // a larger job file is refused unread
+  // The time limit of jobs without `timeout`, in seconds; none: no limit.
+  std::optional<std::int64_t> default_timeout = jobs::default_job_timeout;
   // connections, allowed_paths and smtp: what sql, file and email steps use.
   engine::Integrations integrations;
 
   // The limit of the queue of `zone` (a zone name): its own, else queue_limit.
   int limit_of(const std::string& zone) const;
 };
+
+// How job files load under `config`, for jobsd and for jobsctl alike: the default zone and
+// timeout, the size limit, and whether this process is root.
+jobs::LoadOptions load_options(const Config& config);
 
 // A configuration as read: the values (defaults where the file is silent or wrong) and every
 // error found, in file order.

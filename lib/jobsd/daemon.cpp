@@ -298,11 +298,7 @@ Daemon::~Daemon() {
 }
 
 jobs::LoadOptions Daemon::load_options() const {
-  jobs::LoadOptions options;
-  options.default_zone = config_.default_zone;
-  options.daemon_is_root = geteuid() == 0;
-  options.max_file_size = config_.max_job_file_size;
-  return options;
+  return jobsd::load_options(config_);
 }
 
 std::int64_t Daemon::now_ms() const {

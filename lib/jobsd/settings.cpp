@@ -109,6 +109,10 @@ Settings resolve_settings(const Flags& flags, const Environment& env) {
                   {s.state_dir.value + "/jobsd.sock", Origin::built_in, "STATE_DIR/jobsd.sock"});
   s.default_timezone = pick("", "", env, "", c, "default_timezone", c.default_timezone,
                             {"UTC", Origin::built_in, ""});
+  const std::string timeout = jobs::format_timeout(c.default_timeout);
+  s.default_timeout =
+      pick("", "", env, "", c, "default_timeout", c.lines.count("default_timeout") ? timeout : "",
+           {timeout, Origin::built_in, ""});
   return s;
 }
 

@@ -1,10 +1,10 @@
 #pragma once
 
 // Where jobsd and jobsctl find things: the configuration file, the jobs folder, the state
-// folder, the log folder, the socket and the default time zone. Both programs resolve them here,
-// in one order (man jobsd.8 and jobsctl.1, "CONFIGURATION ORDER"): the command line, then an
-// environment variable, then the configuration file, then a built-in default, so that jobsctl
-// finds the daemon, its jobs and its zone wherever the daemon was told they are.
+// folder, the log folder, the socket, the default time zone and the default job timeout. Both
+// programs resolve them here, in one order (man jobsd.8 and jobsctl.1, "CONFIGURATION ORDER"): the
+// command line, then an environment variable, then the configuration file, then a built-in default,
+// so that jobsctl finds the daemon, its jobs and its zone wherever the daemon was told they are.
 
 #include <jobsd/config.hpp>
 
@@ -55,6 +55,7 @@ struct Settings {
   Setting log_dir;
   Setting socket;
   Setting default_timezone; // "UTC" by default
+  Setting default_timeout;  // "1h" by default; "none": no limit
   // The configuration file as read (the defaults when there is none), with its errors.
   LoadedConfig loaded;
 };
@@ -78,8 +79,8 @@ std::string default_state_dir(const Environment& env);
 // JOBS_CONFIG), else the default one when it exists. A named file that cannot be read is an
 // error in `loaded`. Then, each of the others: the flag, its variable, the file's key, the
 // default (root: /etc/jobs/jobs.d, /var/lib/jobs; others: $XDG_CONFIG_HOME/jobs/jobs.d,
-// $XDG_STATE_HOME/jobs; for both: STATE_DIR/logs, STATE_DIR/jobsd.sock, UTC). Paths are returned
-// as given (relative ones stay relative); the file's own are absolute.
+// $XDG_STATE_HOME/jobs; for both: STATE_DIR/logs, STATE_DIR/jobsd.sock, UTC, 1h). Paths are
+// returned as given (relative ones stay relative); the file's own are absolute.
 Settings resolve_settings(const Flags& flags, const Environment& env = Environment::of_process());
 
 } // namespace jobsd

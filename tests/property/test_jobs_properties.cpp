@@ -53,7 +53,7 @@ rc::Gen<Json> gen_job() {
     job["concurrency"] = *rc::gen::element<std::string>("allow", "forbid", "replace");
     job["priority"] = *rc::gen::inRange(0, 101);
     if (*rc::gen::arbitrary<bool>()) {
-      job["timeout"] = *rc::gen::element<std::string>("90s", "1h", "2d3h");
+      job["timeout"] = *rc::gen::element<std::string>("90s", "1h", "2d3h", "none");
     }
     job["retries"] = {{"max", *rc::gen::inRange(0, 10)},
                       {"delay", "30s"},

@@ -18,9 +18,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-jobs::JobDefinition job(const std::string& yaml, const std::string& path = "/tmp/job.yaml") {
+jobs::JobDefinition job(const std::string& yaml, const std::string& path = "/tmp/job.yaml",
+                        std::optional<std::int64_t> default_timeout = jobs::default_job_timeout) {
   jobs::LoadOptions options;
   options.daemon_is_root = true;
+  options.default_timeout = default_timeout;
   auto file = jobs::load_job_text(path, yaml, options);
   std::string errors;
   for (const auto& d : file.diagnostics) {
@@ -236,6 +238,28 @@ steps:
     CHECK(r.steps[1].status == engine::Status::skipped);
     CHECK(r.steps[1].error_message == "the job timed out");
     CHECK(r.error_message == "the job's timeout of 1s ran out during step \"slow\"");
+  }
+
+  TEST_CASE("the daemon's default_timeout stops a job without timeout, and says so") {
+    FakeClock clock;
+    Recorder rec;
+    const std::string steps = R"(
+steps:
+  - {id: slow, type: shell, run: "sleep 30"}
+  - {id: tidy, type: shell, run: "echo tidy", when: always}
+)";
+    auto r = engine::run_job(job(steps, "/tmp/job.yaml", 1), options(clock), rec);
+    CHECK(r.status == engine::Status::timeout);
+    CHECK(r.steps[0].status == engine::Status::timeout);
+    CHECK(r.steps[0].error_message == "the default_timeout of 1s ran out");
+    CHECK(r.steps[1].status == engine::Status::skipped);
+    CHECK(r.error_message == "the default_timeout of 1s ran out during step \"slow\"");
+
+    // timeout: none opts out: the job outlives the default.
+    r = engine::run_job(job("timeout: none\ncommand: sleep 1.5", "/tmp/job.yaml", 1),
+                        options(clock), rec);
+    CHECK(r.status == engine::Status::success);
+    CHECK(r.error_message == "");
   }
 
   TEST_CASE("cancelling a running job stops its process and skips the rest") {

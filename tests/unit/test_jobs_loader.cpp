@@ -239,9 +239,6 @@ steps:
     CHECK(findings("a.yaml", "concurrency: sometimes\ncommand: ls\n") ==
           Lines{"1:14: error: \"concurrency\": expected allow, forbid or replace, got "
                 "\"sometimes\""});
-    CHECK(findings("a.yaml", "timeout: 1h30\ncommand: ls\n") ==
-          Lines{"1:14: error: \"timeout\": invalid duration \"1h30\": missing unit after 30 "
-                "(valid: 90, 90s, 15m, 1h30m, 2d)"});
     CHECK(findings("a.yaml", "limits: { memory: lots }\ncommand: ls\n") ==
           Lines{"1:19: error: \"memory\": expected a size such as 512K, 1M or 2G (or bytes), got "
                 "\"lots\""});
@@ -442,6 +439,75 @@ steps:
           Lines{});
     CHECK(findings("a.yaml", "limits: { proceses: 100 }\ncommand: ls\n") ==
           Lines{"1:11: error: unknown limits key \"proceses\"; did you mean \"processes\"?"});
+  }
+
+  TEST_CASE("timeout: a duration of at least 1s or none; without it, the daemon's default") {
+    jobs::LoadOptions options;
+    const auto loaded = [&](const std::string& path, const std::string& text) {
+      const auto file = jobs::load_job_text(path, text, options);
+      REQUIRE(file.job.has_value());
+      return std::pair(jobs::format_timeout(file.job->timeout),
+                       std::string(jobs::to_string(file.job->timeout_from)));
+    };
+    using Timeout = std::pair<std::string, std::string>;
+    CHECK(loaded("a.yaml", "command: ls\n") == Timeout{"1h", "default_timeout"});
+    CHECK(loaded("a.yaml", "timeout: 90m\ncommand: ls\n") == Timeout{"1h30m", "timeout"});
+    CHECK(loaded("a.yaml", "timeout: 45\ncommand: ls\n") == Timeout{"45s", "timeout"});
+    CHECK(loaded("a.yaml", "timeout: none\ncommand: ls\n") == Timeout{"none", "timeout"});
+    CHECK(loaded("a.yaml", "timeout: \"none\"\ncommand: ls\n") == Timeout{"none", "timeout"});
+    CHECK(loaded("a.json", R"({"timeout": "none", "command": "ls"})") ==
+          Timeout{"none", "timeout"});
+    options.default_timeout = 2;
+    CHECK(loaded("a.yaml", "command: ls\n") == Timeout{"2s", "default_timeout"});
+    CHECK(loaded("a.yaml", "timeout: 6h\ncommand: ls\n") == Timeout{"6h", "timeout"});
+    options.default_timeout.reset();
+    CHECK(loaded("a.yaml", "command: ls\n") == Timeout{"none", "default_timeout"});
+    CHECK(load("a.yaml", "command: ls\ntimeout: none\n").timeout_mark.line == 2);
+    // The canonical form shows the limit that applies.
+    CHECK(jobs::to_json(load("a.yaml", "command: ls\n"))["timeout"] == "1h");
+    CHECK(jobs::to_json(load("a.yaml", "timeout: none\ncommand: ls\n"))["timeout"] == "none");
+
+    // Wrong values say what is valid, none included; 0 is no "no limit" here.
+    const std::string valid =
+        "a duration of at least 1s such as 90s, 15m, 1h30m or 2d, or none for no limit";
+    const std::string units = "(valid: 90, 90s, 15m, 1h30m, 2d), or none for no limit";
+    const std::pair<std::string, std::string> wrong[] = {
+        {"timeout: 0", "1:10: error: \"timeout\": expected " + valid + ", got \"0\""},
+        {"timeout: 0s", "1:10: error: \"timeout\": expected " + valid + ", got \"0s\""},
+        {"timeout: [1h]", "1:10: error: \"timeout\": expected " + valid + ", got a list"},
+        {"timeout: 1h30",
+         "1:14: error: \"timeout\": invalid duration \"1h30\": missing unit after 30 " + units},
+        {"timeout: None",
+         "1:10: error: \"timeout\": invalid duration \"None\": expected a number " + units},
+    };
+    for (const auto& [text, error] : wrong) {
+      CHECK(findings("a.yaml", text + "\ncommand: ls\n") == Lines{error});
+    }
+    CHECK(findings("a.json", R"({"timeout": "forever", "command": "ls"})") ==
+          Lines{"1:14: error: \"timeout\": invalid duration \"forever\": expected a number " +
+                units});
+
+    // A step's limit is a duration: the job's timeout bounds every step, and only the job's
+    // can be lifted.
+    CHECK(findings("a.yaml", "steps:\n  - {id: a, type: shell, run: ls, timeout: none}\n") ==
+          Lines{"2:44: error: \"timeout\": a step's timeout is a duration such as 90s or 15m; "
+                "none lifts only the job's timeout, which bounds every step: write it on the "
+                "job"});
+    CHECK(findings("a.yaml", "steps:\n  - {id: a, type: shell, run: ls, timeout: 0}\n") ==
+          Lines{"2:44: error: \"timeout\": expected a duration of at least 1s such as 90s, 15m, "
+                "1h30m or 2d, got \"0\""});
+    CHECK(load("a.yaml", "steps:\n  - {id: a, type: shell, run: ls, timeout: 5m}\n")
+              .steps[0]
+              .timeout == 300);
+  }
+
+  TEST_CASE("the schema's timeout: a duration or none for the job, a duration for a step") {
+    const auto job = jobs::job_schema()["properties"]["timeout"]["oneOf"];
+    REQUIRE(job.size() == 3);
+    CHECK(job[0]["minimum"] == 1);
+    CHECK(job[2] == nlohmann::ordered_json{{"const", "none"}});
+    const auto step = jobs::step_schema(*jobs::find_step_type("shell"))["properties"]["timeout"];
+    CHECK(step["oneOf"].size() == 2);
   }
 
   TEST_CASE("syntax errors say where, in both formats") {

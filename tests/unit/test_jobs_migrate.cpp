@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -145,6 +146,37 @@ TEST_SUITE("migrate") {
     CHECK(said(r, "3:0: note: MAILTO=root is a local mailbox; the job mails root@localhost"));
     CHECK(said(r, "3:0: note: MAILTO=root@localhost,dev@example.com: cron mails any output; "
                   "the job now emails on failure"));
+  }
+
+  TEST_CASE("cron never stops a command: crontab jobs say timeout: none, with one note") {
+    const auto r = jobs::migrate::convert("c", "0 1 * * * /bin/a\n0 2 * * * /bin/b\n", utc());
+    REQUIRE(r.jobs.size() == 2);
+    CHECK(r.jobs[0].doc["timeout"] == "none");
+    CHECK(r.jobs[1].doc["timeout"] == "none");
+    const std::string note = "1:0: note: cron never stops a command; these jobs say timeout: none "
+                             "to keep cron's way, so a run that hangs makes them skip every later "
+                             "fire (write a timeout to have jobsd stop it)";
+    const auto f = findings(r);
+    CHECK(std::count(f.begin(), f.end(), note) == 1);
+  }
+
+  TEST_CASE("JSON sources keep the timeout they had; without one the daemon's default applies") {
+    const std::string registry =
+        R"({"_id": "r", "name": "R", "template_type": "shell", "parameters": {"run": "ls"})";
+    auto r = jobs::migrate::convert("r.json", registry + R"(, "timeout_seconds": 7200})", utc());
+    REQUIRE(r.jobs.size() == 1);
+    CHECK(r.jobs[0].doc["timeout"] == "2h");
+    r = jobs::migrate::convert("r.json", registry + "}", utc());
+    REQUIRE(r.jobs.size() == 1);
+    CHECK_FALSE(r.jobs[0].doc.contains("timeout"));
+
+    const std::string v2 = R"({"id": "v", "name": "V", "steps": [{"id": "a", "type": "shell"}])";
+    r = jobs::migrate::convert("v.json", v2 + R"(, "timeout_seconds": 600})", utc());
+    REQUIRE(r.jobs.size() == 1);
+    CHECK(r.jobs[0].doc["timeout"] == "10m");
+    r = jobs::migrate::convert("v.json", v2 + "}", utc());
+    REQUIRE(r.jobs.size() == 1);
+    CHECK_FALSE(r.jobs[0].doc.contains("timeout"));
   }
 
   TEST_CASE("bad crontab lines are reported at their place and the rest converts") {

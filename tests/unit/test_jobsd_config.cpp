@@ -83,6 +83,7 @@ TEST_SUITE("jobsd.config") {
       CHECK(c.logs.max_files == 5);
       CHECK(c.logs.max_age == 30 * 86400);
       CHECK(c.secrets_file.empty());
+      CHECK(c.default_timeout == 3600);
     }
   }
 
@@ -149,6 +150,34 @@ secrets_file: /etc/jobs/secrets
     CHECK(parse("grace_period: 0").grace_period == 0s);
     CHECK(parse("client_idle_timeout: 2s").client_idle_timeout == 2s);
     CHECK(parse("logs: { max_size: 4096 }").logs.max_size == 4096);
+  }
+
+  TEST_CASE("default_timeout: a duration of at least 1s, or none; jobs load with it") {
+    CHECK(parse("default_timeout: 2s").default_timeout == 2);
+    CHECK(parse("default_timeout: 6h").default_timeout == 6 * 3600);
+    CHECK(parse("default_timeout: 90").default_timeout == 90);
+    CHECK(parse("default_timeout: none").default_timeout == std::nullopt);
+    CHECK(parse(R"({"default_timeout": "none"})", "/etc/jobs/jobsd.json").default_timeout ==
+          std::nullopt);
+    const std::string valid = "a duration of at least 1s such as 30m, 1h or 6h, or none for no "
+                              "limit";
+    CHECK(errors_of("default_timeout: 0\n") ==
+          Lines{"1:18: \"default_timeout\": expected " + valid + ", got \"0\""});
+    CHECK(errors_of("default_timeout: [1h]\n") ==
+          Lines{"1:18: \"default_timeout\": expected " + valid + ", got a list"});
+    CHECK(errors_of("default_timeout: 1h30\n") ==
+          Lines{"1:22: \"default_timeout\": invalid duration \"1h30\": missing unit after 30 "
+                "(valid: 90, 90s, 15m, 1h30m, 2d), or none for no limit"});
+    CHECK(errors_of("default_timeout: never\n") ==
+          Lines{"1:18: \"default_timeout\": invalid duration \"never\": expected a number "
+                "(valid: 90, 90s, 15m, 1h30m, 2d), or none for no limit"});
+    // A wrong value keeps the default.
+    CHECK(jobsd::parse_config("default_timeout: 0\n", config_path).config.default_timeout == 3600);
+
+    // jobsd and jobsctl load job files with it.
+    CHECK(jobsd::load_options(parse("default_timeout: 2s")).default_timeout == 2);
+    CHECK(jobsd::load_options(parse("default_timeout: none")).default_timeout == std::nullopt);
+    CHECK(jobsd::load_options(parse("")).default_timeout == 3600);
   }
 
   TEST_CASE("a section with all its keys commented out is empty") {

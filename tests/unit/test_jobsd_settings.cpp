@@ -40,6 +40,8 @@ TEST_SUITE("jobsd settings") {
     CHECK(s.log_dir.where == "STATE_DIR/logs");
     CHECK(s.socket.value == home.path.string() + "/.local/state/jobs/jobsd.sock");
     CHECK(s.default_timezone.value == "UTC");
+    CHECK(s.default_timeout.value == "1h");
+    CHECK(s.default_timeout.origin == jobsd::Origin::built_in);
     CHECK(s.loaded.ok());
 
     s = jobsd::resolve_settings({}, environment(false, {{"HOME", home.path.string()},
@@ -63,7 +65,7 @@ TEST_SUITE("jobsd settings") {
     const test::TempDir dir;
     const std::string file = dir.path.string() + "/jobsd.yaml";
     write(file, "# paths\njobs_dir: j\nstate_dir: /s\nlog_dir: /l\nsocket: /run/x.sock\n"
-                "default_timezone: Europe/Berlin\n");
+                "default_timezone: Europe/Berlin\ndefault_timeout: none\n");
     const auto env = environment(false, {{"HOME", dir.path.string()}, {"JOBS_CONFIG", file}});
 
     auto s = jobsd::resolve_settings({}, env);
@@ -80,6 +82,9 @@ TEST_SUITE("jobsd settings") {
     CHECK(s.default_timezone.value == "Europe/Berlin");
     CHECK(s.default_timezone.where == file + ":6");
     REQUIRE(s.loaded.config.default_zone != nullptr);
+    CHECK(s.default_timeout.value == "none");
+    CHECK(s.default_timeout.origin == jobsd::Origin::file);
+    CHECK(s.default_timeout.where == file + ":7");
 
     s = jobsd::resolve_settings({}, environment(false, {{"HOME", dir.path.string()},
                                                         {"JOBS_CONFIG", file},
