@@ -40,7 +40,7 @@ YAML
 cat > jobs/abcd.yaml <<YAML
 notify:
   on_failure:
-    - command: cat > $work/notified.json
+    - command: cat > $work/notified.tmp && mv $work/notified.tmp $work/notified.json
     - webhook: http://127.0.0.1:$http_port/echo?hook=failure
     - email: ops@example.com
 steps:
@@ -87,11 +87,11 @@ print(e["trigger"], json.dumps(e["scheduled_time"]), "[]", e["start_time"][:10])
 expect "jobsd starts" "0" "$?"
 
 # --- a fire of its own: its scheduled instant everywhere.
-at=$(date -u -d "@$(($(date +%s) + 3))" +%Y-%m-%dT%H:%M:%SZ)
+at=$(date -u -d "@$(($(date +%s) + 5))" +%Y-%m-%dT%H:%M:%SZ)
 "$jobsctl" schedule hook --at "$at" >/dev/null
 expect "a run at a time is scheduled" "0" "$?"
 hook_count() { [ "$(hook_bodies | wc -l)" -ge "$1" ]; }
-wait_for 15 hook_count 2
+wait_for 20 hook_count 2
 expect "the scheduled run's payload and variables have its instant" \
   "manual \"${at%Z}.000Z\" [${at%Z}.000Z] ${at:0:10}" "$(hook_bodies | sed -n 2p)"
 
