@@ -111,11 +111,14 @@ BuiltinResult run_http(const BuiltinContext& c, bool webhook) {
     request.body = json_text(json_value(c, *json));
     request.headers.emplace_back("Content-Type", "application/json");
   } else if (webhook) {
-    request.body = json_text(nlohmann::json{{"job_id", c.job.id},
-                                            {"job_name", c.job.name},
-                                            {"execution_id", c.value("execution.id")},
-                                            {"scheduled_time", c.value("execution.scheduled_time")},
-                                            {"trigger", c.value("execution.trigger")}});
+    // The execution's fields as its record has them: no scheduled time is null.
+    const std::string scheduled = c.value("execution.scheduled_time");
+    request.body = json_text(nlohmann::json{
+        {"job_id", c.job.id},
+        {"job_name", c.job.name},
+        {"execution_id", c.value("execution.id")},
+        {"scheduled_time", scheduled.empty() ? nlohmann::json(nullptr) : nlohmann::json(scheduled)},
+        {"trigger", c.value("execution.trigger")}});
     request.headers.emplace_back("Content-Type", "application/json");
   } else {
     request.body = substitute(c, text(c, "body"));

@@ -91,7 +91,6 @@ struct Context {
   JobResult& result;
   Env base;                                                        // runner env + job env
   std::map<std::string, std::map<std::string, std::string>> steps; // id -> field -> value
-  TimePoint scheduled;
 
   // The value of a variable, for argv items, env values and working directories.
   std::string value(const std::string& name, const Env& env) const {
@@ -132,18 +131,23 @@ struct Context {
     return v ? *v : "";
   }
 
-  // JOB_*, the execution's variables, as every step's process gets them.
+  // JOB_*, the execution's variables, as every step's process gets them. A run with no
+  // scheduled instant (by hand, triggered, after another job) has no scheduled time, as its
+  // record has none, and the day it started as its scheduled date.
   Env variable_env() const {
-    const auto seconds =
-        std::chrono::duration_cast<std::chrono::seconds>(scheduled.time_since_epoch());
-    std::string date = job.zone ? tz::format_local(seconds.count(), *job.zone) : "";
+    const std::int64_t day = result.scheduled_time.value_or(
+        std::chrono::duration_cast<std::chrono::seconds>(result.start.time_since_epoch()).count());
+    std::string date = job.zone ? tz::format_local(day, *job.zone) : "";
     date = date.substr(0, 10);
     return {{"JOB_ID", job.id},
             {"JOB_NAME", job.name},
             {"JOB_DESCRIPTION", job.description},
             {"JOB_TIMEZONE", result.timezone},
             {"JOB_EXECUTION_ID", result.execution_id},
-            {"JOB_SCHEDULED_TIME", iso_time(scheduled)},
+            {"JOB_SCHEDULED_TIME",
+             result.scheduled_time
+                 ? iso_time(TimePoint(std::chrono::seconds(*result.scheduled_time)))
+                 : ""},
             {"JOB_SCHEDULED_DATE", date},
             {"JOB_TRIGGER", result.trigger},
             {"JOB_ATTEMPT", std::to_string(result.attempt)},
@@ -432,10 +436,7 @@ std::string output_value(const std::string& out) {
 // The variables of an execution: the runner's environment (with run_as's identity) and the
 // job's env on top.
 Context context_of(const jobs::JobDefinition& job, const RunOptions& options, JobResult& r) {
-  Context c{job, options, r, options.environment, {}, r.start};
-  if (options.scheduled_time) {
-    c.scheduled = TimePoint(std::chrono::seconds(*options.scheduled_time));
-  }
+  Context c{job, options, r, options.environment, {}};
   // A run_as job's processes get their user's HOME, USER and LOGNAME, not the runner's; its
   // env may still set them.
   if (!job.run_as.empty()) {
@@ -754,12 +755,14 @@ JobResult run_job(const jobs::JobDefinition& job, const RunOptions& options, Eve
         r.error_message = "cancelled during step \"" + step.id + "\"";
       } else if (past_deadline()) {
         stopped = Status::timeout;
+        r.failing_step = i;
         r.error_message = job_limit_text(job) + " ran out during step \"" + step.id + "\"";
       } else if (step.continue_on_failure) {
         partial = true;
       } else if (!failing) {
         failing = true;
         failing_status = s.status == Status::timeout ? Status::timeout : Status::failed;
+        r.failing_step = i;
         r.error_message = "step \"" + step.id + "\": " + s.error_message;
       }
     }

@@ -9,15 +9,6 @@ namespace engine {
 
 namespace {
 
-const StepResult* failing_step(const JobResult& r) {
-  for (const auto& s : r.steps) {
-    if (s.status == Status::failed || s.status == Status::timeout) {
-      return &s;
-    }
-  }
-  return nullptr;
-}
-
 // The payload as JSON text; a step's output that is not UTF-8 gets U+FFFD, never an exception.
 std::string payload_text(const NotifyContext& c) {
   return notification_payload(c.event, c.result, c.retry_in)
@@ -53,7 +44,7 @@ std::string email_body(const NotifyContext& c) {
     body += "  " + s.step_id + " (" + s.step_type + "): " + to_string(s.status) +
             (s.error_message.empty() ? "" : " - " + s.error_message) + "\n";
   }
-  if (const StepResult* s = failing_step(r)) {
+  if (const StepResult* s = r.failed_step()) {
     for (const auto& [name, text] :
          {std::pair{"output", &s->output}, std::pair{"error output", &s->error_output}}) {
       if (!text->empty()) {
@@ -192,7 +183,7 @@ nlohmann::json notification_payload(NotifyEvent event, const JobResult& r,
                      {"error_message", s.error_message}});
   }
   nlohmann::json failed = nullptr;
-  if (const StepResult* s = failing_step(r)) {
+  if (const StepResult* s = r.failed_step()) {
     failed = {{"step_id", s->step_id},
               {"step_type", s->step_type},
               {"status", to_string(s->status)},

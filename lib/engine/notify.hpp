@@ -39,8 +39,8 @@ struct Notified {
 };
 
 // The summary a webhook receives and a command reads: event, the execution's fields (as
-// `jobsctl run --json` names them), its steps, and the failing step with the tail of its
-// output (failed_step, null when none failed); retry_in_seconds for on_retry.
+// `jobsctl run --json` names them), its steps, and JobResult::failed_step() with the tail of
+// its output (failed_step, null when none failed); retry_in_seconds for on_retry.
 nlohmann::json notification_payload(NotifyEvent event, const JobResult& result,
                                     std::optional<std::chrono::milliseconds> retry_in = {});
 

@@ -283,15 +283,15 @@ void Recorder::notified(const JobResult& r, const Notified& n) {
 // duration_seconds, exit_code, status, stdout, stderr) plus execution_id and steps.
 void Recorder::append_jsonl(const JobResult& r) {
   std::string out, err;
-  std::optional<int> exit_code;
+  // The step whose exit code tells the outcome: the failed step, else the last one that has one.
+  const StepResult* telling = r.failed_step();
+  const bool failed = telling != nullptr;
   auto steps = nlohmann::json::array();
   for (const auto& s : r.steps) {
     out += s.output;
     err += s.error_output;
-    // The exit code that tells the outcome: the first failed step's, else the last one's.
-    const bool failed_before = exit_code && *exit_code != 0;
-    if (s.exit_code && !failed_before) {
-      exit_code = s.exit_code;
+    if (!failed && s.exit_code) {
+      telling = &s;
     }
     steps.push_back({{"step_id", s.step_id},
                      {"status", to_string(s.status)},
@@ -304,7 +304,9 @@ void Recorder::append_jsonl(const JobResult& r) {
                                  {"start_time", iso_time(r.start)},
                                  {"end_time", iso_time(r.end)},
                                  {"duration_seconds", r.duration_seconds()},
-                                 {"exit_code", exit_code ? nlohmann::json(*exit_code) : nullptr},
+                                 {"exit_code", telling != nullptr && telling->exit_code
+                                                   ? nlohmann::json(*telling->exit_code)
+                                                   : nullptr},
                                  {"status", to_string(r.status)},
                                  {"stdout", out},
                                  {"stderr", err},

@@ -47,6 +47,18 @@ double JobResult::duration_seconds() const {
   return seconds_between(start, end);
 }
 
+const StepResult* JobResult::failed_step() const {
+  if (failing_step) {
+    return &steps.at(*failing_step);
+  }
+  for (const auto& s : steps) {
+    if (s.status == Status::failed || s.status == Status::timeout) {
+      return &s;
+    }
+  }
+  return nullptr;
+}
+
 std::string iso_time(TimePoint t) {
   return store::iso_time(
       std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());

@@ -4,6 +4,7 @@
 // statuses of the spec (section 4).
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -56,6 +57,9 @@ struct JobResult {
   std::optional<std::int64_t> scheduled_time; // UTC seconds; none for a manual run
   TimePoint start{}, end{};
   std::vector<StepResult> steps;
+  // The index in `steps` of the step that ended the execution as failed or timed out: it failed
+  // without continue_on_failure, or the job's timeout ran out during it. None when no step did.
+  std::optional<std::size_t> failing_step;
   std::string error_message;
   int attempt = 1;
   std::string trigger; // schedule, manual, api, after, catchup, retry
@@ -63,6 +67,9 @@ struct JobResult {
   std::string host;
 
   double duration_seconds() const;
+  // The step that made the status: the failing step, else (a partial success) the first step
+  // that failed or timed out; null when no step failed.
+  const StepResult* failed_step() const;
 };
 
 // "2026-11-23T18:40:01.123Z": UTC, ISO 8601 with milliseconds.

@@ -344,6 +344,26 @@ ExecutionRecord read_execution(const Query& q) {
   return e;
 }
 
+// A step's columns but its output and outputs_json, which history() leaves out.
+constexpr const char* step_columns =
+    "step_id, step_name, step_type, status, start_ms, end_ms, exit_code, signal, error_message, "
+    "attempt";
+
+StepRecord read_step(const Query& q) {
+  StepRecord s;
+  s.step_id = q.text(0);
+  s.step_name = q.text(1);
+  s.step_type = q.text(2);
+  s.status = q.text(3);
+  s.start_ms = q.optional_int64(4);
+  s.end_ms = q.optional_int64(5);
+  s.exit_code = q.optional_int(6);
+  s.signal = q.optional_int(7);
+  s.error_message = q.text(8);
+  s.attempt = static_cast<int>(q.int64(9));
+  return s;
+}
+
 JobState read_job_state(const Query& q) {
   JobState s;
   s.job_id = q.text(0);
@@ -594,7 +614,6 @@ public:
 
   base::Result<std::vector<ExecutionRecord>> history(const HistoryQuery& query) override {
     // The clauses are fixed text, chosen so that an index serves each filter and the order.
-    std::string sql = std::string("SELECT ") + execution_columns + " FROM job_executions";
     std::string where;
     const auto add = [&](const char* clause) {
       where += where.empty() ? " WHERE " : " AND ";
@@ -609,12 +628,15 @@ public:
     if (query.since_ms) {
       add("start_ms >= ?3");
     }
-    sql += where + " ORDER BY start_ms DESC, execution_id DESC LIMIT ?4";
-    using Rows = std::vector<ExecutionRecord>;
-    auto result = transaction<Rows>("read the history", false, [&](Rows& rows) -> Status {
-      sqlite3_stmt* s = nullptr;
-      STORE_TRY(prepare(sql, s));
-      Query q(s);
+    const std::string matching =
+        " FROM job_executions" + where + " ORDER BY start_ms DESC, execution_id DESC LIMIT ?4";
+    // The steps of all of them in one query: a history of a thousand executions is two
+    // queries, not a thousand and one.
+    const std::string steps_sql = std::string("SELECT ") + step_columns +
+                                  ", execution_id FROM step_executions WHERE execution_id IN "
+                                  "(SELECT execution_id" +
+                                  matching + ") ORDER BY execution_id, step_index";
+    const auto bind = [&](Query& q) {
       if (query.job_id) {
         q.bind(1, *query.job_id);
       }
@@ -625,9 +647,30 @@ public:
         q.bind(3, *query.since_ms);
       }
       q.bind(4, std::int64_t{query.limit > 0 ? query.limit : -1});
+    };
+    using Rows = std::vector<ExecutionRecord>;
+    auto result = transaction<Rows>("read the history", false, [&](Rows& rows) -> Status {
+      sqlite3_stmt* s = nullptr;
+      STORE_TRY(prepare(std::string("SELECT ") + execution_columns + matching, s));
+      {
+        Query q(s);
+        bind(q);
+        int rc = SQLITE_OK;
+        while ((rc = q.step()) == SQLITE_ROW) {
+          rows.push_back(read_execution(q));
+        }
+        STORE_TRY(expect(rc, SQLITE_DONE));
+      }
+      std::unordered_map<std::string, ExecutionRecord*> by_id;
+      for (auto& row : rows) {
+        by_id[row.execution_id] = &row;
+      }
+      STORE_TRY(prepare(steps_sql, s));
+      Query q(s);
+      bind(q);
       int rc = SQLITE_OK;
       while ((rc = q.step()) == SQLITE_ROW) {
-        rows.push_back(read_execution(q));
+        by_id.at(q.text(10))->steps.push_back(read_step(q));
       }
       return expect(rc, SQLITE_DONE);
     });
@@ -1620,6 +1663,15 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
            (!q.since_ms || e.start_ms >= *q.since_ms);
   }
 
+  // A record as history() gives it: its steps without their output.
+  static ExecutionRecord without_output(ExecutionRecord e) {
+    for (auto& step : e.steps) {
+      step.output.clear();
+      step.outputs_json.clear();
+    }
+    return e;
+  }
+
   void overlay(const HistoryQuery& query, std::vector<ExecutionRecord>& rows) {
     std::lock_guard lock(defer_mutex_);
     if (deferred_executions_.empty()) {
@@ -1630,14 +1682,12 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
       listed.insert(row.execution_id);
       if (const auto it = deferred_executions_.find(row.execution_id);
           it != deferred_executions_.end()) {
-        row = it->second.record;
-        row.steps.clear();
+        row = without_output(it->second.record);
       }
     }
     for (const auto& [id, waiting] : deferred_executions_) {
       if (!listed.count(id)) {
-        rows.push_back(waiting.record);
-        rows.back().steps.clear();
+        rows.push_back(without_output(waiting.record));
       }
     }
     std::erase_if(rows, [&](const ExecutionRecord& e) { return !matches(query, e); });
@@ -1727,28 +1777,16 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
       STORE_TRY(expect(rc, SQLITE_ROW));
       found = read_execution(q);
     }
-    STORE_TRY(prepare(R"sql(
-SELECT step_id, step_name, step_type, status, start_ms, end_ms, exit_code, signal, output,
-  error_message, attempt, outputs_json
-FROM step_executions WHERE execution_id = ?1 ORDER BY step_index
-)sql",
+    STORE_TRY(prepare(std::string("SELECT ") + step_columns +
+                          ", output, outputs_json FROM step_executions WHERE execution_id = ?1 "
+                          "ORDER BY step_index",
                       s));
     Query q(s);
     q.bind(1, found->execution_id);
     int rc = SQLITE_OK;
     while ((rc = q.step()) == SQLITE_ROW) {
-      StepRecord step;
-      step.step_id = q.text(0);
-      step.step_name = q.text(1);
-      step.step_type = q.text(2);
-      step.status = q.text(3);
-      step.start_ms = q.optional_int64(4);
-      step.end_ms = q.optional_int64(5);
-      step.exit_code = q.optional_int(6);
-      step.signal = q.optional_int(7);
-      step.output = q.text(8);
-      step.error_message = q.text(9);
-      step.attempt = static_cast<int>(q.int64(10));
+      StepRecord step = read_step(q);
+      step.output = q.text(10);
       step.outputs_json = q.text(11);
       found->steps.push_back(std::move(step));
     }

@@ -204,8 +204,8 @@ public:
   // Returns true.
   virtual base::Result<bool> finish_execution(const ExecutionRecord& execution) = 0;
 
-  // Executions matching `query`, most recent start first (ties: greater id first), without
-  // their steps.
+  // Executions matching `query`, most recent start first (ties: greater id first), with their
+  // steps but not the steps' output and outputs_json (execution() has them).
   virtual base::Result<std::vector<ExecutionRecord>> history(const HistoryQuery& query) = 0;
 
   // The fires recorded as skipped that match `query` (its status is ignored; since_ms applies

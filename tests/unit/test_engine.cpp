@@ -327,7 +327,7 @@ steps:
     auto o = options(clock);
     o.trigger = "schedule";
     o.scheduled_time = 1'800'000'000; // 2027-01-15T08:00:00Z
-    const auto r = engine::run_job(job(R"(
+    const auto j = job(R"(
 name: Env check
 timezone: Asia/Tokyo
 env: {GREETING: "hi ${job.name}"}
@@ -338,10 +338,71 @@ steps:
     env: {LOCAL: "${execution.scheduled_date}"}
     run: echo "$JOB_ID|$JOB_TRIGGER|$JOB_SCHEDULED_TIME|$JOB_SCHEDULED_DATE|$STEP_FIRST_OUTPUT|$STEP_FIRST_EXIT_CODE|$GREETING|$LOCAL|${#JOB_EXECUTION_ID}"
 )",
-                                       "/tmp/env-check.yaml"),
-                                   o, rec);
+                       "/tmp/env-check.yaml");
+    auto r = engine::run_job(j, o, rec);
     CHECK(r.steps[1].output == "env-check|schedule|2027-01-15T08:00:00.000Z|2027-01-15|one|0|hi "
                                "Env check|2027-01-15|26\n");
+
+    // A run by hand has no scheduled time, as its record; its date is the day it started in
+    // the job's zone (2027-01-14T23:00Z is the 15th in Tokyo).
+    o.trigger = "manual";
+    o.scheduled_time.reset();
+    clock.t -= std::chrono::hours(9);
+    r = engine::run_job(j, o, rec);
+    CHECK(r.steps[1].output == "env-check|manual||2027-01-15|one|0|hi Env check|2027-01-15|26\n");
+  }
+
+  TEST_CASE("the failed step is the one that failed the job, else the first that failed") {
+    FakeClock clock;
+    Recorder rec;
+    const auto failed_step = [](const engine::JobResult& r) {
+      return engine::notification_payload(engine::NotifyEvent::failure, r)["failed_step"];
+    };
+    // b may fail; d fails the job; e, which always runs, fails after it.
+    auto r = engine::run_job(job(R"(
+steps:
+  - {id: a, type: shell, run: "true"}
+  - {id: b, type: shell, run: "exit 3", continue_on_failure: true}
+  - {id: c, type: shell, run: "true"}
+  - {id: d, type: shell, run: "echo d >&2; exit 4"}
+  - {id: e, type: shell, run: "exit 5", when: always}
+)"),
+                             options(clock), rec);
+    CHECK(r.status == engine::Status::failed);
+    CHECK(r.error_message == "step \"d\": exit code 4");
+    REQUIRE(r.failed_step() != nullptr);
+    CHECK(r.failed_step()->step_id == "d");
+    CHECK(failed_step(r)["step_id"] == "d");
+    CHECK(failed_step(r)["exit_code"] == 4);
+    CHECK(failed_step(r)["error_output_tail"] == "d\n");
+
+    // Only b failed: a partial success, and b is the step to show.
+    r = engine::run_job(job(R"(
+steps:
+  - {id: a, type: shell, run: "true"}
+  - {id: b, type: shell, run: "exit 3", continue_on_failure: true}
+  - {id: c, type: shell, run: "true"}
+)"),
+                        options(clock), rec);
+    CHECK(r.status == engine::Status::partial_success);
+    REQUIRE(r.failed_step() != nullptr);
+    CHECK(failed_step(r)["step_id"] == "b");
+
+    // The job's timeout ran out during a step that may fail: that step ended the job.
+    r = engine::run_job(job(R"(
+timeout: 1s
+steps:
+  - {id: a, type: shell, run: "exit 3", continue_on_failure: true}
+  - {id: b, type: shell, run: "sleep 30", continue_on_failure: true}
+)"),
+                        options(clock), rec);
+    CHECK(r.status == engine::Status::timeout);
+    CHECK(failed_step(r)["step_id"] == "b");
+
+    r = engine::run_job(job("steps:\n  - {id: a, type: shell, run: \"true\"}\n"), options(clock),
+                        rec);
+    CHECK(r.failed_step() == nullptr);
+    CHECK(failed_step(r).is_null());
   }
 
   TEST_CASE("secrets reach the process and nothing else") {
