@@ -422,7 +422,7 @@ def check_once(d):
     per_fire = collections.defaultdict(set)
     per_attempt = collections.defaultdict(set)
     for job, sched, execution, attempt, trigger, source, _ in d.markers:
-        # A run by hand (and its retries) has its start as its scheduled time (jobs(5)).
+        # A run by hand (and its retries) has no scheduled time (jobs(5)).
         e = d.executions.get(execution)
         if sched is None or trigger == "manual" or (e and e["scheduled_ms"] is None):
             continue
@@ -908,13 +908,12 @@ def check_records(d):
             r.fail("marker of %s (%s, %s) has no execution %s in the store"
                    % (job, source, trigger, execution))
         elif e["scheduled_ms"] is None and trigger in ("manual", "retry"):
-            # A run by hand: JOB_SCHEDULED_TIME is its start (jobs(5), Variables).
-            if (e["job"], e["attempt"], e["trigger"]) != (job, attempt, trigger) or (
-                    attempt == 1 and abs(sched_ms - e["start_ms"]) > 1):
+            # A run by hand has no scheduled time: JOB_SCHEDULED_TIME is empty (jobs(5)).
+            if (e["job"], e["attempt"], e["trigger"], None) != (job, attempt, trigger, sched_ms):
                 bad_marker += 1
                 r.fail("marker %s of a run by hand says %s, the store %s" % (
                     execution, (job, sched_ms, attempt, trigger),
-                    (e["job"], e["start_ms"], e["attempt"], e["trigger"])))
+                    (e["job"], None, e["attempt"], e["trigger"])))
         elif (e["job"], e["scheduled_ms"], e["attempt"], e["trigger"]) != (job, sched_ms, attempt,
                                                                            trigger):
             bad_marker += 1
