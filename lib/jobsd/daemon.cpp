@@ -2,6 +2,7 @@
 // socket in server.cpp and the commands in commands.cpp.
 #include <base/duration.hpp>
 #include <engine/result.hpp>
+#include <exec/shim.hpp>
 #include <jobs/edit.hpp>
 #include <jobsd/daemon.hpp>
 #include <jobsd/systemd.hpp>
@@ -144,7 +145,9 @@ base::Result<bool> check_log_dir(const std::string& dir, std::vector<std::string
 }
 
 // Kills what the previous daemon (pid `previous`) left running when it died: the processes whose
-// JOBS_STEP_TOKEN starts with its pid (exec/process.cpp makes the tokens). Returns how many.
+// JOBS_STEP_TOKEN starts with its pid (exec/process.cpp makes the tokens), its steps' shims among
+// them, and all their descendants (those of a shim may have emptied their environment). Returns
+// how many.
 int kill_orphans(pid_t previous) {
   if (previous <= 0) {
     return 0;
@@ -165,8 +168,8 @@ int kill_orphans(pid_t previous) {
     std::ifstream in(std::string("/proc/") + e->d_name + "/environ", std::ios::binary);
     for (std::string entry; std::getline(in, entry, '\0');) {
       if (entry.starts_with(wanted)) {
-        ::kill(pid, SIGKILL);
-        ++killed;
+        killed += static_cast<int>(exec::kill_descendants(pid).size());
+        killed += ::kill(pid, SIGKILL) == 0;
         break;
       }
     }
