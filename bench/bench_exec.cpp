@@ -18,7 +18,6 @@
 
 #include <engine/executor.hpp>
 #include <exec/process.hpp>
-#include <exec/shim.hpp>
 #include <jobs/diagnostics.hpp>
 #include <jobs/loader.hpp>
 
@@ -570,7 +569,6 @@ void append_tsv(const std::vector<Row>& rows) {
 } // namespace
 
 int main(int argc, char** argv) {
-  exec::run_shim_if_asked(argc, argv);
   Settings s;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];

@@ -5,13 +5,11 @@
 #include "output.hpp"
 
 #include <base/exit_codes.hpp>
-#include <exec/shim.hpp>
 
 #include <iostream>
 #include <map>
 
 int main(int argc, char** argv) {
-  exec::run_shim_if_asked(argc, argv); // a step's shim (`jobsctl run`) does only that
   // All output, --help and errors too, with control characters shown visibly (jobsctl(1): Text
   // from jobs).
   const jobsctl::VisibleOutput visible_output;

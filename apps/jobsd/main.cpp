@@ -2,7 +2,6 @@
 // foreground, or in the background once it is ready), and maps the outcome to an exit code
 // (base/exit_codes.hpp, man/jobsd.8).
 #include <base/exit_codes.hpp>
-#include <exec/shim.hpp>
 #include <jobs/trust.hpp>
 #include <jobsd/daemon.hpp>
 #include <jobsd/settings.hpp>
@@ -60,7 +59,6 @@ int detach() {
 } // namespace
 
 int main(int argc, char** argv) {
-  exec::run_shim_if_asked(argc, argv); // a step's shim does only that
   CLI::App app{"jobsd: run the jobs of a folder on their schedules, each in its own time zone",
                "jobsd"};
   app.set_version_flag("--version", "jobsd " JOBS_VERSION);

@@ -2,6 +2,7 @@
 #include <exec/cgroup.hpp>
 #include <exec/process.hpp>
 #include <exec/shim.hpp>
+#include <exec/tree.hpp>
 
 #include <fcntl.h>
 #include <grp.h>
@@ -249,9 +250,10 @@ void close_on_exec_from_3() {
 // What the first process of a step without a cgroup needs to become its shim (exec/shim.hpp),
 // made before fork.
 struct ShimStart {
-  std::vector<char*> argv; // "jobs-step-shim", shim_argument, the step's pid, the runner's pid
+  int program;             // exec::shim_program()
+  std::vector<char*> argv; // "jobs-step-shim", the step's pid, the runner's pid
   std::vector<char*> envp; // the step's JOBS_STEP_TOKEN: the next runner finds it after a crash
-  char* step_pid;          // argv[2]: room for the pid, written between fork and exec
+  char* step_pid;          // argv[1]: room for the pid, written between fork and exec
   int done;                // where the shim says how many processes it killed (its descriptor 3)
 };
 
@@ -293,7 +295,7 @@ struct ShimStart {
   if ((shim.done == 3 ? fcntl(3, F_SETFD, 0) : dup2(shim.done, 3)) < 0) {
     fail(step);
   }
-  execve("/proc/self/exe", shim.argv.data(), shim.envp.data());
+  fexecve(shim.program, shim.argv.data(), shim.envp.data());
   fail(step);
   _exit(127);
 }
@@ -545,25 +547,26 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
 
   // Without a cgroup the step runs under a shim (exec/shim.hpp) that holds its processes.
   std::optional<ShimStart> shim;
-  std::string shim_strings[] = {"jobs-step-shim", std::string(shim_argument),
+  std::string shim_strings[] = {"jobs-step-shim",
                                 std::string(std::numeric_limits<pid_t>::digits10 + 1, '0'),
                                 std::to_string(getpid()), "JOBS_STEP_TOKEN=" + token};
   Fd done_read, done_write;
   if (cgroup.empty()) {
-    if (!shims_available()) {
-      return finish_early("cannot hold the step's processes: there is no cgroup and this program "
-                          "starts no shim (its main does not call exec::run_shim_if_asked)");
+    const auto shim_fd = shim_program();
+    if (!shim_fd) {
+      return finish_early(shim_fd.error().message);
     }
     if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
       return finish_early(system_error("cannot make a pipe", errno));
     }
     done_read.reset(p[0]);
     done_write.reset(p[1]);
-    shim = ShimStart{{shim_strings[0].data(), shim_strings[1].data(), shim_strings[2].data(),
-                      shim_strings[3].data(), nullptr},
-                     {shim_strings[4].data(), nullptr},
-                     shim_strings[2].data(),
-                     done_write.get()};
+    shim =
+        ShimStart{*shim_fd,
+                  {shim_strings[0].data(), shim_strings[1].data(), shim_strings[2].data(), nullptr},
+                  {shim_strings[3].data(), nullptr},
+                  shim_strings[1].data(),
+                  done_write.get()};
   }
 
   // A working directory that is not there is said plainly, whichever way the child starts.
@@ -646,8 +649,7 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
       case 4:
         return finish_early(system_error("cannot enter the cgroup " + cgroup, failure.error));
       case 5:
-        return finish_early(system_error(
-            "cannot start the step's shim /proc/self/exe (is /proc mounted?)", failure.error));
+        return finish_early(system_error("cannot start the step's shim", failure.error));
       default:
         return finish_early(run_error(failure.error));
       }

@@ -101,7 +101,7 @@ struct Containment {
 // Sets up how every later run_process holds its step's processes: a cgroup v2 per step, made in
 // a cgroup `name` under this process's own cgroup, when the host gives it a writable cgroup v2
 // with cgroup.kill (Linux 5.14); else a shim per step (exec/shim.hpp), the child subreaper of
-// the step's processes, which they cannot leave (this program must call run_shim_if_asked).
+// the step's processes, which they cannot leave.
 // What an earlier run left in `name` (after a crash) is killed first. Call once at start, before
 // any run_process, with a name no other runner on this machine uses at the same time.
 Containment contain_steps(const std::string& name);

@@ -2,7 +2,7 @@
 // socket in server.cpp and the commands in commands.cpp.
 #include <base/duration.hpp>
 #include <engine/result.hpp>
-#include <exec/shim.hpp>
+#include <exec/tree.hpp>
 #include <jobs/edit.hpp>
 #include <jobsd/daemon.hpp>
 #include <jobsd/systemd.hpp>

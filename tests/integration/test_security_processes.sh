@@ -255,7 +255,7 @@ if [ -n "$no_cgroup" ]; then
   stopped=$(trigger stopped)
   wait_for 10 running 6 101
   expect "5b. the step's processes started" "101" "$(survivors 6)"
-  shim=$(pgrep -f "^jobs-step-shim --jobs-step-shim [0-9]+ $(cat "$state/jobsd.lock")\$")
+  shim=$(pgrep -f "^jobs-step-shim [0-9]+ $(cat "$state/jobsd.lock")\$")
   expect "5b. one shim runs" "1" "$(wc -w <<<"$shim")"
   hold "$shim" >held &
   holder=$!
