@@ -11,9 +11,9 @@
 # jobs. And a step's end does not slow down with such processes about: an echo job takes as long
 # after the attack as before it. jobsd.log names the containment in use; its cgroups are removed.
 #
-# With --no-cgroup the same attacks run against a jobsd that sees no cgroup v2 (started in a
-# mount namespace where every cgroup2 mount is unmounted, as in a chroot or a container without
-# /sys/fs/cgroup): it holds the steps' processes with a subreaper shim per step. There 5. is
+# With --no-cgroup the same attacks run against a jobsd that sees no cgroup v2 (as in a chroot or
+# a container without /sys/fs/cgroup; where one is mounted, jobsd starts in a mount namespace in
+# which every cgroup2 mount is unmounted): it holds the steps' processes with a shim per step. There 5. is
 # done twice: once as is (each shim kills its step's processes when jobsd dies), once with the
 # shim stopped so that it cannot (the next jobsd kills it and its processes at its start).
 #
@@ -29,8 +29,14 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "skipped: test_security_processes.sh needs root (jobsd as root)"
   exit 77
 fi
-# without_cgroup COMMAND [ARG...]: runs it in a new mount namespace without any cgroup2 mount.
+# without_cgroup COMMAND [ARG...]: runs it where no cgroup2 is mounted: here when none is (a
+# chroot such as scripts/fresh-check's, a container), else in a new mount namespace without them.
 without_cgroup() {
+  if ! grep -q ' - cgroup2 ' /proc/self/mountinfo; then
+    "$@"
+    return
+  fi
+  # shellcheck disable=SC2016 # for the inner sh to expand
   unshare --mount --propagation private sh -c '
     sed -n "s/^[^ ]* [^ ]* [^ ]* [^ ]* \([^ ]*\) .* - cgroup2 .*/\1/p" /proc/self/mountinfo |
       sort -r | while read -r point; do umount -l "$point" || exit 1; done
@@ -65,7 +71,7 @@ cleanup() {
   stop_daemon "$work/nobody/state"
   pkill -KILL -f "^sleep [0-9]+\.$tag" 2>/dev/null
   # The shim 5b holds, when the restart that kills it did not happen.
-  [ -n "$shim" ] && kill -KILL $shim 2>/dev/null
+  [ -n "$shim" ] && kill -KILL "$shim" 2>/dev/null
   # What a failed check left in jobsd's cgroup (a restart that did not happen, say).
   if [ -n "$tree" ] && [ -d "$tree" ]; then
     echo 1 > "$tree/cgroup.kill"
