@@ -31,6 +31,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <set>
 #include <sstream>
 
 extern char** environ;
@@ -155,27 +156,32 @@ int kill_orphans(pid_t previous) {
   std::ostringstream prefix;
   prefix << "JOBS_STEP_TOKEN=" << std::hex << previous << "-";
   const std::string wanted = prefix.str();
-  int killed = 0;
+  // Each counted once: a step's shell, say, is below its shim and carries the token too.
+  std::set<pid_t> killed;
   DIR* proc = opendir("/proc");
   if (proc == nullptr) {
     return 0;
   }
   while (const dirent* e = readdir(proc)) {
     const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-    if (pid <= 0 || pid == getpid()) {
+    if (pid <= 0 || pid == getpid() || killed.count(pid)) {
       continue;
     }
     std::ifstream in(std::string("/proc/") + e->d_name + "/environ", std::ios::binary);
     for (std::string entry; std::getline(in, entry, '\0');) {
       if (entry.starts_with(wanted)) {
-        killed += static_cast<int>(exec::kill_descendants(pid).size());
-        killed += ::kill(pid, SIGKILL) == 0;
+        for (pid_t below : exec::kill_descendants(pid)) {
+          killed.insert(below);
+        }
+        if (::kill(pid, SIGKILL) == 0) {
+          killed.insert(pid);
+        }
         break;
       }
     }
   }
   closedir(proc);
-  return killed;
+  return static_cast<int>(killed.size());
 }
 
 // The name of this daemon's cgroup (exec::contain_steps): one per state folder, as the lock allows
