@@ -1,13 +1,13 @@
 #include <base/redact.hpp>
 #include <exec/cgroup.hpp>
 #include <exec/process.hpp>
+#include <exec/shim.hpp>
+#include <exec/tree.hpp>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
-#include <spawn.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -20,14 +20,12 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <set>
 #include <sstream>
-#include <thread>
 
 namespace exec {
 
@@ -81,146 +79,6 @@ std::string new_token() {
   std::ostringstream out;
   out << std::hex << getpid() << "-" << counter.fetch_add(1) << "-" << salt;
   return out.str();
-}
-
-// Direct children of this process (of any of its threads), from /proc.
-std::vector<pid_t> own_children() {
-  std::vector<pid_t> out;
-  DIR* tasks = opendir("/proc/self/task");
-  if (tasks == nullptr) {
-    return out;
-  }
-  while (const dirent* e = readdir(tasks)) {
-    if (e->d_name[0] == '.') {
-      continue;
-    }
-    // "12 345 " (plain system calls: this runs after every step)
-    const std::string path = std::string("/proc/self/task/") + e->d_name + "/children";
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      continue;
-    }
-    char text[4096];
-    const ssize_t n = ::read(fd, text, sizeof text - 1);
-    ::close(fd);
-    pid_t pid = 0;
-    for (ssize_t i = 0; i < n; ++i) {
-      if (text[i] >= '0' && text[i] <= '9') {
-        pid = pid * 10 + (text[i] - '0');
-      } else if (pid != 0) {
-        out.push_back(pid);
-        pid = 0;
-      }
-    }
-    if (pid != 0) {
-      out.push_back(pid);
-    }
-  }
-  closedir(tasks);
-  return out;
-}
-
-pid_t process_group(pid_t pid, char* state = nullptr);
-
-// Whether the process carries the step's token in its environment. /proc/PID/environ reads
-// empty while the process is in execve (a `setsid sleep 40 &` of the step, say): that is
-// retried for a few milliseconds, or such a process would escape the step's end (the soak
-// found two of 600). A zombie's or a vanished process's environment is empty for good.
-bool has_token(pid_t pid, const std::string& token) {
-  const std::string wanted = "JOBS_STEP_TOKEN=" + token;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-    std::string entry;
-    bool any = false;
-    while (std::getline(in, entry, '\0')) {
-      any = true;
-      if (entry == wanted) {
-        return true;
-      }
-    }
-    char state = 'Z';
-    if (any || process_group(pid, &state) < 0 || state == 'Z' || state == 'X') {
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return false;
-}
-
-// The process group of `pid`, -1 when it is gone; its state letter (R, S, Z...) to `state`.
-// /proc/PID/stat is read with read(2): a process that ends between the open and the read makes it
-// fail with ESRCH, which an istreambuf_iterator would throw (and did, failing an execution at
-// jobsd's shutdown).
-pid_t process_group(pid_t pid, char* state) {
-  const int fd = ::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return -1;
-  }
-  char buffer[1024];
-  const ssize_t n = ::read(fd, buffer, sizeof buffer);
-  ::close(fd);
-  if (n <= 0) {
-    return -1;
-  }
-  const std::string stat(buffer, static_cast<size_t>(n));
-  // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses; it ends at the last ')'.
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos) {
-    return -1;
-  }
-  std::istringstream fields(stat.substr(close + 1));
-  std::string status;
-  pid_t ppid = 0;
-  pid_t pgrp = -1;
-  fields >> status >> ppid >> pgrp;
-  if (state != nullptr) {
-    *state = status.empty() ? 'X' : status[0];
-  }
-  return pgrp;
-}
-
-// Sends `sig` to the step's process group and to every process that carries its token and has
-// come back to this process (a subreaper) after leaving the group. With SIGKILL, waits for what
-// it killed among its own children, and repeats until nothing of the step is left. Returns how
-// many processes it signalled besides the group leader.
-int signal_step(pid_t group, const std::string& token, int sig) {
-  int count = 0;
-  ::kill(-group, sig);
-  for (int round = 0; round < 1000; ++round) {
-    bool found = false;
-    for (pid_t pid : own_children()) {
-      {
-        std::lock_guard lock(children_mutex);
-        if (children.count(pid)) {
-          continue;
-        }
-      }
-      if (process_group(pid) != group && !has_token(pid, token)) {
-        continue;
-      }
-      found = true;
-      ++count;
-      ::kill(pid, sig);
-      if (sig == SIGKILL) {
-        waitpid(pid, nullptr, 0);
-      }
-    }
-    if (sig != SIGKILL) {
-      break;
-    }
-    // Members of the group that are not (yet) our children: killed, they die; their own
-    // children then come back to us and are found in the next round.
-    const bool group_left = ::kill(-group, SIGKILL) == 0;
-    if (!found && !group_left) {
-      break;
-    }
-    if (!found) {
-      // Wait for the group's members to die and their children to reach us.
-      siginfo_t info{};
-      waitid(P_PGID, static_cast<id_t>(group), &info, WEXITED | WNOWAIT);
-    }
-  }
-  return count;
 }
 
 // Splits a stream into lines for the sink.
@@ -284,7 +142,7 @@ struct CgroupRemover {
 };
 
 struct StartFailure {
-  int stage; // 0 chdir, 1 limits, 2 user, 3 exec, 4 cgroup
+  int stage; // 0 chdir, 1 limits, 2 user, 3 exec, 4 cgroup, 5 shim
   int error;
 };
 
@@ -389,6 +247,59 @@ void close_on_exec_from_3() {
   _exit(127);
 }
 
+// What the first process of a step without a cgroup needs to become its shim (exec/shim.hpp),
+// made before fork.
+struct ShimStart {
+  int program;             // exec::shim_program()
+  std::vector<char*> argv; // "jobs-step-shim", the step's pid, the runner's pid
+  std::vector<char*> envp; // the step's JOBS_STEP_TOKEN: the next runner finds it after a crash
+  char* step_pid;          // argv[1]: room for the pid, written between fork and exec
+  int done;                // where the shim says how many processes it killed (its descriptor 3)
+};
+
+// In the child between fork and exec, async-signal-safe calls only: makes itself the child
+// subreaper of the step, signalled when the runner's forking thread dies, starts the step (as its
+// own child, through child()) and becomes the shim. PR_SET_PDEATHSIG and the subreaper survive
+// the exec; a signal that comes before it waits, blocked, for the shim.
+[[noreturn]] void shim_then_child(ShimStart& shim, const ProcessSpec& spec,
+                                  const std::string& program, const std::vector<char*>& argv,
+                                  const std::vector<char*>& envp, const std::optional<User>& user,
+                                  int in, int out, int err, int report) {
+  const auto fail = [&](pid_t step) {
+    const StartFailure f{5, errno};
+    if (step > 0) {
+      ::kill(step, SIGKILL);
+    }
+    [[maybe_unused]] const ssize_t n = ::write(report, &f, sizeof f);
+    _exit(127);
+  };
+  setpgid(0, 0);
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  prctl(PR_SET_PDEATHSIG, shim_kill_signal);
+  const pid_t step = _Fork();
+  if (step == 0) {
+    child(spec, program, argv, envp, user, in, out, err, report, -1);
+  }
+  if (step < 0) {
+    fail(step);
+  }
+  char* end = shim.step_pid;
+  for (pid_t rest = step; rest > 0; rest /= 10) {
+    ++end;
+  }
+  *end = '\0';
+  for (pid_t rest = step; rest > 0; rest /= 10) {
+    *--end = static_cast<char>('0' + rest % 10);
+  }
+  close_on_exec_from_3();
+  if ((shim.done == 3 ? fcntl(3, F_SETFD, 0) : dup2(shim.done, 3)) < 0) {
+    fail(step);
+  }
+  fexecve(shim.program, shim.argv.data(), shim.envp.data());
+  fail(step);
+  _exit(127);
+}
+
 std::int64_t remaining_ms(std::chrono::steady_clock::time_point until) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       until - std::chrono::steady_clock::now());
@@ -479,25 +390,25 @@ void set_step_umask(mode_t mask) {
 
 Containment contain_steps(const std::string& name) {
   Containment c;
-  const auto token_because = [&](const std::string& why) {
-    c.description = "process groups and JOBS_STEP_TOKEN (no cgroup: " + why + ")";
+  const auto shim_because = [&](const std::string& why) {
+    c.description = "a subreaper shim per step (no cgroup: " + why + ")";
     return c;
   };
   const auto own = cgroup::own_folder();
   if (!own) {
-    return token_because(own.error().message);
+    return shim_because(own.error().message);
   }
   const std::string tree = *own + "/" + name;
   const auto killed = cgroup::kill_and_remove(tree, cgroup_kill_wait);
   if (!killed) {
-    return token_because(killed.error().message);
+    return shim_because(killed.error().message);
   }
   if (::mkdir(tree.c_str(), 0755) != 0) {
-    return token_because(system_error("cannot make " + tree, errno));
+    return shim_because(system_error("cannot make " + tree, errno));
   }
   if (::access((tree + "/cgroup.kill").c_str(), W_OK) != 0) {
     ::rmdir(tree.c_str());
-    return token_because(system_error(tree + "/cgroup.kill (Linux 5.14 and later)", errno));
+    return shim_because(system_error(tree + "/cgroup.kill (Linux 5.14 and later)", errno));
   }
   steps_cgroup = tree;
   c.kind = Containment::Kind::cgroup;
@@ -521,7 +432,7 @@ void become_subreaper() {
 
 int reap_orphans() {
   int reaped = 0;
-  for (pid_t pid : own_children()) {
+  for (pid_t pid : children_of(getpid())) {
     // Under the lock: a child run_process is starting is in `children` before it can exit.
     std::lock_guard lock(children_mutex);
     if (!children.count(pid) && waitpid(pid, nullptr, WNOHANG) == pid) {
@@ -573,7 +484,7 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
   }
 
   // Everything the child needs, built before fork. The token names the step's cgroup, or marks
-  // its processes when there is none.
+  // its shim and processes when there is none (the next runner finds them after a crash).
   const std::string token = new_token();
   const std::string cgroup = steps_cgroup.empty() ? "" : steps_cgroup + "/" + token;
   std::vector<std::string> env_strings;
@@ -634,6 +545,30 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
     }
   }
 
+  // Without a cgroup the step runs under a shim (exec/shim.hpp) that holds its processes.
+  std::optional<ShimStart> shim;
+  std::string shim_strings[] = {"jobs-step-shim",
+                                std::string(std::numeric_limits<pid_t>::digits10 + 1, '0'),
+                                std::to_string(getpid()), "JOBS_STEP_TOKEN=" + token};
+  Fd done_read, done_write;
+  if (cgroup.empty()) {
+    const auto shim_fd = shim_program();
+    if (!shim_fd) {
+      return finish_early(shim_fd.error().message);
+    }
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
+      return finish_early(system_error("cannot make a pipe", errno));
+    }
+    done_read.reset(p[0]);
+    done_write.reset(p[1]);
+    shim =
+        ShimStart{*shim_fd,
+                  {shim_strings[0].data(), shim_strings[1].data(), shim_strings[2].data(), nullptr},
+                  {shim_strings[3].data(), nullptr},
+                  shim_strings[1].data(),
+                  done_write.get()};
+  }
+
   // A working directory that is not there is said plainly, whichever way the child starts.
   if (!spec.working_directory.empty()) {
     struct stat st {};
@@ -653,74 +588,24 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
   };
 
   pid_t pid = -1;
-  // A step with a cgroup enters it between fork and exec too (glibc 2.36 has no
-  // posix_spawnattr_setcgroup_np), and so does a step's own umask (posix_spawn has none).
-  const bool plain = !user && !spec.limits.memory && !spec.limits.cpu_time &&
-                     !spec.limits.open_files && !spec.limits.processes && cgroup.empty() &&
-                     !step_umask;
-  if (plain) {
-    // posix_spawn starts the child with a vfork-like clone: it costs the same whatever the
-    // runner's size, where fork copies its page tables.
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    if (!spec.working_directory.empty()) {
-      posix_spawn_file_actions_addchdir_np(&actions, spec.working_directory.c_str());
-    }
-    posix_spawn_file_actions_adddup2(&actions, in_read.get(), 0);
-    posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
-    posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
-    posix_spawn_file_actions_addclosefrom_np(&actions, 3); // as close_on_exec_from_3()
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    // Handled signals are reset by exec itself; only ignored ones would pass to the child.
-    // Resetting just those spares the child a sigaction call for every signal.
-    static const sigset_t ignored = [] {
-      sigset_t set;
-      sigemptyset(&set);
-      sigaddset(&set, SIGPIPE); // ignored by run_process
-      for (int sig = 1; sig < NSIG; ++sig) {
-        struct sigaction old {};
-        if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) {
-          sigaddset(&set, sig);
-        }
-      }
-      return set;
-    }();
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&attributes, &ignored);
-    posix_spawnattr_setsigmask(&attributes, &none);
-    posix_spawnattr_setpgroup(&attributes, 0);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-                                              POSIX_SPAWN_SETSIGMASK);
-    int err;
-    {
-      // Known as ours before it can exit: reap_orphans() (another step's thread, or the
-      // daemon's SIGCHLD) must never reap it.
-      std::lock_guard lock(children_mutex);
-      err = posix_spawn(&pid, program.c_str(), &actions, &attributes, argv.data(), envp.data());
-      if (err == 0) {
-        children.insert(pid);
-      }
-    }
-    posix_spawnattr_destroy(&attributes);
-    posix_spawn_file_actions_destroy(&actions);
-    if (err != 0) {
-      return finish_early(run_error(err));
-    }
-  } else {
-    // Limits and a user switch happen between fork and exec. No signal handler of the runner
-    // may run in the child before it resets them.
+  {
+    // A signal handler of the runner must not run in the child before it resets them.
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int fork_error = 0;
     {
-      std::lock_guard lock(children_mutex); // as for posix_spawn; the child does not use it
+      // Known as ours before it can exit: reap_orphans() (another step's thread, or the
+      // daemon's SIGCHLD) must never reap it. The child does not use the lock.
+      std::lock_guard lock(children_mutex);
       pid = fork();
+      if (pid == 0 && shim) {
+        shim_then_child(*shim, spec, program, argv, envp, user, in_read.get(), out_write.get(),
+                        err_write.get(), report_write.get());
+      }
       if (pid == 0) {
         child(spec, program, argv, envp, user, in_read.get(), out_write.get(), err_write.get(),
-              report_write.get(), cgroup_procs ? cgroup_procs.get() : -1);
+              report_write.get(), cgroup_procs.get());
       }
       fork_error = errno;
       if (pid > 0) {
@@ -738,12 +623,13 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
   in_read.reset();
   report_write.reset();
   cgroup_procs.reset();
+  done_write.reset();
 
   const auto forget_child = [&] {
     std::lock_guard lock(children_mutex);
     children.erase(pid);
   };
-  if (!plain) {
+  {
     StartFailure failure{};
     ssize_t n;
     do {
@@ -762,6 +648,8 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
         return finish_early(system_error("run_as " + spec.run_as, failure.error));
       case 4:
         return finish_early(system_error("cannot enter the cgroup " + cgroup, failure.error));
+      case 5:
+        return finish_early(system_error("cannot start the step's shim", failure.error));
       default:
         return finish_early(run_error(failure.error));
       }
@@ -792,8 +680,8 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
       return;
     }
     (timed_out ? result.timed_out : result.cancelled) = true;
-    if (cgroup.empty()) {
-      signal_step(pid, token, SIGTERM);
+    if (shim) {
+      ::kill(pid, SIGTERM); // the shim passes it on to every process of the step
     } else {
       cgroup::signal(cgroup, SIGTERM);
     }
@@ -805,9 +693,13 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
     }
     exited = true;
     forget_child();
-    // What the step left behind, in its group or escaped from it, ends with it.
-    if (cgroup.empty()) {
-      result.leftovers = signal_step(pid, token, SIGKILL);
+    // What the step left behind ends with it: the shim killed it before it ended, and says how
+    // many it killed; the cgroup is killed whole.
+    if (shim) {
+      int killed = 0;
+      if (::read(done_read.get(), &killed, sizeof killed) == static_cast<ssize_t>(sizeof killed)) {
+        result.leftovers = killed;
+      }
     } else if (const auto killed = cgroup::kill_and_remove(cgroup, cgroup_kill_wait)) {
       result.leftovers = *killed;
     }
@@ -911,8 +803,8 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
     }
     if (now >= kill_at) {
       result.killed = true;
-      if (cgroup.empty()) {
-        signal_step(pid, token, SIGKILL);
+      if (shim) {
+        ::kill(pid, shim_kill_signal);
       } else {
         cgroup::signal(cgroup, SIGKILL);
       }
@@ -920,7 +812,7 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink, CancelT
     }
   }
   if (!exited) {
-    ::kill(-pid, SIGKILL);
+    ::kill(shim ? pid : -pid, shim ? shim_kill_signal : SIGKILL);
     reap();
   }
   // The end of each stream: what its redactor held back, then its last line.

@@ -1,9 +1,9 @@
 #pragma once
 
-// Running one step's process: its own process group (and cgroup, see contain_steps), stdin from
-// /dev/null (or given text), stdout and stderr read concurrently, kept bounded and streamed line
-// by line, a timeout or a cancel that sends SIGTERM to the step's processes and SIGKILL after a
-// grace period, and no process of the step left behind when it ends.
+// Running one step's process: its own process group and cgroup, or shim (see contain_steps), stdin
+// from /dev/null (or given text), stdout and stderr read concurrently, kept bounded and streamed
+// line by line, a timeout or a cancel that sends SIGTERM to the step's processes and SIGKILL after
+// a grace period, and no process of the step left behind when it ends.
 
 #include <sys/types.h>
 
@@ -30,8 +30,7 @@ struct ProcessSpec {
   std::vector<std::string> argv; // argv[0]: a path, or a name searched in the env's PATH
   std::string working_directory; // empty: the runner's
   // The whole environment of the process. Without a cgroup (see contain_steps) JOBS_STEP_TOKEN
-  // is added: it marks the step's processes, also those that leave its process group, so that
-  // none outlives the step.
+  // is added: it marks the step's shim and processes for the next runner after a crash.
   std::vector<std::pair<std::string, std::string>> env;
   std::optional<std::string> input; // standard input; nullopt: /dev/null
   std::string run_as;               // user to switch to (the runner must be root); empty: none
@@ -91,20 +90,20 @@ ProcessResult run_process(const ProcessSpec& spec, const LineSink& sink = {},
 
 // How run_process holds a step's processes so that none outlives the step.
 struct Containment {
-  enum class Kind { cgroup, token };
-  Kind kind = Kind::token;
-  // "cgroup v2 /sys/fs/cgroup/jobsd.service/jobsd-…", or "process groups and JOBS_STEP_TOKEN
-  // (why no cgroup: …)"
+  enum class Kind { cgroup, shim };
+  Kind kind = Kind::shim;
+  // "cgroup v2 /sys/fs/cgroup/jobsd.service/jobsd-…", or "a subreaper shim per step (no cgroup:
+  // why)"
   std::string description;
   int killed = 0; // processes an earlier run left in the cgroup, killed now
 };
 
 // Sets up how every later run_process holds its step's processes: a cgroup v2 per step, made in
 // a cgroup `name` under this process's own cgroup, when the host gives it a writable cgroup v2
-// with cgroup.kill (Linux 5.14); else the process group and the JOBS_STEP_TOKEN of the
-// environment, which a process can leave. What an earlier run left in `name` (after a crash) is
-// killed first. Call once at start, before any run_process, with a name no other runner on this
-// machine uses at the same time.
+// with cgroup.kill (Linux 5.14); else a shim per step (exec/shim.hpp), the child subreaper of
+// the step's processes, which they cannot leave.
+// What an earlier run left in `name` (after a crash) is killed first. Call once at start, before
+// any run_process, with a name no other runner on this machine uses at the same time.
 Containment contain_steps(const std::string& name);
 
 // The umask every later run_process gives its step, where it is not this process's own: jobsd
@@ -112,7 +111,7 @@ Containment contain_steps(const std::string& name);
 // and systemd give theirs. Call once at start, before any run_process.
 void set_step_umask(mode_t mask);
 
-// Kills and removes what contain_steps made; run_process goes back to the token. Call when no
+// Kills and removes what contain_steps made; run_process goes back to the shim. Call when no
 // run_process runs. Returns how many processes it killed (none but after a failed step end).
 int release_steps();
 

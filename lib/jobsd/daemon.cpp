@@ -2,6 +2,7 @@
 // socket in server.cpp and the commands in commands.cpp.
 #include <base/duration.hpp>
 #include <engine/result.hpp>
+#include <exec/tree.hpp>
 #include <jobs/edit.hpp>
 #include <jobsd/daemon.hpp>
 #include <jobsd/systemd.hpp>
@@ -30,6 +31,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <set>
 #include <sstream>
 
 extern char** environ;
@@ -144,7 +146,9 @@ base::Result<bool> check_log_dir(const std::string& dir, std::vector<std::string
 }
 
 // Kills what the previous daemon (pid `previous`) left running when it died: the processes whose
-// JOBS_STEP_TOKEN starts with its pid (exec/process.cpp makes the tokens). Returns how many.
+// JOBS_STEP_TOKEN starts with its pid (exec/process.cpp makes the tokens), its steps' shims among
+// them, and all their descendants (those of a shim may have emptied their environment). Returns
+// how many.
 int kill_orphans(pid_t previous) {
   if (previous <= 0) {
     return 0;
@@ -152,27 +156,32 @@ int kill_orphans(pid_t previous) {
   std::ostringstream prefix;
   prefix << "JOBS_STEP_TOKEN=" << std::hex << previous << "-";
   const std::string wanted = prefix.str();
-  int killed = 0;
+  // Each counted once: a step's shell, say, is below its shim and carries the token too.
+  std::set<pid_t> killed;
   DIR* proc = opendir("/proc");
   if (proc == nullptr) {
     return 0;
   }
   while (const dirent* e = readdir(proc)) {
     const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-    if (pid <= 0 || pid == getpid()) {
+    if (pid <= 0 || pid == getpid() || killed.count(pid)) {
       continue;
     }
     std::ifstream in(std::string("/proc/") + e->d_name + "/environ", std::ios::binary);
     for (std::string entry; std::getline(in, entry, '\0');) {
       if (entry.starts_with(wanted)) {
-        ::kill(pid, SIGKILL);
-        ++killed;
+        for (pid_t below : exec::kill_descendants(pid)) {
+          killed.insert(below);
+        }
+        if (::kill(pid, SIGKILL) == 0) {
+          killed.insert(pid);
+        }
         break;
       }
     }
   }
   closedir(proc);
-  return killed;
+  return static_cast<int>(killed.size());
 }
 
 // The name of this daemon's cgroup (exec::contain_steps): one per state folder, as the lock allows

@@ -212,6 +212,23 @@ TEST_SUITE("exec") {
     }
   }
 
+  TEST_CASE("without a cgroup, processes that empty their environment and leave the session are "
+            "killed at the step's end, by its shim") {
+    test::TempDir dir("jobs-exec");
+    const auto pids = dir.path / "pids";
+    const auto r =
+        exec::run_process(sh("for i in 1 2 3; do env -i setsid sleep 1000 & echo $! >> " +
+                             pids.string() + "; done; exit 4"));
+    CHECK(r.exit_code == 4); // relayed by the shim
+    CHECK(r.leftovers == 3);
+    const auto started = read_pids(pids);
+    REQUIRE(started.size() == 3);
+    for (pid_t pid : started) {
+      CAPTURE(pid);
+      CHECK(gone(pid));
+    }
+  }
+
   TEST_CASE("cancel stops a running process with SIGTERM") {
     exec::CancelToken token;
     const auto r = exec::run_process(
