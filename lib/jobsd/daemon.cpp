@@ -16,7 +16,6 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -368,7 +367,13 @@ base::Result<bool> Daemon::set_up() {
   char pid_text[32] = {};
   const ssize_t got = pread(lock_fd_, pid_text, sizeof pid_text - 1, 0);
   const pid_t previous = got > 0 ? static_cast<pid_t>(std::atoi(pid_text)) : 0;
-  if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+  // A POSIX record lock, not flock(): it belongs to this process, so it goes with it. A child
+  // between fork and exec (a step starting) shares the descriptor, and would hold an flock()
+  // past a SIGKILL of jobsd, refusing the next start.
+  struct flock whole {};
+  whole.l_type = F_WRLCK;
+  whole.l_whence = SEEK_SET;
+  if (fcntl(lock_fd_, F_SETLK, &whole) != 0) {
     return failure("another jobsd" +
                    (previous > 0 ? " (pid " + std::to_string(previous) + ")" : "") +
                    " uses the state folder " + config_.state_dir);

@@ -2,6 +2,7 @@
 #   wait_for SECONDS COMMAND [ARG...]  polls a condition until it holds, at most SECONDS
 #   stop_daemon STATE [SECONDS]        stops the jobsd of the state folder STATE
 #   alive PID                          whether the process PID runs
+#   lock_free STATE                    whether no jobsd holds the lock of the state folder STATE
 #   new_work NAME                      the test's temporary folder, removed at exit
 
 # Runs COMMAND (its output discarded) every 0.1 s until it succeeds; returns 1 when SECONDS
@@ -26,6 +27,13 @@ alive() {
 }
 
 exited() { ! alive "$1"; }
+
+# Whether no process holds STATE/jobsd.lock (a POSIX record lock, fcntl(2), as jobsd takes it):
+# true only once every thread of a killed jobsd has ended, not when its leader is a zombie.
+lock_free() {
+  python3 -c 'import fcntl, sys; fcntl.lockf(open(sys.argv[1], "r+"), fcntl.LOCK_EX | fcntl.LOCK_NB)' \
+    "$1/jobsd.lock" 2>/dev/null
+}
 
 # Whether the process PID has FILE (an absolute path without symbolic links) open.
 has_open() {

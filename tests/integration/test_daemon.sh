@@ -295,7 +295,7 @@ sed -i 's/^enabled: true$/enabled: false/' jobs/reenabled.yaml
 kill -KILL "$(cat state/jobsd.lock)"
 # Gone once its lock is free (its command line goes before its files are closed). The sleeper
 # outlives it, to be killed by the next jobsd.
-wait_for 10 flock -n state/jobsd.lock true
+wait_for 10 lock_free state
 # Fires are missed while it is down.
 sed -i 's|\*/2 \* \* \* \* \*|*/3 * * * * *|' jobs/changed.yaml
 sed -i 's/^enabled: false$/enabled: true/' jobs/reenabled.yaml

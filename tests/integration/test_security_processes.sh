@@ -219,7 +219,7 @@ wait_for 10 running 5 101
 expect "5. the step's processes started" "101" "$(survivors 5)"
 kill -KILL "$(cat "$state/jobsd.lock")"
 # Until its lock is free: its leader is a zombie before its other threads have ended.
-wait_for 10 flock -n "$state/jobsd.lock" true
+wait_for 10 lock_free "$state"
 if [ -n "$no_cgroup" ]; then
   # Each shim kills its step's processes when jobsd dies, before any jobsd starts again.
   wait_for 10 running 5 0
@@ -268,7 +268,7 @@ if [ -n "$no_cgroup" ]; then
   wait_for 10 grep -qx held held
   expect "5b. the shim is held" "held" "$(cat held)"
   kill -KILL "$(cat "$state/jobsd.lock")"
-  wait_for 10 flock -n "$state/jobsd.lock" true
+  wait_for 10 lock_free "$state"
   expect "5b. the stopped shim's processes outlive jobsd" "101" "$(survivors 6)"
   start_daemon
   expect "5b. jobsd starts again" "0" "$?"
