@@ -78,6 +78,17 @@ std::vector<Choice> step_type_choices() {
   return out;
 }
 
+// The verbs --help lists, with their summaries.
+std::vector<Choice> verb_choices() {
+  std::vector<Choice> out;
+  for (const auto& v : verbs) {
+    if (*v.summary != '\0') {
+      out.push_back({v.name, v.summary});
+    }
+  }
+  return out;
+}
+
 std::vector<Choice> status_choices() {
   std::vector<Choice> out;
   for (const auto name : engine::status_names()) {
@@ -188,6 +199,9 @@ Arg describe_operand(CLI::Option& option, Operand operand) {
     break;
   case Operand::step_type:
     set_values(arg, Values::choices, step_type_choices());
+    break;
+  case Operand::verb:
+    set_values(arg, Values::choices, verb_choices());
     break;
   }
   return arg;

@@ -1,6 +1,7 @@
 // The verbs that need a running jobsd: status, trigger, cancel, reload and schedule.
 #include "commands.hpp"
 #include "daemon.hpp"
+#include "options.hpp"
 #include "output.hpp"
 #include "state.hpp"
 
@@ -361,7 +362,7 @@ Run setup_trigger(CLI::App& command) {
   auto o = common<TriggerOptions>(command);
   command.add_option("job", o->job, "Job id")->required();
   command.add_flag("--wait", o->wait, "Wait for the execution to end; exit with its status");
-  command.add_flag("--follow", o->follow, "Print its output as it runs; exit with its status");
+  add_follow_flag(command, o->follow, "Print its output as it runs; exit with its status");
   return [o] { return trigger(*o); };
 }
 

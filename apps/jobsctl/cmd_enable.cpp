@@ -77,8 +77,9 @@ int run_enable(const EnableOptions& o) {
       path = name; // a file outside the folder
     }
     if (path.empty()) {
-      std::cerr << "jobsctl: no job \"" << name << "\" in " << o.folder.dir()
-                << " (a file with errors can be named by its path)\n";
+      std::cerr << "jobsctl: "
+                << no_job(o.folder, set, name, " (a file with errors can be named by its path)")
+                << "\n";
       ok = false;
       continue;
     }

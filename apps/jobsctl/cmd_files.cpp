@@ -9,6 +9,7 @@
 #include <jobs/schema.hpp>
 #include <jobs/step_types.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -351,23 +352,34 @@ int run_new(const NewOptions& o) {
 
 struct DeleteOptions {
   JobFolder folder;
-  std::string job;
+  std::vector<std::string> jobs;
   bool yes = false;
 };
 
+// All the files or none: a name that is no job's deletes nothing.
 int run_delete(const DeleteOptions& o) {
   const auto set = o.folder.load();
-  const std::string path = find_job_path(set, o.job);
-  if (path.empty()) {
-    std::cerr << "jobsctl: no job \"" << o.job << "\" in " << o.folder.dir() << "\n";
-    return base::exit_code::usage;
+  std::vector<std::string> paths;
+  for (const auto& name : o.jobs) {
+    const std::string path = find_job_path(set, name);
+    if (path.empty()) {
+      std::cerr << "jobsctl: " << no_job(o.folder, set, name) << "; nothing deleted\n";
+      return base::exit_code::usage;
+    }
+    if (std::find(paths.begin(), paths.end(), path) == paths.end()) {
+      paths.push_back(path);
+    }
+  }
+  std::string listed;
+  for (const auto& path : paths) {
+    listed += (listed.empty() ? "" : ", ") + path;
   }
   if (!o.yes) {
     if (!stdin_is_terminal()) {
-      std::cerr << "jobsctl: deleting " << path << " needs --yes when not on a terminal\n";
+      std::cerr << "jobsctl: deleting " << listed << " needs --yes when not on a terminal\n";
       return base::exit_code::usage;
     }
-    std::cerr << "Delete " << path << "? [y/N] ";
+    std::cerr << "Delete " << listed << "? [y/N] ";
     std::string answer;
     std::getline(std::cin, answer);
     if (answer != "y" && answer != "Y" && answer != "yes") {
@@ -375,13 +387,17 @@ int run_delete(const DeleteOptions& o) {
       return base::exit_code::usage;
     }
   }
-  std::error_code ec;
-  if (!std::filesystem::remove(path, ec)) {
-    std::cerr << "jobsctl: " << path << ": " << ec.message() << "\n";
-    return base::exit_code::usage;
+  bool ok = true;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    if (!std::filesystem::remove(path, ec)) {
+      std::cerr << "jobsctl: " << path << ": " << ec.message() << "\n";
+      ok = false;
+      continue;
+    }
+    std::cout << "deleted " << path << "\n";
   }
-  std::cout << "deleted " << path << "\n";
-  return base::exit_code::ok;
+  return ok ? base::exit_code::ok : base::exit_code::usage;
 }
 
 } // namespace
@@ -408,7 +424,7 @@ Run setup_new(CLI::App& command) {
 
 Run setup_delete(CLI::App& command) {
   auto o = std::make_shared<DeleteOptions>();
-  command.add_option("job", o->job, "Job id or file")->required();
+  command.add_option("jobs", o->jobs, "Job ids or files")->required();
   command.add_flag("--yes", o->yes, "Do not ask (needed when not on a terminal)");
   o->folder.add_option(command);
   return [o] { return run_delete(*o); };

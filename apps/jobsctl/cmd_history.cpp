@@ -2,16 +2,19 @@
 // execution's log file.
 #include "commands.hpp"
 #include "daemon.hpp"
+#include "options.hpp"
 #include "output.hpp"
 #include "state.hpp"
 
 #include <base/duration.hpp>
 #include <base/exit_codes.hpp>
+#include <base/text.hpp>
 #include <engine/result.hpp>
 #include <store/json.hpp>
 #include <tz/format.hpp>
 #include <tz/zone.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -49,6 +52,28 @@ base::Result<std::int64_t> since_ms(const std::string& text) {
   return *t * 1000;
 }
 
+// The ids of the jobs the store has a state of: every job that ran or was scheduled.
+std::vector<std::string> stored_job_ids(store::Store& history) {
+  std::vector<std::string> ids;
+  if (auto states = history.job_states()) {
+    for (const auto& s : *states) {
+      ids.push_back(s.job_id);
+    }
+  }
+  return ids;
+}
+
+// The ids of jobsd's jobs.
+std::vector<std::string> daemon_job_ids(ipc::Client& client) {
+  std::vector<std::string> ids;
+  if (auto reply = client.call("list"); reply && reply->ok()) {
+    for (const auto& j : reply->result["jobs"]) {
+      ids.push_back(j["id"].get<std::string>());
+    }
+  }
+  return ids;
+}
+
 bool known_status(const std::string& s) {
   return engine::parse_status(s).has_value();
 }
@@ -79,6 +104,8 @@ int history(const HistoryOptions& o) {
   }
   query.limit = o.limit;
   nlohmann::ordered_json records = nlohmann::ordered_json::array();
+  // The jobs to compare a job that has no executions with, for a mistyped id.
+  std::vector<std::string> known;
   bool through_daemon = false;
   if (auto d = connect(o.daemon); d.client) {
     // Through jobsd: the history is readable by whom jobsd lets read it.
@@ -103,6 +130,9 @@ int history(const HistoryOptions& o) {
     through_daemon = reply->ok();
     if (through_daemon) {
       records = std::move(reply->result);
+      if (records.empty() && query.job_id) {
+        known = daemon_job_ids(*d.client);
+      }
     }
   }
   if (!through_daemon) {
@@ -129,6 +159,16 @@ int history(const HistoryOptions& o) {
       for (const auto& e : *rows) {
         records.push_back(store::to_json(e));
       }
+    }
+    if (records.empty() && query.job_id) {
+      known = stored_job_ids(**opened);
+    }
+  }
+  if (std::find(known.begin(), known.end(), o.job) == known.end()) {
+    if (const auto near = base::did_you_mean(o.job, known); !near.empty()) {
+      std::cerr << "jobsctl: no execution of " << base::quoted(o.job) << " in the history" << near
+                << "\n";
+      return base::exit_code::usage;
     }
   }
   if (o.json) {
@@ -283,8 +323,11 @@ int logs(const LogsOptions& o) {
   }
   if (!execution) {
     std::cerr << "jobsctl: no execution "
-              << (o.status.empty() ? "" : "with status " + o.status + " ") << "of \"" << o.target
-              << "\" in the history (an execution id or a job id)\n";
+              << (o.status.empty() ? "" : "with status " + o.status + " ") << "of "
+              << base::quoted(o.target) << " in the history"
+              << base::did_you_mean(o.target, stored_job_ids(history),
+                                    " (an execution id or a job id)")
+              << "\n";
     return base::exit_code::usage;
   }
 
@@ -322,7 +365,7 @@ Run setup_history(CLI::App& command) {
   command.add_option("job", o->job, "Only this job's executions");
   command.add_option("--status", o->status, "Only executions with this status");
   command.add_option("--since", o->since, "Only executions started since a time or a duration ago");
-  command.add_option("--limit", o->limit, "At most this many (0: all)")
+  add_limit_option(command, o->limit, "At most this many (0: all)")
       ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
   command.add_flag("--json", o->json, "Print a JSON array");
@@ -338,8 +381,8 @@ Run setup_logs(CLI::App& command) {
   command.add_option("--step", o->step, "Only this step's lines");
   command.add_option("--grep", o->grep, "Only lines containing this text");
   command.add_option("--status", o->status, "With a job id: its last execution with this status");
-  command.add_flag("--follow,-f", o->follow,
-                   "Follow the log as the execution runs (a job: its next executions too)");
+  add_follow_flag(command, o->follow,
+                  "Follow the log as the execution runs (a job: its next executions too)");
   command.add_flag("--raw", o->raw,
                    "Print the log unchanged, control characters too (not on a terminal)");
   o->state.add_option(command);

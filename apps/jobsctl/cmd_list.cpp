@@ -231,6 +231,11 @@ int run_show(const ShowOptions& o) {
       job = &*f.job;
     }
   }
+  if (path.empty()) {
+    std::cerr << "jobsctl: " << no_job(o.folder, set, o.job, " (jobsctl list shows the jobs)")
+              << "\n";
+    return base::exit_code::usage;
+  }
   if (job == nullptr) {
     std::cerr << "jobsctl: no valid job \"" << o.job << "\" in " << o.folder.dir()
               << " (jobsctl list shows the jobs, jobsctl validate the errors)\n";

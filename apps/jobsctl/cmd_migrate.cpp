@@ -2,6 +2,7 @@
 // difference said and every line that does not convert reported.
 #include "commands.hpp"
 #include "job_folder.hpp"
+#include "options.hpp"
 #include "output.hpp"
 
 #include <base/exit_codes.hpp>
@@ -229,8 +230,8 @@ Run setup_migrate(CLI::App& command) {
   command.add_option("--format", o->format, "yaml or json")
       ->check(CLI::IsMember({"yaml", "json"}))
       ->capture_default_str();
-  command.add_option("--timezone", o->timezone,
-                     "Zone the old scheduler read times in (default: this host's)");
+  add_zone_option(command, o->timezone,
+                  "Zone the old scheduler read times in (default: this host's)");
   command
       .add_option("--crontab", o->crontab,
                   "user or system (with a user column); default: system for /etc/crontab and "

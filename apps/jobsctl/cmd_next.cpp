@@ -1,9 +1,11 @@
 // jobsctl next EXPR: the next fires of a schedule, with the DST notes of man/jobs.5.
 #include "commands.hpp"
 #include "job_folder.hpp"
+#include "options.hpp"
 #include "output.hpp"
 
 #include <base/exit_codes.hpp>
+#include <base/text.hpp>
 #include <cron/schedule.hpp>
 #include <jobs/loader.hpp>
 #include <jobs/model.hpp>
@@ -26,7 +28,7 @@ struct NextOptions {
   std::string from;
   std::string id;
   std::string dst_gap = "shift";
-  int count = 5;
+  int limit = 5;
   bool json = false;
 };
 
@@ -65,8 +67,9 @@ int print_fires(const NextOptions& o, const std::vector<cron::Schedule>& schedul
                 const tz::Zone& z, std::optional<std::int64_t> at);
 
 // The job the argument names, when it names one: an existing job file, or an id of the jobs
-// folder. Expressions have spaces or begin with '@', so they never look like either.
-std::optional<jobs::LoadedFile> find_job(const NextOptions& o) {
+// folder. Expressions have spaces or begin with '@', so they never look like either. An id of no
+// job that is close to one sets `mistyped` to what to say if it is no expression either.
+std::optional<jobs::LoadedFile> find_job(const NextOptions& o, std::string& mistyped) {
   const auto& arg = o.expression;
   if (arg.empty() || arg[0] == '@' || arg.find(' ') != std::string::npos) {
     return std::nullopt;
@@ -84,10 +87,13 @@ std::optional<jobs::LoadedFile> find_job(const NextOptions& o) {
       return std::move(f);
     }
   }
+  if (!base::suggest(arg, job_names(set), 1).empty()) {
+    mistyped = no_job(o.folder, set, arg);
+  }
   return std::nullopt;
 }
 
-int run_expression(const NextOptions& o) {
+int run_expression(const NextOptions& o, const std::string& mistyped) {
   // As a job with this schedule and no `timezone` would run: in the daemon's default zone.
   const tz::Zone* zone = o.folder.load_options().default_zone;
   if (zone == nullptr) {
@@ -106,6 +112,10 @@ int run_expression(const NextOptions& o) {
   options.seed = o.id;
   options.dst_gap = o.dst_gap == "skip" ? cron::DstGap::skip : cron::DstGap::shift;
   auto schedule = cron::Schedule::parse(o.expression, options);
+  if (!schedule && !mistyped.empty()) {
+    std::cerr << "jobsctl: " << mistyped << "\n";
+    return base::exit_code::usage;
+  }
   if (!schedule) {
     print_error(schedule.error());
     return base::exit_code::usage;
@@ -115,9 +125,10 @@ int run_expression(const NextOptions& o) {
 }
 
 int run_next(const NextOptions& o) {
-  auto file = find_job(o);
+  std::string mistyped;
+  auto file = find_job(o, mistyped);
   if (!file) {
-    return run_expression(o);
+    return run_expression(o, mistyped);
   }
   if (!file->job) {
     for (const auto& d : file->diagnostics) {
@@ -157,7 +168,7 @@ int print_fires(const NextOptions& o, const std::vector<cron::Schedule>& schedul
   // The earliest next fire over all the schedules, then again from there.
   std::vector<JobFire> fires;
   cron::Instant t{std::chrono::seconds{from}};
-  for (int k = 0; k < o.count; ++k) {
+  for (int k = 0; k < o.limit; ++k) {
     const cron::Schedule* which = nullptr;
     const auto fire = jobs::earliest_fire(schedules, at, t, &which);
     if (!fire) {
@@ -220,13 +231,13 @@ Run setup_next(CLI::App& command) {
                   "prefix, or a job (its id or file)")
       ->required();
   o->folder.add_option(command);
-  command.add_option("--tz", o->zone,
-                     "Time zone (IANA name); default the CRON_TZ= prefix, else the config's "
-                     "default_timezone, else UTC");
+  add_zone_option(command, o->zone,
+                  "Time zone (IANA name); default the CRON_TZ= prefix, else the config's "
+                  "default_timezone, else UTC");
   command.add_option("--from", o->from,
                      "Start after this time (ISO 8601: 2025-03-08T12:00Z, with an offset, or "
                      "local to the zone); default now");
-  command.add_option("-n,--count", o->count, "How many fires to print")
+  add_limit_option(command, o->limit, "How many fires to print")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   command.add_option("--id", o->id, "Job id that seeds H fields");

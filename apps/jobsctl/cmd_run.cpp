@@ -129,8 +129,8 @@ int run(const RunOptions& o) {
     auto set = o.folder.load();
     const std::string path = find_job_path(set, o.job);
     if (path.empty()) {
-      std::cerr << "jobsctl: no job \"" << o.job << "\" in " << o.folder.dir()
-                << " (give a job id or a job file)\n";
+      std::cerr << "jobsctl: " << no_job(o.folder, set, o.job, " (give a job id or a job file)")
+                << "\n";
       return base::exit_code::usage;
     }
     for (auto& f : set.files) {

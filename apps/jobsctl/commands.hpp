@@ -15,7 +15,7 @@ using Run = std::function<int()>;
 
 // What a verb's operand (its positional argument) is, for the shell completion scripts
 // (`jobsctl completion`): which values they offer for it.
-enum class Operand { other, job, execution, job_or_execution, path, step_type };
+enum class Operand { other, job, execution, job_or_execution, path, step_type, verb };
 
 // One jobsctl verb: its name, one line for --help (none: hidden), a function that declares its
 // options on its subcommand and returns what runs it, and what its operand is.
@@ -47,6 +47,8 @@ Run setup_schedule(CLI::App& command);
 Run setup_connections(CLI::App& command);
 Run setup_config(CLI::App& command);
 Run setup_completion(CLI::App& command);
+Run setup_help(CLI::App& command);
+Run setup_version(CLI::App& command);
 Run setup_complete(CLI::App& command);
 
 // Every verb, in the order --help lists them.
@@ -69,7 +71,7 @@ inline const Verb verbs[] = {
     {"disable", "Set enabled: false in job files, changing nothing else", &setup_disable,
      Operand::job},
     {"new", "Write a new, valid, commented job file", &setup_new},
-    {"delete", "Delete a job's file (asks first)", &setup_delete, Operand::job},
+    {"delete", "Delete jobs' files (asks first)", &setup_delete, Operand::job},
     {"schema", "Print the JSON Schema of job files (or of one step type)", &setup_schema,
      Operand::step_type},
     {"migrate", "Convert crontabs and older JSON jobs into job files", &setup_migrate,
@@ -81,9 +83,19 @@ inline const Verb verbs[] = {
     {"config", "Show the configuration file, folders, socket and zone in use, and their origin",
      &setup_config},
     {"completion", "Print a shell completion script (bash, zsh, fish)", &setup_completion},
+    {"help", "Print the help of jobsctl, or of a verb", &setup_help, Operand::verb},
+    {"version", "Print the version of jobsctl", &setup_version},
     // Hidden: what the completion scripts ask for as the user types (job ids, executions, zones).
     {"__complete", "", &setup_complete},
 };
+
+// What --version and jobsctl version print.
+inline constexpr const char* version_text = "jobsctl " JOBS_VERSION;
+
+// Prints what is wrong with a command line that CLI11 refused, one line beginning "jobsctl: ":
+// 'unknown command "histroy"; did you mean "history"?', 'unknown option --jsno; did you mean
+// --json?', or CLI11's message after the verb's name. Returns the exit code, 2.
+int report_parse_error(CLI::App& root, const CLI::ParseError& error);
 
 // What connections test and validate say of a connection name the configuration lacks:
 // "unknown connection "wh"; did you mean "warehouse"? (connections of jobsd.yaml: a, b)", or

@@ -3,6 +3,7 @@
 #include "daemon_config.hpp"
 
 #include <base/exit_codes.hpp>
+#include <base/text.hpp>
 
 #include <filesystem>
 #include <iostream>
@@ -63,6 +64,20 @@ std::string find_job_path(const jobs::JobSet& set, const std::string& name) {
     }
   }
   return {};
+}
+
+std::vector<std::string> job_names(const jobs::JobSet& set) {
+  std::vector<std::string> names;
+  for (const auto& f : set.files) {
+    names.push_back(f.job ? f.job->id : std::filesystem::path(f.path).stem().string());
+  }
+  return names;
+}
+
+std::string no_job(const JobFolder& folder, const jobs::JobSet& set, const std::string& name,
+                   std::string_view otherwise) {
+  return "no job " + base::quoted(name) + " in " + folder.dir() +
+         base::did_you_mean(name, job_names(set), otherwise);
 }
 
 void report_bad_files(const jobs::JobSet& set) {

@@ -27,6 +27,15 @@ struct JobFolder {
 // of a file with errors. Empty when none matches.
 std::string find_job_path(const jobs::JobSet& set, const std::string& name);
 
+// The names `find_job_path` knows: the jobs' ids and the names of the files with errors.
+std::vector<std::string> job_names(const jobs::JobSet& set);
+
+// What to say of a name that `find_job_path` finds no file for: `no job "nightly-reprot" in DIR;
+// did you mean "nightly-report"?` (the nearest of the folder's ids and of the names of its files
+// with errors), else `no job "x" in DIR` and `otherwise`.
+std::string no_job(const JobFolder& folder, const jobs::JobSet& set, const std::string& name,
+                   std::string_view otherwise = {});
+
 // Prints "jobsctl: N files have errors; run jobsctl validate" when some do (for verbs that
 // show the good jobs anyway).
 void report_bad_files(const jobs::JobSet& set);

@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   const jobsctl::VisibleOutput visible_output;
   CLI::App app{"jobsctl: validate, inspect and run scheduled jobs", "jobsctl"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "jobsctl " JOBS_VERSION);
+  app.set_version_flag("-v,--version", jobsctl::version_text);
   app.footer("Exit codes: 0 ok, 1 job failed, 2 usage or invalid input, 3 daemon unreachable,\n"
              "4 job partially succeeded, 5 job timed out, 70 internal error, 77 refused by jobsd\n"
              "(not an admin), 130 interrupted or job cancelled. See jobsctl(1) and jobs(5).");
@@ -33,8 +33,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return base::exit_code::usage;
+    return jobsctl::report_parse_error(app, e);
   }
 
   try {

@@ -124,6 +124,13 @@ std::string quoted_alternatives(const std::vector<std::string>& words) {
   return out;
 }
 
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates,
+                         std::string_view otherwise) {
+  const auto near = suggest(word, candidates, 1);
+  return near.empty() ? std::string(otherwise)
+                      : "; did you mean " + quoted_alternatives(near) + "?";
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
     s.remove_prefix(1);

@@ -17,6 +17,11 @@ std::vector<std::string> suggest(std::string_view word, const std::vector<std::s
 // `"a"`, `"a" or "b"`, `"a", "b" or "c"`: for "did you mean ...?" messages.
 std::string quoted_alternatives(const std::vector<std::string>& words);
 
+// `; did you mean "nightly-report"?` with the candidate closest to `word` (suggest), or `otherwise`
+// when none is close: the end of an "unknown ..." message.
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates,
+                         std::string_view otherwise = {});
+
 // ASCII lower case.
 std::string to_lower(std::string_view s);
 

@@ -485,8 +485,13 @@ Daemon::Reply Daemon::cmd_logs(Connection& c, const ipc::Request& request) {
       throw CommandError{ipc::code::invalid, found.error().message};
     }
     if (!*found) {
+      std::vector<std::string> ids;
+      for (const auto& [id, job] : jobs_) {
+        ids.push_back(id);
+      }
       throw CommandError{ipc::code::not_found,
-                         "no execution or job \"" + target + "\" (an execution id or a job id)"};
+                         "no execution or job \"" + target + "\"" +
+                             base::did_you_mean(target, ids, " (an execution id or a job id)")};
     }
     f.log_path = (**found).log_path;
     f.ended_id = (**found).execution_id;

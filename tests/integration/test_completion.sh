@@ -80,6 +80,12 @@ expect "bash: validate --format, from its check" $'github\njson\ntext' \
 expect "bash: next --dst-gap s" $'shift\nskip' "$(complete_bash jobsctl next x --dst-gap s)"
 expect "bash: history --status canc" "cancelled" "$(complete_bash jobsctl history --status canc)"
 expect "bash: new --template sq" "sql" "$(complete_bash jobsctl new x --template sq)"
+expect "bash: help's operand is a verb" "history" "$(complete_bash jobsctl help hi)"
+expect "bash: jobsctl trigger x -f: -f is trigger's too" "-f" \
+  "$(complete_bash jobsctl trigger x -f)"
+expect "bash: jobsctl history --l -> --limit (-n)" "--limit" "$(complete_bash jobsctl history --l)"
+expect "bash: next x --timezone Europe/Ber, the other name of --tz" "Europe/Berlin" \
+  "$(complete_bash jobsctl next x --timezone Europe/Ber)"
 expect "bash: schema's operand is a step type" "webhook" "$(complete_bash jobsctl schema webh)"
 expect "bash: completion's operand, from its check" $'bash\nfish\nzsh' \
   "$(complete_bash jobsctl completion '')"

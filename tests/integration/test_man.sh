@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The man pages are lint clean, every option of every jobsctl verb appears in jobsctl(1), every
-# jobsd option in jobsd(8), and both give the same configuration order.
+# The man pages are lint clean, every option of every jobsctl verb (and of a verb's own verbs,
+# connections test), by each of its names, appears in jobsctl(1), every jobsd option in jobsd(8),
+# and both give the same configuration order.
 #   test_man.sh MANDOC MAN_DIR JOBSCTL [JOBSD]
 # JOBSD defaults to the jobsd binary of the same build tree as JOBSCTL.
 set -uo pipefail
@@ -20,15 +21,26 @@ for page in "$man_dir"/*.[0-9]; do
 done
 
 rendered=$("$mandoc" -Tascii "$man_dir/jobsctl.1" | col -b)
-verbs=$("$jobsctl" --help | awk '/^Subcommands:/ {on = 1; next} on && !NF {exit} on {print $1}')
-for verb in $verbs; do
-  grep -q -- "$verb" <<<"$rendered" || { echo "FAIL verb $verb missing from jobsctl.1"; failures=$((failures + 1)); }
-  for option in $("$jobsctl" "$verb" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u); do
-    [ "$option" = "--help" ] && continue
-    if ! grep -q -- "$option" <<<"$rendered"; then
-      echo "FAIL jobsctl $verb $option missing from jobsctl.1"
-      failures=$((failures + 1))
-    fi
+# The verbs of `jobsctl WORDS...` (a verb's own verbs: connections list), as --help lists them.
+verbs_of() { "$jobsctl" "$@" --help | awk '/^Subcommands:/ {on = 1; next} on && !NF {exit} on {print $1}'; }
+# Every name of every option of `jobsctl WORDS...`, short ones and other names too (-n, --limit,
+# --count), as the Options of its --help list them.
+options_of() {
+  "$jobsctl" "$@" --help | awk '/^Options:/ {on = 1; next} on && !NF {exit} on && /^  -/ {print $1}' |
+    tr ',' '\n' | sort -u
+}
+# Whether the rendered page has WORD as a word of its own (--limit, not --limited).
+documented() { grep -qE -- "(^|[^a-z-])$1([^a-z-]|\$)" <<<"$rendered"; }
+for verb in $(verbs_of); do
+  documented "$verb" || { echo "FAIL verb $verb missing from jobsctl.1"; failures=$((failures + 1)); }
+  for command in "$verb" $(verbs_of "$verb" | sed "s/^/$verb:/"); do
+    for option in $(options_of ${command/:/ }); do
+      [ "$option" = "--help" ] || [ "$option" = "-h" ] && continue
+      if ! documented "$option"; then
+        echo "FAIL jobsctl ${command/:/ } $option missing from jobsctl.1"
+        failures=$((failures + 1))
+      fi
+    done
   done
 done
 

@@ -67,6 +67,8 @@ TEST_SUITE("base::text") {
     CHECK(base::suggest("Berlin", names) == std::vector<std::string>{"Europe/Berlin"});
     CHECK(base::suggest("Mars/Olympus", names).empty());
     CHECK(base::quoted_alternatives({"a", "b", "c"}) == "\"a\", \"b\" or \"c\"");
+    CHECK(base::did_you_mean("histroy", {"history", "logs"}) == "; did you mean \"history\"?");
+    CHECK(base::did_you_mean("xyz", {"history"}, " (known: history)") == " (known: history)");
   }
   TEST_CASE("escapes every control byte and the backslash, keeping one line") {
     CHECK(base::escaped("x\n2026 user=root\x1b[2J\\ \t\r\x7f\x01 \"é\"") ==
