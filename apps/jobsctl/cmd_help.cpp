@@ -43,8 +43,9 @@ std::string unknown_command(CLI::App& parent, const std::string& word) {
          base::did_you_mean(prefix + word, names, " (" + help_of(parent) + " lists them)");
 }
 
-// "unknown option --jsno; did you mean --json?" The nearest long name is suggested for a long
-// option; a short one is too short to guess from.
+// "unknown option --jsno; did you mean --json?", else "unknown option --zz of list (jobsctl help
+// list lists them)". The nearest long name is suggested for a long option; a short one is too
+// short to guess from.
 std::string unknown_option(const CLI::App& command, const std::string& argument) {
   const std::string name = argument.substr(0, argument.find('='));
   std::vector<std::string> names;
@@ -55,10 +56,12 @@ std::string unknown_option(const CLI::App& command, const std::string& argument)
   }
   const auto near =
       name.starts_with("--") ? base::suggest(name, names, 1) : std::vector<std::string>{};
+  if (!near.empty()) {
+    return "unknown option " + name + "; did you mean " + near.front() + "?";
+  }
   const std::string words = words_of(command);
-  return "unknown option " + name + (words.empty() ? "" : " of " + words) +
-         (near.empty() ? " (" + help_of(command) + " lists them)"
-                       : "; did you mean " + near.front() + "?");
+  return "unknown option " + name + (words.empty() ? "" : " of " + words) + " (" +
+         help_of(command) + " lists them)";
 }
 
 // What is wrong with the words CLI11 could not place under `command`, if any: a mistyped verb,

@@ -25,11 +25,6 @@ bool is_name(std::string_view s) {
          });
 }
 
-std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates) {
-  const auto near = base::suggest(word, candidates, 1);
-  return near.empty() ? "" : "; did you mean " + base::quoted_alternatives(near) + "?";
-}
-
 // word.word[.word...]: a variable of ours (or a misspelt one); anything else in ${...} is the
 // shell's ("${HOME}", "${f%.txt}", "${#list[@]}") and stays as it is.
 bool is_variable_name(std::string_view name) {
@@ -111,7 +106,7 @@ std::string check_variable(std::string_view name, const std::vector<std::string>
     if (std::find(names.begin(), names.end(), name) != names.end()) {
       return {};
     }
-    return "unknown variable " + quoted + did_you_mean(name, names);
+    return "unknown variable " + quoted + base::did_you_mean(name, names);
   }
   if (ns == "env" || ns == "secret") {
     if (is_name(rest)) {
@@ -133,7 +128,7 @@ std::string check_variable(std::string_view name, const std::vector<std::string>
     }
     if (std::find(earlier_steps.begin(), earlier_steps.end(), id) == earlier_steps.end()) {
       return "variable " + quoted + ": no step \"" + id + "\" runs before this one" +
-             did_you_mean(id, earlier_steps);
+             base::did_you_mean(id, earlier_steps);
     }
     const auto& fields = step_variable_fields();
     if (std::find(fields.begin(), fields.end(), field) == fields.end()) {
@@ -144,7 +139,7 @@ std::string check_variable(std::string_view name, const std::vector<std::string>
   }
   std::vector<std::string> all = job_variable_names();
   all.insert(all.end(), execution_variable_names().begin(), execution_variable_names().end());
-  return "unknown variable " + quoted + did_you_mean(name, all) +
+  return "unknown variable " + quoted + base::did_you_mean(name, all) +
          " (variables: job.*, execution.*, steps.<id>.*, env.NAME, secret.NAME)";
 }
 
