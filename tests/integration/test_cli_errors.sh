@@ -14,12 +14,8 @@ new_work cli-errors
 export JOBS_DIR=$work/jobs
 mkdir jobs
 for id in nightly-report clock-tokyo spare-one spare-two; do
-  cat > "jobs/$id.yaml" <<'EOF'
-schedule: "30 2 * * *"
-timezone: UTC
-steps:
-  - { id: say, type: shell, run: echo hello }
-EOF
+  printf '%s\n' 'schedule: "30 2 * * *"' 'steps: [{ id: say, type: shell, run: echo hello }]' \
+    > "jobs/$id.yaml"
 done
 
 # run_cli ARG...: jobsctl's standard error, then "exit N"; standard output in $work/out.
