@@ -110,7 +110,9 @@ std::string describe(CLI::App& root, const CLI::ParseError& error) {
   if (!visible_verbs(*command).empty()) {
     return "no command given (" + help_of(*command) + " lists them)";
   }
-  return words_of(*command) + ": " + error.what() + " (" + help_of(*command) + " shows the usage)";
+  const std::string words = words_of(*command);
+  return (words.empty() ? "" : words + ": ") + error.what() + " (" + help_of(*command) +
+         " shows the usage)";
 }
 
 struct HelpOptions {
