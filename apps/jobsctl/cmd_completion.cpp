@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "daemon.hpp"
 #include "job_folder.hpp"
+#include "output.hpp"
 #include "state.hpp"
 
 #include <base/exit_codes.hpp>
@@ -276,15 +277,6 @@ std::vector<std::string> choice_values(const Arg& arg) {
     out.push_back(c.value);
   }
   return out;
-}
-
-// 'text' for sh, bash and zsh.
-std::string sh_quoted(const std::string& text) {
-  std::string out = "'";
-  for (const char c : text) {
-    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  }
-  return out + "'";
 }
 
 std::string header(const char* shell, const std::string& load) {

@@ -1,5 +1,6 @@
 // jobsctl schema, new and delete: the format's schema, new job files, and removing them.
 #include "commands.hpp"
+#include "daemon_config.hpp"
 #include "job_folder.hpp"
 #include "output.hpp"
 
@@ -8,6 +9,7 @@
 #include <jobs/edit.hpp>
 #include <jobs/schema.hpp>
 #include <jobs/step_types.hpp>
+#include <tz/zone.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -50,6 +52,7 @@ struct NewOptions {
   std::string id;
   std::string type = "shell";
   std::string format = "yaml";
+  std::string timezone; // empty: none written, jobsd's default_timezone applies
 };
 
 // One key of a step template: its example value, the same in both formats, and what it does
@@ -275,7 +278,10 @@ std::string new_yaml(const NewOptions& o, const StepTemplate& t) {
       "# " + o.id + ": made by jobsctl new; every key is described in jobs(5).\n" +
       "# Editors can complete keys from: jobsctl schema > jobs.schema.json\n" + "name: " + o.id +
       "\n" + "description: What this job does\n" + "enabled: true\n" +
-      yaml_line(0, "timezone: UTC", "IANA zone the schedule is read in") +
+      (o.timezone.empty()
+           ? "# No timezone: the schedule is read in jobsd's default_timezone (now " +
+                 settings().default_timezone.value + ").\n"
+           : yaml_line(0, "timezone: " + o.timezone, "IANA zone the schedule is read in")) +
       yaml_line(0, "schedule: \"0 2 * * *\"", "minute hour day-of-month month day-of-week") +
       yaml_line(0, "concurrency: forbid", "a fire while running: allow, forbid or replace") +
       yaml_line(0, "timeout: 1h", "limit on the whole job, or none") +
@@ -299,6 +305,12 @@ int run_new(const NewOptions& o) {
               << ")\n";
     return base::exit_code::usage;
   }
+  if (!o.timezone.empty()) {
+    if (auto zone = tz::find_zone(o.timezone); !zone) {
+      std::cerr << "jobsctl: --timezone: " << zone.error().message << "\n";
+      return base::exit_code::usage;
+    }
+  }
   const StepTemplate* t = find_template(o.type);
   if (t == nullptr) {
     std::cerr << "jobsctl: internal error: no template for steps of type \"" << o.type << "\"\n";
@@ -318,15 +330,16 @@ int run_new(const NewOptions& o) {
   }
   std::string text;
   if (o.format == "json") {
-    nlohmann::ordered_json job = {{"name", o.id},
-                                  {"description", "What this job does"},
-                                  {"enabled", true},
-                                  {"timezone", "UTC"},
-                                  {"schedule", "0 2 * * *"},
-                                  {"concurrency", "forbid"},
-                                  {"timeout", "1h"},
-                                  {"retries", {{"max", 0}, {"delay", "30s"}}},
-                                  {"steps", {example_step(*t)}}};
+    nlohmann::ordered_json job = {
+        {"name", o.id}, {"description", "What this job does"}, {"enabled", true}};
+    if (!o.timezone.empty()) {
+      job["timezone"] = o.timezone;
+    }
+    job["schedule"] = "0 2 * * *";
+    job["concurrency"] = "forbid";
+    job["timeout"] = "1h";
+    job["retries"] = {{"max", 0}, {"delay", "30s"}};
+    job["steps"] = {example_step(*t)};
     text = job.dump(2) + "\n";
   } else {
     text = new_yaml(o, *t);
@@ -418,6 +431,9 @@ Run setup_new(CLI::App& command) {
   command.add_option("--format", o->format, "yaml or json")
       ->check(CLI::IsMember({"yaml", "json"}))
       ->capture_default_str();
+  command.add_option("--timezone", o->timezone,
+                     "IANA zone to write in the file (default: none, so that jobsd's "
+                     "default_timezone applies)");
   o->folder.add_option(command);
   return [o] { return run_new(*o); };
 }

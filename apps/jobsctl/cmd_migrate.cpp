@@ -29,6 +29,7 @@ struct MigrateOptions {
   std::vector<std::string> sources;
   std::string out;
   bool dry_run = false;
+  bool enable = false; // else jobs are written disabled, as the old scheduler still runs them
   std::string format = "yaml";
   std::string timezone;
   std::string crontab; // "user", "system" or empty (from the path)
@@ -47,6 +48,9 @@ struct Totals {
   size_t written = 0;
   size_t differences = 0;
   size_t unconverted = 0; // entries (crontab lines, JSON jobs), not errors
+  // The jobs written disabled only because --enable was not given, for the command that
+  // enables them.
+  std::vector<std::string> held;
 };
 
 class Migration {
@@ -148,6 +152,12 @@ private:
       }
     }
 
+    // Until the old scheduler stops, the job would run twice. A job already disabled (the
+    // source's, or a line cron never ran) stays so, even with --enable.
+    const bool held = !o_.enable && job.doc.value("enabled", nlohmann::ordered_json(true)) != false;
+    if (held) {
+      jobs::migrate::disable(job.doc);
+    }
     std::string content;
     if (o_.format == "json") {
       content = job.doc.dump(2) + "\n";
@@ -174,6 +184,9 @@ private:
     }
     taken_.insert(id);
     ++totals_.written;
+    if (held) {
+      totals_.held.push_back(id);
+    }
     if (o_.dry_run) {
       std::cout << "==> " << path << " <==\n" << content << "\n";
       return;
@@ -182,6 +195,9 @@ private:
     if (auto written = jobs::write_file_atomically(path, content); !written) {
       report.push_back({job.line, 0, "error", written.error().message, job.line});
       --totals_.written;
+      if (held) {
+        totals_.held.pop_back();
+      }
       return;
     }
     std::cout << "wrote " << path << " (" << name << ":" << job.line << ")\n";
@@ -214,6 +230,19 @@ int run_migrate(const MigrateOptions& o) {
             << (o.dry_run ? "to write" : "written") << ", " << t.differences
             << (t.differences == 1 ? " difference" : " differences") << ", " << t.unconverted
             << " not converted\n";
+  if (!t.held.empty()) {
+    std::cerr << "migrate: " << (t.held.size() == 1 ? "the job says" : "the jobs say")
+              << " enabled: false, so that nothing runs twice while the old scheduler still runs "
+              << (t.held.size() == 1 ? "it" : "them") << "; once it no longer does:\n"
+              << "  jobsctl enable";
+    if (!o.out.empty()) {
+      std::cerr << " --jobs-dir " << sh_quoted(o.out);
+    }
+    for (const auto& id : t.held) {
+      std::cerr << " " << id;
+    }
+    std::cerr << "\n";
+  }
   return t.unconverted > 0 ? base::exit_code::usage : base::exit_code::ok;
 }
 
@@ -227,6 +256,9 @@ Run setup_migrate(CLI::App& command) {
       ->required();
   command.add_option("--out", o->out, "Folder to write the job files to (default: --jobs-dir)");
   command.add_flag("--dry-run", o->dry_run, "Print the files instead of writing them");
+  command.add_flag("--enable", o->enable,
+                   "Write the jobs enabled, once the old scheduler no longer runs them (jobs it "
+                   "never ran stay disabled)");
   command.add_option("--format", o->format, "yaml or json")
       ->check(CLI::IsMember({"yaml", "json"}))
       ->capture_default_str();

@@ -10,8 +10,10 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -196,10 +198,71 @@ void check_secrets_file(const std::map<std::string, std::string>& secrets, jobs:
   }
 }
 
+// Whether `path` (which need not exist) is `folder` or lies below it.
+bool lies_in(const std::string& folder, const std::string& path) {
+  std::error_code ec;
+  const auto outer = std::filesystem::weakly_canonical(folder, ec);
+  const auto inner = ec ? outer : std::filesystem::weakly_canonical(path, ec);
+  return !ec &&
+         std::mismatch(outer.begin(), outer.end(), inner.begin(), inner.end()).first == outer.end();
+}
+
+// The job files a named path is checked with, so that `after` and duplicate ids resolve as
+// jobsd resolves them: --jobs-dir when given, else the configured jobs folder when the path
+// lies in it, else the folder named or the job files beside the file named (not below: the
+// folder may be a home or /tmp, not meant to be searched).
+std::vector<std::string> context_of(const ValidateOptions& o, const std::string& path) {
+  if (settings().jobs_dir.origin == jobsd::Origin::flag || lies_in(o.folder.dir(), path)) {
+    return {o.folder.dir()};
+  }
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return {path};
+  }
+  const auto parent = std::filesystem::path(path).parent_path();
+  std::vector<std::string> beside;
+  for (auto it = std::filesystem::directory_iterator(parent.empty() ? "." : parent, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (jobs::is_job_file(it->path())) {
+      beside.push_back((parent / it->path().filename()).string());
+    }
+  }
+  return beside;
+}
+
+// The named paths loaded, each checked with its jobs folder (context_of). A file given that no
+// longer exists in a folder that does was deleted (a pre-commit hook names it): a warning only.
+std::vector<jobs::LoadedFile> load_named(const ValidateOptions& o) {
+  if (o.paths.empty()) {
+    return jobs::load_paths({o.folder.dir()}, o.folder.load_options()).files;
+  }
+  // Paths of one jobs folder are loaded together, in one pass over it.
+  std::map<std::vector<std::string>, std::vector<std::string>> by_context;
+  std::vector<jobs::LoadedFile> files;
+  for (const auto& path : o.paths) {
+    const auto parent = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    if (!std::filesystem::exists(std::filesystem::symlink_status(path, ec)) &&
+        std::filesystem::is_directory(parent.empty() ? "." : parent, ec)) {
+      jobs::LoadedFile deleted{path, std::nullopt, {}};
+      deleted.diagnostics.push_back(
+          {jobs::Severity::warning,
+           {"no such file (deleted?): nothing to check", {path, 0, 0}, "", 1}});
+      files.push_back(std::move(deleted));
+      continue;
+    }
+    by_context[context_of(o, path)].push_back(path);
+  }
+  for (const auto& [context, paths] : by_context) {
+    auto set = jobs::load_paths(paths, o.folder.load_options(), context);
+    std::move(set.files.begin(), set.files.end(), std::back_inserter(files));
+  }
+  return files;
+}
+
 int run_validate(const ValidateOptions& o) {
   const jobsd::Config& config = o.config.load();
-  const auto paths = o.paths.empty() ? std::vector<std::string>{o.folder.dir()} : o.paths;
-  auto set = jobs::load_paths(paths, o.folder.load_options());
+  jobs::JobSet set{load_named(o)};
   const auto secrets = readable_secrets(config);
   for (auto& file : set.files) {
     if (file.job) {

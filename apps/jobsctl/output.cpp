@@ -135,4 +135,12 @@ void print_table(const std::vector<std::string>& header,
   }
 }
 
+std::string sh_quoted(const std::string& text) {
+  std::string out = "'";
+  for (const char c : text) {
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return out + "'";
+}
+
 } // namespace jobsctl

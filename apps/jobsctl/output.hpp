@@ -60,6 +60,9 @@ bool stdin_is_terminal();
 // Prints "jobsctl: error: ..." (with the source line and caret, if any) to standard error.
 void print_error(const base::Error& error);
 
+// 'text' for sh, bash and zsh: a word of a command to copy.
+std::string sh_quoted(const std::string& text);
+
 // Prints rows as aligned columns separated by two spaces, or, when standard output is not a
 // terminal, as tab-separated lines without the header. Cells are aligned as they are shown
 // (base::visible).

@@ -22,8 +22,6 @@ namespace jobs {
 
 namespace fs = std::filesystem;
 
-namespace {
-
 bool is_job_file(const fs::path& p) {
   const auto name = p.filename().string();
   if (name.empty() || name[0] == '.' || name.back() == '~') {
@@ -32,6 +30,8 @@ bool is_job_file(const fs::path& p) {
   const auto ext = p.extension().string();
   return ext == ".json" || ext == ".yaml" || ext == ".yml";
 }
+
+namespace {
 
 // A finding of the checks across files; the file is read again for the caret line (these
 // findings are rare, and the loader keeps no text).
@@ -324,13 +324,32 @@ std::vector<std::vector<Diagnostic>> check_across(const std::vector<const Loaded
   return found;
 }
 
-JobSet load_paths(const std::vector<std::string>& paths, const LoadOptions& options) {
+JobSet load_paths(const std::vector<std::string>& paths, const LoadOptions& options,
+                  const std::vector<std::string>& context) {
   JobSet set;
   const auto found = list_job_files(paths, set.files, options.daemon_is_root);
   auto loaded = load_files(found, options);
   std::move(loaded.begin(), loaded.end(), std::back_inserter(set.files));
+  // The context's files that `paths` do not name, told apart by device and inode.
+  std::set<std::pair<dev_t, ino_t>> named;
+  for (const auto& path : found) {
+    if (struct stat st{}; ::stat(path.c_str(), &st) == 0) {
+      named.emplace(st.st_dev, st.st_ino);
+    }
+  }
+  std::vector<LoadedFile> context_problems; // not the named files' findings
+  std::vector<std::string> others;
+  for (const auto& path : list_job_files(context, context_problems, options.daemon_is_root)) {
+    if (struct stat st{}; ::stat(path.c_str(), &st) == 0 && !named.count({st.st_dev, st.st_ino})) {
+      others.push_back(path);
+    }
+  }
+  const auto context_files = load_files(others, options);
   std::vector<const LoadedFile*> pointers;
   for (const auto& f : set.files) {
+    pointers.push_back(&f);
+  }
+  for (const auto& f : context_files) {
     pointers.push_back(&f);
   }
   auto across = check_across(pointers);

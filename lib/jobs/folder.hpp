@@ -2,6 +2,7 @@
 
 #include <jobs/loader.hpp>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,16 @@ struct JobSet {
 // *.json, *.yaml and *.yml (hidden entries and editor backups skipped). A path that does not
 // exist is reported as an error of its own. Under root (options.daemon_is_root), owners and
 // modes are checked as list_job_files does.
-JobSet load_paths(const std::vector<std::string>& paths, const LoadOptions& options);
+// The checks across files also see the job files among `context` (a jobs folder, or files), so
+// that the files of `paths` may name jobs defined there: the context's files are loaded for
+// these checks only, and are not in the set. A file that `paths` also names (by another
+// spelling, or inside a folder of `paths`) is loaded once, as `paths` names it.
+JobSet load_paths(const std::vector<std::string>& paths, const LoadOptions& options,
+                  const std::vector<std::string>& context = {});
+
+// Whether jobsd takes the file for a job file: *.json, *.yaml or *.yml, neither hidden nor an
+// editor backup.
+bool is_job_file(const std::filesystem::path& p);
 
 // The pieces of load_paths, for the daemon's reload, which re-reads only the files that
 // changed:

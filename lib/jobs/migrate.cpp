@@ -196,4 +196,22 @@ Result convert(const std::string& path, std::string_view text, const Options& op
   return convert_crontab(path, text, options);
 }
 
+void disable(nlohmann::ordered_json& doc) {
+  if (doc.contains("enabled")) {
+    doc["enabled"] = false;
+    return;
+  }
+  auto out = nlohmann::ordered_json::object();
+  for (const char* key : {"id", "name", "description"}) {
+    if (doc.contains(key)) {
+      out[key] = doc[key];
+    }
+  }
+  out["enabled"] = false;
+  for (const auto& [key, value] : doc.items()) {
+    out[key] = value; // the keys above keep their place
+  }
+  doc = std::move(out);
+}
+
 } // namespace jobs::migrate

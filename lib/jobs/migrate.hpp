@@ -71,4 +71,7 @@ struct CronCommand {
 };
 CronCommand split_cron_command(std::string_view text);
 
+// Makes the job disabled: `enabled: false` in place, or after its id, name and description.
+void disable(nlohmann::ordered_json& doc);
+
 } // namespace jobs::migrate

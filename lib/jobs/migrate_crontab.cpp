@@ -356,18 +356,6 @@ private:
       refused_why_ = std::move(why);
     }
   }
-  // Writes `enabled: false`, after the description.
-  static void disable(nlohmann::ordered_json& doc) {
-    nlohmann::ordered_json out = nlohmann::ordered_json::object();
-    if (doc.contains("description")) {
-      out["description"] = doc["description"];
-    }
-    out["enabled"] = false;
-    for (const auto& [key, value] : doc.items()) {
-      out[key] = value;
-    }
-    doc = std::move(out);
-  }
   // A difference said once per file, at the first job it concerns.
   void once(const std::string& key, int line, std::string message) {
     if (said_.insert(key).second) {

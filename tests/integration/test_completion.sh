@@ -75,6 +75,9 @@ expect "bash: jobsctl next x --tz=Europe/Ber, split at =" "Europe/Berlin" \
   "$(complete_bash jobsctl next x --tz = Europe/Ber)"
 expect "bash: jobsctl migrate --timezone America/New_Y" "America/New_York" \
   "$(complete_bash jobsctl migrate --timezone America/New_Y)"
+expect "bash: jobsctl new --timezone Asia/Tok" "Asia/Tokyo" \
+  "$(complete_bash jobsctl new --timezone Asia/Tok)"
+expect "bash: jobsctl migrate --en -> --enable" "--enable" "$(complete_bash jobsctl migrate --en)"
 expect "bash: validate --format, from its check" $'github\njson\ntext' \
   "$(complete_bash jobsctl validate --format '')"
 expect "bash: next --dst-gap s" $'shift\nskip' "$(complete_bash jobsctl next x --dst-gap s)"

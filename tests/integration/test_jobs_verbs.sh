@@ -60,6 +60,22 @@ expect "new refuses an existing id" "2" "$?"
 expect "new json from a template" "jobs/export.json" "$("$jobsctl" new export --template command --format json)"
 expect "new json validates" "8 jobs, 0 errors, 0 warnings" "$("$jobsctl" validate)"
 
+# new writes no zone unless --timezone names one: jobsd's default_timezone applies.
+printf 'default_timezone: Asia/Tokyo\n' >tokyo.yaml
+for format in yaml json; do
+  path=$("$jobsctl" new "zoneless-$format" --format "$format" --jobs-dir zones)
+  expect "new writes no timezone ($format)" "0" "$(grep -cE '^ *"?timezone"? *:' "$path")"
+  expect "the configured default zone applies ($format)" "Asia/Tokyo" \
+    "$("$jobsctl" show "zoneless-$format" --json --jobs-dir zones --config tokyo.yaml |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["timezone"])')"
+done
+"$jobsctl" new zoned --timezone Europe/Paris --jobs-dir zones >/dev/null
+expect "new --timezone writes it" "timezone: Europe/Paris" \
+  "$(grep -o '^timezone: [^ ]*' zones/zoned.yaml)"
+out=$("$jobsctl" new bad --timezone Europe/Pariss --jobs-dir zones 2>&1)
+expect "new --timezone with an unknown zone" \
+  '2 jobsctl: --timezone: unknown time zone "Europe/Pariss"; did you mean "Europe/Paris"?' "$? $out"
+
 # new --template TYPE for every step type jobsctl schema knows, in both formats: the file
 # validates against a daemon config that has the connection and SMTP server it names, every key
 # of its step has a comment (YAML), and the YAML and JSON forms are the same job.

@@ -54,6 +54,25 @@ expect "a second run names the existing file" \
   "$(grep -m1 'exists already' "$work/again")"
 expect "a second run changes no file" "$before" "$(cat "$work"/jobs/* | md5sum)"
 
+# Jobs are written disabled while cron still runs them, and the summary gives the command that
+# enables them: it enables those, not the lines cron never ran (the user crontab, which cron
+# refused whole).
+printf '0 4 * * * /usr/local/bin/rotate\n0 4 * * FRI-SUN /usr/local/bin/never-ran\n' > "$work/held.crontab"
+"$jobsctl" migrate --timezone UTC --out "$work/held" "$work/held.crontab" >/dev/null 2>"$work/held.report"
+expect "the summary says how to enable the jobs" \
+  "  jobsctl enable --jobs-dir '$work/held' rotate" "$(tail -1 "$work/held.report")"
+expect "migrated jobs are disabled" "never-ran:no rotate:no" \
+  "$("$jobsctl" list --jobs-dir "$work/held" | awk -F'\t' '{printf "%s%s:%s", sep, $1, $3; sep=" "}')"
+(eval "$(sed -n '$s/^  jobsctl /"$jobsctl" /p' "$work/held.report")") >/dev/null
+expect "the summary's command enables them" "never-ran:no rotate:yes" \
+  "$("$jobsctl" list --jobs-dir "$work/held" | awk -F'\t' '{printf "%s%s:%s", sep, $1, $3; sep=" "}')"
+"$jobsctl" migrate --enable --timezone UTC --out "$work/enabled" "$work/held.crontab" etc/crontab \
+  >/dev/null 2>"$work/enabled.report"
+expect "--enable writes jobs enabled, not those cron never ran" \
+  "cron.daily:yes cron.hourly:yes cron.monthly:yes cron.weekly:yes never-ran:no rotate:yes" \
+  "$("$jobsctl" list --jobs-dir "$work/enabled" | awk -F'\t' '{printf "%s%s:%s", sep, $1, $3; sep=" "}')"
+expect "--enable: no command to enable them" "0" "$(grep -c 'jobsctl enable' "$work/enabled.report")"
+
 # Standard input (crontab -l | jobsctl migrate -), a forced user column, JSON output.
 out=$(printf '0 3 * * * www-data /usr/bin/php /var/www/app/artisan schedule:run\n' |
   "$jobsctl" migrate --timezone UTC --crontab system --format json --out "$work/json" - 2>&1)
