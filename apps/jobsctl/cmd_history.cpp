@@ -30,25 +30,6 @@ struct HistoryOptions {
   bool json = false;
 };
 
-// --since: a time (ISO 8601; without an offset, this machine's local time) or a duration ago.
-base::Result<std::int64_t> since_ms(const std::string& text) {
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  if (auto ago = base::parse_duration(text)) {
-    return now - *ago * 1000;
-  }
-  auto zone = tz::find_zone(tz::host_zone_name());
-  auto t = tz::parse_time(text, zone ? **zone : tz::utc());
-  if (!t) {
-    base::Error e;
-    e.message = "--since: expected a time (2026-11-23T08:00) or a duration ago (2h, 3d), got \"" +
-                text + "\"";
-    return e;
-  }
-  return *t * 1000;
-}
-
 bool known_status(const std::string& s) {
   return engine::parse_status(s).has_value();
 }
@@ -79,31 +60,22 @@ int history(const HistoryOptions& o) {
   }
   query.limit = o.limit;
   nlohmann::ordered_json records = nlohmann::ordered_json::array();
-  bool through_daemon = false;
-  if (auto d = connect(o.daemon); d.client) {
-    // Through jobsd: the history is readable by whom jobsd lets read it.
-    nlohmann::ordered_json args = {{"limit", query.limit}};
-    if (query.job_id) {
-      args["job"] = *query.job_id;
-    }
-    if (query.status) {
-      args["status"] = *query.status;
-    }
-    if (query.since_ms) {
-      args["since_ms"] = *query.since_ms;
-    }
-    auto reply = d.client->call("history", args);
-    if (!reply) {
-      return report(reply.error());
-    }
-    if (!reply->ok() && reply->code != ipc::code::denied) {
-      return report(*reply);
-    }
-    // Refused (not a reader): the store itself, if it can be read.
-    through_daemon = reply->ok();
-    if (through_daemon) {
-      records = std::move(reply->result);
-    }
+  nlohmann::ordered_json args = {{"limit", query.limit}};
+  if (query.job_id) {
+    args["job"] = *query.job_id;
+  }
+  if (query.status) {
+    args["status"] = *query.status;
+  }
+  if (query.since_ms) {
+    args["since_ms"] = *query.since_ms;
+  }
+  // Through jobsd: the history is readable by whom jobsd lets read it; else the store itself,
+  // if it can be read.
+  auto answer = ask_if_running(o.daemon, "history", args);
+  const bool through_daemon = answer.has_value();
+  if (through_daemon) {
+    records = std::move(*answer);
   }
   if (!through_daemon) {
     auto opened = o.state.open_existing();

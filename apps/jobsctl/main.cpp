@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
-    return base::exit_code::usage;
+    // check follows the monitoring plugins' convention: a bad command line is UNKNOWN (3).
+    return app.got_subcommand("check") ? 3 : base::exit_code::usage;
   }
 
   try {
