@@ -50,14 +50,7 @@ int history(const HistoryOptions& o) {
   if (!o.status.empty()) {
     query.status = o.status;
   }
-  if (!o.since.empty()) {
-    auto since = since_ms(o.since);
-    if (!since) {
-      std::cerr << "jobsctl: " << since.error().message << "\n";
-      return base::exit_code::usage;
-    }
-    query.since_ms = *since;
-  }
+  query.since_ms = since_ms(o.since);
   query.limit = o.limit;
   nlohmann::ordered_json records = nlohmann::ordered_json::array();
   nlohmann::ordered_json args = {{"limit", query.limit}};

@@ -52,14 +52,9 @@ int stats(const StatsOptions& o) {
     query.job_id = o.job;
     args["job"] = o.job;
   }
-  if (!o.since.empty()) {
-    auto since = since_ms(o.since);
-    if (!since) {
-      std::cerr << "jobsctl: " << since.error().message << "\n";
-      return base::exit_code::usage;
-    }
-    query.since_ms = *since;
-    args["since_ms"] = *since;
+  query.since_ms = since_ms(o.since);
+  if (query.since_ms) {
+    args["since_ms"] = *query.since_ms;
   }
   nlohmann::ordered_json records = nlohmann::ordered_json::array();
   if (auto answer = ask_if_running(o.daemon, "stats", args)) {

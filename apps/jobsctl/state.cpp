@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <iostream>
 
 namespace jobsctl {
 
@@ -40,7 +41,10 @@ base::Result<std::unique_ptr<store::Store>> StateOption::open_existing() const {
   return store::open_sqlite(state.store_path());
 }
 
-base::Result<std::int64_t> since_ms(const std::string& text) {
+std::optional<std::int64_t> since_ms(const std::string& text) {
+  if (text.empty()) {
+    return std::nullopt;
+  }
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
@@ -50,10 +54,10 @@ base::Result<std::int64_t> since_ms(const std::string& text) {
   auto zone = tz::find_zone(tz::host_zone_name());
   auto t = tz::parse_time(text, zone ? **zone : tz::utc());
   if (!t) {
-    base::Error e;
-    e.message = "--since: expected a time (2026-11-23T08:00) or a duration ago (2h, 3d), got \"" +
-                text + "\"";
-    return e;
+    std::cerr << "jobsctl: --since: expected a time (2026-11-23T08:00) or a duration ago (2h, "
+                 "3d), got \""
+              << text << "\"\n";
+    throw Exit{base::exit_code::usage};
   }
   return *t * 1000;
 }
