@@ -2,8 +2,9 @@
 # jobsctl stats and jobsctl check through a real jobsd and from the files and the store alone:
 # stats' figures and --json keys after runs by `trigger --wait`, the same through jobsd and
 # offline; check's line and exit status (the Nagios convention) for each state: OK, a job whose
-# last run failed (CRITICAL), no success within --max-age (WARNING), a job file with errors
-# (WARNING), jobsd stopped (CRITICAL), a bad command line or an unknown job (UNKNOWN).
+# last run failed (CRITICAL), no success within --max-age (WARNING), the history store failing
+# (CRITICAL), a job file with errors (WARNING), jobsd stopped (CRITICAL), a bad command line or
+# an unknown job (UNKNOWN).
 #
 #   test_stats_check.sh JOBSCTL JOBSD
 set -uo pipefail
@@ -105,6 +106,34 @@ expect "check --max-age with no duration: UNKNOWN" \
 "$jobsctl" check --bogus >/dev/null 2>&1
 expect "check with an unknown option: UNKNOWN (3), not 2" "3" "$?"
 
+# The history store locked by another process (at most 60 s): jobsd's writes wait in memory,
+# which CRITICAL says; once it is released, OK again.
+python3 - "$state/history.db" "$work/locked" "$work/release" <<'PY' &
+import os, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+db.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2], "w").close()
+deadline = time.time() + 60
+while not os.path.exists(sys.argv[3]) and time.time() < deadline:
+    time.sleep(0.05)
+db.execute("ROLLBACK")
+PY
+locker=$!
+cleanup_more() { touch "$work/release"; }
+wait_for 10 test -e locked
+"$jobsctl" trigger good >/dev/null 2>&1
+# check_says CODE PATTERN: check good exits CODE and its line matches PATTERN.
+check_says() {
+  "$jobsctl" check good > check.out
+  [ "$?" = "$1" ] && [ "$(grep -c "$2" check.out)" = 1 ]
+}
+wait_for 20 check_says 2 "^JOBS CRITICAL - history store failing: history store $state/history.db: cannot .*: the store is locked by another process (waited 1000 ms) ([0-9]* writes waiting in memory) | jobs=1 "
+expect "check with the history store failing: CRITICAL, with the store's fault" "0" "$?"
+touch release
+wait "$locker"
+wait_for 20 check_says 0 "^JOBS OK - 1 job, last runs ok"
+expect "check once the store works again: OK" "0" "$?"
+
 # A job file with errors: WARNING, and the worse state wins.
 printf 'schedule: "0 0 1 1 *"\nsteps: []\nbogus: 1\n' > jobs/bad.yaml
 "$jobsctl" reload >/dev/null 2>&1
@@ -116,6 +145,7 @@ expect "check with a bad file and a failed job: CRITICAL first" \
   "2 JOBS CRITICAL - 1 job failed last run: broken; 1 file with errors: $work/jobs/bad.yaml | jobs=4 failed=1 stale=0 file_errors=1" "$? $out"
 
 # jobsd stopped: CRITICAL; the files and the store are still read.
+"$jobsctl" stats --json > online.json
 stop_daemon "$state"
 out=$("$jobsctl" check good)
 expect "check with jobsd stopped: CRITICAL" \
