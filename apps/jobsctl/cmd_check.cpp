@@ -304,6 +304,11 @@ int check(const CheckOptions& o) {
 
 Run setup_check(CLI::App& command) {
   auto o = std::make_shared<CheckOptions>();
+  command.footer("Exit status (the monitoring plugins' convention): 0 OK, 1 WARNING (a job file\n"
+                 "with errors, a last run partial_success or interrupted, no success within\n"
+                 "--max-age, history writes or jobsd.log lines lost), 2 CRITICAL (jobsd not\n"
+                 "running, a last run failed or timed out, the history store failing), 3 UNKNOWN.\n"
+                 "See jobsctl(1).");
   command.add_option("jobs", o->jobs, "Only these jobs (default: every enabled job)");
   command.add_option("--max-age", o->max_age,
                      "Warn about jobs without a success within this duration (1d, 26h)");

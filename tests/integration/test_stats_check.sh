@@ -108,17 +108,7 @@ expect "check with an unknown option: UNKNOWN (3), not 2" "3" "$?"
 
 # The history store locked by another process (at most 60 s): jobsd's writes wait in memory,
 # which CRITICAL says; once it is released, OK again.
-python3 - "$state/history.db" "$work/locked" "$work/release" <<'PY' &
-import os, sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
-db.execute("BEGIN EXCLUSIVE")
-open(sys.argv[2], "w").close()
-deadline = time.time() + 60
-while not os.path.exists(sys.argv[3]) and time.time() < deadline:
-    time.sleep(0.05)
-db.execute("ROLLBACK")
-PY
-locker=$!
+hold_store_lock "$state/history.db" "$work/locked" "$work/release"
 cleanup_more() { touch "$work/release"; }
 wait_for 10 test -e locked
 "$jobsctl" trigger good >/dev/null 2>&1
@@ -130,7 +120,7 @@ check_says() {
 wait_for 20 check_says 2 "^JOBS CRITICAL - history store failing: history store $state/history.db: cannot .*: the store is locked by another process (waited 1000 ms) ([0-9]* writes waiting in memory) | jobs=1 "
 expect "check with the history store failing: CRITICAL, with the store's fault" "0" "$?"
 touch release
-wait "$locker"
+wait "$locker_pid"
 wait_for 20 check_says 0 "^JOBS OK - 1 job, last runs ok"
 expect "check once the store works again: OK" "0" "$?"
 
