@@ -33,25 +33,6 @@ struct HistoryOptions {
   bool json = false;
 };
 
-// --since: a time (ISO 8601; without an offset, this machine's local time) or a duration ago.
-base::Result<std::int64_t> since_ms(const std::string& text) {
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  if (auto ago = base::parse_duration(text)) {
-    return now - *ago * 1000;
-  }
-  auto zone = tz::find_zone(tz::host_zone_name());
-  auto t = tz::parse_time(text, zone ? **zone : tz::utc());
-  if (!t) {
-    base::Error e;
-    e.message = "--since: expected a time (2026-11-23T08:00) or a duration ago (2h, 3d), got \"" +
-                text + "\"";
-    return e;
-  }
-  return *t * 1000;
-}
-
 // The ids of the jobs the store has a state of: every job that ran or was scheduled.
 std::vector<std::string> stored_job_ids(store::Store& history) {
   std::vector<std::string> ids;
@@ -64,10 +45,10 @@ std::vector<std::string> stored_job_ids(store::Store& history) {
 }
 
 // The ids of jobsd's jobs.
-std::vector<std::string> daemon_job_ids(ipc::Client& client) {
+std::vector<std::string> daemon_job_ids(const DaemonOption& daemon) {
   std::vector<std::string> ids;
-  if (auto reply = client.call("list"); reply && reply->ok()) {
-    for (const auto& j : reply->result["jobs"]) {
+  if (auto jobs = ask_if_running(daemon, "list", nlohmann::ordered_json::object())) {
+    for (const auto& j : (*jobs)["jobs"]) {
       ids.push_back(j["id"].get<std::string>());
     }
   }
@@ -94,45 +75,29 @@ int history(const HistoryOptions& o) {
   if (!o.status.empty()) {
     query.status = o.status;
   }
-  if (!o.since.empty()) {
-    auto since = since_ms(o.since);
-    if (!since) {
-      std::cerr << "jobsctl: " << since.error().message << "\n";
-      return base::exit_code::usage;
-    }
-    query.since_ms = *since;
-  }
+  query.since_ms = since_ms(o.since);
   query.limit = o.limit;
   nlohmann::ordered_json records = nlohmann::ordered_json::array();
   // The jobs to compare a job that has no executions with, for a mistyped id.
   std::vector<std::string> known;
-  bool through_daemon = false;
-  if (auto d = connect(o.daemon); d.client) {
-    // Through jobsd: the history is readable by whom jobsd lets read it.
-    nlohmann::ordered_json args = {{"limit", query.limit}};
-    if (query.job_id) {
-      args["job"] = *query.job_id;
-    }
-    if (query.status) {
-      args["status"] = *query.status;
-    }
-    if (query.since_ms) {
-      args["since_ms"] = *query.since_ms;
-    }
-    auto reply = d.client->call("history", args);
-    if (!reply) {
-      return report(reply.error());
-    }
-    if (!reply->ok() && reply->code != ipc::code::denied) {
-      return report(*reply);
-    }
-    // Refused (not a reader): the store itself, if it can be read.
-    through_daemon = reply->ok();
-    if (through_daemon) {
-      records = std::move(reply->result);
-      if (records.empty() && query.job_id) {
-        known = daemon_job_ids(*d.client);
-      }
+  nlohmann::ordered_json args = {{"limit", query.limit}};
+  if (query.job_id) {
+    args["job"] = *query.job_id;
+  }
+  if (query.status) {
+    args["status"] = *query.status;
+  }
+  if (query.since_ms) {
+    args["since_ms"] = *query.since_ms;
+  }
+  // Through jobsd: the history is readable by whom jobsd lets read it; else the store itself,
+  // if it can be read.
+  auto answer = ask_if_running(o.daemon, "history", args);
+  const bool through_daemon = answer.has_value();
+  if (through_daemon) {
+    records = std::move(*answer);
+    if (records.empty() && query.job_id) {
+      known = daemon_job_ids(o.daemon);
     }
   }
   if (!through_daemon) {

@@ -39,6 +39,8 @@ Run setup_migrate(CLI::App& command);
 Run setup_run(CLI::App& command);
 Run setup_history(CLI::App& command);
 Run setup_logs(CLI::App& command);
+Run setup_stats(CLI::App& command);
+Run setup_check(CLI::App& command);
 Run setup_status(CLI::App& command);
 Run setup_trigger(CLI::App& command);
 Run setup_cancel(CLI::App& command);
@@ -61,6 +63,10 @@ inline const Verb verbs[] = {
     {"history", "List past executions from the history store", &setup_history, Operand::job},
     {"logs", "Print the log of an execution (a job's last by default); -f follows it", &setup_logs,
      Operand::job_or_execution},
+    {"stats", "Sum up each job's runs: by status, success rate, durations, skipped fires",
+     &setup_stats, Operand::job},
+    {"check", "Check jobsd and the jobs for a monitoring system (exit 0 OK to 3 UNKNOWN)",
+     &setup_check, Operand::job},
     {"status", "Show the running jobsd: queues, running executions, file errors", &setup_status},
     {"trigger", "Run a job now in jobsd (--wait, --follow)", &setup_trigger, Operand::job},
     {"cancel", "Cancel a queued or running execution in jobsd", &setup_cancel, Operand::execution},

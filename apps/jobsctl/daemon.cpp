@@ -40,6 +40,25 @@ std::optional<ipc::Client> require_daemon(const DaemonOption& option) {
   return std::move(d.client);
 }
 
+std::optional<ipc::Json> ask_if_running(const DaemonOption& option, const std::string& cmd,
+                                        const ipc::Json& args) {
+  auto d = connect(option);
+  if (!d.client) {
+    return std::nullopt;
+  }
+  auto reply = d.client->call(cmd, args);
+  if (!reply) {
+    throw Exit{report(reply.error())};
+  }
+  if (reply->code == ipc::code::denied) {
+    return std::nullopt;
+  }
+  if (!reply->ok()) {
+    throw Exit{report(*reply)};
+  }
+  return std::move(reply->result);
+}
+
 int report(const ipc::Reply& reply) {
   std::cerr << "jobsctl: " << reply.message << "\n";
   if (reply.code == ipc::code::denied) {

@@ -34,6 +34,12 @@ Daemon connect(const DaemonOption& option);
 // `exit_code` is then unreachable (3).
 std::optional<ipc::Client> require_daemon(const DaemonOption& option);
 
+// For read verbs that can read the store themselves: jobsd's result for `cmd`, or nothing when
+// jobsd does not answer or refuses (not a reader), and the caller reads the store. Another error
+// reply is printed and throws Exit with its code.
+std::optional<ipc::Json> ask_if_running(const DaemonOption& option, const std::string& cmd,
+                                        const ipc::Json& args);
+
 // Prints "jobsctl: MESSAGE" for an error reply and returns its exit code: 2 for invalid
 // requests and unknown jobs, 1 for conflicts, 77 when denied, 70 for the daemon's bugs.
 int report(const ipc::Reply& reply);

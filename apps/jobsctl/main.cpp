@@ -33,7 +33,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return jobsctl::report_parse_error(app, e);
+    const int code = jobsctl::report_parse_error(app, e);
+    // check follows the monitoring plugins' convention: a bad command line is UNKNOWN (3).
+    return app.got_subcommand("check") ? 3 : code;
   }
 
   try {

@@ -2,12 +2,17 @@
 
 #include "daemon_config.hpp"
 
+#include <base/duration.hpp>
 #include <base/exit_codes.hpp>
 #include <engine/recorder.hpp>
+#include <tz/format.hpp>
+#include <tz/zone.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <iostream>
 
 namespace jobsctl {
 
@@ -34,6 +39,27 @@ base::Result<std::unique_ptr<store::Store>> StateOption::open_existing() const {
     return e;
   }
   return store::open_sqlite(state.store_path());
+}
+
+std::optional<std::int64_t> since_ms(const std::string& text) {
+  if (text.empty()) {
+    return std::nullopt;
+  }
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  if (auto ago = base::parse_duration(text)) {
+    return now - *ago * 1000;
+  }
+  auto zone = tz::find_zone(tz::host_zone_name());
+  auto t = tz::parse_time(text, zone ? **zone : tz::utc());
+  if (!t) {
+    std::cerr << "jobsctl: --since: expected a time (2026-11-23T08:00) or a duration ago (2h, "
+                 "3d), got \""
+              << text << "\"\n";
+    throw Exit{base::exit_code::usage};
+  }
+  return *t * 1000;
 }
 
 nlohmann::ordered_json result_json(const engine::JobResult& r) {

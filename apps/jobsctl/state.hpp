@@ -20,6 +20,11 @@ struct StateOption {
   base::Result<std::unique_ptr<store::Store>> open_existing() const;
 };
 
+// The time a --since names, in UTC milliseconds: a time (ISO 8601; without an offset, this
+// machine's local time) or a duration ago ("2h", "3d"); nothing when `text` is empty. Anything
+// else is printed as an error and throws Exit{2}.
+std::optional<std::int64_t> since_ms(const std::string& text);
+
 // A result as JSON: the seeds' JobExecutionResult field names (store::to_json for records).
 nlohmann::ordered_json result_json(const engine::JobResult& r);
 

@@ -110,6 +110,7 @@ const std::vector<Daemon::CommandSpec>& Daemon::commands() {
       {"list", false, &Daemon::cmd_list, "every job with its next fire and last status"},
       {"show", false, &Daemon::cmd_show, "one job, its next fires and its last execution"},
       {"history", false, &Daemon::cmd_history, "past executions from the history store"},
+      {"stats", false, &Daemon::cmd_stats, "each job's executions and fires summed up"},
       {"logs", false, &Daemon::cmd_logs, "an execution's log, optionally followed"},
       {"version", false, &Daemon::cmd_version, "the daemon's and the protocol's versions"},
       {"trigger", true, &Daemon::cmd_trigger, "run a job now, optionally waiting or following"},
@@ -342,7 +343,9 @@ Daemon::Reply Daemon::cmd_list(Connection&, const ipc::Request&) {
          {"stale", stale.count(job->path) > 0},
          {"active", activity},
          {"last_status", state == states.end() ? "" : state->second.last_status},
-         {"last_execution_id", state == states.end() ? "" : state->second.last_execution_id}});
+         {"last_execution_id", state == states.end() ? "" : state->second.last_execution_id},
+         {"last_success",
+          state == states.end() ? nullptr : store::time_json(state->second.last_success_ms)}});
   }
   std::set<std::string> bad_files;
   for (const auto& d : last_reload_.errors) {
@@ -430,6 +433,24 @@ Daemon::Reply Daemon::cmd_history(Connection&, const ipc::Request& request) {
   }
   for (const auto& e : *rows) {
     r.result.push_back(store::to_json(e));
+  }
+  return r;
+}
+
+Daemon::Reply Daemon::cmd_stats(Connection&, const ipc::Request& request) {
+  store::StatsQuery q;
+  if (auto job = string_arg(request, "job", false); !job.empty()) {
+    q.job_id = job;
+  }
+  q.since_ms = int_arg(request, "since_ms");
+  auto stats = store_->stats(q);
+  if (!stats) {
+    throw CommandError{ipc::code::internal, stats.error().message};
+  }
+  Reply r;
+  r.result = ipc::Json::array();
+  for (const auto& s : *stats) {
+    r.result.push_back(store::to_json(s));
   }
   return r;
 }

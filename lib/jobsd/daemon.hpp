@@ -249,6 +249,7 @@ private:
   Reply cmd_list(Connection&, const ipc::Request&);
   Reply cmd_show(Connection&, const ipc::Request&);
   Reply cmd_history(Connection&, const ipc::Request&);
+  Reply cmd_stats(Connection&, const ipc::Request&);
   Reply cmd_logs(Connection&, const ipc::Request&);
   Reply cmd_version(Connection&, const ipc::Request&);
   Reply cmd_trigger(Connection&, const ipc::Request&);

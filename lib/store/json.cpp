@@ -68,4 +68,25 @@ nlohmann::ordered_json to_json(const FireRecord& f) {
           {"error_message", f.reason}};
 }
 
+nlohmann::ordered_json to_json(const JobStats& s) {
+  nlohmann::ordered_json runs = {{"total", s.runs}};
+  // Every status, in a fixed order, so that a script finds each key.
+  for (const char* status : {"success", "failed", "partial_success", "timeout", "cancelled",
+                             "interrupted", "skipped", "running"}) {
+    const auto it = s.by_status.find(status);
+    runs[status] = it == s.by_status.end() ? 0 : it->second;
+  }
+  const auto seconds = [](std::optional<std::int64_t> ms) {
+    return ms ? nlohmann::ordered_json(static_cast<double>(*ms) / 1000) : nullptr;
+  };
+  return {{"job_id", s.job_id},
+          {"runs", runs},
+          {"success_rate", s.success_rate ? nlohmann::ordered_json(*s.success_rate) : nullptr},
+          {"duration_seconds",
+           {{"p50", seconds(s.p50_ms)}, {"p95", seconds(s.p95_ms)}, {"max", seconds(s.max_ms)}}},
+          {"skipped_fires", s.skipped_fires},
+          {"missed_fires", s.missed_fires},
+          {"last_success", time_json(s.last_success_ms)}};
+}
+
 } // namespace store

@@ -17,6 +17,11 @@ nlohmann::ordered_json to_json(const ExecutionRecord& e);
 // as error_message, no execution id.
 nlohmann::ordered_json to_json(const FireRecord& f);
 
+// A job's figures (jobsctl stats --json, jobsd's stats command): job_id, runs (total and each
+// execution status, zeros included), success_rate, duration_seconds (p50, p95, max),
+// skipped_fires, missed_fires, last_success; absent values are null.
+nlohmann::ordered_json to_json(const JobStats& s);
+
 // "2026-11-23T18:40:01.123Z": UTC milliseconds, ISO 8601.
 std::string iso_time(std::int64_t ms);
 

@@ -713,6 +713,89 @@ public:
     return result;
   }
 
+  base::Result<std::vector<JobStats>> stats(const StatsQuery& query) override {
+    // Fixed clauses: ?1 the job, ?2 the start (or the fire's instant).
+    const std::string job = query.job_id ? " AND job_id = ?1" : "";
+    const std::string executions_sql =
+        "SELECT execution_id, job_id, status, start_ms, end_ms FROM job_executions WHERE 1" + job +
+        (query.since_ms ? " AND start_ms >= ?2" : "");
+    const std::string fires_sql = "SELECT job_id, scheduled_ms, reason FROM fires WHERE status = "
+                                  "'skipped'" +
+                                  job + (query.since_ms ? " AND scheduled_ms >= ?2" : "");
+    const std::string states_sql = "SELECT job_id, last_success_ms FROM job_state WHERE 1" + job;
+    const auto bind = [&](Query& q, bool since) {
+      if (query.job_id) {
+        q.bind(1, *query.job_id);
+      }
+      if (query.since_ms && since) {
+        q.bind(2, *query.since_ms);
+      }
+    };
+    // What waits in memory replaces or adds to what is stored, as for history().
+    std::map<std::string, ExecutionRecord> waiting;
+    std::vector<FireRecord> waiting_skips;
+    if (options_.defer_failed_writes) {
+      std::lock_guard lock(defer_mutex_);
+      for (const auto& [id, w] : deferred_executions_) {
+        waiting.emplace(id, w.record);
+      }
+      waiting_skips = deferred_skips_;
+    }
+    return transaction<std::vector<JobStats>>(
+        "sum up the history", false, [&](std::vector<JobStats>& out) -> Status {
+          // Made anew each time: a read that finds the database busy runs again.
+          StatsBuilder sums;
+          auto skips = waiting_skips;
+          sqlite3_stmt* s = nullptr;
+          STORE_TRY(prepare(executions_sql, s));
+          {
+            Query q(s);
+            bind(q, true);
+            int rc = SQLITE_OK;
+            while ((rc = q.step()) == SQLITE_ROW) {
+              if (waiting.empty() || !waiting.count(q.text(0))) {
+                sums.add_execution(q.text(1), q.text(2), q.int64(3), q.optional_int64(4));
+              }
+            }
+            STORE_TRY(expect(rc, SQLITE_DONE));
+          }
+          STORE_TRY(prepare(fires_sql, s));
+          {
+            Query q(s);
+            bind(q, true);
+            int rc = SQLITE_OK;
+            while ((rc = q.step()) == SQLITE_ROW) {
+              FireRecord f{q.text(0), q.int64(1), q.text(2)};
+              std::erase(skips, f);
+              sums.add_skipped_fire(f.job_id, f.reason);
+            }
+            STORE_TRY(expect(rc, SQLITE_DONE));
+          }
+          STORE_TRY(prepare(states_sql, s));
+          Query q(s);
+          bind(q, false);
+          int rc = SQLITE_OK;
+          while ((rc = q.step()) == SQLITE_ROW) {
+            sums.add_job(q.text(0), q.optional_int64(1));
+          }
+          STORE_TRY(expect(rc, SQLITE_DONE));
+          const HistoryQuery matching{query.job_id, std::nullopt, query.since_ms, 0};
+          for (const auto& [id, e] : waiting) {
+            if (matches(matching, e)) {
+              sums.add_execution(e.job_id, e.status, e.start_ms, e.end_ms);
+            }
+          }
+          for (const auto& f : skips) {
+            if ((!query.job_id || f.job_id == *query.job_id) &&
+                (!query.since_ms || f.scheduled_ms >= *query.since_ms)) {
+              sums.add_skipped_fire(f.job_id, f.reason);
+            }
+          }
+          out = sums.finish();
+          return std::nullopt;
+        });
+  }
+
   base::Result<std::optional<ExecutionRecord>> execution(const std::string& id) override {
     using Found = std::optional<ExecutionRecord>;
     if (!options_.defer_failed_writes || id.empty()) {

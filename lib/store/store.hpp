@@ -19,6 +19,7 @@
 // and always see whole transactions; writers wait for each other up to the busy timeout.
 
 #include <base/error.hpp>
+#include <store/stats.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -211,6 +212,10 @@ public:
   // The fires recorded as skipped that match `query` (its status is ignored; since_ms applies
   // to the scheduled instant), most recent first.
   virtual base::Result<std::vector<FireRecord>> skipped_fires(const HistoryQuery& query) = 0;
+
+  // The executions and skipped fires matching `query` summed up per job (stats.hpp), by job id:
+  // every job with a state or a matching record. One read, whatever the number of executions.
+  virtual base::Result<std::vector<JobStats>> stats(const StatsQuery& query) = 0;
 
   // The execution `id`, with its steps in order; `id` may also be a prefix of exactly one
   // execution id (an exact match wins). Nothing when none matches; an error when the prefix is

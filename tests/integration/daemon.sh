@@ -4,6 +4,7 @@
 #   alive PID                          whether the process PID runs
 #   lock_free STATE                    whether no jobsd holds the lock of the state folder STATE
 #   new_work NAME                      the test's temporary folder, removed at exit
+#   hold_store_lock DB LOCKED RELEASE  another process holds the write lock of the database DB
 
 # Runs COMMAND (its output discarded) every 0.1 s until it succeeds; returns 1 when SECONDS
 # (whole seconds of wall-clock time, however long each try takes) pass first.
@@ -63,6 +64,23 @@ stop_daemon() {
       "still running; killed with SIGKILL"
     return 1
   fi
+}
+
+# Takes the write lock of the SQLite database DB in another process (BEGIN EXCLUSIVE), creates
+# the file LOCKED once it holds it, and keeps it until the file RELEASE exists (at most 60 s).
+# Runs in the background; its pid is in $locker_pid.
+hold_store_lock() {
+  python3 - "$1" "$2" "$3" <<'PY' &
+import os, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+db.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2], "w").close()
+deadline = time.time() + 60
+while not os.path.exists(sys.argv[3]) and time.time() < deadline:
+    time.sleep(0.05)
+db.execute("ROLLBACK")
+PY
+  locker_pid=$!
 }
 
 # Makes the test's temporary folder $work (/tmp/jobs-NAME-XXXXXX, mode 0755 so that the users

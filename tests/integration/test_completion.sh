@@ -65,6 +65,14 @@ expect "bash: jobsctl show nightly-report '' -> nothing (one job)" "" \
   "$(complete_bash jobsctl show nightly-report '')"
 expect "bash: jobsctl history '' -> the jobs" $'clock-tokyo\nnightly-report' \
   "$(complete_bash jobsctl history '')"
+expect "bash: jobsctl st -> stats status" $'stats\nstatus' "$(complete_bash jobsctl st)"
+expect "bash: jobsctl stats '' -> the jobs" $'clock-tokyo\nnightly-report' \
+  "$(complete_bash jobsctl stats '')"
+expect "bash: jobsctl stats --s -> --since --socket --state-dir" $'--since\n--socket\n--state-dir' \
+  "$(complete_bash jobsctl stats --s)"
+expect "bash: jobsctl check nightly-report c -> clock-tokyo (more than one job)" "clock-tokyo" \
+  "$(complete_bash jobsctl check nightly-report c)"
+expect "bash: jobsctl check --m -> --max-age" "--max-age" "$(complete_bash jobsctl check --m)"
 expect "bash: --jobs-dir on the command line names the folder" "night-owl" \
   "$(complete_bash jobsctl show --jobs-dir "$work/other" nig)"
 expect "bash: --jobs-dir=DIR, split at = as bash does" "night-owl" \

@@ -242,17 +242,7 @@ part2() {
   acked=$("$jobsctl" trigger manual --wait --json | execution_id_of)
 
   # Another process takes the write lock and keeps it until told (at most 60 s).
-  python3 - "$db" "$p/locked" "$p/release" <<'PY' &
-import os, sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
-db.execute("BEGIN EXCLUSIVE")
-open(sys.argv[2], "w").close()
-deadline = time.time() + 60
-while not os.path.exists(sys.argv[3]) and time.time() < deadline:
-    time.sleep(0.05)
-db.execute("ROLLBACK")
-PY
-  locker_pid=$!
+  hold_store_lock "$db" "$p/locked" "$p/release"
   wait_for 10 test -e "$p/locked"
   local lock_ms
   lock_ms=$(now_ms)

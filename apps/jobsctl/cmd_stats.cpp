@@ -1,0 +1,119 @@
+// jobsctl stats: each job's executions and fires summed up, through jobsd or from the history
+// store itself, as history reads it.
+#include "commands.hpp"
+#include "daemon.hpp"
+#include "output.hpp"
+#include "state.hpp"
+
+#include <base/exit_codes.hpp>
+#include <store/json.hpp>
+#include <tz/format.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+namespace jobsctl {
+
+namespace {
+
+struct StatsOptions {
+  StateOption state;
+  DaemonOption daemon;
+  std::string job;
+  std::string since;
+  bool json = false;
+};
+
+std::string count_of(const nlohmann::ordered_json& runs, std::initializer_list<const char*> keys) {
+  std::int64_t n = 0;
+  for (const char* k : keys) {
+    n += runs[k].get<std::int64_t>();
+  }
+  return std::to_string(n);
+}
+
+std::string seconds_of(const nlohmann::ordered_json& v) {
+  return v.is_number() ? short_duration(v.get<double>()) : "-";
+}
+
+std::string rate_of(const nlohmann::ordered_json& v) {
+  if (!v.is_number()) {
+    return "-";
+  }
+  char text[16];
+  std::snprintf(text, sizeof text, "%.1f%%", v.get<double>() * 100);
+  return text;
+}
+
+int stats(const StatsOptions& o) {
+  store::StatsQuery query;
+  nlohmann::ordered_json args = nlohmann::ordered_json::object();
+  if (!o.job.empty()) {
+    query.job_id = o.job;
+    args["job"] = o.job;
+  }
+  query.since_ms = since_ms(o.since);
+  if (query.since_ms) {
+    args["since_ms"] = *query.since_ms;
+  }
+  nlohmann::ordered_json records = nlohmann::ordered_json::array();
+  if (auto answer = ask_if_running(o.daemon, "stats", args)) {
+    records = std::move(*answer);
+  } else {
+    auto opened = o.state.open_existing();
+    if (!opened) {
+      print_error(opened.error());
+      return base::exit_code::usage;
+    }
+    auto sums = (*opened)->stats(query);
+    if (!sums) {
+      print_error(sums.error());
+      return base::exit_code::job_failed;
+    }
+    for (const auto& s : *sums) {
+      records.push_back(store::to_json(s));
+    }
+  }
+  if (!o.job.empty() && records.empty()) {
+    std::cerr << "jobsctl: the history has nothing of job \"" << o.job << "\"\n";
+    return base::exit_code::usage;
+  }
+  if (o.json) {
+    std::cout << records.dump(2) << "\n";
+    return base::exit_code::ok;
+  }
+  std::vector<std::vector<std::string>> table;
+  for (const auto& r : records) {
+    const auto& runs = r["runs"];
+    const auto& d = r["duration_seconds"];
+    const auto& last = r["last_success"];
+    const auto t = last.is_string() ? tz::parse_time(last.get<std::string>(), tz::utc())
+                                    : base::Result<std::int64_t>(base::Error{});
+    table.push_back(
+        {r["job_id"].get<std::string>(), count_of(runs, {"total"}), count_of(runs, {"success"}),
+         count_of(runs, {"failed", "timeout"}),
+         count_of(runs, {"partial_success", "cancelled", "interrupted", "skipped", "running"}),
+         rate_of(r["success_rate"]), seconds_of(d["p50"]), seconds_of(d["p95"]),
+         seconds_of(d["max"]), std::to_string(r["skipped_fires"].get<std::int64_t>()),
+         std::to_string(r["missed_fires"].get<std::int64_t>()), t ? local_time(*t * 1000) : "-"});
+  }
+  print_table({"JOB", "RUNS", "SUCCESS", "FAILED", "OTHER", "RATE", "P50", "P95", "MAX", "SKIPPED",
+               "MISSED", "LAST SUCCESS"},
+              table);
+  return base::exit_code::ok;
+}
+
+} // namespace
+
+Run setup_stats(CLI::App& command) {
+  auto o = std::make_shared<StatsOptions>();
+  command.add_option("job", o->job, "Only this job (default: every job)");
+  command.add_option("--since", o->since,
+                     "Only executions started, and fires due, since a time or a duration ago");
+  command.add_flag("--json", o->json, "Print a JSON array");
+  o->state.add_option(command);
+  o->daemon.add_option(command);
+  return [o] { return stats(*o); };
+}
+
+} // namespace jobsctl
