@@ -859,6 +859,14 @@ Daemon::Reply Daemon::cmd_pause(Connection& c, const ipc::Request& request) {
     throw CommandError{ipc::code::invalid,
                        "\"reason\" is longer than " + std::to_string(max_pause_reason) + " bytes"};
   }
+  // It goes into jobsd.log and the zone logs with each fire skipped: one line, nothing a
+  // terminal acts on.
+  if (std::any_of(p.reason.begin(), p.reason.end(),
+                  [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; })) {
+    throw CommandError{ipc::code::invalid,
+                       "\"reason\" must be one line without control characters, got " +
+                           base::quoted(p.reason)};
+  }
   if (const std::string until = string_arg(request, "until", false); !until.empty()) {
     // A duration from now ("2h", "1d12h"), else a time as schedule's "at" takes it.
     const std::int64_t now = p.since_ms / 1000;
