@@ -468,9 +468,9 @@ Run setup_schedule(CLI::App& command) {
 Run setup_pause(CLI::App& command) {
   auto o = common<PauseOptions>(command);
   command.add_option("jobs", o->jobs, "Job ids")->required();
-  command.add_option(
-      "--until", o->until,
-      "Resume by itself then: a duration (2h, 1d12h) or a time as for schedule --at");
+  command.add_option("--until", o->until,
+                     "Resume by itself then: after a duration (2h, 1d12h), or at a time such as "
+                     "2026-12-01T09:00 (in the job's zone, or with Z or an offset)");
   command.add_option("--reason", o->reason, "Why, shown by list and status and in skipped fires");
   return [o] { return pause(*o); };
 }
