@@ -171,4 +171,19 @@ expect "status still lists its pause" "nightly (no job file)" "$(paused_row nigh
 out=$("$jobsctl" resume nightly 2>&1)
 expect "its pause can be resumed by its id" "0 nightly: resumed" "$? $out"
 
+# 9. A pause's end is armed on the loop's timer: an idle jobsd with a paused job does not wake.
+cat > jobs/quiet.yaml <<'YAML'
+schedule: "0 3 * * *"
+command: "true"
+YAML
+rm jobs/tick.yaml
+wait_for 10 eval '[ "$(next_of tick)" = "" ] && [ -n "$(next_of quiet)" ]'
+expect "only a quiet job is left" "0" "$?"
+"$jobsctl" pause quiet --until 3h > /dev/null
+pid=$(cat "$state/jobsd.lock")
+switches() { awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$pid/task/$pid/status"; }
+before=$(switches)
+sleep 3 # a window to measure, not a wait for something
+expect "the idle loop does not wake in 3 s" "$before" "$(switches)"
+
 finish
