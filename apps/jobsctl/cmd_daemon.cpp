@@ -1,4 +1,5 @@
-// The verbs that need a running jobsd: status, trigger, cancel, reload and schedule.
+// The verbs that need a running jobsd: status, trigger, cancel, reload, schedule, pause and
+// resume.
 #include "commands.hpp"
 #include "daemon.hpp"
 #include "options.hpp"
@@ -138,6 +139,16 @@ int status(const DaemonVerb& o) {
     std::cout << "\n";
     print_table({"SCHEDULED", "AT", "BY"}, rows);
   }
+  if (s.contains("paused") && !s["paused"].empty()) {
+    rows.clear();
+    for (const auto& r : s["paused"]) {
+      rows.push_back({text_of(r["job"]) + (r["exists"].get<bool>() ? "" : " (no job file)"),
+                      local_of(r["since"]), local_of(r["until"]), text_of(r["user"]),
+                      text_of(r["reason"])});
+    }
+    std::cout << "\n";
+    print_table({"PAUSED", "SINCE", "UNTIL", "BY", "REASON"}, rows);
+  }
   const auto& errors = s["reload"]["errors"];
   if (!errors.empty()) {
     std::cout << "\n"
@@ -212,6 +223,22 @@ int exit_code_of_record(const ipc::Json& record) {
   return status ? exit_code_of(*status) : base::exit_code::job_failed;
 }
 
+// "by alice since 2026-12-07 17:00:00 +01:00, until 2026-12-07 19:00:00 +01:00: disk full",
+// from a pause as jobsd gives it.
+std::string pause_text(const ipc::Json& p) {
+  return "by " + text_of(p["user"]) + " since " + local_of(p["since"]) +
+         (p["until"].is_string() ? ", until " + local_of(p["until"]) : "") +
+         (p["reason"].is_string() ? ": " + p["reason"].get<std::string>() : "");
+}
+
+// Tells on standard error that a triggered job is paused, from jobsd's reply or first event.
+void note_paused(const std::string& job, const ipc::Json& answer) {
+  if (answer.contains("paused") && answer["paused"].is_object()) {
+    std::cerr << "jobsctl: note: job " << job << " is paused (" << pause_text(answer["paused"])
+              << "); this run was asked for and goes ahead, its fires stay skipped\n";
+  }
+}
+
 volatile std::sig_atomic_t interrupted = 0;
 
 int trigger(const TriggerOptions& o) {
@@ -223,6 +250,7 @@ int trigger(const TriggerOptions& o) {
   const auto on_event = [&](const ipc::Json& e) {
     if (e.contains("execution_id")) {
       id = e["execution_id"].get<std::string>();
+      note_paused(o.job, e);
       if (o.follow && !o.json) {
         std::cout << "execution " << id << " of job " << o.job << "\n";
         std::cout.flush();
@@ -262,6 +290,7 @@ int trigger(const TriggerOptions& o) {
   if (!waiting) {
     std::cout << "triggered " << text_of(r["job_id"]) << ": execution "
               << text_of(r["execution_id"]) << " (" << text_of(r["state"]) << ")\n";
+    note_paused(o.job, r);
     return base::exit_code::ok;
   }
   std::cout << summary_line(r) << "\n";
@@ -340,6 +369,57 @@ int schedule(const ScheduleOptions& o) {
   return base::exit_code::ok;
 }
 
+struct PauseOptions : DaemonVerb {
+  std::vector<std::string> jobs;
+  std::string until;
+  std::string reason;
+  bool pause = true; // else resume
+};
+
+// One request per job, as enable and disable make: each is audited with its job.
+int pause(const PauseOptions& o) {
+  auto client = require_daemon(o.daemon);
+  if (!client) {
+    return base::exit_code::unreachable;
+  }
+  int code = base::exit_code::ok;
+  auto results = ipc::Json::array();
+  for (const auto& job : o.jobs) {
+    ipc::Json args = {{"job", job}};
+    if (o.pause && !o.until.empty()) {
+      args["until"] = o.until;
+    }
+    if (o.pause && !o.reason.empty()) {
+      args["reason"] = o.reason;
+    }
+    auto reply = client->call(o.pause ? "pause" : "resume", args);
+    if (!reply) {
+      return report(reply.error());
+    }
+    if (!reply->ok()) {
+      code = report(*reply);
+      if (code == base::exit_code::denied) {
+        return code;
+      }
+      continue;
+    }
+    const ipc::Json& r = reply->result;
+    const bool changed = r["changed"].get<bool>();
+    if (o.json) {
+      results.push_back(r);
+    } else if (o.pause) {
+      std::cout << text_of(r["job"]) << ": " << (changed ? "paused " : "paused again ")
+                << pause_text(r["paused"]) << "\n";
+    } else {
+      std::cout << text_of(r["job"]) << ": " << (changed ? "resumed" : "not paused") << "\n";
+    }
+  }
+  if (o.json) {
+    std::cout << results.dump(2) << "\n";
+  }
+  return code;
+}
+
 template <typename Options>
 std::shared_ptr<Options> common(CLI::App& command, bool json = true) {
   auto o = std::make_shared<Options>();
@@ -384,6 +464,23 @@ Run setup_schedule(CLI::App& command) {
       .add_option("--at", o->at, "When: 2026-12-01T09:00 in the job's zone, or with Z or an offset")
       ->required();
   return [o] { return schedule(*o); };
+}
+
+Run setup_pause(CLI::App& command) {
+  auto o = common<PauseOptions>(command);
+  command.add_option("jobs", o->jobs, "Job ids")->required();
+  command.add_option("--until", o->until,
+                     "Resume by itself then: after a duration (2h, 1d12h), or at a time such as "
+                     "2026-12-01T09:00 (in the job's zone, or with Z or an offset)");
+  command.add_option("--reason", o->reason, "Why, shown by list and status and in skipped fires");
+  return [o] { return pause(*o); };
+}
+
+Run setup_resume(CLI::App& command) {
+  auto o = common<PauseOptions>(command);
+  o->pause = false;
+  command.add_option("jobs", o->jobs, "Job ids")->required();
+  return [o] { return pause(*o); };
 }
 
 } // namespace jobsctl

@@ -9,6 +9,7 @@
 #include <base/duration.hpp>
 #include <base/exit_codes.hpp>
 #include <jobs/canonical.hpp>
+#include <store/json.hpp>
 #include <tz/format.hpp>
 #include <tz/zone.hpp>
 
@@ -68,29 +69,44 @@ struct JobRow {
   std::optional<std::int64_t> next; // UTC seconds
   std::string last_status;          // empty: none
   std::string path;
-  std::string active; // jobsd only: running, queued or empty
-  bool stale = false; // jobsd only: the file has errors; this is its last good version
+  std::string active;            // jobsd only: running, queued or empty
+  bool stale = false;            // jobsd only: the file has errors; this is its last good version
+  nlohmann::ordered_json paused; // its pause (store::to_json), or null
 };
 
-// The last status of each job the history store knows; none without a store.
-std::map<std::string, std::string> last_statuses(const StateOption& state) {
-  std::map<std::string, std::string> out;
+// What the history store knows of the jobs: each one's last status and pause; nothing without
+// a store.
+struct Known {
+  std::map<std::string, std::string> last_status;
+  std::map<std::string, store::PauseRecord> paused;
+};
+
+Known known_jobs(const StateOption& state) {
+  Known out;
   auto opened = state.open_existing();
   if (!opened) {
     return out;
   }
   if (auto states = (*opened)->job_states()) {
     for (const auto& s : *states) {
-      out[s.job_id] = s.last_status;
+      out.last_status[s.job_id] = s.last_status;
     }
   } else {
     print_error(states.error());
+  }
+  if (auto pauses = (*opened)->paused_jobs()) {
+    for (auto& p : *pauses) {
+      out.paused[p.job_id] = std::move(p);
+    }
+  } else {
+    print_error(pauses.error());
   }
   return out;
 }
 
 std::vector<JobRow> rows_of(const jobs::JobSet& set, const StateOption& state) {
-  const auto last = last_statuses(state);
+  const auto known = known_jobs(state);
+  const auto& last = known.last_status;
   const cron::Instant from{std::chrono::seconds{now_seconds()}};
   std::vector<JobRow> rows;
   for (const auto& f : set.files) {
@@ -112,6 +128,9 @@ std::vector<JobRow> rows_of(const jobs::JobSet& set, const StateOption& state) {
       r.last_status = it->second;
     }
     r.path = job.path;
+    if (const auto it = known.paused.find(job.id); it != known.paused.end()) {
+      r.paused = store::to_json(it->second);
+    }
     rows.push_back(std::move(r));
   }
   return rows;
@@ -141,6 +160,7 @@ std::vector<JobRow> rows_of(const nlohmann::ordered_json& list) {
     r.path = j["path"].get<std::string>();
     r.active = j.value("active", std::string());
     r.stale = j.value("stale", false);
+    r.paused = j.value("paused", nlohmann::ordered_json());
     rows.push_back(std::move(r));
   }
   return rows;
@@ -164,7 +184,8 @@ void print_rows(const std::vector<JobRow>& rows, bool json) {
            {"last_status", r.last_status.empty() ? nullptr : nlohmann::ordered_json(r.last_status)},
            {"path", r.path},
            {"active", r.active.empty() ? nullptr : nlohmann::ordered_json(r.active)},
-           {"stale", r.stale}});
+           {"stale", r.stale},
+           {"paused", r.paused}});
     }
     std::cout << out.dump(2) << "\n";
     return;
@@ -173,12 +194,22 @@ void print_rows(const std::vector<JobRow>& rows, bool json) {
   for (const auto& r : rows) {
     std::string next = "-";
     const auto zone = tz::find_zone(r.zone);
+    // "2026-12-01 09:00 CET"
+    const auto local = [&](std::int64_t t) {
+      const auto period = (*zone)->period_at(t);
+      return tz::format_civil(t + period.offset).substr(0, 16) + " " + std::string(period.abbrev);
+    };
     if (!r.enabled) {
       next = "disabled";
+    } else if (r.paused.is_object()) {
+      next = "paused";
+      if (r.paused["until"].is_string() && zone) {
+        if (const auto until = tz::parse_time(r.paused["until"].get<std::string>(), tz::utc())) {
+          next += " until " + local(*until);
+        }
+      }
     } else if (r.next && zone) {
-      const auto period = (*zone)->period_at(*r.next);
-      next = tz::format_civil(*r.next + period.offset).substr(0, 16) + " " +
-             std::string(period.abbrev) + " (" + relative(*r.next - now) + ")";
+      next = local(*r.next) + " (" + relative(*r.next - now) + ")";
     }
     std::string last = r.last_status.empty() ? "—" : r.last_status;
     if (!r.active.empty()) {

@@ -46,6 +46,8 @@ Run setup_trigger(CLI::App& command);
 Run setup_cancel(CLI::App& command);
 Run setup_reload(CLI::App& command);
 Run setup_schedule(CLI::App& command);
+Run setup_pause(CLI::App& command);
+Run setup_resume(CLI::App& command);
 Run setup_connections(CLI::App& command);
 Run setup_config(CLI::App& command);
 Run setup_completion(CLI::App& command);
@@ -72,6 +74,9 @@ inline const Verb verbs[] = {
     {"cancel", "Cancel a queued or running execution in jobsd", &setup_cancel, Operand::execution},
     {"reload", "Make jobsd re-read the jobs folder now", &setup_reload},
     {"schedule", "Make jobsd run a job once at a given time", &setup_schedule, Operand::job},
+    {"pause", "Make jobsd skip jobs' fires until resumed (--until, --reason)", &setup_pause,
+     Operand::job},
+    {"resume", "End the pause of jobs in jobsd", &setup_resume, Operand::job},
     {"enable", "Set enabled: true in job files, changing nothing else", &setup_enable,
      Operand::job},
     {"disable", "Set enabled: false in job files, changing nothing else", &setup_disable,

@@ -1,6 +1,7 @@
 // The commands of the control socket (man/jobsd.8, PROTOCOL): one table, read-only or
 // mutating checked in one place, every mutating command audited, every exception of a command
 // answered as an error reply.
+#include <base/duration.hpp>
 #include <base/text.hpp>
 #include <engine/result.hpp>
 #include <jobs/edit.hpp>
@@ -82,6 +83,9 @@ ipc::Json diagnostic_json(const jobs::Diagnostic& d) {
           {"text", jobs::render(d)}};
 }
 
+// The longest reason a pause may give: it is shown in list and status, and kept in the store.
+constexpr size_t max_pause_reason = 500;
+
 // Lines that a log read ends with: only whole lines are sent.
 constexpr size_t follow_chunk = 256 * 1024;
 // A follower reads more of the log only while less than this waits to be sent to its client.
@@ -119,6 +123,8 @@ const std::vector<Daemon::CommandSpec>& Daemon::commands() {
       {"enable", true, &Daemon::cmd_enable, "set enabled: true in a job's file, then reload"},
       {"disable", true, &Daemon::cmd_disable, "set enabled: false in a job's file, then reload"},
       {"schedule", true, &Daemon::cmd_schedule, "run a job once at a given time"},
+      {"pause", true, &Daemon::cmd_pause, "skip a job's fires until resumed (kept in the store)"},
+      {"resume", true, &Daemon::cmd_resume, "end a job's pause"},
   };
   return table;
 }
@@ -264,6 +270,12 @@ Daemon::Reply Daemon::cmd_status(Connection&, const ipc::Request&) {
   for (const auto& o : one_offs_) {
     scheduled.push_back({{"job", o.job_id}, {"at", tz::format_utc(o.at)}, {"user", o.user}});
   }
+  ipc::Json paused = ipc::Json::array();
+  for (const auto& [id, p] : paused_) {
+    ipc::Json item = {{"job", id}, {"exists", jobs_.count(id) > 0}};
+    item.update(store::to_json(p));
+    paused.push_back(std::move(item));
+  }
   Reply r;
   r.result = {
       {"version", options_.version},
@@ -292,6 +304,7 @@ Daemon::Reply Daemon::cmd_status(Connection&, const ipc::Request&) {
        {{"running", queues_.running()}, {"queued", queued}, {"limit", queues_.global_limit()}}},
       {"running", running},
       {"scheduled", scheduled},
+      {"paused", paused},
       {"store",
        {{"path", state_.store_path()},
         {"ok", health.fault.empty()},
@@ -345,7 +358,8 @@ Daemon::Reply Daemon::cmd_list(Connection&, const ipc::Request&) {
          {"last_status", state == states.end() ? "" : state->second.last_status},
          {"last_execution_id", state == states.end() ? "" : state->second.last_execution_id},
          {"last_success",
-          state == states.end() ? nullptr : store::time_json(state->second.last_success_ms)}});
+          state == states.end() ? nullptr : store::time_json(state->second.last_success_ms)},
+         {"paused", paused_.count(id) ? store::to_json(paused_.at(id)) : ipc::Json(nullptr)}});
   }
   std::set<std::string> bad_files;
   for (const auto& d : last_reload_.errors) {
@@ -705,6 +719,10 @@ Daemon::Reply Daemon::cmd_trigger(Connection& c, const ipc::Request& request) {
     }
   }
   const std::string id = enqueue(job, std::nullopt, "manual", c.user);
+  // A paused job runs when asked to: the reply says it is paused.
+  const auto pause = paused_.find(job->id);
+  const ipc::Json paused =
+      pause == paused_.end() ? ipc::Json(nullptr) : store::to_json(pause->second);
   Reply r;
   r.target = job->id;
   if (wait) {
@@ -716,14 +734,15 @@ Daemon::Reply Daemon::cmd_trigger(Connection& c, const ipc::Request& request) {
     f.job_id = job->id;
     f.send_log = follow;
     followers_.push_back(std::move(f));
-    send(c, ipc::event(request.id, {{"execution_id", id}}));
+    send(c, ipc::event(request.id, {{"execution_id", id}, {"paused", paused}}));
     r.deferred = true;
   }
   dispatch();
   if (!wait) {
     r.result = {{"execution_id", id},
                 {"job_id", job->id},
-                {"state", running_.count(id) ? "running" : "queued"}};
+                {"state", running_.count(id) ? "running" : "queued"},
+                {"paused", paused}};
   }
   return r;
 }
@@ -852,6 +871,78 @@ Daemon::Reply Daemon::cmd_schedule(Connection& c, const ipc::Request& request) {
   r.result = {{"job", job->id},
               {"at", tz::format_utc(at)},
               {"local", job->zone ? tz::format_local(at, *job->zone) : tz::format_utc(at)}};
+  return r;
+}
+
+Daemon::Reply Daemon::cmd_pause(Connection& c, const ipc::Request& request) {
+  const JobPtr job = job_arg(request);
+  store::PauseRecord p;
+  p.job_id = job->id;
+  p.since_ms = now_ms();
+  p.user = c.user;
+  p.reason = string_arg(request, "reason", false);
+  if (p.reason.size() > max_pause_reason) {
+    throw CommandError{ipc::code::invalid,
+                       "\"reason\" is longer than " + std::to_string(max_pause_reason) + " bytes"};
+  }
+  // It goes into jobsd.log and the zone logs with each fire skipped: one line, nothing a
+  // terminal acts on.
+  if (std::any_of(p.reason.begin(), p.reason.end(),
+                  [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; })) {
+    throw CommandError{ipc::code::invalid,
+                       "\"reason\" must be one line without control characters, got " +
+                           base::quoted(p.reason)};
+  }
+  if (const std::string until = string_arg(request, "until", false); !until.empty()) {
+    // A duration from now ("2h", "1d12h"), else a time as schedule's "at" takes it.
+    const std::int64_t now = p.since_ms / 1000;
+    std::int64_t at = 0;
+    if (const auto d = base::parse_duration(until)) {
+      at = now + *d;
+    } else if (const auto t = tz::parse_time(until, job->zone ? *job->zone : tz::utc())) {
+      at = *t;
+    } else {
+      throw CommandError{ipc::code::invalid,
+                         "\"until\": expected a duration such as 2h or 1d12h, or a time such as "
+                         "2026-12-01T09:00 (in the job's zone, " +
+                             zone_of(*job) + ") or with an offset, got \"" + until + "\""};
+    }
+    if (at <= now) {
+      throw CommandError{ipc::code::invalid, "\"until\": " + tz::format_utc(at) +
+                                                 " is not in the future (now " +
+                                                 tz::format_utc(now) + ")"};
+    }
+    p.until_ms = at * 1000;
+  }
+  if (auto stored = store_->pause_job(p); !stored) {
+    throw CommandError{ipc::code::internal, stored.error().message};
+  }
+  const bool was_paused = paused_.count(job->id) > 0;
+  paused_[job->id] = p;
+  logs_->daemon().info("job {}: {}", job->id, paused_reason(job->id, p.since_ms));
+  Reply r;
+  r.target = job->id;
+  r.result = {{"job", job->id}, {"changed", !was_paused}, {"paused", store::to_json(p)}};
+  return r;
+}
+
+Daemon::Reply Daemon::cmd_resume(Connection&, const ipc::Request& request) {
+  // A job whose file is gone keeps its pause, and can be resumed by its id.
+  std::string id = string_arg(request, "job");
+  if (!paused_.count(id)) {
+    id = job_arg(request)->id; // throws not_found with a suggestion
+  }
+  const bool was_paused = paused_.count(id) > 0;
+  if (was_paused) {
+    if (auto ended = store_->resume_job(id); !ended) {
+      throw CommandError{ipc::code::internal, ended.error().message};
+    }
+    paused_.erase(id);
+    logs_->daemon().info("job {}: resumed", id);
+  }
+  Reply r;
+  r.target = id;
+  r.result = {{"job", id}, {"changed", was_paused}};
   return r;
 }
 

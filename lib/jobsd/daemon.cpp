@@ -469,6 +469,14 @@ base::Result<bool> Daemon::set_up() {
     log.warn("{} execution{} running when jobsd last stopped marked interrupted", *marked,
              *marked == 1 ? " was" : "s were");
   }
+  // Read before the first fire: a paused job must not run because its pause was not known.
+  auto pauses = store_->paused_jobs();
+  if (!pauses) {
+    return pauses.error();
+  }
+  for (auto& p : *pauses) {
+    paused_[p.job_id] = std::move(p);
+  }
 
   // Many executions at once need many descriptors (pipes, logs): use the hard limit.
   rlimit files{};
@@ -649,6 +657,11 @@ void Daemon::arm_timer() {
     for (const auto& o : one_offs_) {
       consider(o.at * 1000);
     }
+    for (const auto& [id, p] : paused_) {
+      if (p.until_ms) {
+        consider(*p.until_ms);
+      }
+    }
     consider(next_maintenance_);
   }
   // Always armed, so that a change of the wall clock (TFD_TIMER_CANCEL_ON_SET) wakes the loop.
@@ -818,36 +831,61 @@ void Daemon::handle_fires() {
       // A run asked for is not a fire of the schedule: it claims no fire (that instant may be
       // one of the job's own).
       std::string which;
-      if (active(o.job_id, &which)) {
-        if (job->second->concurrency == jobs::Concurrency::forbid) {
-          Pending p;
-          p.execution_id = engine::new_execution_id();
-          p.job = job->second;
-          p.scheduled = o.at;
-          p.trigger = "manual";
-          p.triggered_by = o.user;
-          record_unstarted(p, "skipped",
-                           "concurrency: forbid: execution " + which + " is still running");
-          continue;
-        }
-        if (job->second->concurrency == jobs::Concurrency::replace) {
-          replace(*job->second, "replaced by the run scheduled for " + tz::format_utc(o.at));
-        }
+      std::string skip = paused_reason(o.job_id, o.at * 1000);
+      const bool busy = active(o.job_id, &which);
+      if (skip.empty() && busy && job->second->concurrency == jobs::Concurrency::forbid) {
+        skip = "concurrency: forbid: execution " + which + " is still running";
+      }
+      if (!skip.empty()) {
+        Pending p;
+        p.execution_id = engine::new_execution_id();
+        p.job = job->second;
+        p.scheduled = o.at;
+        p.trigger = "manual";
+        p.triggered_by = o.user;
+        record_unstarted(p, "skipped", skip);
+        continue;
+      }
+      if (busy && job->second->concurrency == jobs::Concurrency::replace) {
+        replace(*job->second, "replaced by the run scheduled for " + tz::format_utc(o.at));
       }
       enqueue(job->second, o.at, "manual", o.user, false);
     }
+  }
+  // After the fires: those due before a pause's end were skipped for it.
+  end_pauses(now);
+}
+
+std::string Daemon::paused_reason(const std::string& job_id, std::int64_t at_ms) const {
+  const auto it = paused_.find(job_id);
+  if (it == paused_.end() || (it->second.until_ms && at_ms >= *it->second.until_ms)) {
+    return {};
+  }
+  const auto& p = it->second;
+  return "paused by " + p.user +
+         (p.until_ms ? " until " + tz::format_utc(*p.until_ms / 1000) : std::string()) +
+         (p.reason.empty() ? "" : ": " + p.reason);
+}
+
+void Daemon::end_pauses(std::int64_t now) {
+  for (auto it = paused_.begin(); it != paused_.end();) {
+    if (!it->second.until_ms || *it->second.until_ms > now) {
+      ++it;
+      continue;
+    }
+    if (auto r = store_->resume_job(it->first); !r) {
+      logs_->daemon().error("{}", r.error().message);
+    }
+    logs_->daemon().info("job {}: paused until {}: resumed", it->first,
+                         tz::format_utc(*it->second.until_ms / 1000));
+    it = paused_.erase(it);
   }
 }
 
 void Daemon::fire(const Fire& f, std::int64_t now) {
   const auto& job = *f.job;
   if (!f.skip.empty()) {
-    if (auto r = store_->record_skipped_fire(job.id, f.instant * 1000, f.skip); !r) {
-      logs_->daemon().error("{}", r.error().message);
-    }
-    if (job.zone) {
-      logs_->zone(*job.zone, f.instant, "skip " + job.id + ": " + f.skip);
-    }
+    skip_fire(job, f.instant, f.skip);
     return;
   }
   if (f.run_at_ms > now) {
@@ -882,25 +920,32 @@ void Daemon::forget_active(const std::string& job_id, const std::string& executi
 void Daemon::start_fire(const JobPtr& job, std::int64_t instant, const std::string& trigger,
                         const std::string& by) {
   std::string which;
-  if (active(job->id, &which)) {
-    if (job->concurrency == jobs::Concurrency::forbid) {
-      const std::string reason = "concurrency: forbid: execution " + which + " is still " +
-                                 (running_.count(which) ? "running" : "queued");
-      if (auto r = store_->record_skipped_fire(job->id, instant * 1000, reason); !r) {
-        logs_->daemon().error("{}", r.error().message);
-      }
-      logs_->daemon().info("job {}: fire of {} skipped: {}", job->id, tz::format_utc(instant),
-                           reason);
-      if (job->zone) {
-        logs_->zone(*job->zone, instant, "skip " + job->id + ": " + reason);
-      }
-      return;
-    }
-    if (job->concurrency == jobs::Concurrency::replace) {
-      replace(*job, "replaced by the fire of " + tz::format_utc(instant));
-    }
+  std::string reason = paused_reason(job->id, instant * 1000);
+  const bool busy = active(job->id, &which);
+  if (reason.empty() && busy && job->concurrency == jobs::Concurrency::forbid) {
+    reason = "concurrency: forbid: execution " + which + " is still " +
+             (running_.count(which) ? "running" : "queued");
+  }
+  if (!reason.empty()) {
+    skip_fire(*job, instant, reason);
+    logs_->daemon().info("job {}: fire of {} skipped: {}", job->id, tz::format_utc(instant),
+                         reason);
+    return;
+  }
+  if (busy && job->concurrency == jobs::Concurrency::replace) {
+    replace(*job, "replaced by the fire of " + tz::format_utc(instant));
   }
   enqueue(job, instant, trigger, by);
+}
+
+void Daemon::skip_fire(const jobs::JobDefinition& job, std::int64_t instant,
+                       const std::string& reason) {
+  if (auto r = store_->record_skipped_fire(job.id, instant * 1000, reason); !r) {
+    logs_->daemon().error("{}", r.error().message);
+  }
+  if (job.zone) {
+    logs_->zone(*job.zone, instant, "skip " + job.id + ": " + reason);
+  }
 }
 
 void Daemon::replace(const jobs::JobDefinition& job, const std::string& reason) {
@@ -1192,6 +1237,10 @@ void Daemon::run_after(const std::string& upstream) {
       continue;
     }
     done.clear();
+    if (const std::string paused = paused_reason(id, now_ms()); !paused.empty()) {
+      logs_->daemon().info("job {}: not run after {}: {}", id, upstream, paused);
+      continue;
+    }
     std::string which;
     if (active(id, &which)) {
       if (job->second->concurrency == jobs::Concurrency::forbid) {
@@ -1230,8 +1279,8 @@ void Daemon::run_reboot_jobs() {
     const bool reboot = std::any_of(job->schedule.compiled.begin(), job->schedule.compiled.end(),
                                     [](const cron::Schedule& s) { return s.is_reboot(); });
     if (reboot && job->enabled) {
-      enqueue(job, instant, "schedule", "");
       logs_->daemon().info("job {}: @reboot", job_id);
+      start_fire(job, instant, "schedule", "");
     }
   }
 }

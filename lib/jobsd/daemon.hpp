@@ -176,6 +176,8 @@ private:
   // Queues an execution of `job` (for its fire at `instant`, if any); returns its id.
   std::string enqueue(const JobPtr& job, std::optional<std::int64_t> instant,
                       const std::string& trigger, const std::string& by, bool claim = true);
+  // Records the fire of `job` at `instant` as skipped, and why.
+  void skip_fire(const jobs::JobDefinition& job, std::int64_t instant, const std::string& reason);
   void record_unstarted(const Pending& p, const std::string& status, const std::string& reason);
   bool active(const std::string& job_id, std::string* which = nullptr) const;
   void forget_active(const std::string& job_id, const std::string& execution_id);
@@ -191,6 +193,11 @@ private:
   void run_reboot_jobs();
   void maintenance();
   void cancel_execution(Execution& x, const std::string& reason);
+  // Why a start of `job_id` (for an instant at `at_ms`, UTC ms) is skipped for its pause: the
+  // job is paused and the instant is before the pause's end. Empty: it is not.
+  std::string paused_reason(const std::string& job_id, std::int64_t at_ms) const;
+  // Ends the pauses whose `until` has come.
+  void end_pauses(std::int64_t now);
   void save_one_offs();
   void load_one_offs();
   std::int64_t now_ms() const;
@@ -259,6 +266,8 @@ private:
   Reply cmd_disable(Connection&, const ipc::Request&);
   Reply cmd_set_enabled(Connection&, const ipc::Request&, bool value);
   Reply cmd_schedule(Connection&, const ipc::Request&);
+  Reply cmd_pause(Connection&, const ipc::Request&);
+  Reply cmd_resume(Connection&, const ipc::Request&);
   struct CommandSpec;
   static const std::vector<CommandSpec>& commands();
 
@@ -305,6 +314,8 @@ private:
 
   std::vector<Fire> delayed_; // jittered fires waiting for their run_at_ms, a min-heap by it
   std::vector<OneOff> one_offs_;
+  // The jobs paused at run time, by id (kept in the store; also those whose file is gone).
+  std::map<std::string, store::PauseRecord> paused_;
   std::map<std::string, std::unique_ptr<Execution>> running_; // by the first attempt's id
   std::map<std::string, std::string> attempts_;               // attempt id -> first attempt's id
   std::vector<std::string> unclaimed_; // queued this turn with a fire not yet claimed

@@ -89,4 +89,12 @@ nlohmann::ordered_json to_json(const JobStats& s) {
           {"last_success", time_json(s.last_success_ms)}};
 }
 
+nlohmann::ordered_json to_json(const PauseRecord& p) {
+  return {{"since", iso_time(p.since_ms)},
+          {"until", time_json(p.until_ms)},
+          {"user", p.user},
+          {"reason",
+           p.reason.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(p.reason)}};
+}
+
 } // namespace store

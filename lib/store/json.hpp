@@ -1,7 +1,8 @@
 #pragma once
 
 // A stored execution as JSON, with the seeds' JobExecutionResult field names: what
-// `jobsctl history --json` prints and what jobsd's history command sends.
+// `jobsctl history --json` prints and what jobsd's history command sends; a pause as list and
+// status show it.
 
 #include <store/store.hpp>
 
@@ -21,6 +22,9 @@ nlohmann::ordered_json to_json(const FireRecord& f);
 // execution status, zeros included), success_rate, duration_seconds (p50, p95, max),
 // skipped_fires, missed_fires, last_success; absent values are null.
 nlohmann::ordered_json to_json(const JobStats& s);
+
+// A pause without its job id: since, until (null: until resumed), user, reason (null: none).
+nlohmann::ordered_json to_json(const PauseRecord& p);
 
 // "2026-11-23T18:40:01.123Z": UTC milliseconds, ISO 8601.
 std::string iso_time(std::int64_t ms);

@@ -238,7 +238,7 @@ struct Migration {
   const char* sql;
 };
 
-constexpr std::array<Migration, 3> migrations{{
+constexpr std::array<Migration, 4> migrations{{
     {1, R"sql(
 CREATE TABLE schema_version (
   version INTEGER PRIMARY KEY,
@@ -317,6 +317,16 @@ ALTER TABLE step_executions ADD COLUMN outputs_json TEXT NOT NULL DEFAULT ''
     // schedule changed while no daemon ran.
     {3, R"sql(
 ALTER TABLE job_state ADD COLUMN schedule TEXT;
+)sql"},
+    // Jobs paused at run time (jobsctl pause), kept here rather than in their files.
+    {4, R"sql(
+CREATE TABLE job_pauses (
+  job_id TEXT PRIMARY KEY NOT NULL,
+  since_ms INTEGER NOT NULL,
+  until_ms INTEGER,
+  paused_by TEXT NOT NULL,
+  reason TEXT NOT NULL
+);
 )sql"},
 }};
 static_assert(migrations.back().version == sqlite_schema_version);
@@ -976,6 +986,55 @@ WHERE status = 'running'
     });
   }
 
+  base::Result<bool> pause_job(const PauseRecord& p) override {
+    const auto op = "record the pause of job " + p.job_id;
+    if (p.job_id.empty()) {
+      return error(op, refusal("the job id must not be empty"));
+    }
+    return write<bool>(
+        op, true,
+        [&](bool& done) -> Status {
+          STORE_TRY(insert_pause(p));
+          done = true;
+          return std::nullopt;
+        },
+        [&] {
+          Deferred d;
+          d.replay = [this, p]() { return insert_pause(p); };
+          return d;
+        });
+  }
+
+  base::Result<bool> resume_job(const std::string& job_id) override {
+    return write<bool>(
+        "record the end of the pause of job " + job_id, true,
+        [&](bool& was_paused) { return delete_pause(job_id, was_paused); },
+        [&] {
+          Deferred d;
+          d.replay = [this, job_id]() {
+            bool was_paused = false;
+            return delete_pause(job_id, was_paused);
+          };
+          return d;
+        });
+  }
+
+  base::Result<std::vector<PauseRecord>> paused_jobs() override {
+    using Pauses = std::vector<PauseRecord>;
+    return transaction<Pauses>("read the paused jobs", false, [&](Pauses& out) -> Status {
+      sqlite3_stmt* s = nullptr;
+      STORE_TRY(prepare("SELECT job_id, since_ms, until_ms, paused_by, reason FROM job_pauses "
+                        "ORDER BY job_id",
+                        s));
+      Query q(s);
+      int rc = SQLITE_OK;
+      while ((rc = q.step()) == SQLITE_ROW) {
+        out.push_back({q.text(0), q.int64(1), q.optional_int64(2), q.text(3), q.text(4)});
+      }
+      return expect(rc, SQLITE_DONE);
+    });
+  }
+
   base::Result<bool> audit(const AuditRecord& r) override {
     return write<bool>(
         "write the audit record of " + r.action + " " + r.target, true,
@@ -1364,6 +1423,26 @@ ON CONFLICT (job_id) DO UPDATE SET
     q.bind(1, r.time_ms).bind(2, r.user).bind(3, r.uid).bind(4, r.action);
     q.bind(5, r.target).bind(6, r.detail).bind(7, r.outcome);
     return expect(q.step(), SQLITE_DONE);
+  }
+
+  Status insert_pause(const PauseRecord& p) {
+    sqlite3_stmt* s = nullptr;
+    STORE_TRY(prepare("INSERT OR REPLACE INTO job_pauses (job_id, since_ms, until_ms, paused_by, "
+                      "reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+                      s));
+    Query q(s);
+    q.bind(1, p.job_id).bind(2, p.since_ms).bind(3, p.until_ms).bind(4, p.user).bind(5, p.reason);
+    return expect(q.step(), SQLITE_DONE);
+  }
+
+  Status delete_pause(const std::string& job_id, bool& deleted) {
+    sqlite3_stmt* s = nullptr;
+    STORE_TRY(prepare("DELETE FROM job_pauses WHERE job_id = ?1", s));
+    Query q(s);
+    q.bind(1, job_id);
+    STORE_TRY(expect(q.step(), SQLITE_DONE));
+    deleted = sqlite3_changes(db()) == 1;
+    return std::nullopt;
   }
 
   static Status check_claim(const std::string& job_id, const std::string& execution_id) {

@@ -1,8 +1,8 @@
 #pragma once
 
 // The history store: every execution with its steps, the fires claimed or skipped, the state of
-// each job and the audit log; the daemon's source of truth for history (spec §7). `Store` is
-// the narrow interface the engine and the daemon use; open_sqlite() gives the SQLite
+// each job, the jobs paused and the audit log; the daemon's source of truth for history (spec §7).
+// `Store` is the narrow interface the engine and the daemon use; open_sqlite() gives the SQLite
 // implementation, and a PostgreSQL one (several nodes sharing one history) can follow.
 //
 // Times are UTC milliseconds since the epoch. Strings that have no value are empty ("").
@@ -100,6 +100,18 @@ struct AuditRecord {
   std::string outcome; // "ok" or what went wrong
 
   bool operator==(const AuditRecord&) const = default;
+};
+
+// A job paused at run time (jobsctl pause): its fires are skipped until it is resumed, or until
+// until_ms.
+struct PauseRecord {
+  std::string job_id;
+  std::int64_t since_ms = 0;
+  std::optional<std::int64_t> until_ms; // absent: until resumed
+  std::string user;                     // who paused it
+  std::string reason;                   // "" when none was given
+
+  bool operator==(const PauseRecord&) const = default;
 };
 
 // A fire that did not run, and why.
@@ -237,6 +249,16 @@ public:
   // Returns the number of executions marked.
   virtual base::Result<int> mark_interrupted(std::int64_t now_ms) = 0;
 
+  // Records that `pause.job_id` is paused, replacing the pause it had. Returns true.
+  virtual base::Result<bool> pause_job(const PauseRecord& pause) = 0;
+
+  // Ends the pause of `job_id`. Returns whether it was paused (true when the write waits in
+  // memory).
+  virtual base::Result<bool> resume_job(const std::string& job_id) = 0;
+
+  // Every paused job, by job id, also those no job file names any longer.
+  virtual base::Result<std::vector<PauseRecord>> paused_jobs() = 0;
+
   // Appends `record` to the audit log. Returns true.
   virtual base::Result<bool> audit(const AuditRecord& record) = 0;
 
@@ -257,7 +279,7 @@ public:
 };
 
 // The schema version open_sqlite() creates and upgrades to.
-inline constexpr int sqlite_schema_version = 3;
+inline constexpr int sqlite_schema_version = 4;
 
 struct OpenOptions {
   // How long a write waits for another process's write transaction before failing.

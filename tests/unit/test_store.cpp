@@ -668,6 +668,31 @@ TEST_SUITE("store") {
                 "2000||-|reload|||3 jobs: 1 invalid"});
   }
 
+  TEST_CASE("pauses are kept across openings, replaced, and ended") {
+    TempDir dir;
+    const auto path = dir.file("history.db");
+    const store::PauseRecord backup{"backup", 1000, std::nullopt, "alice", "disk full"};
+    const store::PauseRecord report{"report", 2000, 9000, "bob", ""};
+    {
+      auto s = open(path);
+      CHECK(value_of(s->paused_jobs()).empty());
+      CHECK(value_of(s->pause_job(report)));
+      CHECK(value_of(s->pause_job(backup)));
+    }
+    auto s = open(path);
+    CHECK(value_of(s->paused_jobs()) == std::vector{backup, report});
+    // A second pause replaces the first.
+    const store::PauseRecord again{"backup", 3000, 7000, "carol", "still full"};
+    CHECK(value_of(s->pause_job(again)));
+    CHECK(value_of(s->paused_jobs()) == std::vector{again, report});
+    CHECK(value_of(s->resume_job("backup")));
+    CHECK_FALSE(value_of(s->resume_job("backup")));
+    CHECK(value_of(s->paused_jobs()) == std::vector{report});
+    CHECK(error_of(s->pause_job({})) ==
+          "history store " + path +
+              ": cannot record the pause of job : the job id must not be empty");
+  }
+
   TEST_CASE("a crash inside finish_execution leaves the execution complete or still running") {
     struct Case {
       const char* point;
@@ -753,7 +778,7 @@ TEST_SUITE("store") {
       CHECK(raw.one("SELECT count(*) FROM sqlite_master") == "0");
     }
     auto s = open(path);
-    CHECK(Raw(path).one("SELECT group_concat(version) FROM schema_version") == "1,2,3");
+    CHECK(Raw(path).one("SELECT group_concat(version) FROM schema_version") == "1,2,3,4");
   }
 
   TEST_CASE("a store locked by another process: writes wait, then fail with a clear error") {
@@ -1085,7 +1110,7 @@ TEST_SUITE("store") {
     auto s = open(path);
     {
       Raw raw(path);
-      CHECK(raw.one("SELECT group_concat(version) FROM schema_version") == "1,2,3");
+      CHECK(raw.one("SELECT group_concat(version) FROM schema_version") == "1,2,3,4");
       CHECK(raw.one("PRAGMA journal_mode") == "wal");
     }
     const auto old = value_of(s->execution("old-1"));
@@ -1096,6 +1121,8 @@ TEST_SUITE("store") {
     // A job's state from before version 3 does not know its schedule.
     CHECK(value_of(s->claim_fire("backup", 5000, "b5")));
     CHECK(value_of(s->job_state("backup"))->schedule == std::nullopt);
+    // No job was paused before version 4.
+    CHECK(value_of(s->paused_jobs()).empty());
 
     auto e = make_execution("new-1", "backup", 3000);
     e.steps = {make_step("dump", "success")};
@@ -1119,7 +1146,7 @@ TEST_SUITE("store") {
     }
     CHECK(error_of(store::open_sqlite(path)) ==
           "history store " + path +
-              ": cannot upgrade the schema from version 1 to 3: duplicate column name: "
+              ": cannot upgrade the schema from version 1 to 4: duplicate column name: "
               "outputs_json");
     CHECK(Raw(path).one("SELECT group_concat(version) FROM schema_version") == "1");
   }
@@ -1132,11 +1159,11 @@ TEST_SUITE("store") {
 
     const auto newer = dir.file("newer.db");
     open(newer);
-    Raw(newer).exec("INSERT INTO schema_version VALUES (4, 0)");
+    Raw(newer).exec("INSERT INTO schema_version VALUES (5, 0)");
     CHECK(error_of(store::open_sqlite(newer)) ==
           prefix("newer.db") +
-              "its schema version 4 is newer than this program's (3); use a newer release of jobs");
-    CHECK(Raw(newer).one("SELECT max(version) FROM schema_version") == "4");
+              "its schema version 5 is newer than this program's (4); use a newer release of jobs");
+    CHECK(Raw(newer).one("SELECT max(version) FROM schema_version") == "5");
 
     const auto foreign = dir.file("foreign.db");
     Raw(foreign).exec("CREATE TABLE customers (id INTEGER PRIMARY KEY)");
