@@ -141,6 +141,7 @@ private:
   // its problems. Read off the loop for the reloads that changes start.
   struct FolderRead {
     std::chrono::steady_clock::time_point began;
+    std::int64_t began_ms = 0;              // the same, on the real-time clock
     std::map<std::string, FileState> files; // by path
     std::vector<std::string> changed;
     std::vector<jobs::LoadedFile> problems;

@@ -128,6 +128,9 @@ Daemon::FolderRead Daemon::read_folder(const std::string& dir, const jobs::LoadO
                                        const std::map<std::string, FileState>& known) {
   FolderRead read;
   read.began = std::chrono::steady_clock::now();
+  read.began_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
   const auto paths = jobs::list_job_files({dir}, read.problems, options.daemon_is_root);
   for (const auto& path : paths) {
     struct stat st {};
@@ -328,9 +331,9 @@ Daemon::ReloadReport Daemon::apply_reload(FolderRead read, bool initial) {
   std::erase_if(upstream_done_, [&](const auto& e) { return jobs_.count(e.first) == 0; });
   const std::int64_t now = now_ms() / 1000;
   // After a restart, the fires from each job's last one (from the store) to the start of this
-  // load were missed; the later ones are just late.
+  // load (before the folder was read) were missed; the later ones are just late.
   const Scheduler::StartUp start_up{
-      report.time_ms / 1000, [&](const std::string& id) -> std::optional<std::int64_t> {
+      read.began_ms / 1000, [&](const std::string& id) -> std::optional<std::int64_t> {
         const auto it = last.find(id);
         return it == last.end() ? std::nullopt : std::optional(it->second);
       }};
