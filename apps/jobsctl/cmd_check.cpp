@@ -21,7 +21,7 @@ namespace jobsctl {
 
 namespace {
 
-// The plugin convention's states; `worse` orders them as Icinga does.
+// The plugin convention's states; `severity` orders them as Icinga does.
 enum class State { ok = 0, warning = 1, critical = 2, unknown = 3 };
 
 int severity(State s) {
@@ -74,6 +74,7 @@ struct Findings {
   std::vector<Checked> jobs;
   std::vector<std::pair<State, std::string>> problems;
   std::size_t bad_files = 0;
+  bool history_known = true; // false: the store could not be read, so no job's last run is known
 
   void add(State s, std::string text) { problems.emplace_back(s, std::move(text)); }
 };
@@ -104,8 +105,36 @@ void add_bad_files(Findings& f, std::vector<std::string> paths) {
   }
 }
 
-// From a running jobsd: its status (file errors, store, log) and its list of jobs.
-void from_daemon(ipc::Client& client, Findings& f) {
+// Each job's last status and success, from the store. A store that exists but cannot be read
+// (a newer schema, no permission) is a finding; no store yet is no history.
+std::map<std::string, store::JobState> store_states(const CheckOptions& o, Findings& f) {
+  std::map<std::string, store::JobState> states;
+  const auto unreadable = [&](const base::Error& e) {
+    f.add(State::unknown, "history store unreadable: " + e.message);
+    f.history_known = false;
+    return states;
+  };
+  if (!o.state.has_store()) {
+    return states;
+  }
+  auto opened = o.state.open_existing();
+  if (!opened) {
+    return unreadable(opened.error());
+  }
+  auto all = (*opened)->job_states();
+  if (!all) {
+    return unreadable(all.error());
+  }
+  for (auto& s : *all) {
+    states[s.job_id] = std::move(s);
+  }
+  return states;
+}
+
+// From a running jobsd: its status (file errors, store, log) and its list of jobs. A jobsd
+// older than this jobsctl (not yet restarted after an upgrade) lists no last success: the
+// store has it.
+void from_daemon(const CheckOptions& o, ipc::Client& client, Findings& f) {
   const auto ask = [&](const char* cmd) -> std::optional<ipc::Json> {
     auto reply = client.call(cmd);
     if (!reply) {
@@ -145,14 +174,22 @@ void from_daemon(ipc::Client& client, Findings& f) {
           "jobsd.log failing: " + std::to_string(log["lost_lines"].get<std::int64_t>()) +
               " lines lost: " + log["error"].get<std::string>());
   }
+  std::optional<std::map<std::string, store::JobState>> states;
   for (const auto& j : (*list)["jobs"]) {
     Checked c;
     c.id = j["id"].get<std::string>();
     c.enabled = j["enabled"].get<bool>();
     c.scheduled = !j["schedule"].empty();
     c.last_status = j["last_status"].get<std::string>();
-    if (j["last_success"].is_string()) {
-      if (auto t = tz::parse_time(j["last_success"].get<std::string>(), tz::utc())) {
+    if (const auto last = j.find("last_success"); last == j.end()) {
+      if (!states) {
+        states = store_states(o, f);
+      }
+      if (const auto it = states->find(c.id); it != states->end()) {
+        c.last_success_ms = it->second.last_success_ms;
+      }
+    } else if (last->is_string()) {
+      if (auto t = tz::parse_time(last->get<std::string>(), tz::utc())) {
         c.last_success_ms = *t * 1000;
       }
     }
@@ -176,17 +213,7 @@ void from_files(const CheckOptions& o, Findings& f) {
     }
   }
   add_bad_files(f, std::move(paths));
-  std::map<std::string, store::JobState> states;
-  if (auto opened = o.state.open_existing()) {
-    auto all = (*opened)->job_states();
-    if (!all) {
-      f.add(State::unknown, all.error().message);
-    } else {
-      for (auto& s : *all) {
-        states[s.job_id] = std::move(s);
-      }
-    }
-  }
+  const auto states = store_states(o, f);
   for (const auto& file : set.files) {
     if (!file.job) {
       continue;
@@ -229,7 +256,7 @@ void judge_jobs(const CheckOptions& o, std::optional<std::int64_t> max_age, Find
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
   std::vector<std::string> failures, partial, late;
-  for (const auto* j : jobs) {
+  for (const auto* j : f.history_known ? jobs : std::vector<const Checked*>()) {
     if (j->last_status == "failed" || j->last_status == "timeout") {
       failures.push_back(j->id);
     } else if (j->last_status == "partial_success" || j->last_status == "interrupted") {
@@ -272,7 +299,7 @@ int check(const CheckOptions& o) {
   }
   Findings f;
   if (auto d = connect(o.daemon); d.client) {
-    from_daemon(*d.client, f);
+    from_daemon(o, *d.client, f);
   } else if (d.not_running) {
     f.add(State::critical, "jobsd not running");
     from_files(o, f);

@@ -50,7 +50,7 @@ std::optional<ipc::Json> ask_if_running(const DaemonOption& option, const std::s
   if (!reply) {
     throw Exit{report(reply.error())};
   }
-  if (reply->code == ipc::code::denied) {
+  if (reply->code == ipc::code::denied || reply->code == ipc::code::unknown_command) {
     return std::nullopt;
   }
   if (!reply->ok()) {

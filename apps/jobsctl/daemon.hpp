@@ -35,7 +35,8 @@ Daemon connect(const DaemonOption& option);
 std::optional<ipc::Client> require_daemon(const DaemonOption& option);
 
 // For read verbs that can read the store themselves: jobsd's result for `cmd`, or nothing when
-// jobsd does not answer or refuses (not a reader), and the caller reads the store. Another error
+// jobsd does not answer, refuses (not a reader) or does not know `cmd` (a jobsd older than this
+// jobsctl, not yet restarted after an upgrade), and the caller reads the store. Another error
 // reply is printed and throws Exit with its code.
 std::optional<ipc::Json> ask_if_running(const DaemonOption& option, const std::string& cmd,
                                         const ipc::Json& args);

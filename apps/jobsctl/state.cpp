@@ -28,17 +28,28 @@ const std::string& StateOption::dir() const {
   return settings().state_dir.value;
 }
 
-base::Result<std::unique_ptr<store::Store>> StateOption::open_existing() const {
-  const engine::StateDir state{dir(), settings().log_dir.value};
+namespace {
+
+std::string store_path(const StateOption& o) {
+  return engine::StateDir{o.dir(), settings().log_dir.value}.store_path();
+}
+
+} // namespace
+
+bool StateOption::has_store() const {
   std::error_code ec;
-  if (!std::filesystem::exists(state.store_path(), ec)) {
+  return std::filesystem::exists(store_path(*this), ec);
+}
+
+base::Result<std::unique_ptr<store::Store>> StateOption::open_existing() const {
+  if (!has_store()) {
     base::Error e;
     e.message = "no history yet in " + dir() +
                 " (jobsctl run records there; --state-dir names "
                 "another folder)";
     return e;
   }
-  return store::open_sqlite(state.store_path());
+  return store::open_sqlite(store_path(*this));
 }
 
 std::optional<std::int64_t> since_ms(const std::string& text) {

@@ -16,6 +16,8 @@ struct StateOption {
   // --state-dir and --config.
   void add_option(CLI::App& command);
   const std::string& dir() const;
+  // Whether the state folder has a store (none before the first run).
+  bool has_store() const;
   // The store, opened; an error when there is none yet ("no history yet in DIR").
   base::Result<std::unique_ptr<store::Store>> open_existing() const;
 };

@@ -10,8 +10,9 @@
 set -uo pipefail
 jobsctl=$(realpath "$1")
 jobsd=$(realpath "$2")
-source "$(dirname "$0")/expect.sh"
-source "$(dirname "$0")/daemon.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/expect.sh"
+source "$here/daemon.sh"
 new_work stats
 mkdir jobs
 export JOBS_CONFIG="$work/jobsd.yaml" JOBS_DIR="$work/jobs"
@@ -124,6 +125,21 @@ wait "$locker_pid"
 wait_for 20 check_says 0 "^JOBS OK - 1 job, last runs ok"
 expect "check once the store works again: OK" "0" "$?"
 
+# A jobsd older than this jobsctl (not yet restarted after an upgrade; tests/support/old_jobsd.py
+# stands in front of the real one): its list has no last success, which check then reads from
+# the store, and stats, which it does not know, is read from the store.
+"$here/../support/old_jobsd.py" "$work/old.sock" "$work/jobsd.sock" &
+proxy=$!
+cleanup_more() { kill "$proxy" 2>/dev/null; }
+wait_for 10 test -e "$work/old.sock.ready"
+expect "the old jobsd's socket is up" "0" "$?"
+out=$("$jobsctl" check --socket "$work/old.sock" --max-age 1d good)
+expect "check through an older jobsd: good's last success read from the store" \
+  "0 JOBS OK - 1 job, last runs ok, each succeeded within 1d | jobs=1 failed=0 stale=0 file_errors=0" "$? $out"
+expect "stats through an older jobsd that does not know it: read from the store" \
+  "$("$jobsctl" stats good --json | figures)" \
+  "$("$jobsctl" stats --socket "$work/old.sock" good --json | figures)"
+
 # A job file with errors: WARNING, and the worse state wins.
 printf 'schedule: "0 0 1 1 *"\nsteps: []\nbogus: 1\n' > jobs/bad.yaml
 "$jobsctl" reload >/dev/null 2>&1
@@ -147,5 +163,13 @@ expect "check with jobsd stopped reads the store: broken failed" \
 "$jobsctl" stats --json > offline.json
 expect "stats from the store without jobsd: the same figures" \
   "$(figures < online.json)" "$(figures < offline.json)"
+
+# A store check cannot read (here, one a newer jobs wrote) is named, and no job is judged on a
+# history it could not see.
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("INSERT INTO schema_version VALUES (99, 0)"); c.commit()' "$state/history.db"
+out=$("$jobsctl" check --max-age 1d)
+expect "check with jobsd stopped and an unreadable store: both named" \
+  "2 JOBS CRITICAL - jobsd not running; history store unreadable: history store " "$? ${out%%$state*}"
+expect "... and no job judged stale or failed" "1" "$(grep -c "jobs=4 failed=0 stale=0 file_errors=0$" <<< "$out")"
 
 finish
