@@ -885,12 +885,11 @@ Daemon::Reply Daemon::cmd_pause(Connection& c, const ipc::Request& request) {
     throw CommandError{ipc::code::invalid,
                        "\"reason\" is longer than " + std::to_string(max_pause_reason) + " bytes"};
   }
-  // It goes into jobsd.log and the zone logs with each fire skipped: one line, nothing a
-  // terminal acts on.
-  if (std::any_of(p.reason.begin(), p.reason.end(),
-                  [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; })) {
+  // It goes into jobsd.log and the zone logs with each fire skipped: one line of UTF-8, nothing
+  // a terminal acts on (no C0 or C1 control, no bidirectional override: base::visible).
+  if (p.reason.find_first_of("\t\n") != std::string::npos || base::visible(p.reason) != p.reason) {
     throw CommandError{ipc::code::invalid,
-                       "\"reason\" must be one line without control characters, got " +
+                       "\"reason\" must be one line of UTF-8 without control characters, got " +
                            base::quoted(p.reason)};
   }
   if (const std::string until = string_arg(request, "until", false); !until.empty()) {

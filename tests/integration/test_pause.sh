@@ -110,7 +110,16 @@ expect "an --until in the past" "2 jobsctl: \"until\": 2001-01-01T00:00:00Z is n
   "$? ${out% (now*}"
 out=$("$jobsctl" pause nightly --reason $'two\nlines' 2>&1)
 expect "a reason of two lines" \
-  '2 jobsctl: "reason" must be one line without control characters, got "two\nlines"' "$? $out"
+  '2 jobsctl: "reason" must be one line of UTF-8 without control characters, got "two\nlines"' "$? $out"
+# What a terminal would act on in root's logs: ESC, a C1 CSI (U+009B), a right-to-left override.
+for bad in $'esc\e[2J' $'csi\xc2\x9b31mX' $'rtl\xe2\x80\xaeX'; do
+  "$jobsctl" pause nightly --reason "$bad" > /dev/null 2>&1
+  code=$?
+  expect "a reason with the bytes$(od -An -c <<< "${bad}" | tr -s ' ' | sed 's/ \\n$//') is refused" "2" "$code"
+done
+"$jobsctl" pause nightly --reason "$(printf 'x%.0s' {1..501})" > /dev/null 2>&1
+expect "a reason over 500 bytes is refused" "2" "$?"
+expect "and nothing was paused" "0" "$(sql "select count(*) from job_pauses where job_id = 'nightly'")"
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$jobsctl" pause nightly 2>&1)
   expect "nobody may not pause" \
