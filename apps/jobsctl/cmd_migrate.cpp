@@ -221,7 +221,8 @@ int run_migrate(const MigrateOptions& o) {
   if (!o.crontab.empty()) {
     options.user_column = o.crontab == "system";
   }
-  Migration migration(o, o.out.empty() ? o.folder.dir() : o.out);
+  const std::string folder = o.out.empty() ? o.folder.dir() : o.out;
+  Migration migration(o, folder);
   for (const auto& source : o.sources) {
     migration.source(source, options);
   }
@@ -234,10 +235,7 @@ int run_migrate(const MigrateOptions& o) {
     std::cerr << "migrate: " << (t.held.size() == 1 ? "the job says" : "the jobs say")
               << " enabled: false, so that nothing runs twice while the old scheduler still runs "
               << (t.held.size() == 1 ? "it" : "them") << "; once it no longer does:\n"
-              << "  jobsctl enable";
-    if (!o.out.empty()) {
-      std::cerr << " --jobs-dir " << sh_quoted(o.out);
-    }
+              << "  jobsctl enable --jobs-dir " << sh_quoted(folder);
     for (const auto& id : t.held) {
       std::cerr << " " << id;
     }

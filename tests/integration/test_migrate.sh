@@ -63,6 +63,11 @@ expect "the summary says how to enable the jobs" \
   "  jobsctl enable --jobs-dir '$work/held' rotate" "$(tail -1 "$work/held.report")"
 expect "migrated jobs are disabled" "never-ran:no rotate:no" \
   "$("$jobsctl" list --jobs-dir "$work/held" | awk -F'\t' '{printf "%s%s:%s", sep, $1, $3; sep=" "}')"
+rm -r "$work/held"
+JOBS_DIR=/nonexistent "$jobsctl" migrate --timezone UTC --jobs-dir "$work/held" "$work/held.crontab" \
+  >/dev/null 2>"$work/held.report"
+expect "the command names the folder given by --jobs-dir too" \
+  "  jobsctl enable --jobs-dir '$work/held' rotate" "$(tail -1 "$work/held.report")"
 (eval "$(sed -n '$s/^  jobsctl /"$jobsctl" /p' "$work/held.report")") >/dev/null
 expect "the summary's command enables them" "never-ran:no rotate:yes" \
   "$("$jobsctl" list --jobs-dir "$work/held" | awk -F'\t' '{printf "%s%s:%s", sep, $1, $3; sep=" "}')"
