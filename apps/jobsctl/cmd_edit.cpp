@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <iostream>
 #include <set>
+#include <stdexcept>
 
 extern char** environ;
 
@@ -95,12 +96,15 @@ public:
     }
     for (size_t done = 0; done < text.size();) {
       const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-      if (n < 0 && errno != EINTR) {
-        const int error = errno;
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        const int error = n < 0 ? errno : EIO;
         ::close(fd);
         fail("cannot write the copy " + path_, error);
       }
-      done += n > 0 ? static_cast<size_t>(n) : 0;
+      done += static_cast<size_t>(n);
     }
     ::close(fd);
   }
@@ -300,6 +304,9 @@ size_t check(const EditOptions& o, const std::string& path, const std::string& c
         caused.push_back(std::move(d));
       }
     }
+  }
+  if (mine.files.empty()) {
+    throw std::logic_error(copy + " was not among the files checked");
   }
   check_with_config(o.config.load(), mine);
   for (auto& f : mine.files) {
