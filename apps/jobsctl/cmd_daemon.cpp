@@ -334,16 +334,7 @@ int reload(const DaemonVerb& o) {
   if (o.json) {
     std::cout << r.dump(2) << "\n";
   } else {
-    std::cout << "reloaded: " << r["jobs"] << " jobs from " << r["files"] << " files ("
-              << r["changed"] << " read again, " << r["removed"] << " removed) in "
-              << short_duration(r["seconds"].get<double>()) << "\n";
-    for (const auto& e : r["errors"]) {
-      std::cerr << text_of(e["text"]) << "\n";
-    }
-    for (const auto& p : r["stale"]) {
-      std::cerr << "jobsctl: " << text_of(p)
-                << " has errors; its last good version keeps running\n";
-    }
+    print_reload(r);
   }
   return r["errors"].empty() ? base::exit_code::ok : base::exit_code::usage;
 }
@@ -432,6 +423,18 @@ std::shared_ptr<Options> common(CLI::App& command, bool json = true) {
 }
 
 } // namespace
+
+void print_reload(const ipc::Json& r) {
+  std::cout << "reloaded: " << r["jobs"] << " jobs from " << r["files"] << " files ("
+            << r["changed"] << " read again, " << r["removed"] << " removed) in "
+            << short_duration(r["seconds"].get<double>()) << "\n";
+  for (const auto& e : r["errors"]) {
+    std::cerr << text_of(e["text"]) << "\n";
+  }
+  for (const auto& p : r["stale"]) {
+    std::cerr << "jobsctl: " << text_of(p) << " has errors; its last good version keeps running\n";
+  }
+}
 
 Run setup_status(CLI::App& command) {
   auto o = common<DaemonVerb>(command);

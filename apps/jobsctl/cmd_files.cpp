@@ -2,6 +2,7 @@
 #include "commands.hpp"
 #include "daemon_config.hpp"
 #include "job_folder.hpp"
+#include "new_job.hpp"
 #include "output.hpp"
 
 #include <base/exit_codes.hpp>
@@ -49,10 +50,7 @@ int run_schema(const SchemaOptions& o) {
 
 struct NewOptions {
   JobFolder folder;
-  std::string id;
-  std::string type = "shell";
-  std::string format = "yaml";
-  std::string timezone; // empty: none written, jobsd's default_timezone applies
+  NewJob job;
 };
 
 // One key of a step template: its example value, the same in both formats, and what it does
@@ -272,7 +270,7 @@ nlohmann::ordered_json example_step(const StepTemplate& t) {
   return step;
 }
 
-std::string new_yaml(const NewOptions& o, const StepTemplate& t) {
+std::string new_yaml(const NewJob& o, const StepTemplate& t) {
   const auto* type = jobs::find_step_type(t.type);
   std::string out =
       "# " + o.id + ": made by jobsctl new; every key is described in jobs(5).\n" +
@@ -294,39 +292,41 @@ std::string new_yaml(const NewOptions& o, const StepTemplate& t) {
   return out;
 }
 
-int run_new(const NewOptions& o) {
+} // namespace
+
+NewFile new_job_file(const JobFolder& folder, const NewJob& o) {
   if (!jobs::is_valid_id(o.id)) {
     std::cerr << "jobsctl: \"" << o.id
               << "\" is not a valid job id (letters, digits, '_', '.' and '-', not first)\n";
-    return base::exit_code::usage;
+    throw Exit{base::exit_code::usage};
   }
   if (jobs::find_step_type(o.type) == nullptr) {
     std::cerr << "jobsctl: unknown step type \"" << o.type << "\" (known types: " << known_types()
               << ")\n";
-    return base::exit_code::usage;
+    throw Exit{base::exit_code::usage};
   }
   if (!o.timezone.empty()) {
     if (auto zone = tz::find_zone(o.timezone); !zone) {
       std::cerr << "jobsctl: --timezone: " << zone.error().message << "\n";
-      return base::exit_code::usage;
+      throw Exit{base::exit_code::usage};
     }
   }
   const StepTemplate* t = find_template(o.type);
   if (t == nullptr) {
     std::cerr << "jobsctl: internal error: no template for steps of type \"" << o.type << "\"\n";
-    return base::exit_code::internal;
+    throw Exit{base::exit_code::internal};
   }
   // The first job of a folder makes it.
   std::error_code ec;
-  const auto set = std::filesystem::exists(o.folder.dir(), ec) ? o.folder.load() : jobs::JobSet{};
+  const auto set = std::filesystem::exists(folder.dir(), ec) ? folder.load() : jobs::JobSet{};
   if (const auto* existing = set.find(o.id)) {
     std::cerr << "jobsctl: a job \"" << o.id << "\" exists already: " << existing->path << "\n";
-    return base::exit_code::usage;
+    throw Exit{base::exit_code::usage};
   }
-  const std::string path = o.folder.dir() + "/" + o.id + (o.format == "json" ? ".json" : ".yaml");
-  if (std::filesystem::exists(path, ec)) {
+  const std::string path = folder.dir() + "/" + o.id + (o.format == "json" ? ".json" : ".yaml");
+  if (std::filesystem::exists(std::filesystem::symlink_status(path, ec))) {
     std::cerr << "jobsctl: " << path << " exists already; not overwritten\n";
-    return base::exit_code::usage;
+    throw Exit{base::exit_code::usage};
   }
   std::string text;
   if (o.format == "json") {
@@ -345,21 +345,50 @@ int run_new(const NewOptions& o) {
     text = new_yaml(o, *t);
   }
   // What we write must load.
-  const auto check = jobs::load_job_text(path, text, o.folder.load_options());
+  const auto check = jobs::load_job_text(path, text, folder.load_options());
   if (!check.job) {
     std::cerr << "jobsctl: internal error: the new file does not validate\n";
     for (const auto& d : check.diagnostics) {
       std::cerr << jobs::render(d) << "\n";
     }
-    return base::exit_code::internal;
+    throw Exit{base::exit_code::internal};
   }
+  return {path, text};
+}
+
+void add_new_job_options(CLI::App& command, NewJob& job, CLI::Option* needs) {
+  const auto added = {
+      command
+          .add_option("--template", job.type,
+                      "Step type of its step, with a commented example of its keys: " +
+                          known_types())
+          ->capture_default_str(),
+      command.add_option("--format", job.format, "yaml or json")
+          ->check(CLI::IsMember({"yaml", "json"}))
+          ->capture_default_str(),
+      command.add_option("--timezone", job.timezone,
+                         "IANA zone to write in the file (default: none, so that jobsd's "
+                         "default_timezone applies)"),
+  };
+  for (auto* option : added) {
+    if (needs != nullptr) {
+      option->needs(needs);
+    }
+  }
+}
+
+namespace {
+
+int run_new(const NewOptions& o) {
+  const auto file = new_job_file(o.folder, o.job);
+  std::error_code ec;
   std::filesystem::create_directories(o.folder.dir(), ec);
-  auto written = jobs::write_file_atomically(path, text);
+  auto written = jobs::write_file_atomically(file.path, file.text);
   if (!written) {
     print_error(written.error());
     return base::exit_code::usage;
   }
-  std::cout << path << "\n";
+  std::cout << file.path << "\n";
   return base::exit_code::ok;
 }
 
@@ -423,17 +452,8 @@ Run setup_schema(CLI::App& command) {
 
 Run setup_new(CLI::App& command) {
   auto o = std::make_shared<NewOptions>();
-  command.add_option("id", o->id, "The new job's id (also its file name)")->required();
-  command
-      .add_option("--template", o->type,
-                  "Step type of its step, with a commented example of its keys: " + known_types())
-      ->capture_default_str();
-  command.add_option("--format", o->format, "yaml or json")
-      ->check(CLI::IsMember({"yaml", "json"}))
-      ->capture_default_str();
-  command.add_option("--timezone", o->timezone,
-                     "IANA zone to write in the file (default: none, so that jobsd's "
-                     "default_timezone applies)");
+  command.add_option("id", o->job.id, "The new job's id (also its file name)")->required();
+  add_new_job_options(command, o->job);
   o->folder.add_option(command);
   return [o] { return run_new(*o); };
 }

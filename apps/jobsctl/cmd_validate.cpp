@@ -263,13 +263,7 @@ std::vector<jobs::LoadedFile> load_named(const ValidateOptions& o) {
 int run_validate(const ValidateOptions& o) {
   const jobsd::Config& config = o.config.load();
   jobs::JobSet set{load_named(o)};
-  const auto secrets = readable_secrets(config);
-  for (auto& file : set.files) {
-    if (file.job) {
-      check_against_config(config, file);
-      check_secrets_file(secrets, file);
-    }
-  }
+  check_with_config(config, set);
   for (const auto& file : set.files) {
     for (const auto& d : file.diagnostics) {
       const auto& e = d.error;
@@ -305,6 +299,16 @@ int run_validate(const ValidateOptions& o) {
 }
 
 } // namespace
+
+void check_with_config(const jobsd::Config& config, jobs::JobSet& set) {
+  const auto secrets = readable_secrets(config);
+  for (auto& file : set.files) {
+    if (file.job) {
+      check_against_config(config, file);
+      check_secrets_file(secrets, file);
+    }
+  }
+}
 
 Run setup_validate(CLI::App& command) {
   auto o = std::make_shared<ValidateOptions>();

@@ -7,6 +7,9 @@
 namespace jobsd {
 struct Config;
 }
+namespace jobs {
+struct JobSet;
+}
 
 namespace jobsctl {
 
@@ -33,6 +36,7 @@ Run setup_show(CLI::App& command);
 Run setup_enable(CLI::App& command);
 Run setup_disable(CLI::App& command);
 Run setup_new(CLI::App& command);
+Run setup_edit(CLI::App& command);
 Run setup_delete(CLI::App& command);
 Run setup_schema(CLI::App& command);
 Run setup_migrate(CLI::App& command);
@@ -82,6 +86,8 @@ inline const Verb verbs[] = {
     {"disable", "Set enabled: false in job files, changing nothing else", &setup_disable,
      Operand::job},
     {"new", "Write a new, valid, commented job file", &setup_new},
+    {"edit", "Edit a job's file in $VISUAL or $EDITOR, checked before it is written (--new ID)",
+     &setup_edit, Operand::job},
     {"delete", "Delete jobs' files (asks first)", &setup_delete, Operand::job},
     {"schema", "Print the JSON Schema of job files (or of one step type)", &setup_schema,
      Operand::step_type},
@@ -112,6 +118,11 @@ int report_parse_error(CLI::App& root, const CLI::ParseError& error);
 // "unknown connection "wh"; did you mean "warehouse"? (connections of jobsd.yaml: a, b)", or
 // why there is nothing to compare it with.
 std::string unknown_connection(const jobsd::Config& config, const std::string& name);
+
+// The checks of `validate` beyond loading, added to the findings of each file of `set` that has
+// a job: its time limit, its steps' connections and SMTP server against `config`, and its
+// ${secret.NAME} against the secrets file when it is readable.
+void check_with_config(const jobsd::Config& config, jobs::JobSet& set);
 
 // Why connection names cannot be checked against `config`: it was not found ("no daemon
 // configuration (give --config FILE or set JOBS_CONFIG)") or it has none ("jobsd.yaml has no

@@ -61,6 +61,10 @@ expect "bash: jobsctl show nig -> nightly-report" "nightly-report" \
   "$(complete_bash jobsctl show nig)"
 expect "bash: jobsctl enable nightly-report c -> clock-tokyo (more than one job)" "clock-tokyo" \
   "$(complete_bash jobsctl enable nightly-report c)"
+expect "bash: jobsctl ed -> edit" "edit" "$(complete_bash jobsctl ed)"
+expect "bash: jobsctl edit nig -> nightly-report" "nightly-report" \
+  "$(complete_bash jobsctl edit nig)"
+expect "bash: jobsctl edit --ne -> --new" "--new" "$(complete_bash jobsctl edit --ne)"
 expect "bash: jobsctl show nightly-report '' -> nothing (one job)" "" \
   "$(complete_bash jobsctl show nightly-report '')"
 expect "bash: jobsctl history '' -> the jobs" $'clock-tokyo\nnightly-report' \
