@@ -3,6 +3,7 @@
 #include "daemon_config.hpp"
 #include "job_folder.hpp"
 #include "new_job.hpp"
+#include "options.hpp"
 #include "output.hpp"
 
 #include <base/exit_codes.hpp>
@@ -307,7 +308,7 @@ NewFile new_job_file(const JobFolder& folder, const NewJob& o) {
   }
   if (!o.timezone.empty()) {
     if (auto zone = tz::find_zone(o.timezone); !zone) {
-      std::cerr << "jobsctl: --timezone: " << zone.error().message << "\n";
+      std::cerr << "jobsctl: --tz: " << zone.error().message << "\n";
       throw Exit{base::exit_code::usage};
     }
   }
@@ -366,9 +367,9 @@ void add_new_job_options(CLI::App& command, NewJob& job, CLI::Option* needs) {
       command.add_option("--format", job.format, "yaml or json")
           ->check(CLI::IsMember({"yaml", "json"}))
           ->capture_default_str(),
-      command.add_option("--timezone", job.timezone,
-                         "IANA zone to write in the file (default: none, so that jobsd's "
-                         "default_timezone applies)"),
+      add_zone_option(command, job.timezone,
+                      "IANA zone to write in the file (default: none, so that jobsd's "
+                      "default_timezone applies)"),
   };
   for (auto* option : added) {
     if (needs != nullptr) {

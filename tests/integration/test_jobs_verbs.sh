@@ -72,9 +72,9 @@ done
 "$jobsctl" new zoned --timezone Europe/Paris --jobs-dir zones >/dev/null
 expect "new --timezone writes it" "timezone: Europe/Paris" \
   "$(grep -o '^timezone: [^ ]*' zones/zoned.yaml)"
-out=$("$jobsctl" new bad --timezone Europe/Pariss --jobs-dir zones 2>&1)
-expect "new --timezone with an unknown zone" \
-  '2 jobsctl: --timezone: unknown time zone "Europe/Pariss"; did you mean "Europe/Paris"?' "$? $out"
+out=$("$jobsctl" new bad --tz Europe/Pariss --jobs-dir zones 2>&1)
+expect "new --tz (the name every verb takes) with an unknown zone" \
+  '2 jobsctl: --tz: unknown time zone "Europe/Pariss"; did you mean "Europe/Paris"?' "$? $out"
 
 # new --template TYPE for every step type jobsctl schema knows, in both formats: the file
 # validates against a daemon config that has the connection and SMTP server it names, every key
