@@ -95,8 +95,12 @@ Known known_jobs(const StateOption& state) {
     print_error(states.error());
   }
   if (auto pauses = (*opened)->paused_jobs()) {
+    // A pause whose --until passed while jobsd was down has ended; jobsd drops it at start.
+    const std::int64_t now_ms = now_seconds() * 1000;
     for (auto& p : *pauses) {
-      out.paused[p.job_id] = std::move(p);
+      if (!p.until_ms || *p.until_ms > now_ms) {
+        out.paused[p.job_id] = std::move(p);
+      }
     }
   } else {
     print_error(pauses.error());

@@ -195,4 +195,14 @@ before=$(switches)
 sleep 3 # a window to measure, not a wait for something
 expect "the idle loop does not wake in 3 s" "$before" "$(switches)"
 
+# 10. A pause that ends while jobsd is down has ended: list without jobsd does not show it.
+"$jobsctl" pause quiet --until 2s > /dev/null
+until=$(sql "select until_ms from job_pauses where job_id = 'quiet'")
+expect "list shows the pause" "paused until" "$(next_of quiet | cut -c1-12)"
+stop_daemon "$state"
+expect "jobsd stops with the pause kept" "1" "$(sql "select count(*) from job_pauses")"
+wait_for 10 eval '[ "$(now_ms)" -gt "$until" ]'
+expect "list without jobsd, once the pause has ended: the next fire, not the pause" "03:00" \
+  "$(next_of quiet --jobs-dir jobs | grep -o "03:00")"
+
 finish
