@@ -150,7 +150,9 @@ void from_daemon(ipc::Client& client, Findings& f) {
     c.id = j["id"].get<std::string>();
     c.enabled = j["enabled"].get<bool>();
     c.scheduled = !j["schedule"].empty();
-    c.last_status = j["last_status"].get<std::string>();
+    if (j["last_status"].is_string()) {
+      c.last_status = j["last_status"].get<std::string>();
+    }
     if (j["last_success"].is_string()) {
       if (auto t = tz::parse_time(j["last_success"].get<std::string>(), tz::utc())) {
         c.last_success_ms = *t * 1000;

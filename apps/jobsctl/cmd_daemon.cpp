@@ -294,9 +294,8 @@ int trigger(const TriggerOptions& o) {
     return base::exit_code::ok;
   }
   std::cout << summary_line(r) << "\n";
-  if (const std::string error = r.value("error_message", std::string());
-      !error.empty() && r.value("status", std::string()) != "success") {
-    std::cout << "  " << error << "\n";
+  if (r["error_message"].is_string() && r.value("status", std::string()) != "success") {
+    std::cout << "  " << r["error_message"].get<std::string>() << "\n";
   }
   return exit_code_of_record(r);
 }

@@ -218,17 +218,20 @@ int run(const RunOptions& o) {
     }
   }
 
+  const auto log_of = [&](const engine::JobResult& r) {
+    return o.no_record ? std::string() : state.log_path(r.job_id, r.execution_id);
+  };
   if (o.json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const auto& r : attempts) {
-      out.push_back(result_json(r));
+      out.push_back(result_json(r, log_of(r)));
     }
     // Step output need not be UTF-8: a byte that is not becomes U+FFFD, as on the socket.
     std::cout << (attempts.size() == 1 ? out[0] : out)
                      .dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
               << "\n";
   } else {
-    std::cout << summary_line(result_json(last)) << "\n";
+    std::cout << summary_line(result_json(last, log_of(last))) << "\n";
     if (!last.error_message.empty() && last.status != engine::Status::success) {
       std::cout << "  " << last.error_message << "\n";
     }
