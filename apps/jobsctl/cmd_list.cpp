@@ -294,7 +294,7 @@ int run_show(const ShowOptions& o) {
   }
   // The timeout shown is the one that applies: the job's, else the daemon's default_timeout.
   if (o.json) {
-    out["path"] = job->path;
+    out["path"] = std::filesystem::absolute(job->path).lexically_normal().string();
     out["timeout_from"] = jobs::to_string(job->timeout_from);
     out["next"] = fires;
     std::cout << out.dump(2) << "\n";
