@@ -5,6 +5,7 @@
 #include "daemon.hpp"
 #include "daemon_config.hpp"
 #include "job_folder.hpp"
+#include "output.hpp"
 #include "state.hpp"
 
 #include <base/duration.hpp>
@@ -150,9 +151,7 @@ void from_daemon(ipc::Client& client, Findings& f) {
     c.id = j["id"].get<std::string>();
     c.enabled = j["enabled"].get<bool>();
     c.scheduled = !j["schedule"].empty();
-    if (j["last_status"].is_string()) {
-      c.last_status = j["last_status"].get<std::string>();
-    }
+    c.last_status = text_or_empty(j["last_status"]);
     if (j["last_success"].is_string()) {
       if (auto t = tz::parse_time(j["last_success"].get<std::string>(), tz::utc())) {
         c.last_success_ms = *t * 1000;

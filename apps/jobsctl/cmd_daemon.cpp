@@ -126,7 +126,7 @@ int status(const DaemonVerb& o) {
     rows.clear();
     for (const auto& r : s["running"]) {
       rows.push_back({text_of(r["execution_id"]), text_of(r["job_id"]), text_of(r["zone"]),
-                      text_of(r["trigger"]), local_of(r["started"]), text_of(r["step"])});
+                      text_of(r["trigger"]), local_of(r["started"]), text_or_empty(r["step"])});
     }
     std::cout << "\n";
     print_table({"RUNNING", "JOB", "ZONE", "TRIGGER", "STARTED", "STEP"}, rows);

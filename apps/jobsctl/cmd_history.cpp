@@ -150,7 +150,7 @@ int history(const HistoryOptions& o) {
     // Fires that did not run: when they were due, and why.
     for (const auto& f : records) {
       table.push_back({local(f["scheduled_time"]), f["job_id"].get<std::string>(),
-                       f["error_message"].get<std::string>()});
+                       text_or_empty(f["error_message"])});
     }
     print_table({"SCHEDULED", "JOB", "REASON"}, table);
     return base::exit_code::ok;

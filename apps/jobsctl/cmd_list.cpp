@@ -161,10 +161,10 @@ std::vector<JobRow> rows_of(const nlohmann::ordered_json& list) {
         r.next = *t;
       }
     }
-    r.last_status = j["last_status"].is_string() ? j["last_status"].get<std::string>() : "";
+    r.last_status = text_or_empty(j["last_status"]);
     r.last_success = j["last_success"];
     r.path = j["path"].get<std::string>();
-    r.active = j["active"].is_string() ? j["active"].get<std::string>() : "";
+    r.active = text_or_empty(j["active"]);
     r.stale = j.value("stale", false);
     r.paused = j.value("paused", nlohmann::ordered_json());
     rows.push_back(std::move(r));

@@ -147,6 +147,10 @@ void print_json(const nlohmann::ordered_json& value) {
   std::cout << value.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
 }
 
+std::string text_or_empty(const nlohmann::ordered_json& value) {
+  return value.is_string() ? value.get<std::string>() : std::string();
+}
+
 void print_json_line(const nlohmann::ordered_json& value) {
   std::cout << value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
   std::cout.flush();

@@ -74,6 +74,9 @@ void print_table(const std::vector<std::string>& header,
 // that is not UTF-8 (from a job's output) written as U+FFFD.
 void print_json(const nlohmann::ordered_json& value);
 
+// A text of JSON output that may be null (none): the text, or "" for null.
+std::string text_or_empty(const nlohmann::ordered_json& value);
+
 // The same on one line, for output that is a stream of objects (logs -f --json).
 void print_json_line(const nlohmann::ordered_json& value);
 
