@@ -159,7 +159,11 @@ int run(const RunOptions& o) {
     return base::exit_code::usage;
   }
   std::unique_ptr<store::Store> history;
-  const engine::StateDir state{o.state.dir(), settings().log_dir.value};
+  // Absolute: the store keeps each log's path, for logs and --json to name it from any folder.
+  const auto absolute = [](const std::string& path) {
+    return path.empty() ? path : std::filesystem::absolute(path).lexically_normal().string();
+  };
+  const engine::StateDir state{absolute(o.state.dir()), absolute(settings().log_dir.value)};
   if (!o.no_record) {
     std::filesystem::create_directories(state.dir, ec);
     auto opened = store::open_sqlite(state.store_path());

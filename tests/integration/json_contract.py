@@ -9,7 +9,7 @@ The section names each verb's output ("An array of job objects.", "One log-event
 line") and lists each object's keys in order, each with its type ("string or null", "array of
 step objects"). An object must have exactly the documented keys in that order (an `.It Em`
 item first stands for keys described elsewhere, as show's job keys), each value of its type,
-null only where the type allows it, and never "" (null says "none").
+null only where the type allows it, never "" (null says "none"), and paths absolute.
 """
 import json
 import re
@@ -22,6 +22,9 @@ class Obj(list):
 def is_array(v):
     return isinstance(v, list) and not isinstance(v, Obj)
 
+
+# The keys whose values are paths: absolute, as JSON OUTPUT promises.
+PATHS = {"path", "log_path", "jobs_dir", "state_dir", "log_dir", "socket"}
 
 SHAPE = re.compile(r"\b(one|an array of) ([a-z-]+) objects?( a line)?", re.IGNORECASE)
 
@@ -131,6 +134,9 @@ class Checker:
         values = dict(v)
         for key, typ in keys:
             self.value(values[key], typ, f"{where}.{key}")
+            path = values[key]
+            if key in PATHS and isinstance(path, str) and not path.startswith("/"):
+                self.fail(f"{where}.{key}", f"{path!r} is not absolute")
 
 
 def main():

@@ -83,6 +83,8 @@ expect "next --json" ok "$(contract next next --json nightly --jobs-dir jobs)"
 expect "run --json" ok "$(contract run run --json nightly --jobs-dir jobs)"
 expect "run --json: null for no scheduled time and no error" "[null, null]" \
   "$(json '[j["scheduled_time"], j["error_message"]]' <out.json)"
+expect "run --json: the log's path absolute from a relative state folder" ok \
+  "$(JOBS_STATE_DIR=relative contract run run --json nightly --jobs-dir jobs)"
 expect "history --json, from the store" ok "$(contract history history --json)"
 cp out.json history-store.json
 expect "logs --json, from the store and the log file" ok "$(contract logs logs --json nightly)"
