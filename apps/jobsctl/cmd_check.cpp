@@ -5,6 +5,7 @@
 #include "daemon.hpp"
 #include "daemon_config.hpp"
 #include "job_folder.hpp"
+#include "output.hpp"
 #include "state.hpp"
 
 #include <base/duration.hpp>
@@ -180,7 +181,7 @@ void from_daemon(const CheckOptions& o, ipc::Client& client, Findings& f) {
     c.id = j["id"].get<std::string>();
     c.enabled = j["enabled"].get<bool>();
     c.scheduled = !j["schedule"].empty();
-    c.last_status = j["last_status"].get<std::string>();
+    c.last_status = text_or_empty(j["last_status"]);
     if (const auto last = j.find("last_success"); last == j.end()) {
       if (!states) {
         states = store_states(o, f);

@@ -126,7 +126,7 @@ int status(const DaemonVerb& o) {
     rows.clear();
     for (const auto& r : s["running"]) {
       rows.push_back({text_of(r["execution_id"]), text_of(r["job_id"]), text_of(r["zone"]),
-                      text_of(r["trigger"]), local_of(r["started"]), text_of(r["step"])});
+                      text_of(r["trigger"]), local_of(r["started"]), text_or_empty(r["step"])});
     }
     std::cout << "\n";
     print_table({"RUNNING", "JOB", "ZONE", "TRIGGER", "STARTED", "STEP"}, rows);
@@ -294,9 +294,8 @@ int trigger(const TriggerOptions& o) {
     return base::exit_code::ok;
   }
   std::cout << summary_line(r) << "\n";
-  if (const std::string error = r.value("error_message", std::string());
-      !error.empty() && r.value("status", std::string()) != "success") {
-    std::cout << "  " << error << "\n";
+  if (r["error_message"].is_string() && r.value("status", std::string()) != "success") {
+    std::cout << "  " << r["error_message"].get<std::string>() << "\n";
   }
   return exit_code_of_record(r);
 }

@@ -137,7 +137,7 @@ int history(const HistoryOptions& o) {
     }
   }
   if (o.json) {
-    std::cout << records.dump(2) << "\n";
+    print_json(records);
     return base::exit_code::ok;
   }
   std::vector<std::vector<std::string>> table;
@@ -150,7 +150,7 @@ int history(const HistoryOptions& o) {
     // Fires that did not run: when they were due, and why.
     for (const auto& f : records) {
       table.push_back({local(f["scheduled_time"]), f["job_id"].get<std::string>(),
-                       f["error_message"].get<std::string>()});
+                       text_or_empty(f["error_message"])});
     }
     print_table({"SCHEDULED", "JOB", "REASON"}, table);
     return base::exit_code::ok;
@@ -175,6 +175,7 @@ struct LogsOptions {
   std::string status;
   bool follow = false;
   bool raw = false;
+  bool json = false;
 };
 
 // Whether a log line (after its time stamp) belongs to step `id`.
@@ -214,16 +215,26 @@ int logs_from_daemon(const LogsOptions& o, ipc::Client& client) {
   if (o.follow) {
     std::signal(SIGINT, SIG_DFL);
   }
+  auto lines = nlohmann::ordered_json::array();
   auto reply = client.call(
       "logs", {{"target", target}, {"follow", o.follow}},
       [&](const ipc::Json& e) {
         if (e.contains("line")) {
           const std::string line = e["line"].get<std::string>();
-          if (shown(line, o)) {
+          if (!shown(line, o)) {
+            return;
+          }
+          if (o.json && o.follow) {
+            print_json_line({{"line", line}, {"execution", nullptr}});
+          } else if (o.json) {
+            lines.push_back(line);
+          } else {
             std::cout << line << "\n";
             std::cout.flush();
           }
-        } else if (e.contains("execution_start") && o.follow) {
+        } else if (e.contains("execution_end") && o.json) {
+          print_json_line({{"line", nullptr}, {"execution", e["execution_end"]}});
+        } else if (e.contains("execution_start") && o.follow && !o.json) {
           std::cout << "--- execution " << e["execution_start"].value("execution_id", "")
                     << " started\n";
           std::cout.flush();
@@ -236,7 +247,43 @@ int logs_from_daemon(const LogsOptions& o, ipc::Client& client) {
   if (!reply->ok()) {
     return report(*reply);
   }
+  if (o.json && o.follow) {
+    print_json_line({{"line", nullptr}, {"execution", reply->result}});
+  } else if (o.json) {
+    print_json({{"execution", reply->result}, {"lines", lines}});
+  }
   return base::exit_code::ok;
+}
+
+// The lines of an execution's log shown with --step and --grep: from its log file, else (the
+// log pruned or never written) from the output the store kept, with a note on standard error.
+std::vector<std::string> stored_lines(const store::ExecutionRecord& execution,
+                                      const LogsOptions& o) {
+  std::vector<std::string> lines;
+  std::ifstream in(execution.log_path);
+  if (in) {
+    for (std::string line; std::getline(in, line);) {
+      if (shown(line, o)) {
+        lines.push_back(line);
+      }
+    }
+    return lines;
+  }
+  std::cerr << "jobsctl: the log " << execution.log_path
+            << " cannot be read; showing the output kept in the history\n";
+  for (const auto& s : execution.steps) {
+    if (!o.step.empty() && s.step_id != o.step) {
+      continue;
+    }
+    lines.push_back("=== step " + s.step_id + ": " + s.status);
+    std::istringstream output(s.output);
+    for (std::string line; std::getline(output, line);) {
+      if (o.grep.empty() || line.find(o.grep) != std::string::npos) {
+        lines.push_back("[" + s.step_id + "] out: " + line);
+      }
+    }
+  }
+  return lines;
 }
 
 int logs(const LogsOptions& o) {
@@ -295,30 +342,13 @@ int logs(const LogsOptions& o) {
               << "\n";
     return base::exit_code::usage;
   }
-
-  std::ifstream in(execution->log_path);
-  if (!in) {
-    // The log is gone (pruned, or never written): what the store kept.
-    std::cerr << "jobsctl: the log " << execution->log_path
-              << " cannot be read; showing the output kept in the history\n";
-    for (const auto& s : execution->steps) {
-      if (!o.step.empty() && s.step_id != o.step) {
-        continue;
-      }
-      std::cout << "=== step " << s.step_id << ": " << s.status << "\n";
-      std::istringstream lines(s.output);
-      for (std::string line; std::getline(lines, line);) {
-        if (o.grep.empty() || line.find(o.grep) != std::string::npos) {
-          std::cout << "[" << s.step_id << "] out: " << line << "\n";
-        }
-      }
-    }
+  const auto lines = stored_lines(*execution, o);
+  if (o.json) {
+    print_json({{"execution", store::to_json(*execution)}, {"lines", lines}});
     return base::exit_code::ok;
   }
-  for (std::string line; std::getline(in, line);) {
-    if (shown(line, o)) {
-      std::cout << line << "\n";
-    }
+  for (const auto& line : lines) {
+    std::cout << line << "\n";
   }
   return base::exit_code::ok;
 }
@@ -348,8 +378,12 @@ Run setup_logs(CLI::App& command) {
   command.add_option("--status", o->status, "With a job id: its last execution with this status");
   add_follow_flag(command, o->follow,
                   "Follow the log as the execution runs (a job: its next executions too)");
-  command.add_flag("--raw", o->raw,
-                   "Print the log unchanged, control characters too (not on a terminal)");
+  auto* raw = command.add_flag(
+      "--raw", o->raw, "Print the log unchanged, control characters too (not on a terminal)");
+  command
+      .add_flag("--json", o->json,
+                "Print the execution and its lines as JSON (with -f: one object a line)")
+      ->excludes(raw);
   o->state.add_option(command);
   o->daemon.add_option(command);
   return [o] { return logs(*o); };

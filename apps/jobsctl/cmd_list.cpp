@@ -14,6 +14,7 @@
 #include <tz/zone.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -66,18 +67,19 @@ struct JobRow {
   nlohmann::ordered_json schedule; // the expressions
   std::string schedule_text;
   std::string zone;
-  std::optional<std::int64_t> next; // UTC seconds
-  std::string last_status;          // empty: none
+  std::optional<std::int64_t> next;    // UTC seconds
+  std::string last_status;             // empty: none
+  nlohmann::ordered_json last_success; // ISO UTC time, or null
   std::string path;
   std::string active;            // jobsd only: running, queued or empty
   bool stale = false;            // jobsd only: the file has errors; this is its last good version
   nlohmann::ordered_json paused; // its pause (store::to_json), or null
 };
 
-// What the history store knows of the jobs: each one's last status and pause; nothing without
-// a store.
+// What the history store knows of the jobs: each one's state and pause; nothing without a
+// store.
 struct Known {
-  std::map<std::string, std::string> last_status;
+  std::map<std::string, store::JobState> state;
   std::map<std::string, store::PauseRecord> paused;
 };
 
@@ -88,8 +90,8 @@ Known known_jobs(const StateOption& state) {
     return out;
   }
   if (auto states = (*opened)->job_states()) {
-    for (const auto& s : *states) {
-      out.last_status[s.job_id] = s.last_status;
+    for (auto& s : *states) {
+      out.state[s.job_id] = std::move(s);
     }
   } else {
     print_error(states.error());
@@ -110,7 +112,6 @@ Known known_jobs(const StateOption& state) {
 
 std::vector<JobRow> rows_of(const jobs::JobSet& set, const StateOption& state) {
   const auto known = known_jobs(state);
-  const auto& last = known.last_status;
   const cron::Instant from{std::chrono::seconds{now_seconds()}};
   std::vector<JobRow> rows;
   for (const auto& f : set.files) {
@@ -123,13 +124,17 @@ std::vector<JobRow> rows_of(const jobs::JobSet& set, const StateOption& state) {
     r.name = job.name;
     r.enabled = job.enabled;
     r.schedule = job.schedule.cron;
+    if (job.schedule.at) {
+      r.schedule.push_back("at " + job.schedule.at_text);
+    }
     r.schedule_text = schedule_text(job);
     r.zone = job.zone->name();
     if (const auto fire = job.enabled ? job.next_fire(from) : std::nullopt) {
       r.next = fire->time.time_since_epoch().count();
     }
-    if (const auto it = last.find(job.id); it != last.end()) {
-      r.last_status = it->second;
+    if (const auto it = known.state.find(job.id); it != known.state.end()) {
+      r.last_status = it->second.last_status;
+      r.last_success = store::time_json(it->second.last_success_ms);
     }
     r.path = job.path;
     if (const auto it = known.paused.find(job.id); it != known.paused.end()) {
@@ -160,9 +165,10 @@ std::vector<JobRow> rows_of(const nlohmann::ordered_json& list) {
         r.next = *t;
       }
     }
-    r.last_status = j.value("last_status", std::string());
+    r.last_status = text_or_empty(j["last_status"]);
+    r.last_success = j["last_success"];
     r.path = j["path"].get<std::string>();
-    r.active = j.value("active", std::string());
+    r.active = text_or_empty(j["active"]);
     r.stale = j.value("stale", false);
     r.paused = j.value("paused", nlohmann::ordered_json());
     rows.push_back(std::move(r));
@@ -185,9 +191,11 @@ void print_rows(const std::vector<JobRow>& rows, bool json) {
            {"next_utc", r.next ? nlohmann::ordered_json(tz::format_utc(*r.next)) : nullptr},
            {"next_local",
             r.next && zone ? nlohmann::ordered_json(tz::format_local(*r.next, **zone)) : nullptr},
-           {"last_status", r.last_status.empty() ? nullptr : nlohmann::ordered_json(r.last_status)},
-           {"path", r.path},
-           {"active", r.active.empty() ? nullptr : nlohmann::ordered_json(r.active)},
+           {"last_status", store::text_json(r.last_status)},
+           {"last_success", r.last_success},
+           // Absolute, as jobsd names it, whether it answered or the files were read.
+           {"path", std::filesystem::absolute(r.path).lexically_normal().string()},
+           {"active", store::text_json(r.active)},
            {"stale", r.stale},
            {"paused", r.paused}});
     }
@@ -290,7 +298,7 @@ int run_show(const ShowOptions& o) {
   }
   // The timeout shown is the one that applies: the job's, else the daemon's default_timeout.
   if (o.json) {
-    out["path"] = job->path;
+    out["path"] = std::filesystem::absolute(job->path).lexically_normal().string();
     out["timeout_from"] = jobs::to_string(job->timeout_from);
     out["next"] = fires;
     std::cout << out.dump(2) << "\n";

@@ -179,7 +179,7 @@ int print_fires(const NextOptions& o, const std::vector<cron::Schedule>& schedul
   }
 
   if (o.json) {
-    auto out = nlohmann::json::array();
+    auto out = nlohmann::ordered_json::array();
     for (const auto& [fire, schedule] : fires) {
       const auto utc = fire.time.time_since_epoch().count();
       const auto period = z.period_at(utc);
@@ -189,7 +189,8 @@ int print_fires(const NextOptions& o, const std::vector<cron::Schedule>& schedul
                      {"zone", z.name()},
                      {"offset", tz::format_offset(period.offset)},
                      {"abbrev", period.abbrev},
-                     {"note", note.empty() ? nlohmann::json(nullptr) : nlohmann::json(note)}});
+                     {"note", note.empty() ? nlohmann::ordered_json(nullptr)
+                                           : nlohmann::ordered_json(note)}});
     }
     std::cout << out.dump(2) << "\n";
     return base::exit_code::ok;

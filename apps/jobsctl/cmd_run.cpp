@@ -159,7 +159,11 @@ int run(const RunOptions& o) {
     return base::exit_code::usage;
   }
   std::unique_ptr<store::Store> history;
-  const engine::StateDir state{o.state.dir(), settings().log_dir.value};
+  // Absolute: the store keeps each log's path, for logs and --json to name it from any folder.
+  const auto absolute = [](const std::string& path) {
+    return path.empty() ? path : std::filesystem::absolute(path).lexically_normal().string();
+  };
+  const engine::StateDir state{absolute(o.state.dir()), absolute(settings().log_dir.value)};
   if (!o.no_record) {
     std::filesystem::create_directories(state.dir, ec);
     auto opened = store::open_sqlite(state.store_path());
@@ -218,17 +222,20 @@ int run(const RunOptions& o) {
     }
   }
 
+  const auto log_of = [&](const engine::JobResult& r) {
+    return o.no_record ? std::string() : state.log_path(r.job_id, r.execution_id);
+  };
   if (o.json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const auto& r : attempts) {
-      out.push_back(result_json(r));
+      out.push_back(result_json(r, log_of(r)));
     }
     // Step output need not be UTF-8: a byte that is not becomes U+FFFD, as on the socket.
     std::cout << (attempts.size() == 1 ? out[0] : out)
                      .dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
               << "\n";
   } else {
-    std::cout << summary_line(result_json(last)) << "\n";
+    std::cout << summary_line(result_json(last, log_of(last))) << "\n";
     if (!last.error_message.empty() && last.status != engine::Status::success) {
       std::cout << "  " << last.error_message << "\n";
     }

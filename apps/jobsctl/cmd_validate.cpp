@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "daemon_config.hpp"
 #include "job_folder.hpp"
+#include "output.hpp"
 
 #include <base/exit_codes.hpp>
 #include <engine/executor.hpp>
@@ -14,7 +15,6 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace jobsctl {
@@ -26,6 +26,7 @@ struct ValidateOptions {
   std::vector<std::string> paths;
   bool strict = false;
   std::string format = "text";
+  bool json = false; // the same as --format json
   ConfigOption config;
 };
 
@@ -264,18 +265,13 @@ int run_validate(const ValidateOptions& o) {
   const jobsd::Config& config = o.config.load();
   jobs::JobSet set{load_named(o)};
   check_with_config(config, set);
+  const bool json = o.json || o.format == "json";
   for (const auto& file : set.files) {
     for (const auto& d : file.diagnostics) {
       const auto& e = d.error;
       const bool warning = d.severity == jobs::Severity::warning;
-      if (o.format == "json") {
-        std::cout << nlohmann::json{{"severity", warning ? "warning" : "error"},
-                                    {"path", e.location.path},
-                                    {"line", e.location.line},
-                                    {"column", e.location.column},
-                                    {"message", e.message}}
-                         .dump()
-                  << "\n";
+      if (json) {
+        print_json_line(jobs::to_json(d));
       } else if (o.format == "github") {
         std::cout << "::" << (warning ? "warning" : "error")
                   << " file=" << github_escape(e.location.path, true);
@@ -290,7 +286,7 @@ int run_validate(const ValidateOptions& o) {
   }
   const size_t errors = set.error_count();
   const size_t warnings = set.warning_count();
-  if (o.format != "json") {
+  if (!json) {
     std::cout << plural(set.job_count(), "job") << ", " << plural(errors, "error") << ", "
               << plural(warnings, "warning") << "\n";
   }
@@ -315,9 +311,12 @@ Run setup_validate(CLI::App& command) {
   command.add_option("paths", o->paths, "Job files or folders; default: the jobs folder");
   o->folder.add_option(command);
   command.add_flag("--strict", o->strict, "Warnings fail too");
-  command.add_option("--format", o->format, "text, json (one object per finding) or github")
-      ->check(CLI::IsMember({"text", "json", "github"}))
-      ->capture_default_str();
+  auto* format =
+      command.add_option("--format", o->format, "text, json (the same as --json) or github")
+          ->check(CLI::IsMember({"text", "json", "github"}))
+          ->capture_default_str();
+  command.add_flag("--json", o->json, "Print one JSON object a line for each finding")
+      ->excludes(format);
   o->config.add_option(command);
   return [o] { return run_validate(*o); };
 }

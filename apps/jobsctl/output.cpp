@@ -143,4 +143,17 @@ std::string sh_quoted(const std::string& text) {
   return out + "'";
 }
 
+void print_json(const nlohmann::ordered_json& value) {
+  std::cout << value.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+}
+
+std::string text_or_empty(const nlohmann::ordered_json& value) {
+  return value.is_string() ? value.get<std::string>() : std::string();
+}
+
+void print_json_line(const nlohmann::ordered_json& value) {
+  std::cout << value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+  std::cout.flush();
+}
+
 } // namespace jobsctl

@@ -3,6 +3,7 @@
 #include <base/error.hpp>
 #include <base/text.hpp>
 
+#include <nlohmann/json.hpp>
 #include <streambuf>
 #include <string>
 #include <vector>
@@ -68,5 +69,15 @@ std::string sh_quoted(const std::string& text);
 // (base::visible).
 void print_table(const std::vector<std::string>& header,
                  const std::vector<std::vector<std::string>>& rows);
+
+// Prints `value` as the JSON output of a verb (jobsctl(1), JSON OUTPUT): indented by two, a byte
+// that is not UTF-8 (from a job's output) written as U+FFFD.
+void print_json(const nlohmann::ordered_json& value);
+
+// A text of JSON output that may be null (none): the text, or "" for null.
+std::string text_or_empty(const nlohmann::ordered_json& value);
+
+// The same on one line, for output that is a stream of objects (logs -f --json).
+void print_json_line(const nlohmann::ordered_json& value);
 
 } // namespace jobsctl

@@ -5,6 +5,7 @@
 #include <base/duration.hpp>
 #include <base/exit_codes.hpp>
 #include <engine/recorder.hpp>
+#include <store/json.hpp>
 #include <tz/format.hpp>
 #include <tz/zone.hpp>
 
@@ -73,41 +74,8 @@ std::optional<std::int64_t> since_ms(const std::string& text) {
   return *t * 1000;
 }
 
-nlohmann::ordered_json result_json(const engine::JobResult& r) {
-  nlohmann::ordered_json steps = nlohmann::ordered_json::array();
-  for (const auto& s : r.steps) {
-    steps.push_back({{"step_id", s.step_id},
-                     {"step_name", s.step_name},
-                     {"step_type", s.step_type},
-                     {"status", engine::to_string(s.status)},
-                     {"start_time", engine::iso_time(s.start)},
-                     {"end_time", engine::iso_time(s.end)},
-                     {"duration_seconds", s.duration_seconds()},
-                     {"exit_code", s.exit_code ? nlohmann::ordered_json(*s.exit_code) : nullptr},
-                     {"signal", s.signal ? nlohmann::ordered_json(*s.signal) : nullptr},
-                     {"attempt", s.attempt},
-                     {"output", s.output},
-                     {"error_output", s.error_output},
-                     {"error_message", s.error_message}});
-  }
-  return {{"execution_id", r.execution_id},
-          {"job_id", r.job_id},
-          {"job_name", r.job_name},
-          {"status", engine::to_string(r.status)},
-          {"timezone", r.timezone},
-          {"scheduled_time", r.scheduled_time
-                                 ? nlohmann::ordered_json(engine::iso_time(
-                                       engine::TimePoint(std::chrono::seconds(*r.scheduled_time))))
-                                 : nullptr},
-          {"start_time", engine::iso_time(r.start)},
-          {"end_time", engine::iso_time(r.end)},
-          {"duration_seconds", r.duration_seconds()},
-          {"attempt", r.attempt},
-          {"trigger", r.trigger},
-          {"triggered_by", r.triggered_by},
-          {"host", r.host},
-          {"error_message", r.error_message},
-          {"steps", steps}};
+nlohmann::ordered_json result_json(const engine::JobResult& r, const std::string& log_path) {
+  return store::to_json(engine::to_record(r, log_path));
 }
 
 int exit_code_of(engine::Status status) {

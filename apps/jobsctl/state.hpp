@@ -27,8 +27,9 @@ struct StateOption {
 // else is printed as an error and throws Exit{2}.
 std::optional<std::int64_t> since_ms(const std::string& text);
 
-// A result as JSON: the seeds' JobExecutionResult field names (store::to_json for records).
-nlohmann::ordered_json result_json(const engine::JobResult& r);
+// A result as the execution object of jobsctl(1), JSON OUTPUT (store::to_json of its record),
+// with the log it was written to (empty: none).
+nlohmann::ordered_json result_json(const engine::JobResult& r, const std::string& log_path);
 
 // The exit code that tells a job's status: 0 success, 1 failed, 4 partial_success, 5 timeout,
 // 130 cancelled.

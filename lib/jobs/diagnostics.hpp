@@ -3,6 +3,7 @@
 #include <base/error.hpp>
 #include <jobs/doc.hpp>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,5 +42,9 @@ private:
 
 // "path:line:col: error: message" with the source line and caret.
 std::string render(const Diagnostic& d);
+
+// The finding object of jobsctl(1), JSON OUTPUT (validate --json, jobsd's reload errors): path
+// (absolute), line and column (null: the whole file), severity, message, and the rendered text.
+nlohmann::ordered_json to_json(const Diagnostic& d);
 
 } // namespace jobs

@@ -74,15 +74,6 @@ ipc::Json iso_or_null(std::optional<std::int64_t> seconds) {
   return seconds ? ipc::Json(tz::format_utc(*seconds)) : ipc::Json(nullptr);
 }
 
-ipc::Json diagnostic_json(const jobs::Diagnostic& d) {
-  return {{"path", d.error.location.path},
-          {"line", d.error.location.line},
-          {"column", d.error.location.column},
-          {"severity", d.severity == jobs::Severity::error ? "error" : "warning"},
-          {"message", d.error.message},
-          {"text", jobs::render(d)}};
-}
-
 // The longest reason a pause may give: it is shown in list and status, and kept in the store.
 constexpr size_t max_pause_reason = 500;
 
@@ -255,13 +246,13 @@ Daemon::Reply Daemon::cmd_status(Connection&, const ipc::Request&) {
                        {"job_id", x->pending.job->id},
                        {"zone", zone_of(*x->pending.job)},
                        {"trigger", x->pending.trigger},
-                       {"triggered_by", x->pending.triggered_by},
+                       {"triggered_by", store::text_json(x->pending.triggered_by)},
                        {"started", store::iso_time(x->started_ms)},
-                       {"step", x->step}});
+                       {"step", store::text_json(x->step)}});
   }
   ipc::Json errors = ipc::Json::array();
   for (const auto& d : last_reload_.errors) {
-    errors.push_back(diagnostic_json(d));
+    errors.push_back(jobs::to_json(d));
   }
   // The history store's writes (waiting in memory while it fails) and jobsd.log's lines.
   const store::Health health = store_->health();
@@ -354,9 +345,10 @@ Daemon::Reply Daemon::cmd_list(Connection&, const ipc::Request&) {
          {"priority", job->priority},
          {"path", job->path},
          {"stale", stale.count(job->path) > 0},
-         {"active", activity},
-         {"last_status", state == states.end() ? "" : state->second.last_status},
-         {"last_execution_id", state == states.end() ? "" : state->second.last_execution_id},
+         {"active", store::text_json(activity)},
+         {"last_status", store::text_json(state == states.end() ? "" : state->second.last_status)},
+         {"last_execution_id",
+          store::text_json(state == states.end() ? "" : state->second.last_execution_id)},
          {"last_success",
           state == states.end() ? nullptr : store::time_json(state->second.last_success_ms)},
          {"paused", paused_.count(id) ? store::to_json(paused_.at(id)) : ipc::Json(nullptr)}});
@@ -800,7 +792,7 @@ Daemon::Reply Daemon::cmd_reload(Connection&, const ipc::Request&) {
   const ReloadReport report = reload(false);
   ipc::Json errors = ipc::Json::array();
   for (const auto& d : report.errors) {
-    errors.push_back(diagnostic_json(d));
+    errors.push_back(jobs::to_json(d));
   }
   Reply r;
   r.result = {{"generation", generation_}, {"files", report.files}, {"changed", report.changed},
@@ -941,7 +933,7 @@ Daemon::Reply Daemon::cmd_resume(Connection&, const ipc::Request& request) {
   }
   Reply r;
   r.target = id;
-  r.result = {{"job", id}, {"changed", was_paused}};
+  r.result = {{"job", id}, {"changed", was_paused}, {"paused", nullptr}};
   return r;
 }
 

@@ -23,49 +23,85 @@ nlohmann::ordered_json time_json(std::optional<std::int64_t> ms) {
   return iso_time(*ms);
 }
 
+nlohmann::ordered_json text_json(const std::string& text) {
+  if (text.empty()) {
+    return nullptr;
+  }
+  return text;
+}
+
+namespace {
+
+// Seconds between two UTC millisecond times, or null when either is absent.
+nlohmann::ordered_json seconds_between(std::optional<std::int64_t> start,
+                                       std::optional<std::int64_t> end) {
+  if (!start || !end) {
+    return nullptr;
+  }
+  return static_cast<double>(*end - *start) / 1000;
+}
+
+// The standard error a step printed, kept in its data by engine::to_record; null when none.
+nlohmann::ordered_json error_output(const StepRecord& s) {
+  const auto data = nlohmann::ordered_json::parse(s.outputs_json, nullptr, false);
+  if (data.is_object() && data.contains("stderr") && data["stderr"].is_string()) {
+    return text_json(data["stderr"].get<std::string>());
+  }
+  return nullptr;
+}
+
+} // namespace
+
 nlohmann::ordered_json to_json(const ExecutionRecord& e) {
-  nlohmann::ordered_json out = {
-      {"execution_id", e.execution_id},
-      {"job_id", e.job_id},
-      {"job_name", e.job_name},
-      {"status", e.status},
-      {"timezone", e.timezone},
-      {"scheduled_time", time_json(e.scheduled_ms)},
-      {"start_time", time_json(e.start_ms)},
-      {"end_time", time_json(e.end_ms)},
-      {"duration_seconds",
-       e.end_ms ? nlohmann::ordered_json(static_cast<double>(*e.end_ms - e.start_ms) / 1000)
-                : nullptr},
-      {"attempt", e.attempt},
-      {"trigger", e.trigger},
-      {"triggered_by", e.triggered_by},
-      {"host", e.host},
-      {"error_message", e.error_message},
-      {"log_path", e.log_path}};
+  nlohmann::ordered_json steps = nullptr;
   if (!e.steps.empty()) {
-    nlohmann::ordered_json steps = nlohmann::ordered_json::array();
+    steps = nlohmann::ordered_json::array();
     for (const auto& s : e.steps) {
       steps.push_back({{"step_id", s.step_id},
-                       {"step_name", s.step_name},
+                       {"step_name", text_json(s.step_name)},
                        {"step_type", s.step_type},
                        {"status", s.status},
                        {"start_time", time_json(s.start_ms)},
                        {"end_time", time_json(s.end_ms)},
+                       {"duration_seconds", seconds_between(s.start_ms, s.end_ms)},
                        {"exit_code", s.exit_code ? nlohmann::ordered_json(*s.exit_code) : nullptr},
+                       {"signal", s.signal ? nlohmann::ordered_json(*s.signal) : nullptr},
                        {"attempt", s.attempt},
-                       {"error_message", s.error_message}});
+                       {"error_message", text_json(s.error_message)},
+                       {"output", text_json(s.output)},
+                       {"error_output", error_output(s)}});
     }
-    out["steps"] = steps;
   }
-  return out;
+  return {{"execution_id", text_json(e.execution_id)},
+          {"job_id", e.job_id},
+          {"job_name", text_json(e.job_name)},
+          {"status", e.status},
+          {"timezone", text_json(e.timezone)},
+          {"scheduled_time", time_json(e.scheduled_ms)},
+          {"start_time", time_json(e.start_ms)},
+          {"end_time", time_json(e.end_ms)},
+          {"duration_seconds", seconds_between(e.start_ms, e.end_ms)},
+          {"attempt", e.attempt},
+          {"trigger", e.trigger},
+          {"triggered_by", text_json(e.triggered_by)},
+          {"host", text_json(e.host)},
+          {"error_message", text_json(e.error_message)},
+          {"log_path", text_json(e.log_path)},
+          {"steps", steps}};
 }
 
 nlohmann::ordered_json to_json(const FireRecord& f) {
-  return {{"execution_id", nullptr},     {"job_id", f.job_id},
-          {"status", "skipped"},         {"scheduled_time", iso_time(f.scheduled_ms)},
-          {"start_time", nullptr},       {"end_time", nullptr},
-          {"duration_seconds", nullptr}, {"trigger", "schedule"},
-          {"error_message", f.reason}};
+  // An execution that never started: the fields only an execution has are null.
+  ExecutionRecord e;
+  e.job_id = f.job_id;
+  e.status = "skipped";
+  e.trigger = "schedule";
+  e.scheduled_ms = f.scheduled_ms;
+  e.error_message = f.reason;
+  auto out = to_json(e);
+  out["start_time"] = nullptr;
+  out["attempt"] = nullptr;
+  return out;
 }
 
 nlohmann::ordered_json to_json(const JobStats& s) {
@@ -93,8 +129,7 @@ nlohmann::ordered_json to_json(const PauseRecord& p) {
   return {{"since", iso_time(p.since_ms)},
           {"until", time_json(p.until_ms)},
           {"user", p.user},
-          {"reason",
-           p.reason.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(p.reason)}};
+          {"reason", text_json(p.reason)}};
 }
 
 } // namespace store

@@ -14,7 +14,7 @@ record() {
   python3 - "runs/$1.json" "$2" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-s = {step["step_id"]: step for step in r.get("steps", [])}
+s = {step["step_id"]: step for step in r.get("steps") or []}
 print(eval(sys.argv[2]))
 PY
 }

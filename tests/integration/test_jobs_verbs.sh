@@ -35,7 +35,7 @@ expect "validate summary" "6 jobs, 1 error, 0 warnings" "$(tail -1 <<<"$out")"
 expect "github annotation" \
   "::error file=jobs/broken.yaml,line=2,col=13::schedule: field 2 (hour): 24 is out of range 0-23" \
   "$("$jobsctl" validate --format github | head -1)"
-expect "json finding" "error jobs/broken.yaml 2 13" \
+expect "json finding" "error $work/jobs/broken.yaml 2 13" \
   "$("$jobsctl" validate --format json | python3 -c 'import json,sys; f=json.loads(sys.stdin.readline()); print(f["severity"], f["path"], f["line"], f["column"])')"
 expect "list still lists the good jobs" "6" "$("$jobsctl" list 2>/dev/null | wc -l)"
 rm jobs/broken.yaml

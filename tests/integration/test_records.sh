@@ -143,7 +143,7 @@ record_of() {
 import json, sys
 print([json.dumps(e, sort_keys=True) for e in json.load(sys.stdin) if e["execution_id"] == sys.argv[1]])' "$1"
 }
-keys="step_id,step_name,step_type,status,start_time,end_time,exit_code,attempt,error_message"
+keys="step_id,step_name,step_type,status,start_time,end_time,duration_seconds,exit_code,signal,attempt,error_message,output,error_output"
 through_socket=$("$jobsctl" history abcd --json)
 expect "history --json through jobsd: the steps" \
   "a success 0 1 - True $keys

@@ -408,7 +408,7 @@ expect "reload with the file jobs" "0" "$?"
 refused() {
   run "$1" > /dev/null
   expect "file $1: refused: $2" "failed|$2" \
-    "$(record "$1" 'r["status"] + "|" + s["step-1"]["error_message"]')"
+    "$(record "$1" 'r["status"] + "|" + (s["step-1"]["error_message"] or "")')"
 }
 outside_msg="is outside allowed_paths ($A)"
 refused dotdot "$O/a.txt $outside_msg"
@@ -451,19 +451,19 @@ file_job delete-link "action: delete" "source: $A/in/link.txt"
 "$jobsctl" reload > /dev/null 2>&1
 run delete-tree > /dev/null
 expect "file delete-tree: refused, or the tree deleted with the link in it" "ok" \
-  "$(case "$(record delete-tree 'r["status"] + "|" + s["step-1"]["error_message"]')" in
+  "$(case "$(record delete-tree 'r["status"] + "|" + (s["step-1"]["error_message"] or "")')" in
       "failed|$A/tree/sub/esc -> $O is a symlink out of allowed_paths")
         [ -L "$A/tree/sub/esc" ] && [ -f "$A/tree/sub/t.txt" ] && echo ok ;;
       "success|") [ -z "$(find "$A/tree" -mindepth 1)" ] && echo ok ;;
-      *) record delete-tree 'r["status"] + "|" + s["step-1"]["error_message"]' ;;
+      *) record delete-tree 'r["status"] + "|" + (s["step-1"]["error_message"] or "")' ;;
     esac)"
 run delete-link > /dev/null
 expect "file delete-link: refused, or the link deleted" "ok" \
-  "$(case "$(record delete-link 'r["status"] + "|" + s["step-1"]["error_message"]')" in
+  "$(case "$(record delete-link 'r["status"] + "|" + (s["step-1"]["error_message"] or "")')" in
       "failed|$A/in/link.txt -> $O/victim.txt is a symlink out of allowed_paths")
         [ -L "$A/in/link.txt" ] && echo ok ;;
       "success|") [ ! -L "$A/in/link.txt" ] && echo ok ;;
-      *) record delete-link 'r["status"] + "|" + s["step-1"]["error_message"]' ;;
+      *) record delete-link 'r["status"] + "|" + (s["step-1"]["error_message"] or "")' ;;
     esac)"
 expect "nothing outside allowed_paths changed: names, types, sizes, mtimes, contents" "$before" \
   "$(snapshot)"

@@ -158,7 +158,7 @@ YAML
 exec_http=$(run http)
 expect "http: the URL with CR/LF is refused" \
   "failed|url \"http://127.0.0.1:$port/x\\r\\nX-Evil: 1\": a URL cannot contain a line break" \
-  "$(record http 's["crlf"]["status"] + "|" + s["crlf"]["error_message"]')"
+  "$(record http 's["crlf"]["status"] + "|" + (s["crlf"]["error_message"] or "")')"
 expect "http: no log line of the refused step begins with the smuggled header" "" \
   "$(grep -r -a -l '^X-Evil' "$state" logs)"
 expect "http: a variable in a query name is expanded and percent-encoded" \
@@ -183,7 +183,7 @@ YAML
 "$jobsctl" reload > /dev/null 2>&1
 run copy > /dev/null
 expect "file: the recursive copy succeeds" "success|" \
-  "$(record copy 'r["status"] + "|" + s["step-1"]["error_message"]')"
+  "$(record copy 'r["status"] + "|" + (s["step-1"]["error_message"] or "")')"
 expect "file: the files are copied, the links are copied as links" \
   "inside|../../../outside/victim.txt|/etc/shadow" \
   "$(cat allowed/copy/tree/sub/a.txt)|$(readlink allowed/copy/tree/sub/out.txt)|$(readlink allowed/copy/tree/shadow)"
