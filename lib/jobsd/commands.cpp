@@ -8,6 +8,7 @@
 #include <jobsd/daemon.hpp>
 #include <store/json.hpp>
 #include <tz/format.hpp>
+#include <tz/when.hpp>
 #include <tz/zone.hpp>
 
 #include <unistd.h>
@@ -427,6 +428,7 @@ Daemon::Reply Daemon::cmd_history(Connection&, const ipc::Request& request) {
     q.status = status;
   }
   q.since_ms = int_arg(request, "since_ms");
+  q.until_ms = int_arg(request, "until_ms");
   q.limit = static_cast<int>(int_arg(request, "limit").value_or(20));
   Reply r;
   r.result = ipc::Json::array();
@@ -589,6 +591,13 @@ bool Daemon::pump(Follower& f, bool ended) {
       }
       return true;
     }
+    if (f.job_wide && !f.told_waiting) {
+      // Following a job that runs nothing now: when its next fire is due.
+      f.told_waiting = true;
+      send(*c, ipc::event(id, {{"waiting",
+                                {{"job_id", f.job_id},
+                                 {"next_fire", iso_or_null(scheduler_.next_fire(f.job_id))}}}}));
+    }
     f.log_path.clear();
     return false;
   }
@@ -629,6 +638,7 @@ bool Daemon::pump(Follower& f, bool ended) {
     // Following a job: the end of one execution, then wait for its next.
     send(*still, ipc::event(id, {{"execution_end", record}}));
     f.execution_id.clear();
+    f.told_waiting = false;
     f.log_path.clear();
     f.offset = 0;
     return false;
@@ -850,12 +860,11 @@ Daemon::Reply Daemon::cmd_schedule(Connection& c, const ipc::Request& request) {
   if (const auto seconds = int_arg(request, "at_utc")) {
     at = *seconds;
   } else {
-    const std::string text = string_arg(request, "at");
-    auto parsed = tz::parse_time(text, job->zone ? *job->zone : tz::utc());
+    // Clock times ("09:40", "tomorrow 03:00") are the job's.
+    auto parsed = tz::parse_when(string_arg(request, "at"), now_ms() / 1000,
+                                 job->zone ? *job->zone : tz::utc());
     if (!parsed) {
-      throw CommandError{ipc::code::invalid,
-                         "\"at\": expected a time such as 2026-12-01T09:00 (in the job's zone, " +
-                             zone_of(*job) + ") or with an offset, got \"" + text + "\""};
+      throw CommandError{ipc::code::invalid, "\"at\": " + parsed.error().message};
     }
     at = *parsed;
   }
@@ -896,17 +905,12 @@ Daemon::Reply Daemon::cmd_pause(Connection& c, const ipc::Request& request) {
   if (const std::string until = string_arg(request, "until", false); !until.empty()) {
     // A duration from now ("2h", "1d12h"), else a time as schedule's "at" takes it.
     const std::int64_t now = p.since_ms / 1000;
-    std::int64_t at = 0;
-    if (const auto d = base::parse_duration(until)) {
-      at = now + *d;
-    } else if (const auto t = tz::parse_time(until, job->zone ? *job->zone : tz::utc())) {
-      at = *t;
-    } else {
-      throw CommandError{ipc::code::invalid,
-                         "\"until\": expected a duration such as 2h or 1d12h, or a time such as "
-                         "2026-12-01T09:00 (in the job's zone, " +
-                             zone_of(*job) + ") or with an offset, got \"" + until + "\""};
+    const auto parsed =
+        tz::parse_when(until, now, job->zone ? *job->zone : tz::utc(), tz::BareDuration::ahead);
+    if (!parsed) {
+      throw CommandError{ipc::code::invalid, "\"until\": " + parsed.error().message};
     }
+    const std::int64_t at = *parsed;
     if (at <= now) {
       throw CommandError{ipc::code::invalid, "\"until\": " + tz::format_utc(at) +
                                                  " is not in the future (now " +
