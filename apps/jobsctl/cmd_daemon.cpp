@@ -115,8 +115,7 @@ int status(const DaemonVerb& o) {
       const auto started = tz::parse_time(text_of(r["started"]), tz::utc());
       rows.push_back({text_of(r["execution_id"]), text_of(r["job_id"]), text_of(r["zone"]),
                       text_of(r["trigger"]), shown_time(r["started"], text_of(r["zone"])),
-                      started ? short_duration(static_cast<double>(now - *started)) : "-",
-                      text_of(r["step"])});
+                      started ? base::format_duration(now - *started) : "-", text_of(r["step"])});
     }
     std::cout << "\n";
     print_table({"RUNNING", "JOB", "ZONE", "TRIGGER", "STARTED", "FOR", "STEP"}, rows);
