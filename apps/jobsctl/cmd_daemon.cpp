@@ -212,7 +212,7 @@ int exit_code_of_record(const ipc::Json& record) {
   return status ? exit_code_of(*status) : base::exit_code::job_failed;
 }
 
-// "by alice since 2026-12-07 17:00:00 +01:00, until 2026-12-07 19:00:00 +01:00: disk full",
+// "by alice since 2026-12-07 17:00:00 CET, until 2026-12-07 19:00:00 CET: disk full",
 // from a pause as jobsd gives it.
 std::string pause_text(const ipc::Json& p) {
   return "by " + text_of(p["user"]) + " since " + shown_time(p["since"]) +
@@ -457,7 +457,7 @@ Run setup_schedule(CLI::App& command) {
   command.add_option("job", o->job, "Job id")->required();
   command
       .add_option("--at", o->at,
-                  "When: 2026-12-01T09:00, 09:40, tomorrow 03:00, in 5m (TIME FORMATS in "
+                  "When: 2026-12-01T09:00, 09:40, tomorrow 03:00, in 5m (Time formats in "
                   "jobsctl(1)); clock times in the job's zone")
       ->required();
   return [o] { return schedule(*o); };
@@ -469,7 +469,7 @@ Run setup_pause(CLI::App& command) {
   command.add_option("jobs", o->jobs, "Job ids")->required();
   command.add_option("--until", o->until,
                      "Resume by itself then: after a duration (2h, 1d12h), or at a time "
-                     "(2026-12-01T09:00, tomorrow 08:00: TIME FORMATS in jobsctl(1); clock "
+                     "(2026-12-01T09:00, tomorrow 08:00: Time formats in jobsctl(1); clock "
                      "times in the job's zone)");
   command.add_option("--reason", o->reason, "Why, shown by list and status and in skipped fires");
   return [o] { return pause(*o); };

@@ -194,20 +194,22 @@ bool shown(const std::string& line, const LogsOptions& o) {
          (o.grep.empty() || line.find(o.grep) != std::string::npos);
 }
 
-// A log line with its time stamp (UTC in the log) shown as times.hpp shows times, in the zone
-// of the execution's job (`zone`): "2026-12-07 10:30:00.123 CET text". With --raw, as it is.
+// A log line with its time stamp (UTC in the log) in the zone of the execution's job (`zone`),
+// still one word so that scripts can cut it off: "2026-12-07T10:30:00.123+01:00 text", or with
+// --utc as the log has it, "2026-12-07T09:30:00.123Z text". With --raw, as it is.
 std::string shown_line(const std::string& line, const std::string& zone, bool raw) {
   const size_t space = line.find(' ');
   const auto t = tz::parse_time(std::string_view(line).substr(0, space), tz::utc());
-  if (raw || space == std::string::npos || !t) {
+  const tz::Zone& shown = shown_zone(zone);
+  if (raw || space == std::string::npos || !t || &shown == &tz::utc()) {
     return line;
   }
-  std::string shown = shown_time(*t, zone);
+  std::string stamp = tz::format_local(*t, shown); // 2026-12-07T10:30:00+01:00
   if (const size_t dot = line.find('.'); dot < space) {
-    // The milliseconds, "2026-12-07T09:30:00.123Z": before the zone's abbreviation.
-    shown.insert(19, line.substr(dot, line.find('Z') - dot));
+    // The milliseconds, "2026-12-07T09:30:00.123Z": before the offset.
+    stamp.insert(19, line.substr(dot, line.find('Z') - dot));
   }
-  return shown + line.substr(space);
+  return stamp + line.substr(space);
 }
 
 // What `logs -f JOB` says on standard error while the job runs nothing: "waiting for the next
@@ -241,15 +243,8 @@ int logs_from_daemon(const LogsOptions& o, ipc::Client& client) {
     }
     target = reply->result[0]["execution_id"].get<std::string>();
   }
-  // A job's zone, for its lines' times; an execution's lines are shown in this machine's.
+  // The zone of the execution's job, for the lines' times: jobsd's first event.
   std::string zone;
-  if (auto list = client.call("list"); list && list->ok()) {
-    for (const auto& j : list->result["jobs"]) {
-      if (j["id"] == o.target) {
-        zone = j["timezone"].get<std::string>();
-      }
-    }
-  }
   if (o.follow) {
     std::signal(SIGINT, SIG_DFL);
   }
@@ -262,6 +257,8 @@ int logs_from_daemon(const LogsOptions& o, ipc::Client& client) {
             std::cout << shown_line(line, zone, o.raw) << "\n";
             std::cout.flush();
           }
+        } else if (e.contains("timezone")) {
+          zone = e["timezone"].get<std::string>();
         } else if (e.contains("waiting")) {
           tell_waiting(o.target, e["waiting"]["next_fire"], zone);
         } else if (e.contains("execution_start") && o.follow) {
@@ -371,7 +368,7 @@ Run setup_history(CLI::App& command) {
   command.add_option("job", o->job, "Only this job's executions");
   command.add_option("--status", o->status, "Only executions with this status");
   command.add_option("--since", o->since,
-                     "Only executions started since a time (TIME FORMATS in jobsctl(1)) or a "
+                     "Only executions started since a time (Time formats in jobsctl(1)) or a "
                      "duration ago");
   command.add_option("--until", o->until, "Only executions started before a time, as --since");
   add_utc_flag(command);

@@ -107,7 +107,7 @@ Run setup_stats(CLI::App& command) {
   auto o = std::make_shared<StatsOptions>();
   command.add_option("job", o->job, "Only this job (default: every job)");
   command.add_option("--since", o->since,
-                     "Only executions started, and fires due, since a time (TIME FORMATS in "
+                     "Only executions started, and fires due, since a time (Time formats in "
                      "jobsctl(1)) or a duration ago");
   add_utc_flag(command);
   command.add_flag("--json", o->json, "Print a JSON array");

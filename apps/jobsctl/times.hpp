@@ -1,6 +1,6 @@
 #pragma once
 
-// How jobsctl shows times and reads time arguments (jobsctl(1), TIME FORMATS): every time shown
+// How jobsctl shows times and reads time arguments (jobsctl(1), "Time formats"): every time shown
 // carries its zone's abbreviation, in the job's zone where a job is in view, else this
 // machine's, or in UTC with --utc; time arguments take the forms of tz::parse_when.
 

@@ -486,6 +486,8 @@ Daemon::Reply Daemon::cmd_logs(Connection& c, const ipc::Request& request) {
   f.serial = c.serial;
   f.request_id = request.id;
   f.until_eof = !follow;
+  // The zone of the execution's job, for the client to show the lines' times in.
+  std::string zone;
   // A running execution: its first attempt's id, a retry's id, or a unique prefix of one.
   std::set<std::string> matches;
   for (const auto& [attempt, first] : attempts_) {
@@ -495,10 +497,12 @@ Daemon::Reply Daemon::cmd_logs(Connection& c, const ipc::Request& request) {
   }
   if (matches.size() == 1) {
     f.execution_id = *matches.begin();
+    zone = zone_of(*running_.at(f.execution_id)->pending.job);
   } else if (jobs_.count(target)) {
     // A job: its running execution, else its last one; with follow, then its next ones.
     f.job_id = target;
     f.job_wide = follow;
+    zone = zone_of(*jobs_.at(target));
     if (const auto a = active_.find(target); a != active_.end()) {
       for (const auto& id : a->second) {
         if (running_.count(id)) {
@@ -532,10 +536,12 @@ Daemon::Reply Daemon::cmd_logs(Connection& c, const ipc::Request& request) {
     }
     f.log_path = (**found).log_path;
     f.ended_id = (**found).execution_id;
+    zone = (**found).timezone;
   }
   if (!f.execution_id.empty()) {
     running_.at(f.execution_id)->watched = true;
   }
+  send(c, ipc::event(request.id, {{"timezone", zone}}));
   followers_.push_back(std::move(f));
   pending_pumps_.insert(c.fd);
   Reply r;

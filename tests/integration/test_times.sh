@@ -88,16 +88,20 @@ row=$("$jobsctl" next nightly -n 1 --utc)
 expect "next --utc shows UTC" "08:00:00 +00:00 UTC" "$(cut -f1 <<<"$row" | cut -d' ' -f3-)"
 
 # logs: each line's time in the job's zone, or UTC with --utc; --raw as the log has it.
+# (one word, ISO 8601 with the offset, so that scripts can still cut it off).
 first_stamp() {
   local log
   log=$("$jobsctl" logs quick "$@")
-  head -1 <<<"$log" | cut -d' ' -f1-3
+  head -1 <<<"$log" | cut -d' ' -f1
 }
-stamp_re() { echo "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} $1\$"; }
-matches "logs shows the job's zone" "$(stamp_re CET)" "$(first_stamp)"
-matches "logs --utc shows UTC" "$(stamp_re UTC)" "$(first_stamp --utc)"
-matches "logs --raw keeps the log's UTC time stamps" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$' \
-  "$(first_stamp --raw | cut -d' ' -f1)"
+stamp_re() { echo "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}$1\$"; }
+matches "logs shows the job's zone" "$(stamp_re '\+01:00')" "$(first_stamp)"
+matches "logs --utc shows UTC" "$(stamp_re Z)" "$(first_stamp --utc)"
+execution=$("$jobsctl" history quick --json | json 'j[0]["execution_id"]')
+log=$("$jobsctl" logs "$execution")
+matches "logs of an execution id: its job's zone too" "$(stamp_re '\+01:00')" \
+  "$(head -1 <<<"$log" | cut -d' ' -f1)"
+matches "logs --raw keeps the log's UTC time stamps" "$(stamp_re Z)" "$(first_stamp --raw)"
 
 # history --since yesterday and --until.
 count() { "$jobsctl" history quick "$@" --json | json 'len(j)'; }
