@@ -7,7 +7,6 @@
 #include "state.hpp"
 #include "times.hpp"
 
-#include <base/duration.hpp>
 #include <base/exit_codes.hpp>
 #include <jobs/canonical.hpp>
 #include <store/json.hpp>

@@ -3,16 +3,12 @@
 #include "daemon_config.hpp"
 #include "times.hpp"
 
-#include <base/duration.hpp>
 #include <base/exit_codes.hpp>
 #include <engine/recorder.hpp>
-#include <tz/format.hpp>
-#include <tz/zone.hpp>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <iostream>
 
 namespace jobsctl {
 
