@@ -5,6 +5,7 @@
 #include "options.hpp"
 #include "output.hpp"
 #include "state.hpp"
+#include "times.hpp"
 
 #include <base/duration.hpp>
 #include <base/exit_codes.hpp>
@@ -30,21 +31,6 @@ std::string text_of(const ipc::Json& v) {
     return v.get<std::string>();
   }
   return v.is_null() ? "-" : v.dump();
-}
-
-// "2026-12-01 09:00:00 -05:00" from a UTC ISO time, in `zone` (this machine's without one).
-std::string local_of(const ipc::Json& utc, const std::string& zone = "") {
-  if (!utc.is_string()) {
-    return "-";
-  }
-  auto t = tz::parse_time(utc.get<std::string>(), tz::utc());
-  auto z = tz::find_zone(zone.empty() ? tz::host_zone_name() : zone);
-  if (!t || !z) {
-    return utc.get<std::string>();
-  }
-  std::string local = tz::format_local(*t, **z); // 2026-12-01T09:00:00-05:00
-  local[10] = ' ';
-  return local.substr(0, 19) + " " + local.substr(19);
 }
 
 // Sends one request to jobsd: its result, or nothing once the reason is printed and `code`
@@ -74,7 +60,7 @@ void print_faults(const ipc::Json& s) {
   const auto late = st["made_late"].get<std::int64_t>();
   const auto lost = st["lost"].get<std::int64_t>();
   if (!st["ok"].get<bool>()) {
-    std::cout << "store: FAILING since " << local_of(st["since"]) << ": " << text_of(st["fault"])
+    std::cout << "store: FAILING since " << shown_time(st["since"]) << ": " << text_of(st["fault"])
               << "\n       " << st["waiting"] << " writes waiting in memory, " << late
               << " made late, " << lost << " lost since jobsd started\n";
   } else if (late > 0 || lost > 0) {
@@ -83,7 +69,7 @@ void print_faults(const ipc::Json& s) {
   }
   const auto& log = s["log"];
   if (!log["ok"].get<bool>()) {
-    std::cout << "log:   FAILING since " << local_of(log["since"]) << ": " << log["lost_lines"]
+    std::cout << "log:   FAILING since " << shown_time(log["since"]) << ": " << log["lost_lines"]
               << " lines of jobsd.log lost: " << text_of(log["error"]) << "\n";
   }
 }
@@ -103,38 +89,42 @@ int status(const DaemonVerb& o) {
             << base::format_duration(s["uptime_seconds"].get<std::int64_t>())
             << (s["stopping"].get<bool>() ? ", stopping" : "") << "\n"
             << "jobs:  " << text_of(s["jobs_dir"]) << " (" << s["jobs"]["total"] << " jobs, "
-            << s["jobs"]["enabled"] << " enabled), reloaded " << local_of(s["reload"]["time"])
+            << s["jobs"]["enabled"] << " enabled), reloaded " << shown_time(s["reload"]["time"])
             << "\n"
             << "state: " << text_of(s["state_dir"]) << ", logs " << text_of(s["log_dir"]) << "\n";
   if (s.contains("containment")) {
     std::cout << "steps' processes: " << text_of(s["containment"]) << "\n";
   }
   print_faults(s);
-  std::cout << "next fire: " << local_of(s["next_fire"]) << "\n\n";
+  std::cout << "next fire: " << shown_time(s["next_fire"]) << "\n\n";
   std::vector<std::vector<std::string>> rows;
   for (const auto& q : s["queues"]) {
     rows.push_back({text_of(q["zone"]), std::to_string(q["depth"].get<int>()),
                     std::to_string(q["running"].get<int>()), std::to_string(q["limit"].get<int>()),
-                    local_of(q["next_fire"], q["zone"].get<std::string>())});
+                    shown_time(q["next_fire"], q["zone"].get<std::string>())});
   }
   const auto& g = s["global"];
   rows.push_back({"(all)", std::to_string(g["queued"].get<int>()),
                   std::to_string(g["running"].get<int>()), std::to_string(g["limit"].get<int>()),
-                  local_of(s["next_fire"])});
+                  shown_time(s["next_fire"])});
   print_table({"QUEUE", "DEPTH", "RUNNING", "LIMIT", "NEXT FIRE"}, rows);
   if (!s["running"].empty()) {
+    const auto now = now_seconds();
     rows.clear();
     for (const auto& r : s["running"]) {
+      const auto started = tz::parse_time(text_of(r["started"]), tz::utc());
       rows.push_back({text_of(r["execution_id"]), text_of(r["job_id"]), text_of(r["zone"]),
-                      text_of(r["trigger"]), local_of(r["started"]), text_or_empty(r["step"])});
+                      text_of(r["trigger"]), shown_time(r["started"], text_of(r["zone"])),
+                      started ? base::format_duration(now - *started) : "-",
+                      text_or_empty(r["step"])});
     }
     std::cout << "\n";
-    print_table({"RUNNING", "JOB", "ZONE", "TRIGGER", "STARTED", "STEP"}, rows);
+    print_table({"RUNNING", "JOB", "ZONE", "TRIGGER", "STARTED", "FOR", "STEP"}, rows);
   }
   if (!s["scheduled"].empty()) {
     rows.clear();
     for (const auto& r : s["scheduled"]) {
-      rows.push_back({text_of(r["job"]), local_of(r["at"]), text_of(r["user"])});
+      rows.push_back({text_of(r["job"]), shown_time(r["at"]), text_of(r["user"])});
     }
     std::cout << "\n";
     print_table({"SCHEDULED", "AT", "BY"}, rows);
@@ -143,7 +133,7 @@ int status(const DaemonVerb& o) {
     rows.clear();
     for (const auto& r : s["paused"]) {
       rows.push_back({text_of(r["job"]) + (r["exists"].get<bool>() ? "" : " (no job file)"),
-                      local_of(r["since"]), local_of(r["until"]), text_of(r["user"]),
+                      shown_time(r["since"]), shown_time(r["until"]), text_of(r["user"]),
                       text_of(r["reason"])});
     }
     std::cout << "\n";
@@ -223,11 +213,11 @@ int exit_code_of_record(const ipc::Json& record) {
   return status ? exit_code_of(*status) : base::exit_code::job_failed;
 }
 
-// "by alice since 2026-12-07 17:00:00 +01:00, until 2026-12-07 19:00:00 +01:00: disk full",
+// "by alice since 2026-12-07 17:00:00 CET, until 2026-12-07 19:00:00 CET: disk full",
 // from a pause as jobsd gives it.
 std::string pause_text(const ipc::Json& p) {
-  return "by " + text_of(p["user"]) + " since " + local_of(p["since"]) +
-         (p["until"].is_string() ? ", until " + local_of(p["until"]) : "") +
+  return "by " + text_of(p["user"]) + " since " + shown_time(p["since"]) +
+         (p["until"].is_string() ? ", until " + shown_time(p["until"]) : "") +
          (p["reason"].is_string() ? ": " + p["reason"].get<std::string>() : "");
 }
 
@@ -353,8 +343,12 @@ int schedule(const ScheduleOptions& o) {
   if (o.json) {
     std::cout << r.dump(2) << "\n";
   } else {
-    std::cout << "scheduled " << text_of(r["job"]) << " to run once at " << text_of(r["local"])
-              << " (" << text_of(r["at"]) << ")\n";
+    // jobsd gives the time in the job's zone with its offset, and in UTC.
+    const auto at = tz::parse_time(text_of(r["at"]), tz::utc());
+    std::cout << "scheduled " << text_of(r["job"]) << " to run once at "
+              << (&shown_zone() == &tz::utc() ? shown_time(r["at"])
+                                              : text_of(r["local"]) + " (" + text_of(r["at"]) + ")")
+              << (at ? ", " + relative_time(*at - now_seconds()) : "") << "\n";
   }
   return base::exit_code::ok;
 }
@@ -437,6 +431,7 @@ void print_reload(const ipc::Json& r) {
 
 Run setup_status(CLI::App& command) {
   auto o = common<DaemonVerb>(command);
+  add_utc_flag(command);
   return [o] { return status(*o); };
 }
 
@@ -461,19 +456,24 @@ Run setup_reload(CLI::App& command) {
 
 Run setup_schedule(CLI::App& command) {
   auto o = common<ScheduleOptions>(command);
+  add_utc_flag(command);
   command.add_option("job", o->job, "Job id")->required();
   command
-      .add_option("--at", o->at, "When: 2026-12-01T09:00 in the job's zone, or with Z or an offset")
+      .add_option("--at", o->at,
+                  "When: 2026-12-01T09:00, 09:40, tomorrow 03:00, in 5m (Time formats in "
+                  "jobsctl(1)); clock times in the job's zone")
       ->required();
   return [o] { return schedule(*o); };
 }
 
 Run setup_pause(CLI::App& command) {
   auto o = common<PauseOptions>(command);
+  add_utc_flag(command);
   command.add_option("jobs", o->jobs, "Job ids")->required();
   command.add_option("--until", o->until,
-                     "Resume by itself then: after a duration (2h, 1d12h), or at a time such as "
-                     "2026-12-01T09:00 (in the job's zone, or with Z or an offset)");
+                     "Resume by itself then: after a duration (2h, 1d12h), or at a time "
+                     "(2026-12-01T09:00, tomorrow 08:00: Time formats in jobsctl(1); clock "
+                     "times in the job's zone)");
   command.add_option("--reason", o->reason, "Why, shown by list and status and in skipped fires");
   return [o] { return pause(*o); };
 }

@@ -5,6 +5,7 @@
 #include "options.hpp"
 #include "output.hpp"
 #include "state.hpp"
+#include "times.hpp"
 
 #include <base/duration.hpp>
 #include <base/exit_codes.hpp>
@@ -29,6 +30,7 @@ struct HistoryOptions {
   std::string job;
   std::string status;
   std::string since;
+  std::string until;
   int limit = 20;
   bool json = false;
 };
@@ -75,7 +77,8 @@ int history(const HistoryOptions& o) {
   if (!o.status.empty()) {
     query.status = o.status;
   }
-  query.since_ms = since_ms(o.since);
+  query.since_ms = history_time_ms("--since", o.since);
+  query.until_ms = history_time_ms("--until", o.until);
   query.limit = o.limit;
   nlohmann::ordered_json records = nlohmann::ordered_json::array();
   // The jobs to compare a job that has no executions with, for a mistyped id.
@@ -89,6 +92,9 @@ int history(const HistoryOptions& o) {
   }
   if (query.since_ms) {
     args["since_ms"] = *query.since_ms;
+  }
+  if (query.until_ms) {
+    args["until_ms"] = *query.until_ms;
   }
   // Through jobsd: the history is readable by whom jobsd lets read it; else the store itself,
   // if it can be read.
@@ -141,15 +147,10 @@ int history(const HistoryOptions& o) {
     return base::exit_code::ok;
   }
   std::vector<std::vector<std::string>> table;
-  const auto local = [](const nlohmann::ordered_json& iso) {
-    const auto t = iso.is_string() ? tz::parse_time(iso.get<std::string>(), tz::utc())
-                                   : base::Result<std::int64_t>(base::Error{});
-    return t ? local_time(*t * 1000) : std::string("-");
-  };
   if (o.status == "skipped") {
     // Fires that did not run: when they were due, and why.
     for (const auto& f : records) {
-      table.push_back({local(f["scheduled_time"]), f["job_id"].get<std::string>(),
+      table.push_back({shown_time(f["scheduled_time"]), f["job_id"].get<std::string>(),
                        text_or_empty(f["error_message"])});
     }
     print_table({"SCHEDULED", "JOB", "REASON"}, table);
@@ -158,7 +159,8 @@ int history(const HistoryOptions& o) {
   for (const auto& e : records) {
     const auto& duration = e["duration_seconds"];
     table.push_back({e["execution_id"].get<std::string>(), e["job_id"].get<std::string>(),
-                     e["status"].get<std::string>(), local(e["start_time"]),
+                     e["status"].get<std::string>(),
+                     shown_time(e["start_time"], e["timezone"].get<std::string>()),
                      duration.is_number() ? short_duration(duration.get<double>()) : "running",
                      std::to_string(e["attempt"].get<int>()), e["trigger"].get<std::string>()});
   }
@@ -193,6 +195,36 @@ bool shown(const std::string& line, const LogsOptions& o) {
          (o.grep.empty() || line.find(o.grep) != std::string::npos);
 }
 
+// A log line with its time stamp (UTC in the log) in the zone of the execution's job (`zone`),
+// still one word so that scripts can cut it off: "2026-12-07T10:30:00.123+01:00 text", or with
+// --utc as the log has it, "2026-12-07T09:30:00.123Z text". With --raw, as it is.
+std::string shown_line(const std::string& line, const std::string& zone, bool raw) {
+  const size_t space = line.find(' ');
+  const auto t = tz::parse_time(std::string_view(line).substr(0, space), tz::utc());
+  const tz::Zone& shown = shown_zone(zone);
+  if (raw || space == std::string::npos || !t || &shown == &tz::utc()) {
+    return line;
+  }
+  std::string stamp = tz::format_local(*t, shown); // 2026-12-07T10:30:00+01:00
+  if (const size_t dot = line.find('.'); dot < space) {
+    // The milliseconds, "2026-12-07T09:30:00.123Z": before the offset.
+    stamp.insert(19, line.substr(dot, line.find('Z') - dot));
+  }
+  return stamp + line.substr(space);
+}
+
+// What `logs -f JOB` says on standard error while the job runs nothing: "waiting for the next
+// execution of X, due 2026-12-07 09:00:00 CET (in 4m)".
+void tell_waiting(const std::string& job, const ipc::Json& next_fire, const std::string& zone) {
+  const auto due = next_fire.is_string() ? tz::parse_time(next_fire.get<std::string>(), tz::utc())
+                                         : base::Result<std::int64_t>(base::Error{});
+  std::cerr << "jobsctl: waiting for the next execution of " << job
+            << (due ? ", due " + shown_time(*due, zone) + " (" +
+                          relative_time(*due - now_seconds()) + ")"
+                    : " (no fire is due; jobsctl trigger " + job + " starts one)")
+            << "\n";
+}
+
 // Through jobsd: the log as it is, or followed (-f) as the execution runs; following a job,
 // every next execution too, until interrupted.
 int logs_from_daemon(const LogsOptions& o, ipc::Client& client) {
@@ -212,6 +244,8 @@ int logs_from_daemon(const LogsOptions& o, ipc::Client& client) {
     }
     target = reply->result[0]["execution_id"].get<std::string>();
   }
+  // The zone of the execution's job, for the lines' times: jobsd's first event.
+  std::string zone;
   if (o.follow) {
     std::signal(SIGINT, SIG_DFL);
   }
@@ -229,9 +263,13 @@ int logs_from_daemon(const LogsOptions& o, ipc::Client& client) {
           } else if (o.json) {
             lines.push_back(line);
           } else {
-            std::cout << line << "\n";
+            std::cout << shown_line(line, zone, o.raw) << "\n";
             std::cout.flush();
           }
+        } else if (e.contains("timezone")) {
+          zone = e["timezone"].get<std::string>();
+        } else if (e.contains("waiting")) {
+          tell_waiting(o.target, e["waiting"]["next_fire"], zone);
         } else if (e.contains("execution_end") && o.json) {
           print_json_line({{"line", nullptr}, {"execution", e["execution_end"]}});
         } else if (e.contains("execution_start") && o.follow && !o.json) {
@@ -348,7 +386,7 @@ int logs(const LogsOptions& o) {
     return base::exit_code::ok;
   }
   for (const auto& line : lines) {
-    std::cout << line << "\n";
+    std::cout << shown_line(line, execution->timezone, o.raw) << "\n";
   }
   return base::exit_code::ok;
 }
@@ -359,7 +397,11 @@ Run setup_history(CLI::App& command) {
   auto o = std::make_shared<HistoryOptions>();
   command.add_option("job", o->job, "Only this job's executions");
   command.add_option("--status", o->status, "Only executions with this status");
-  command.add_option("--since", o->since, "Only executions started since a time or a duration ago");
+  command.add_option("--since", o->since,
+                     "Only executions started since a time (Time formats in jobsctl(1)) or a "
+                     "duration ago");
+  command.add_option("--until", o->until, "Only executions started before a time, as --since");
+  add_utc_flag(command);
   add_limit_option(command, o->limit, "At most this many (0: all)")
       ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
@@ -378,12 +420,14 @@ Run setup_logs(CLI::App& command) {
   command.add_option("--status", o->status, "With a job id: its last execution with this status");
   add_follow_flag(command, o->follow,
                   "Follow the log as the execution runs (a job: its next executions too)");
-  auto* raw = command.add_flag(
-      "--raw", o->raw, "Print the log unchanged, control characters too (not on a terminal)");
+  auto* raw = command.add_flag("--raw", o->raw,
+                               "Print the log unchanged, control characters and UTC times too "
+                               "(not on a terminal)");
   command
       .add_flag("--json", o->json,
                 "Print the execution and its lines as JSON (with -f: one object a line)")
       ->excludes(raw);
+  add_utc_flag(command);
   o->state.add_option(command);
   o->daemon.add_option(command);
   return [o] { return logs(*o); };

@@ -5,8 +5,8 @@
 #include "job_folder.hpp"
 #include "output.hpp"
 #include "state.hpp"
+#include "times.hpp"
 
-#include <base/duration.hpp>
 #include <base/exit_codes.hpp>
 #include <jobs/canonical.hpp>
 #include <store/json.hpp>
@@ -22,25 +22,6 @@
 namespace jobsctl {
 
 namespace {
-
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// "in 3h12m", "in 45s", "in 2d3h": the two largest units.
-std::string relative(std::int64_t seconds) {
-  auto text = base::format_duration(seconds);
-  size_t units = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] >= 'a' && text[i] <= 'z' && ++units == 2) {
-      text.resize(i + 1);
-      break;
-    }
-  }
-  return "in " + text;
-}
 
 std::string schedule_text(const jobs::JobDefinition& job) {
   std::string out;
@@ -205,23 +186,15 @@ void print_rows(const std::vector<JobRow>& rows, bool json) {
   std::vector<std::vector<std::string>> table;
   for (const auto& r : rows) {
     std::string next = "-";
-    const auto zone = tz::find_zone(r.zone);
-    // "2026-12-01 09:00 CET"
-    const auto local = [&](std::int64_t t) {
-      const auto period = (*zone)->period_at(t);
-      return tz::format_civil(t + period.offset).substr(0, 16) + " " + std::string(period.abbrev);
-    };
     if (!r.enabled) {
       next = "disabled";
     } else if (r.paused.is_object()) {
       next = "paused";
-      if (r.paused["until"].is_string() && zone) {
-        if (const auto until = tz::parse_time(r.paused["until"].get<std::string>(), tz::utc())) {
-          next += " until " + local(*until);
-        }
+      if (r.paused["until"].is_string()) {
+        next += " until " + shown_time(r.paused["until"], r.zone);
       }
-    } else if (r.next && zone) {
-      next = local(*r.next) + " (" + relative(*r.next - now) + ")";
+    } else if (r.next) {
+      next = shown_time(*r.next, r.zone) + " (" + relative_time(*r.next - now) + ")";
     }
     std::string last = r.last_status.empty() ? "—" : r.last_status;
     if (!r.active.empty()) {
@@ -314,8 +287,7 @@ int run_show(const ShowOptions& o) {
     std::cout << "#   none" << (job->enabled ? "" : " (disabled)") << "\n";
   }
   for (const auto& f : fires) {
-    std::cout << "#   " << f["local"].get<std::string>() << "  " << f["utc"].get<std::string>()
-              << "\n";
+    std::cout << "#   " << shown_time(f["utc"], job->zone->name()) << "\n";
   }
   return base::exit_code::ok;
 }
@@ -328,6 +300,7 @@ Run setup_list(CLI::App& command) {
   o->state.add_option(command);
   o->daemon.add_option(command);
   command.add_flag("--json", o->json, "Print a JSON array");
+  add_utc_flag(command);
   return [o] { return run_list(*o); };
 }
 
@@ -336,6 +309,7 @@ Run setup_show(CLI::App& command) {
   command.add_option("job", o->job, "Job id or file")->required();
   o->folder.add_option(command);
   command.add_flag("--json", o->json, "Print JSON");
+  add_utc_flag(command);
   return [o] { return run_show(*o); };
 }
 

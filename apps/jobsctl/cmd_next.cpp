@@ -3,6 +3,7 @@
 #include "job_folder.hpp"
 #include "options.hpp"
 #include "output.hpp"
+#include "times.hpp"
 
 #include <base/exit_codes.hpp>
 #include <base/text.hpp>
@@ -147,17 +148,8 @@ int run_next(const NextOptions& o) {
 
 int print_fires(const NextOptions& o, const std::vector<cron::Schedule>& schedules,
                 const tz::Zone& z, std::optional<std::int64_t> at) {
-  std::int64_t from = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  if (!o.from.empty()) {
-    auto t = tz::parse_time(o.from, z);
-    if (!t) {
-      print_error(t.error());
-      return base::exit_code::usage;
-    }
-    from = *t;
-  }
+  const std::int64_t now = now_seconds();
+  const std::int64_t from = o.from.empty() ? now : time_argument("--from", o.from, z);
 
   const bool reboot_only =
       !at && std::all_of(schedules.begin(), schedules.end(),
@@ -209,16 +201,28 @@ int print_fires(const NextOptions& o, const std::vector<cron::Schedule>& schedul
                 << (s.is_interval() ? "interval" : "fixed-time") << ")\n";
     }
   }
+  // In the zone, and in UTC to compare; with --utc, in UTC alone.
+  const tz::Zone& shown = shown_zone(z.name());
   std::vector<std::vector<std::string>> rows;
   for (const auto& [fire, schedule] : fires) {
     const auto utc = fire.time.time_since_epoch().count();
-    const auto period = z.period_at(utc);
+    const auto period = shown.period_at(utc);
     const auto local = utc + period.offset;
-    rows.push_back({std::string(tz::weekday_name(local)) + " " + tz::format_civil(local) + " " +
-                        tz::format_offset(period.offset) + " " + std::string(period.abbrev),
-                    tz::format_utc(utc), schedule ? dst_note(*schedule, fire) : ""});
+    std::vector<std::string> row = {
+        std::string(tz::weekday_name(local)) + " " + tz::format_civil(local) + " " +
+        tz::format_offset(period.offset) + " " + std::string(period.abbrev)};
+    if (&shown != &tz::utc()) {
+      row.push_back(tz::format_utc(utc));
+    }
+    row.push_back(schedule ? dst_note(*schedule, fire) : "");
+    row.push_back(relative_time(utc - now));
+    rows.push_back(std::move(row));
   }
-  print_table({"LOCAL", "UTC", "NOTE"}, rows);
+  if (&shown == &tz::utc()) {
+    print_table({"UTC", "NOTE", "IN"}, rows);
+  } else {
+    print_table({"LOCAL", "UTC", "NOTE", "IN"}, rows);
+  }
   return base::exit_code::ok;
 }
 
@@ -236,8 +240,8 @@ Run setup_next(CLI::App& command) {
                   "Time zone (IANA name); default the CRON_TZ= prefix, else the config's "
                   "default_timezone, else UTC");
   command.add_option("--from", o->from,
-                     "Start after this time (ISO 8601: 2025-03-08T12:00Z, with an offset, or "
-                     "local to the zone); default now");
+                     "Start after this time (2025-03-08T12:00Z, tomorrow 03:00, in 2h: TIME "
+                     "FORMATS in jobsctl(1); clock times in the zone); default now");
   add_limit_option(command, o->limit, "How many fires to print")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
@@ -246,6 +250,7 @@ Run setup_next(CLI::App& command) {
       ->check(CLI::IsMember({"shift", "skip"}))
       ->capture_default_str();
   command.add_flag("--json", o->json, "Print a JSON array");
+  add_utc_flag(command);
   return [o] { return run_next(*o); };
 }
 

@@ -4,6 +4,7 @@
 #include "daemon.hpp"
 #include "output.hpp"
 #include "state.hpp"
+#include "times.hpp"
 
 #include <base/exit_codes.hpp>
 #include <store/json.hpp>
@@ -52,7 +53,7 @@ int stats(const StatsOptions& o) {
     query.job_id = o.job;
     args["job"] = o.job;
   }
-  query.since_ms = since_ms(o.since);
+  query.since_ms = history_time_ms("--since", o.since);
   if (query.since_ms) {
     args["since_ms"] = *query.since_ms;
   }
@@ -86,16 +87,13 @@ int stats(const StatsOptions& o) {
   for (const auto& r : records) {
     const auto& runs = r["runs"];
     const auto& d = r["duration_seconds"];
-    const auto& last = r["last_success"];
-    const auto t = last.is_string() ? tz::parse_time(last.get<std::string>(), tz::utc())
-                                    : base::Result<std::int64_t>(base::Error{});
     table.push_back(
         {r["job_id"].get<std::string>(), count_of(runs, {"total"}), count_of(runs, {"success"}),
          count_of(runs, {"failed", "timeout"}),
          count_of(runs, {"partial_success", "cancelled", "interrupted", "skipped", "running"}),
          rate_of(r["success_rate"]), seconds_of(d["p50"]), seconds_of(d["p95"]),
          seconds_of(d["max"]), std::to_string(r["skipped_fires"].get<std::int64_t>()),
-         std::to_string(r["missed_fires"].get<std::int64_t>()), t ? local_time(*t * 1000) : "-"});
+         std::to_string(r["missed_fires"].get<std::int64_t>()), shown_time(r["last_success"])});
   }
   print_table({"JOB", "RUNS", "SUCCESS", "FAILED", "OTHER", "RATE", "P50", "P95", "MAX", "SKIPPED",
                "MISSED", "LAST SUCCESS"},
@@ -109,7 +107,9 @@ Run setup_stats(CLI::App& command) {
   auto o = std::make_shared<StatsOptions>();
   command.add_option("job", o->job, "Only this job (default: every job)");
   command.add_option("--since", o->since,
-                     "Only executions started, and fires due, since a time or a duration ago");
+                     "Only executions started, and fires due, since a time (Time formats in "
+                     "jobsctl(1)) or a duration ago");
+  add_utc_flag(command);
   command.add_flag("--json", o->json, "Print a JSON array");
   o->state.add_option(command);
   o->daemon.add_option(command);

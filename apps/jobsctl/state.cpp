@@ -1,19 +1,15 @@
 #include "state.hpp"
 
 #include "daemon_config.hpp"
+#include "times.hpp"
 
-#include <base/duration.hpp>
 #include <base/exit_codes.hpp>
 #include <engine/recorder.hpp>
 #include <store/json.hpp>
-#include <tz/format.hpp>
-#include <tz/zone.hpp>
 
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
-#include <iostream>
 
 namespace jobsctl {
 
@@ -53,25 +49,11 @@ base::Result<std::unique_ptr<store::Store>> StateOption::open_existing() const {
   return store::open_sqlite(store_path(*this));
 }
 
-std::optional<std::int64_t> since_ms(const std::string& text) {
+std::optional<std::int64_t> history_time_ms(const std::string& option, const std::string& text) {
   if (text.empty()) {
     return std::nullopt;
   }
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  if (auto ago = base::parse_duration(text)) {
-    return now - *ago * 1000;
-  }
-  auto zone = tz::find_zone(tz::host_zone_name());
-  auto t = tz::parse_time(text, zone ? **zone : tz::utc());
-  if (!t) {
-    std::cerr << "jobsctl: --since: expected a time (2026-11-23T08:00) or a duration ago (2h, "
-                 "3d), got \""
-              << text << "\"\n";
-    throw Exit{base::exit_code::usage};
-  }
-  return *t * 1000;
+  return time_argument(option, text, shown_zone(), tz::BareDuration::ago) * 1000;
 }
 
 nlohmann::ordered_json result_json(const engine::JobResult& r, const std::string& log_path) {
@@ -112,15 +94,6 @@ std::string summary_line(const nlohmann::ordered_json& r) {
          short_duration(duration.is_number() ? duration.get<double>() : 0) + ", execution " +
          r.value("execution_id", std::string()) +
          (attempt > 1 ? ", attempt " + std::to_string(attempt) : "");
-}
-
-std::string local_time(std::int64_t ms) {
-  const std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char text[64];
-  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &tm);
-  return text;
 }
 
 std::string short_duration(double seconds) {

@@ -22,10 +22,11 @@ struct StateOption {
   base::Result<std::unique_ptr<store::Store>> open_existing() const;
 };
 
-// The time a --since names, in UTC milliseconds: a time (ISO 8601; without an offset, this
-// machine's local time) or a duration ago ("2h", "3d"); nothing when `text` is empty. Anything
-// else is printed as an error and throws Exit{2}.
-std::optional<std::int64_t> since_ms(const std::string& text);
+// The time a --since or --until (`option`) names, in UTC milliseconds: a time argument
+// (times.hpp; clock times in this machine's zone, or UTC with --utc) or a bare duration ago
+// ("2h", "3d"); nothing when `text` is empty. Anything else is printed as an error and throws
+// Exit{2}.
+std::optional<std::int64_t> history_time_ms(const std::string& option, const std::string& text);
 
 // A result as the execution object of jobsctl(1), JSON OUTPUT (store::to_json of its record),
 // with the log it was written to (empty: none).
@@ -38,9 +39,6 @@ int exit_code_of(engine::Status status);
 // "partial_success: 3 steps (2 succeeded, 1 failed, 0 skipped) in 0.04s, execution 01M8...",
 // from a result or a stored execution as JSON.
 std::string summary_line(const nlohmann::ordered_json& r);
-
-// "2026-11-23 18:40:01" in the local time of this machine, from UTC milliseconds.
-std::string local_time(std::int64_t ms);
 
 // "1.23s", "2m05s", "1h02m"
 std::string short_duration(double seconds);

@@ -8,6 +8,7 @@
 #include <jobsd/daemon.hpp>
 #include <store/json.hpp>
 #include <tz/format.hpp>
+#include <tz/when.hpp>
 #include <tz/zone.hpp>
 
 #include <unistd.h>
@@ -419,6 +420,7 @@ Daemon::Reply Daemon::cmd_history(Connection&, const ipc::Request& request) {
     q.status = status;
   }
   q.since_ms = int_arg(request, "since_ms");
+  q.until_ms = int_arg(request, "until_ms");
   q.limit = static_cast<int>(int_arg(request, "limit").value_or(20));
   Reply r;
   r.result = ipc::Json::array();
@@ -476,6 +478,8 @@ Daemon::Reply Daemon::cmd_logs(Connection& c, const ipc::Request& request) {
   f.serial = c.serial;
   f.request_id = request.id;
   f.until_eof = !follow;
+  // The zone of the execution's job, for the client to show the lines' times in.
+  std::string zone;
   // A running execution: its first attempt's id, a retry's id, or a unique prefix of one.
   std::set<std::string> matches;
   for (const auto& [attempt, first] : attempts_) {
@@ -485,10 +489,12 @@ Daemon::Reply Daemon::cmd_logs(Connection& c, const ipc::Request& request) {
   }
   if (matches.size() == 1) {
     f.execution_id = *matches.begin();
+    zone = zone_of(*running_.at(f.execution_id)->pending.job);
   } else if (jobs_.count(target)) {
     // A job: its running execution, else its last one; with follow, then its next ones.
     f.job_id = target;
     f.job_wide = follow;
+    zone = zone_of(*jobs_.at(target));
     if (const auto a = active_.find(target); a != active_.end()) {
       for (const auto& id : a->second) {
         if (running_.count(id)) {
@@ -522,10 +528,12 @@ Daemon::Reply Daemon::cmd_logs(Connection& c, const ipc::Request& request) {
     }
     f.log_path = (**found).log_path;
     f.ended_id = (**found).execution_id;
+    zone = (**found).timezone;
   }
   if (!f.execution_id.empty()) {
     running_.at(f.execution_id)->watched = true;
   }
+  send(c, ipc::event(request.id, {{"timezone", zone}}));
   followers_.push_back(std::move(f));
   pending_pumps_.insert(c.fd);
   Reply r;
@@ -581,6 +589,13 @@ bool Daemon::pump(Follower& f, bool ended) {
       }
       return true;
     }
+    if (f.job_wide && !f.told_waiting) {
+      // Following a job that runs nothing now: when its next fire is due.
+      f.told_waiting = true;
+      send(*c, ipc::event(id, {{"waiting",
+                                {{"job_id", f.job_id},
+                                 {"next_fire", iso_or_null(scheduler_.next_fire(f.job_id))}}}}));
+    }
     f.log_path.clear();
     return false;
   }
@@ -621,6 +636,7 @@ bool Daemon::pump(Follower& f, bool ended) {
     // Following a job: the end of one execution, then wait for its next.
     send(*still, ipc::event(id, {{"execution_end", record}}));
     f.execution_id.clear();
+    f.told_waiting = false;
     f.log_path.clear();
     f.offset = 0;
     return false;
@@ -842,12 +858,11 @@ Daemon::Reply Daemon::cmd_schedule(Connection& c, const ipc::Request& request) {
   if (const auto seconds = int_arg(request, "at_utc")) {
     at = *seconds;
   } else {
-    const std::string text = string_arg(request, "at");
-    auto parsed = tz::parse_time(text, job->zone ? *job->zone : tz::utc());
+    // Clock times ("09:40", "tomorrow 03:00") are the job's.
+    auto parsed = tz::parse_when(string_arg(request, "at"), now_ms() / 1000,
+                                 job->zone ? *job->zone : tz::utc());
     if (!parsed) {
-      throw CommandError{ipc::code::invalid,
-                         "\"at\": expected a time such as 2026-12-01T09:00 (in the job's zone, " +
-                             zone_of(*job) + ") or with an offset, got \"" + text + "\""};
+      throw CommandError{ipc::code::invalid, "\"at\": " + parsed.error().message};
     }
     at = *parsed;
   }
@@ -887,17 +902,12 @@ Daemon::Reply Daemon::cmd_pause(Connection& c, const ipc::Request& request) {
   if (const std::string until = string_arg(request, "until", false); !until.empty()) {
     // A duration from now ("2h", "1d12h"), else a time as schedule's "at" takes it.
     const std::int64_t now = p.since_ms / 1000;
-    std::int64_t at = 0;
-    if (const auto d = base::parse_duration(until)) {
-      at = now + *d;
-    } else if (const auto t = tz::parse_time(until, job->zone ? *job->zone : tz::utc())) {
-      at = *t;
-    } else {
-      throw CommandError{ipc::code::invalid,
-                         "\"until\": expected a duration such as 2h or 1d12h, or a time such as "
-                         "2026-12-01T09:00 (in the job's zone, " +
-                             zone_of(*job) + ") or with an offset, got \"" + until + "\""};
+    const auto parsed =
+        tz::parse_when(until, now, job->zone ? *job->zone : tz::utc(), tz::BareDuration::ahead);
+    if (!parsed) {
+      throw CommandError{ipc::code::invalid, "\"until\": " + parsed.error().message};
     }
+    const std::int64_t at = *parsed;
     if (at <= now) {
       throw CommandError{ipc::code::invalid, "\"until\": " + tz::format_utc(at) +
                                                  " is not in the future (now " +

@@ -121,9 +121,10 @@ private:
     std::string execution_id; // followed now; empty: waiting for the job's next one
     std::string job_id;       // with `job_wide`: every execution of this job, until closed
     bool job_wide = false;
-    bool send_log = true;   // log lines as events (follow); else only the final reply (wait)
-    bool until_eof = false; // logs without follow: the log as it is now, then the reply
-    std::string ended_id;   // not following a running execution: the one whose log is read
+    bool told_waiting = false; // with `job_wide`: the "waiting" event sent since the last end
+    bool send_log = true;      // log lines as events (follow); else only the final reply (wait)
+    bool until_eof = false;    // logs without follow: the log as it is now, then the reply
+    std::string ended_id;      // not following a running execution: the one whose log is read
     std::string log_path;
     std::uint64_t offset = 0;
   };

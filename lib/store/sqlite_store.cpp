@@ -638,6 +638,9 @@ public:
     if (query.since_ms) {
       add("start_ms >= ?3");
     }
+    if (query.until_ms) {
+      add("start_ms < ?5");
+    }
     const std::string matching =
         " FROM job_executions" + where + " ORDER BY start_ms DESC, execution_id DESC LIMIT ?4";
     // The steps of all of them in one query: a history of a thousand executions is two
@@ -657,6 +660,9 @@ public:
         q.bind(3, *query.since_ms);
       }
       q.bind(4, std::int64_t{query.limit > 0 ? query.limit : -1});
+      if (query.until_ms) {
+        q.bind(5, *query.until_ms);
+      }
     };
     using Rows = std::vector<ExecutionRecord>;
     auto result = transaction<Rows>("read the history", false, [&](Rows& rows) -> Status {
@@ -698,6 +704,9 @@ public:
     if (query.since_ms) {
       sql += " AND scheduled_ms >= ?2";
     }
+    if (query.until_ms) {
+      sql += " AND scheduled_ms < ?4";
+    }
     sql += " ORDER BY scheduled_ms DESC, job_id LIMIT ?3";
     using Rows = std::vector<FireRecord>;
     auto result = transaction<Rows>("read the skipped fires", false, [&](Rows& rows) -> Status {
@@ -711,6 +720,9 @@ public:
         q.bind(2, *query.since_ms);
       }
       q.bind(3, std::int64_t{query.limit > 0 ? query.limit : -1});
+      if (query.until_ms) {
+        q.bind(4, *query.until_ms);
+      }
       int rc = SQLITE_OK;
       while ((rc = q.step()) == SQLITE_ROW) {
         rows.push_back({q.text(0), q.int64(1), q.text(2)});
@@ -789,7 +801,7 @@ public:
             sums.add_job(q.text(0), q.optional_int64(1));
           }
           STORE_TRY(expect(rc, SQLITE_DONE));
-          const HistoryQuery matching{query.job_id, std::nullopt, query.since_ms, 0};
+          const HistoryQuery matching{query.job_id, std::nullopt, query.since_ms, 0, std::nullopt};
           for (const auto& [id, e] : waiting) {
             if (matches(matching, e)) {
               sums.add_execution(e.job_id, e.status, e.start_ms, e.end_ms);
@@ -1822,7 +1834,7 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
 
   static bool matches(const HistoryQuery& q, const ExecutionRecord& e) {
     return (!q.job_id || e.job_id == *q.job_id) && (!q.status || e.status == *q.status) &&
-           (!q.since_ms || e.start_ms >= *q.since_ms);
+           (!q.since_ms || e.start_ms >= *q.since_ms) && (!q.until_ms || e.start_ms < *q.until_ms);
   }
 
   // A record as history() gives it: its steps without their output.
@@ -1869,6 +1881,7 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
     for (const auto& f : deferred_skips_) {
       if ((!query.job_id || f.job_id == *query.job_id) &&
           (!query.since_ms || f.scheduled_ms >= *query.since_ms) &&
+          (!query.until_ms || f.scheduled_ms < *query.until_ms) &&
           std::find(rows.begin(), rows.end(), f) == rows.end()) {
         rows.push_back(f);
       }

@@ -143,6 +143,7 @@ struct HistoryQuery {
   std::optional<std::string> status;
   std::optional<std::int64_t> since_ms; // started at or after
   int limit = 20;                       // at most this many; 0 or less: all
+  std::optional<std::int64_t> until_ms; // started (skipped fires: due) before
 };
 
 // What prune() keeps. Running executions are always kept.

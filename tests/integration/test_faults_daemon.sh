@@ -155,11 +155,11 @@ part1() {
   local out
   out=$("$jobsctl" status)
   expect "disk: status says the store is failing, and why" "1" \
-    "$(grep -c "^store: FAILING since [0-9: +-]*: history store $db: cannot .*: database or disk is full$" <<<"$out")"
+    "$(grep -c "^store: FAILING since [0-9A-Z: +-]*: history store $db: cannot .*: database or disk is full$" <<<"$out")"
   expect "disk: and what waits" "1" \
     "$(grep -cE "^       [0-9]+ writes waiting in memory, [0-9]+ made late, 0 lost since jobsd started$" <<<"$out")"
   expect "disk: status says jobsd.log is failing" "1" \
-    "$(grep -cE "^log:   FAILING since [0-9: +-]+: [0-9]+ lines of jobsd.log lost: .*[Nn]o space left on device" <<<"$out")"
+    "$(grep -cE "^log:   FAILING since [0-9A-Z: +-]+: [0-9]+ lines of jobsd.log lost: .*[Nn]o space left on device" <<<"$out")"
 
   # The jobs keep firing; a trigger runs and says how it went; history shows both.
   local during

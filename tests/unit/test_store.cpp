@@ -393,6 +393,11 @@ TEST_SUITE("store") {
     q.limit = 2;
     CHECK(ids(value_of(s->history(q))) == Lines{"b2", "a3"});
     q = {};
+    q.until_ms = 3000; // started before
+    CHECK(ids(value_of(s->history(q))) == Lines{"b1", "a1"});
+    q.since_ms = 2000;
+    CHECK(ids(value_of(s->history(q))) == Lines{"b1"});
+    q = {};
     q.job_id = "nobody";
     CHECK(value_of(s->history(q)).empty());
 
@@ -553,6 +558,9 @@ TEST_SUITE("store") {
     q.limit = 1;
     CHECK(value_of(s->skipped_fires(q)) ==
           std::vector<store::FireRecord>{{"backup", 3000, "missed while jobsd was down"}});
+    q.until_ms = 3000;
+    CHECK(value_of(s->skipped_fires(q)) ==
+          std::vector<store::FireRecord>{{"cleanup", 2500, "missed: skip"}});
   }
 
   TEST_CASE("schedule_jobs records schedules and moves the last fire of starting jobs, never "
