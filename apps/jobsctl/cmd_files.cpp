@@ -349,7 +349,7 @@ int run_new(const NewOptions& o) {
   if (!check.job) {
     std::cerr << "jobsctl: internal error: the new file does not validate\n";
     for (const auto& d : check.diagnostics) {
-      std::cerr << jobs::render(d) << "\n";
+      print_finding(std::cerr, d);
     }
     return base::exit_code::internal;
   }

@@ -132,7 +132,7 @@ int run_next(const NextOptions& o) {
   }
   if (!file->job) {
     for (const auto& d : file->diagnostics) {
-      std::cerr << jobs::render(d) << "\n";
+      print_finding(std::cerr, d);
     }
     return base::exit_code::usage;
   }
@@ -245,6 +245,7 @@ Run setup_next(CLI::App& command) {
       ->check(CLI::IsMember({"shift", "skip"}))
       ->capture_default_str();
   command.add_flag("--json", o->json, "Print a JSON array");
+  add_tsv_flag(command);
   return [o] { return run_next(*o); };
 }
 

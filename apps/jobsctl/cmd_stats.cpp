@@ -2,6 +2,7 @@
 // store itself, as history reads it.
 #include "commands.hpp"
 #include "daemon.hpp"
+#include "options.hpp"
 #include "output.hpp"
 #include "state.hpp"
 
@@ -111,6 +112,7 @@ Run setup_stats(CLI::App& command) {
   command.add_option("--since", o->since,
                      "Only executions started, and fires due, since a time or a duration ago");
   command.add_flag("--json", o->json, "Print a JSON array");
+  add_tsv_flag(command);
   o->state.add_option(command);
   o->daemon.add_option(command);
   return [o] { return stats(*o); };

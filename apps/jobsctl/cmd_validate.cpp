@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "daemon_config.hpp"
 #include "job_folder.hpp"
+#include "output.hpp"
 
 #include <base/exit_codes.hpp>
 #include <engine/executor.hpp>
@@ -28,10 +29,6 @@ struct ValidateOptions {
   std::string format = "text";
   ConfigOption config;
 };
-
-std::string plural(size_t n, const char* word) {
-  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
-}
 
 // GitHub workflow commands escape %, CR and LF in messages, and also ',' and ':' in values.
 std::string github_escape(const std::string& s, bool property) {
@@ -290,15 +287,15 @@ int run_validate(const ValidateOptions& o) {
         }
         std::cout << "::" << github_escape(e.message, false) << "\n";
       } else {
-        std::cout << jobs::render(d) << "\n";
+        print_finding(std::cout, d);
       }
     }
   }
   const size_t errors = set.error_count();
   const size_t warnings = set.warning_count();
   if (o.format != "json") {
-    std::cout << plural(set.job_count(), "job") << ", " << plural(errors, "error") << ", "
-              << plural(warnings, "warning") << "\n";
+    std::cout << counted(set.job_count(), "job") << ", " << counted(errors, "error") << ", "
+              << counted(warnings, "warning") << "\n";
   }
   const bool failed = errors > 0 || (o.strict && warnings > 0);
   return failed ? base::exit_code::usage : base::exit_code::ok;
