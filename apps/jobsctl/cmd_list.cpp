@@ -213,7 +213,7 @@ void print_rows(const std::vector<JobRow>& rows, bool json) {
       next = local(*r.next) + " (" + relative(*r.next - now) + ")";
     }
     std::string last =
-        r.last_status.empty() ? std::string(glyph(std::cout, Glyph::none)) : r.last_status;
+        r.last_status.empty() ? std::string(glyph(std::cout, Glyph::nothing)) : r.last_status;
     if (!r.active.empty()) {
       last = r.active + " now";
     }

@@ -202,7 +202,7 @@ int print_fires(const NextOptions& o, const std::vector<cron::Schedule>& schedul
     }
     return base::exit_code::ok;
   }
-  if (stdout_is_terminal()) {
+  if (aligned_tables()) {
     for (const auto& s : schedules) {
       std::cout << "schedule: " << s.to_string() << "  (" << z.name() << ", "
                 << (s.is_interval() ? "interval" : "fixed-time") << ")\n";

@@ -148,8 +148,7 @@ bool raw_stdout() {
 }
 
 bool stdout_is_terminal() {
-  // As it was at the start: a pager (history, logs) takes standard output to a pipe, and what
-  // jobsctl prints into it is for the terminal still.
+  // Asked once: a pager takes standard output to a pipe later.
   static const bool terminal = isatty(STDOUT_FILENO) != 0;
   return terminal;
 }
@@ -177,6 +176,10 @@ void print_finding(std::ostream& out, const jobs::Diagnostic& finding) {
 
 void set_tsv() {
   tsv = true;
+}
+
+bool aligned_tables() {
+  return !tsv && stdout_is_terminal();
 }
 
 void set_color(ColorChoice choice) {
@@ -246,7 +249,7 @@ void print_table(const std::vector<std::string>& header,
   const auto print_cell = [&](size_t k, std::string_view text) {
     std::cout << Painted{k == status_column ? status_color(text) : Color::none, text};
   };
-  if (tsv || !stdout_is_terminal()) {
+  if (!aligned_tables()) {
     if (tsv) {
       for (size_t k = 0; k < header.size(); ++k) {
         std::cout << (k ? "\t" : "") << header[k];

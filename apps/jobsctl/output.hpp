@@ -58,7 +58,8 @@ private:
 // gets the exact bytes. Refused on a terminal: prints why to standard error and returns false.
 bool raw_stdout();
 
-// Whether standard output is a terminal (tables and headers only then).
+// Whether standard output is a terminal (tables and headers only then), as it was at the start:
+// through a pager it is a pipe, and what jobsctl prints there is for the terminal still.
 bool stdout_is_terminal();
 
 // Whether standard input is a terminal (questions are asked only then).
@@ -82,13 +83,17 @@ void print_table(const std::vector<std::string>& header,
 // --tsv: print_table prints tab-separated lines with the header, on a terminal too.
 void set_tsv();
 
+// Whether print_table aligns columns under a header: on a terminal, without --tsv. What goes
+// with such a table (next's schedule line) is printed only then.
+bool aligned_tables();
+
 // --color: when what jobsctl writes is coloured.
 enum class ColorChoice { automatic, always, never };
 void set_color(ColorChoice choice);
 
 // Whether `out` (std::cout or std::cerr) is coloured: always with --color=always, never with
-// --color=never; by default when it is a terminal, NO_COLOR is unset or empty and TERM is not
-// "dumb".
+// --color=never; by default when it is a terminal, NO_COLOR is unset or empty and TERM is set
+// and not "dumb".
 bool colored(const std::ostream& out);
 
 enum class Color { none, red, green, yellow, cyan, magenta };
@@ -107,9 +112,9 @@ struct Painted {
 };
 std::ostream& operator<<(std::ostream& out, const Painted& painted);
 
-// The marks of jobsctl run's and trigger --follow's lines, and the other non-ASCII characters
-// jobsctl prints.
-enum class Glyph { step, success, failure, skipped, cancelled, retry, mail, out_line, none };
+// The marks of jobsctl run's and trigger --follow's lines (▶ ✔ ✘ ○ ⊘ ↻ ✉ │), and the dash of
+// a value that is not there yet (—): every non-ASCII character jobsctl prints of its own.
+enum class Glyph { step, success, failure, skipped, cancelled, retry, mail, out_line, nothing };
 
 // `glyph` as `out` shows it: "✔" on a terminal whose locale (LC_ALL, LC_CTYPE, LANG) is UTF-8,
 // else its ASCII stand-in ("+").

@@ -128,6 +128,9 @@ expect "history --tsv: then the rows" "ok" "$(sed -n 2p history-tsv.txt | cut -f
 expect "list --tsv: the header" "ID	NAME	ENABLED	SCHEDULE	ZONE	NEXT	LAST" \
   "$("$jobsctl" list --tsv | head -1)"
 expect "next --tsv: the header" "LOCAL	UTC	NOTE" "$("$jobsctl" next '0 3 * * *' --tsv | head -1)"
+on_tty next-tsv.txt next '0 3 * * *' -n 1 --tsv
+expect "next --tsv on a terminal: the header first, no schedule line" "LOCAL	UTC	NOTE" \
+  "$(head -1 next-tsv.txt)"
 expect "stats --tsv: the header" "JOB	RUNS" "$("$jobsctl" stats --tsv | head -1 | cut -f1-2)"
 "$jobsctl" list >list.txt
 expect "list into a pipe: a job never run has ASCII in LAST" "-" "$(awk -F'\t' '$1 == "slow" { print $7 }' list.txt)"
