@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <iterator>
 
 namespace jobsctl {
 
@@ -76,6 +77,7 @@ constexpr GlyphForms glyph_forms[] = {
     {"▶", ">"}, {"✔", "+"}, {"✘", "x"}, {"○", "-"}, {"⊘", "/"},
     {"↻", "~"}, {"✉", "@"}, {"│", "|"}, {"—", "-"},
 };
+static_assert(std::size(glyph_forms) == static_cast<size_t>(Glyph::nothing) + 1);
 
 } // namespace
 
