@@ -93,16 +93,12 @@ std::string names_of(const std::vector<std::string>& names) {
   return out;
 }
 
-std::string count_of(std::size_t n, const char* what) {
-  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
-}
-
 void add_bad_files(Findings& f, std::vector<std::string> paths) {
   std::sort(paths.begin(), paths.end());
   paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
   f.bad_files = paths.size();
   if (!paths.empty()) {
-    f.add(State::warning, count_of(paths.size(), "file") + " with errors: " + names_of(paths));
+    f.add(State::warning, counted(paths.size(), "file") + " with errors: " + names_of(paths));
   }
 }
 
@@ -163,17 +159,16 @@ void from_daemon(const CheckOptions& o, ipc::Client& client, Findings& f) {
   const auto& st = (*status)["store"];
   if (!st["ok"].get<bool>()) {
     f.add(State::critical, "history store failing: " + st["fault"].get<std::string>() + " (" +
-                               std::to_string(st["waiting"].get<std::int64_t>()) +
-                               " writes waiting in memory)");
+                               counted(st["waiting"].get<std::int64_t>(), "write") +
+                               " waiting in memory)");
   } else if (const auto lost = st["lost"].get<std::int64_t>(); lost > 0) {
-    f.add(State::warning,
-          count_of(static_cast<std::size_t>(lost), "history write") + " lost since jobsd started");
+    f.add(State::warning, counted(lost, "history write") + " lost since jobsd started");
   }
   const auto& log = (*status)["log"];
   if (!log["ok"].get<bool>()) {
     f.add(State::warning,
-          "jobsd.log failing: " + std::to_string(log["lost_lines"].get<std::int64_t>()) +
-              " lines lost: " + log["error"].get<std::string>());
+          "jobsd.log failing: " + counted(log["lost_lines"].get<std::int64_t>(), "line") +
+              " lost: " + log["error"].get<std::string>());
   }
   std::optional<std::map<std::string, store::JobState>> states;
   for (const auto& j : (*list)["jobs"]) {
@@ -275,14 +270,14 @@ void judge_jobs(const CheckOptions& o, std::optional<std::int64_t> max_age, Find
   stale = late.size();
   if (!failures.empty()) {
     f.add(State::critical,
-          count_of(failures.size(), "job") + " failed last run: " + names_of(failures));
+          counted(failures.size(), "job") + " failed last run: " + names_of(failures));
   }
   if (!partial.empty()) {
-    f.add(State::warning, count_of(partial.size(), "job") +
-                              " not wholly successful last run: " + names_of(partial));
+    f.add(State::warning,
+          counted(partial.size(), "job") + " not wholly successful last run: " + names_of(partial));
   }
   if (!late.empty()) {
-    f.add(State::warning, count_of(late.size(), "job") + " without a success within " + o.max_age +
+    f.add(State::warning, counted(late.size(), "job") + " without a success within " + o.max_age +
                               ": " + names_of(late));
   }
 }
@@ -320,7 +315,7 @@ int check(const CheckOptions& o) {
     text += (text.empty() ? "" : "; ") + problem;
   }
   if (text.empty()) {
-    text = count_of(checked, "job") + ", last runs ok" +
+    text = counted(checked, "job") + ", last runs ok" +
            (max_age ? ", each succeeded within " + o.max_age : "");
   }
   std::cout << "JOBS " << name_of(state) << " - " << text << " | jobs=" << checked

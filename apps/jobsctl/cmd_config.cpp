@@ -2,6 +2,7 @@
 // them, with where each value comes from (git config --show-origin).
 #include "commands.hpp"
 #include "daemon_config.hpp"
+#include "options.hpp"
 #include "output.hpp"
 
 #include <base/exit_codes.hpp>
@@ -51,7 +52,7 @@ int run_config(const ConfigVerbOptions& o) {
     }
     print_table({"KEY", "VALUE", "ORIGIN"}, table);
     for (const auto& e : s.loaded.errors) {
-      std::cerr << e.render() << "\n";
+      print_finding(std::cerr, e);
     }
   }
   return s.loaded.ok() ? base::exit_code::ok : base::exit_code::usage;
@@ -70,6 +71,7 @@ Run setup_config(CLI::App& command) {
   command.add_flag("--json", o->json,
                    "Print one object: for each key its value, origin (flag, environment, file, "
                    "default) and where");
+  add_tsv_flag(command);
   return [o] { return run_config(*o); };
 }
 

@@ -3,6 +3,7 @@
 // when it does not.
 #include "commands.hpp"
 #include "daemon_config.hpp"
+#include "options.hpp"
 #include "output.hpp"
 
 #include <base/duration.hpp>
@@ -281,6 +282,7 @@ Run setup_connections(CLI::App& command) {
   list->add_flag("--json", l->json,
                  "Print a JSON array of {name, driver, target, password_source, password_name}");
   l->config.add_option(*list);
+  add_tsv_flag(*list);
 
   CLI::App* test = command.add_subcommand(
       "test", "Open each connection named (default: all) and run SELECT 1; exit 1 on a failure");

@@ -61,16 +61,18 @@ void print_faults(const ipc::Json& s) {
   const auto lost = st["lost"].get<std::int64_t>();
   if (!st["ok"].get<bool>()) {
     std::cout << "store: FAILING since " << shown_time(st["since"]) << ": " << text_of(st["fault"])
-              << "\n       " << st["waiting"] << " writes waiting in memory, " << late
-              << " made late, " << lost << " lost since jobsd started\n";
+              << "\n       " << counted(st["waiting"].get<std::int64_t>(), "write")
+              << " waiting in memory, " << late << " made late, " << lost
+              << " lost since jobsd started\n";
   } else if (late > 0 || lost > 0) {
-    std::cout << "store: working; since jobsd started " << late << " writes were made late, "
-              << lost << " lost\n";
+    std::cout << "store: working; since jobsd started " << counted(late, "write")
+              << (late == 1 ? " was" : " were") << " made late, " << lost << " lost\n";
   }
   const auto& log = s["log"];
   if (!log["ok"].get<bool>()) {
-    std::cout << "log:   FAILING since " << shown_time(log["since"]) << ": " << log["lost_lines"]
-              << " lines of jobsd.log lost: " << text_of(log["error"]) << "\n";
+    std::cout << "log:   FAILING since " << shown_time(log["since"]) << ": "
+              << counted(log["lost_lines"].get<std::int64_t>(), "line")
+              << " of jobsd.log lost: " << text_of(log["error"]) << "\n";
   }
 }
 
@@ -88,7 +90,8 @@ int status(const DaemonVerb& o) {
   std::cout << "jobsd " << text_of(s["version"]) << ", pid " << s["pid"] << ", up "
             << base::format_duration(s["uptime_seconds"].get<std::int64_t>())
             << (s["stopping"].get<bool>() ? ", stopping" : "") << "\n"
-            << "jobs:  " << text_of(s["jobs_dir"]) << " (" << s["jobs"]["total"] << " jobs, "
+            << "jobs:  " << text_of(s["jobs_dir"]) << " ("
+            << counted(s["jobs"]["total"].get<std::int64_t>(), "job") << ", "
             << s["jobs"]["enabled"] << " enabled), reloaded " << shown_time(s["reload"]["time"])
             << "\n"
             << "state: " << text_of(s["state_dir"]) << ", logs " << text_of(s["log_dir"]) << "\n";
@@ -142,8 +145,7 @@ int status(const DaemonVerb& o) {
   const auto& errors = s["reload"]["errors"];
   if (!errors.empty()) {
     std::cout << "\n"
-              << errors.size() << " error" << (errors.size() == 1 ? "" : "s")
-              << " in the job files";
+              << counted(static_cast<std::int64_t>(errors.size()), "error") << " in the job files";
     if (!s["reload"]["stale"].empty()) {
       std::cout << "; these keep running their last good version:";
       for (const auto& p : s["reload"]["stale"]) {
@@ -164,11 +166,12 @@ struct TriggerOptions : DaemonVerb {
   bool follow = false;
 };
 
-// A line of an execution's log as jobsctl run shows it; empty: not shown.
-std::string pretty(const std::string& line) {
+// Prints a line of an execution's log as jobsctl run shows it, if it shows it.
+void print_pretty(std::ostream& out, const std::string& line) {
   const size_t space = line.find(' ');
   if (space == std::string::npos) {
-    return line;
+    out << line << "\n";
+    return;
   }
   const std::string text = line.substr(space + 1);
   if (text.starts_with("=== step ")) {
@@ -176,36 +179,39 @@ std::string pretty(const std::string& line) {
     std::string rest = text.substr(9);
     const size_t comma = rest.rfind(", attempt ");
     const bool first = comma != std::string::npos && rest.substr(comma + 10) == "1";
-    return "▶ " + (first ? rest.substr(0, comma) : rest);
+    out << glyph(out, Glyph::step) << " " << (first ? rest.substr(0, comma) : rest) << "\n";
+    return;
   }
   if (text.starts_with("--- step ")) {
     // --- step ID: STATUS...
     const std::string rest = text.substr(9);
     const size_t colon = rest.find(": ");
     const std::string status = colon == std::string::npos ? "" : rest.substr(colon + 2);
-    const char* mark = status.starts_with("success")   ? "✔ "
-                       : status.starts_with("skipped") ? "○ "
-                                                       : "✘ ";
     // As jobsctl run: "✔ one success in 0.01s", "✘ two failed (exit code 3) in 0.01s".
     std::string shown = status;
     if (shown.starts_with("success (exit code 0)")) {
       shown.erase(7, 14);
     }
-    return mark + rest.substr(0, colon) + " " + shown;
+    const size_t word = std::min(shown.find_first_of(" :"), shown.size());
+    const Color color = status_color(shown.substr(0, word));
+    out << Painted{color, glyph(out, status_glyph(status))} << " " << rest.substr(0, colon) << " "
+        << Painted{color, std::string_view(shown).substr(0, word)} << shown.substr(word) << "\n";
+    return;
   }
   if (text.starts_with("[")) {
     // [ID] out: LINE
     const size_t close = text.find("] ");
     if (close != std::string::npos && text.size() >= close + 7) {
       const std::string stream = text.substr(close + 2, 5);
-      return "  " + text.substr(1, close - 1) + (stream == "out: " ? " │ " : " ! ") +
-             text.substr(close + 7);
+      out << "  " << text.substr(1, close - 1) << " "
+          << (stream == "out: " ? glyph(out, Glyph::out_line) : "!") << " "
+          << text.substr(close + 7) << "\n";
+      return;
     }
   }
   if (text.starts_with("retry of ")) {
-    return "↻ " + text.substr(9);
+    out << glyph(out, Glyph::retry) << " " << text.substr(9) << "\n";
   }
-  return {};
 }
 
 int exit_code_of_record(const ipc::Json& record) {
@@ -246,10 +252,8 @@ int trigger(const TriggerOptions& o) {
         std::cout.flush();
       }
     } else if (e.contains("line") && !o.json) {
-      if (const std::string shown = pretty(e["line"].get<std::string>()); !shown.empty()) {
-        std::cout << shown << "\n";
-        std::cout.flush();
-      }
+      print_pretty(std::cout, e["line"].get<std::string>());
+      std::cout.flush();
     }
   };
   const bool waiting = o.wait || o.follow;
@@ -283,7 +287,7 @@ int trigger(const TriggerOptions& o) {
     note_paused(o.job, r);
     return base::exit_code::ok;
   }
-  std::cout << summary_line(r) << "\n";
+  print_summary(std::cout, r);
   if (r["error_message"].is_string() && r.value("status", std::string()) != "success") {
     std::cout << "  " << r["error_message"].get<std::string>() << "\n";
   }
@@ -418,8 +422,9 @@ std::shared_ptr<Options> common(CLI::App& command, bool json = true) {
 } // namespace
 
 void print_reload(const ipc::Json& r) {
-  std::cout << "reloaded: " << r["jobs"] << " jobs from " << r["files"] << " files ("
-            << r["changed"] << " read again, " << r["removed"] << " removed) in "
+  std::cout << "reloaded: " << counted(r["jobs"].get<std::int64_t>(), "job") << " from "
+            << counted(r["files"].get<std::int64_t>(), "file") << " (" << r["changed"]
+            << " read again, " << r["removed"] << " removed) in "
             << short_duration(r["seconds"].get<double>()) << "\n";
   for (const auto& e : r["errors"]) {
     std::cerr << text_of(e["text"]) << "\n";
@@ -432,6 +437,7 @@ void print_reload(const ipc::Json& r) {
 Run setup_status(CLI::App& command) {
   auto o = common<DaemonVerb>(command);
   add_utc_flag(command);
+  add_tsv_flag(command);
   return [o] { return status(*o); };
 }
 

@@ -350,7 +350,7 @@ NewFile new_job_file(const JobFolder& folder, const NewJob& o) {
   if (!check.job) {
     std::cerr << "jobsctl: internal error: the new file does not validate\n";
     for (const auto& d : check.diagnostics) {
-      std::cerr << jobs::render(d) << "\n";
+      print_finding(std::cerr, d);
     }
     throw Exit{base::exit_code::internal};
   }

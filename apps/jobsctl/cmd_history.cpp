@@ -4,6 +4,7 @@
 #include "daemon.hpp"
 #include "options.hpp"
 #include "output.hpp"
+#include "pager.hpp"
 #include "state.hpp"
 #include "times.hpp"
 
@@ -33,6 +34,7 @@ struct HistoryOptions {
   std::string until;
   int limit = 20;
   bool json = false;
+  bool no_pager = false;
 };
 
 // The ids of the jobs the store has a state of: every job that ran or was scheduled.
@@ -164,7 +166,8 @@ int history(const HistoryOptions& o) {
                      duration.is_number() ? short_duration(duration.get<double>()) : "running",
                      std::to_string(e["attempt"].get<int>()), e["trigger"].get<std::string>()});
   }
-  print_table({"EXECUTION", "JOB", "STATUS", "STARTED", "DURATION", "ATTEMPT", "TRIGGER"}, table);
+  print_table({"EXECUTION", "JOB", "STATUS", "STARTED", "DURATION", "ATTEMPT", "TRIGGER"}, table,
+              2);
   return base::exit_code::ok;
 }
 
@@ -178,6 +181,7 @@ struct LogsOptions {
   bool follow = false;
   bool raw = false;
   bool json = false;
+  bool no_pager = false;
 };
 
 // Whether a log line (after its time stamp) belongs to step `id`.
@@ -406,9 +410,14 @@ Run setup_history(CLI::App& command) {
       ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
   command.add_flag("--json", o->json, "Print a JSON array");
+  add_tsv_flag(command);
+  add_no_pager_flag(command, o->no_pager);
   o->state.add_option(command);
   o->daemon.add_option(command);
-  return [o] { return history(*o); };
+  return [o] {
+    Pager pager(!o->no_pager);
+    return pager.finish(history(*o));
+  };
 }
 
 Run setup_logs(CLI::App& command) {
@@ -428,9 +437,14 @@ Run setup_logs(CLI::App& command) {
                 "Print the execution and its lines as JSON (with -f: one object a line)")
       ->excludes(raw);
   add_utc_flag(command);
+  add_no_pager_flag(command, o->no_pager);
   o->state.add_option(command);
   o->daemon.add_option(command);
-  return [o] { return logs(*o); };
+  return [o] {
+    // Not while following: the pager would wait for an end that -f does not reach.
+    Pager pager(!o->no_pager && !o->follow && !o->raw);
+    return pager.finish(logs(*o));
+  };
 }
 
 } // namespace jobsctl

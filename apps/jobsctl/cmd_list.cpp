@@ -3,6 +3,7 @@
 #include "daemon.hpp"
 #include "daemon_config.hpp"
 #include "job_folder.hpp"
+#include "options.hpp"
 #include "output.hpp"
 #include "state.hpp"
 #include "times.hpp"
@@ -196,14 +197,15 @@ void print_rows(const std::vector<JobRow>& rows, bool json) {
     } else if (r.next) {
       next = shown_time(*r.next, r.zone) + " (" + relative_time(*r.next - now) + ")";
     }
-    std::string last = r.last_status.empty() ? "—" : r.last_status;
+    std::string last =
+        r.last_status.empty() ? std::string(glyph(std::cout, Glyph::nothing)) : r.last_status;
     if (!r.active.empty()) {
       last = r.active + " now";
     }
     table.push_back({r.id + (r.stale ? " (stale)" : ""), r.name, r.enabled ? "yes" : "no",
                      r.schedule_text, r.zone, next, last});
   }
-  print_table({"ID", "NAME", "ENABLED", "SCHEDULE", "ZONE", "NEXT", "LAST"}, table);
+  print_table({"ID", "NAME", "ENABLED", "SCHEDULE", "ZONE", "NEXT", "LAST"}, table, 6);
 }
 
 int run_list(const ListOptions& o) {
@@ -220,7 +222,7 @@ int run_list(const ListOptions& o) {
     if (reply->ok() && o.folder.is(reply->result.value("jobs_dir", std::string()))) {
       print_rows(rows_of(reply->result), o.json);
       if (const auto bad = reply->result.value("files_with_errors", 0); bad > 0) {
-        std::cerr << "jobsctl: " << bad << (bad == 1 ? " file has" : " files have")
+        std::cerr << "jobsctl: " << counted(bad, "file") << (bad == 1 ? " has" : " have")
                   << " errors; jobsctl status shows them\n";
       }
       return base::exit_code::ok;
@@ -301,6 +303,7 @@ Run setup_list(CLI::App& command) {
   o->daemon.add_option(command);
   command.add_flag("--json", o->json, "Print a JSON array");
   add_utc_flag(command);
+  add_tsv_flag(command);
   return [o] { return run_list(*o); };
 }
 

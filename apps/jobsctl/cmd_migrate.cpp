@@ -106,7 +106,7 @@ public:
         if (r.column > 0) {
           e.source_line = jobs::source_line(text, r.line);
         }
-        std::cerr << e.render() << "\n";
+        print_finding(std::cerr, e);
       } else {
         ++totals_.differences;
         std::cerr << name << ":" << r.line << ": note: " << r.message << "\n";

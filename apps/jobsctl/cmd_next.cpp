@@ -133,7 +133,7 @@ int run_next(const NextOptions& o) {
   }
   if (!file->job) {
     for (const auto& d : file->diagnostics) {
-      std::cerr << jobs::render(d) << "\n";
+      print_finding(std::cerr, d);
     }
     return base::exit_code::usage;
   }
@@ -195,7 +195,7 @@ int print_fires(const NextOptions& o, const std::vector<cron::Schedule>& schedul
     }
     return base::exit_code::ok;
   }
-  if (stdout_is_terminal()) {
+  if (aligned_tables()) {
     for (const auto& s : schedules) {
       std::cout << "schedule: " << s.to_string() << "  (" << z.name() << ", "
                 << (s.is_interval() ? "interval" : "fixed-time") << ")\n";
@@ -251,6 +251,7 @@ Run setup_next(CLI::App& command) {
       ->capture_default_str();
   command.add_flag("--json", o->json, "Print a JSON array");
   add_utc_flag(command);
+  add_tsv_flag(command);
   return [o] { return run_next(*o); };
 }
 

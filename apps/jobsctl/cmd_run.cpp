@@ -56,22 +56,26 @@ public:
   explicit Printer(std::ostream& out) : out_(out) {}
 
   void step_started(const engine::JobResult&, const engine::StepResult& s) override {
-    out_ << "▶ " << s.step_id << " (" << s.step_type << ")"
+    out_ << glyph(out_, Glyph::step) << " " << s.step_id << " (" << s.step_type << ")"
          << (s.attempt > 1 ? ", attempt " + std::to_string(s.attempt) : "") << "\n";
     out_.flush();
   }
   void output(const engine::JobResult&, const engine::StepResult& s, exec::Stream stream,
               std::string_view line) override {
-    out_ << "  " << s.step_id << (stream == exec::Stream::out ? " │ " : " ! ") << line << "\n";
+    out_ << "  " << s.step_id << " "
+         << (stream == exec::Stream::out ? glyph(out_, Glyph::out_line) : "!") << " " << line
+         << "\n";
     out_.flush();
   }
   void step_finished(const engine::JobResult&, const engine::StepResult& s) override {
+    const std::string status = engine::to_string(s.status);
+    const Color color = status_color(status);
+    out_ << Painted{color, glyph(out_, status_glyph(status))} << " " << s.step_id;
     if (s.status == engine::Status::skipped) {
-      out_ << "○ " << s.step_id << " skipped: " << s.error_message << "\n";
+      out_ << " " << Painted{color, "skipped"} << ": " << s.error_message << "\n";
       return;
     }
-    out_ << (s.status == engine::Status::success ? "✔ " : "✘ ") << s.step_id << " "
-         << engine::to_string(s.status)
+    out_ << " " << Painted{color, status}
          << (s.status != engine::Status::success && !s.error_message.empty()
                  ? " (" + s.error_message + ")"
                  : "")
@@ -80,12 +84,14 @@ public:
   }
   void retrying(const engine::JobResult&, const engine::StepResult* s,
                 std::chrono::milliseconds d) override {
-    out_ << "↻ " << (s ? "step " + s->step_id : std::string("the job")) << " again in "
-         << short_duration(static_cast<double>(d.count()) / 1000) << "\n";
+    out_ << glyph(out_, Glyph::retry) << " " << (s ? "step " + s->step_id : std::string("the job"))
+         << " again in " << short_duration(static_cast<double>(d.count()) / 1000) << "\n";
   }
   void notified(const engine::JobResult&, const engine::Notified& n) override {
-    out_ << (n.error.empty() ? "✉ " : "✘ ") << engine::to_string(n.event) << " " << n.channel << " "
-         << n.target << (n.error.empty() ? ": sent" : ": failed: " + n.error) << "\n";
+    out_ << Painted{n.error.empty() ? Color::none : Color::red,
+                    glyph(out_, n.error.empty() ? Glyph::mail : Glyph::failure)}
+         << " " << engine::to_string(n.event) << " " << n.channel << " " << n.target
+         << (n.error.empty() ? ": sent" : ": failed: " + n.error) << "\n";
     out_.flush();
   }
 
@@ -145,7 +151,7 @@ int run(const RunOptions& o) {
   }
   if (!file->job) {
     for (const auto& d : file->diagnostics) {
-      std::cerr << jobs::render(d) << "\n";
+      print_finding(std::cerr, d);
     }
     return base::exit_code::usage;
   }
@@ -235,7 +241,7 @@ int run(const RunOptions& o) {
                      .dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
               << "\n";
   } else {
-    std::cout << summary_line(result_json(last, log_of(last))) << "\n";
+    print_summary(std::cout, result_json(last, log_of(last)));
     if (!last.error_message.empty() && last.status != engine::Status::success) {
       std::cout << "  " << last.error_message << "\n";
     }

@@ -2,6 +2,7 @@
 // store itself, as history reads it.
 #include "commands.hpp"
 #include "daemon.hpp"
+#include "options.hpp"
 #include "output.hpp"
 #include "state.hpp"
 #include "times.hpp"
@@ -111,6 +112,7 @@ Run setup_stats(CLI::App& command) {
                      "jobsctl(1)) or a duration ago");
   add_utc_flag(command);
   command.add_flag("--json", o->json, "Print a JSON array");
+  add_tsv_flag(command);
   o->state.add_option(command);
   o->daemon.add_option(command);
   return [o] { return stats(*o); };

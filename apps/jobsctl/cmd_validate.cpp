@@ -30,10 +30,6 @@ struct ValidateOptions {
   ConfigOption config;
 };
 
-std::string plural(size_t n, const char* word) {
-  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
-}
-
 // GitHub workflow commands escape %, CR and LF in messages, and also ',' and ':' in values.
 std::string github_escape(const std::string& s, bool property) {
   std::string out;
@@ -280,15 +276,15 @@ int run_validate(const ValidateOptions& o) {
         }
         std::cout << "::" << github_escape(e.message, false) << "\n";
       } else {
-        std::cout << jobs::render(d) << "\n";
+        print_finding(std::cout, d);
       }
     }
   }
   const size_t errors = set.error_count();
   const size_t warnings = set.warning_count();
   if (!json) {
-    std::cout << plural(set.job_count(), "job") << ", " << plural(errors, "error") << ", "
-              << plural(warnings, "warning") << "\n";
+    std::cout << counted(set.job_count(), "job") << ", " << counted(errors, "error") << ", "
+              << counted(warnings, "warning") << "\n";
   }
   const bool failed = errors > 0 || (o.strict && warnings > 0);
   return failed ? base::exit_code::usage : base::exit_code::ok;

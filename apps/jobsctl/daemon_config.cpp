@@ -1,5 +1,7 @@
 #include "daemon_config.hpp"
 
+#include "output.hpp"
+
 #include <base/exit_codes.hpp>
 
 #include <iostream>
@@ -15,12 +17,11 @@ const jobsd::Settings& settings() {
   static const jobsd::Settings resolved = [] {
     auto s = jobsd::resolve_settings(flags());
     for (const auto& e : s.loaded.errors) {
-      std::cerr << e.render() << "\n";
+      print_finding(std::cerr, e);
     }
     if (!s.loaded.ok()) {
-      std::cerr << "jobsctl: " << s.loaded.errors.size() << " error"
-                << (s.loaded.errors.size() == 1 ? "" : "s") << " in " << s.config_file.value
-                << "\n";
+      std::cerr << "jobsctl: " << counted(s.loaded.errors.size(), "error") << " in "
+                << s.config_file.value << "\n";
       throw Exit{base::exit_code::usage};
     }
     return s;

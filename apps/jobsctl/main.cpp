@@ -2,6 +2,7 @@
 // the outcome to an exit code (base/exit_codes.hpp, man/jobsctl.1).
 #include "commands.hpp"
 #include "daemon_config.hpp"
+#include "options.hpp"
 #include "output.hpp"
 
 #include <base/exit_codes.hpp>
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   for (const auto& verb : jobsctl::verbs) {
     CLI::App* command = app.add_subcommand(verb.name, verb.summary);
     runs[command] = verb.setup(*command);
+    jobsctl::add_color_option(*command);
   }
 
   try {

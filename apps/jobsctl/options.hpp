@@ -19,4 +19,14 @@ CLI::Option* add_zone_option(CLI::App& command, std::string& zone, const std::st
 // -f, --follow: print what is written as it is written, until it ends.
 CLI::Option* add_follow_flag(CLI::App& command, bool& follow, const std::string& description);
 
+// --color auto|always|never: whether to colour statuses and the "error:" and "warning:" of
+// findings (output.hpp, colored). Every verb has it.
+CLI::Option* add_color_option(CLI::App& command);
+
+// --tsv: tables as tab-separated lines with their header row, for scripts (print_table).
+CLI::Option* add_tsv_flag(CLI::App& command);
+
+// --no-pager: print to the terminal, not through $PAGER (pager.hpp).
+CLI::Option* add_no_pager_flag(CLI::App& command, bool& no_pager);
+
 } // namespace jobsctl

@@ -1,6 +1,7 @@
 #include "state.hpp"
 
 #include "daemon_config.hpp"
+#include "output.hpp"
 #include "times.hpp"
 
 #include <base/exit_codes.hpp>
@@ -75,25 +76,27 @@ int exit_code_of(engine::Status status) {
   }
 }
 
-std::string summary_line(const nlohmann::ordered_json& r) {
-  size_t ok = 0, failed = 0, skipped = 0, steps = 0;
+void print_summary(std::ostream& out, const nlohmann::ordered_json& r) {
+  std::int64_t ok = 0, failed = 0, skipped = 0, cancelled = 0, steps = 0;
   if (const auto it = r.find("steps"); it != r.end() && it->is_array()) {
     for (const auto& s : *it) {
       const std::string status = s.value("status", std::string());
       ++steps;
       ok += status == "success";
       skipped += status == "skipped";
-      failed += status != "success" && status != "skipped";
+      cancelled += status == "cancelled";
+      failed += status != "success" && status != "skipped" && status != "cancelled";
     }
   }
   const auto duration = r.value("duration_seconds", nlohmann::ordered_json());
   const int attempt = r.value("attempt", 1);
-  return r.value("status", std::string("?")) + ": " + std::to_string(steps) + " steps (" +
-         std::to_string(ok) + " succeeded, " + std::to_string(failed) + " failed, " +
-         std::to_string(skipped) + " skipped) in " +
-         short_duration(duration.is_number() ? duration.get<double>() : 0) + ", execution " +
-         r.value("execution_id", std::string()) +
-         (attempt > 1 ? ", attempt " + std::to_string(attempt) : "");
+  const std::string status = r.value("status", std::string("?"));
+  out << Painted{status_color(status), status} << ": " << counted(steps, "step") << " (" << ok
+      << " succeeded, " << failed << " failed, " << skipped << " skipped"
+      << (cancelled > 0 ? ", " + std::to_string(cancelled) + " cancelled" : "") << ") in "
+      << short_duration(duration.is_number() ? duration.get<double>() : 0) << ", execution "
+      << r.value("execution_id", std::string())
+      << (attempt > 1 ? ", attempt " + std::to_string(attempt) : "") << "\n";
 }
 
 std::string short_duration(double seconds) {

@@ -36,9 +36,11 @@ nlohmann::ordered_json result_json(const engine::JobResult& r, const std::string
 // 130 cancelled.
 int exit_code_of(engine::Status status);
 
-// "partial_success: 3 steps (2 succeeded, 1 failed, 0 skipped) in 0.04s, execution 01M8...",
-// from a result or a stored execution as JSON.
-std::string summary_line(const nlohmann::ordered_json& r);
+// Prints "partial_success: 3 steps (2 succeeded, 1 failed, 0 skipped) in 0.04s, execution
+// 01M8..." and a line end to `out`, from a result or a stored execution as JSON, the status in its
+// colour. Cancelled steps are counted as such ("1 step (0 succeeded, 0 failed, 0 skipped,
+// 1 cancelled)"), not as failed.
+void print_summary(std::ostream& out, const nlohmann::ordered_json& r);
 
 // "1.23s", "2m05s", "1h02m"
 std::string short_duration(double seconds);

@@ -3,6 +3,10 @@
 namespace base {
 
 std::string Error::render(std::string_view severity) const {
+  return place() + std::string(severity) + ": " + detail();
+}
+
+std::string Error::place() const {
   std::string out;
   if (!location.path.empty()) {
     out += location.path + ":";
@@ -14,9 +18,11 @@ std::string Error::render(std::string_view severity) const {
     out += std::to_string(location.column) + ":";
   }
   out += out.empty() ? "" : " ";
-  out += severity;
-  out += ": ";
-  out += message;
+  return out;
+}
+
+std::string Error::detail() const {
+  std::string out = message;
   if (!source_line.empty() && location.column > 0) {
     out += "\n  " + source_line + "\n  ";
     out += std::string(static_cast<size_t>(location.column - 1), ' ');

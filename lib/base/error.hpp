@@ -25,6 +25,11 @@ struct Error {
   // "path:line:col: error: message", then the source line and a caret under the column.
   // `severity` replaces the word "error" ("warning").
   std::string render(std::string_view severity = "error") const;
+  // The start of `render`: "path:line:col: " (as much of it as is known), or nothing.
+  std::string place() const;
+  // The end of `render`, after the severity and its colon: the message, the source line and
+  // the caret.
+  std::string detail() const;
 };
 
 // A value or an Error. Library code returns these instead of throwing for expected failures.

@@ -136,8 +136,8 @@ if "$jobsd" --config jobsd.yaml --jobs-dir "$JOBS_DIR" --state-dir "$state"; the
   for spelling in -f --follow; do
     expect "trigger $spelling exits with the job's status" "exit 0" \
       "$(run_cli trigger nightly-report $spelling)"
-    expect "trigger $spelling prints the steps' output" "  say │ hello" \
-      "$(grep -F 'say │' "$work/out")"
+    expect "trigger $spelling prints the steps' output" "  say | hello" \
+      "$(grep -F 'say |' "$work/out")"
   done
   expect "history -n through jobsd" "exit 0" "$(run_cli history -n 2)"
   expect "history -n 2 through jobsd: two executions" "2" "$(wc -l < "$work/out")"

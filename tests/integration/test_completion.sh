@@ -114,6 +114,10 @@ expect "bash: jobsctl connections '' -> its verbs" $'list\ntest' \
   "$(complete_bash jobsctl connections '')"
 expect "bash: jobsctl connections test --t -> --timeout" "--timeout" \
   "$(complete_bash jobsctl connections test --t)"
+expect "bash: every verb has --color, with its values" $'always\nauto\nnever' \
+  "$(complete_bash jobsctl trigger x --color '')"
+expect "bash: history --t -> --tsv" "--tsv" "$(complete_bash jobsctl history --t)"
+expect "bash: logs --no -> --no-pager" "--no-pager" "$(complete_bash jobsctl logs x --no)"
 expect "bash: a value that has no set offers nothing" "" \
   "$(complete_bash jobsctl logs x --grep '')"
 expect "bash: jobsctl -- -> the root's options" $'--help\n--version' \

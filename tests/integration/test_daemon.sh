@@ -197,7 +197,7 @@ YAML
 "$jobsctl" reload >/dev/null
 out=$("$jobsctl" trigger fails --follow)
 expect "trigger --follow exits 1 for a failed job" "1" "$?"
-expect "trigger --follow shows the output live" "  main │ going" "$(grep '│' <<<"$out")"
+expect "trigger --follow shows the output live" "  main | going" "$(grep '|' <<<"$out")"
 "$jobsctl" trigger extract --wait >/dev/null
 expect "trigger --wait exits 0 for a success" "0" "$?"
 

@@ -247,7 +247,7 @@ YAML
 out=$("$jobsctl" run deploy-fails --no-record 2>&1)
 expect "a pipeline run that fails fails the step" "1" "$?"
 expect "its result is readable by later steps" "1" \
-  "$(grep -c 'after │ result=failed state=completed' <<<"$out")"
+  "$(grep -c 'after | result=failed state=completed' <<<"$out")"
 
 cat > jobs/tell.yaml <<'YAML'
 steps:

@@ -31,12 +31,12 @@ YAML
 
 out=$("$jobsctl" run three)
 expect "partial_success exits 4" "4" "$?"
-expect "live output: stdout lines" "  greet │ hello from three" "$(grep -m1 'greet │' <<<"$out")"
+expect "live output: stdout lines" "  greet | hello from three" "$(grep -m1 'greet |' <<<"$out")"
 expect "live output: stderr lines" "  greet ! a warning" "$(grep -m1 'greet !' <<<"$out")"
-expect "live output: the failed step" "✘ broken failed (exit code 3)" \
-  "$(grep -m1 '✘' <<<"$out" | sed 's/ in .*//')"
-expect "live output: the always step saw it" "  report │ broken ended failed (exit 3)" \
-  "$(grep -m1 'report │' <<<"$out")"
+expect "live output: the failed step" "x broken failed (exit code 3)" \
+  "$(grep -m1 '^x ' <<<"$out" | sed 's/ in .*//')"
+expect "live output: the always step saw it" "  report | broken ended failed (exit 3)" \
+  "$(grep -m1 'report |' <<<"$out")"
 expect "summary" "partial_success: 4 steps (3 succeeded, 1 failed, 0 skipped)" \
   "$(tail -1 <<<"$out" | sed 's/ in .*//')"
 id=$(tail -1 <<<"$out" | sed 's/.*execution //')
@@ -104,13 +104,13 @@ kill "$(cat "$work/pid")" 2>/dev/null # the step's orphan: a daemon start sweeps
 # Secrets: given through the environment, used by the step, never written or printed.
 printf 'steps:\n  - {id: a, type: shell, run: "echo token=${secret.API_TOKEN}"}\n' > jobs/secret.yaml
 out=$(API_TOKEN=s3cr3t-t0ken "$jobsctl" run secret)
-expect "the step saw the secret (redacted in its output)" "  a │ token=***" "$(grep '│' <<<"$out")"
+expect "the step saw the secret (redacted in its output)" "  a | token=***" "$(grep '|' <<<"$out")"
 expect "the secret is in no file of the state folder" "" "$(grep -r -l s3cr3t-t0ken state)"
 expect "nor in history or logs output" "0" \
   "$({ "$jobsctl" history --json; "$jobsctl" logs secret; } | grep -c s3cr3t-t0ken)"
 out=$("$jobsctl" run secret 2>&1)
-expect "a missing secret fails the step" "✘ a failed (secret \"API_TOKEN\" is not set (give it in the environment or the secrets file))" \
-  "$(grep '✘' <<<"$out" | sed 's/ in [0-9.]*s$//')"
+expect "a missing secret fails the step" "x a failed (secret \"API_TOKEN\" is not set (give it in the environment or the secrets file))" \
+  "$(grep '^x ' <<<"$out" | sed 's/ in [0-9.]*s$//')"
 
 # An invalid job is not run.
 printf 'steps:\n  - {id: a, type: shell, run: "echo ${job.nmae}"}\n' > jobs/bad.yaml

@@ -288,7 +288,7 @@ expect "the command step got it as an argument" "$sha  -" "$(out "$exe" argv | h
 expect "and both printed it redacted" "env=*** arg=*** script=***" \
   "$(out "$exe" env | tail -1) $(out "$exe" argv | tail -1) $(out "$exe" script)"
 expect "the failing step's stdout and stderr are redacted" "out ***|err ***" \
-  "$(grep -E '^  fail [│!] ' <<<"$o" | sed -E 's/^  fail [│!] //' | paste -sd'|')"
+  "$(grep -E '^  fail [|!] ' <<<"$o" | sed -E 's/^  fail [|!] //' | paste -sd'|')"
 wait_for 10 test -s drop/notify-secret
 expect "the notification command got the secret as an argument" "$sha  -" \
   "$(cat drop/notify-secret 2>&1)"

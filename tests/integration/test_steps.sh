@@ -57,8 +57,8 @@ steps:
 YAML
 out=$("$jobsctl" run pipeline --config jobsd.yaml --no-record)
 expect "the pipeline succeeds" "0" "$?"
-expect "the sql step's rows reach the shell step" "1" "$(grep -c 'count │ rows=2 first=ada' <<<"$out")"
-expect "the http step's JSON response is readable" "1" "$(grep -c 'show │ method=POST' <<<"$out")"
+expect "the sql step's rows reach the shell step" "1" "$(grep -c 'count | rows=2 first=ada' <<<"$out")"
+expect "the http step's JSON response is readable" "1" "$(grep -c 'show | method=POST' <<<"$out")"
 expect "the row count went out as a header and in the JSON body" '2 {"rows":"2"}' \
   "$(python3 -c '
 import json
@@ -79,7 +79,7 @@ steps:
     run: echo "n=${steps.q.json.0.n}"
 YAML
 out=$("$jobsctl" run inject --config jobsd.yaml --no-record)
-expect "an injection through a variable matches nothing" "1" "$(grep -c 'say │ n=0' <<<"$out")"
+expect "an injection through a variable matches nothing" "1" "$(grep -c 'say | n=0' <<<"$out")"
 
 # A line break in a variable cannot add a header.
 cat > jobs/header.yaml <<YAML
@@ -140,7 +140,7 @@ YAML
 out=$("$jobsctl" run relative --config jobsd.yaml --no-record 2>&1)
 expect "a file step with relative paths runs" "0" "$?"
 expect "the dry run (yes) copied nothing, the copy did" "1 1" \
-  "$(grep -c '^  try │ would copy' <<<"$out") $(ls out/copies | wc -l)"
+  "$(grep -c '^  try | would copy' <<<"$out") $(ls out/copies | wc -l)"
 
 # An inline password in the config is refused where it is written.
 cat > bad.yaml <<'YAML'

@@ -86,6 +86,14 @@ TEST_SUITE("base::Error") {
     base::Error f{"unknown key \"comand\"", {"jobs/a.yaml", 3, 5}, "", 1};
     CHECK(f.render() == "jobs/a.yaml:3:5: error: unknown key \"comand\"");
   }
+  TEST_CASE("place and detail are render's ends, around the severity") {
+    base::Error e{"field 2 (hour): 24 is out of range 0-23", {"", 0, 3}, "0 24 * * *", 2};
+    CHECK(e.place() == "");
+    CHECK(e.detail() == "field 2 (hour): 24 is out of range 0-23\n  0 24 * * *\n    ^~");
+    base::Error f{"unknown key \"comand\"", {"jobs/a.yaml", 3, 5}, "", 1};
+    CHECK(f.place() == "jobs/a.yaml:3:5: ");
+    CHECK(f.place() + "warning: " + f.detail() == f.render("warning"));
+  }
 }
 
 TEST_SUITE("base::civil") {
