@@ -123,6 +123,11 @@ struct HelpOptions {
 int run_help(const HelpOptions& o) {
   CLI::App* command = o.root;
   for (const auto& word : o.words) {
+    if (visible_verbs(*command).empty()) {
+      std::cerr << "jobsctl: " << words_of(*command) << " has no subcommands, so no "
+                << base::quoted(word) << " (" << help_of(*command) << " shows its usage)\n";
+      return base::exit_code::usage;
+    }
     CLI::App* verb = nullptr;
     for (CLI::App* v : visible_verbs(*command)) {
       if (v->get_name() == word) {

@@ -8,6 +8,7 @@
 #include "times.hpp"
 
 #include <base/exit_codes.hpp>
+#include <base/text.hpp>
 #include <store/json.hpp>
 #include <tz/format.hpp>
 
@@ -47,37 +48,57 @@ std::string rate_of(const nlohmann::ordered_json& v) {
   return text;
 }
 
-int stats(const StatsOptions& o) {
-  store::StatsQuery query;
+// The sums of the query: from jobsd when it runs, else from the store; nothing after printing
+// why when neither answers.
+std::optional<nlohmann::ordered_json> sums_of(const StatsOptions& o,
+                                              const store::StatsQuery& query) {
   nlohmann::ordered_json args = nlohmann::ordered_json::object();
-  if (!o.job.empty()) {
-    query.job_id = o.job;
-    args["job"] = o.job;
+  if (query.job_id) {
+    args["job"] = *query.job_id;
   }
-  query.since_ms = history_time_ms("--since", o.since);
   if (query.since_ms) {
     args["since_ms"] = *query.since_ms;
   }
-  nlohmann::ordered_json records = nlohmann::ordered_json::array();
   if (auto answer = ask_if_running(o.daemon, "stats", args)) {
-    records = std::move(*answer);
-  } else {
-    auto opened = o.state.open_existing();
-    if (!opened) {
-      print_error(opened.error());
-      return base::exit_code::usage;
-    }
-    auto sums = (*opened)->stats(query);
-    if (!sums) {
-      print_error(sums.error());
-      return base::exit_code::job_failed;
-    }
-    for (const auto& s : *sums) {
-      records.push_back(store::to_json(s));
-    }
+    return answer;
   }
+  auto opened = o.state.open_existing();
+  if (!opened) {
+    print_error(opened.error());
+    return std::nullopt;
+  }
+  auto sums = (*opened)->stats(query);
+  if (!sums) {
+    print_error(sums.error());
+    return std::nullopt;
+  }
+  nlohmann::ordered_json records = nlohmann::ordered_json::array();
+  for (const auto& s : *sums) {
+    records.push_back(store::to_json(s));
+  }
+  return records;
+}
+
+int stats(const StatsOptions& o) {
+  store::StatsQuery query;
+  if (!o.job.empty()) {
+    query.job_id = o.job;
+  }
+  query.since_ms = history_time_ms("--since", o.since);
+  auto answer = sums_of(o, query);
+  if (!answer) {
+    return base::exit_code::usage;
+  }
+  const nlohmann::ordered_json records = std::move(*answer);
   if (!o.job.empty() && records.empty()) {
-    std::cerr << "jobsctl: the history has nothing of job \"" << o.job << "\"\n";
+    // The jobs the history knows, for the nearest id.
+    query.job_id.reset();
+    std::vector<std::string> known;
+    for (const auto& r : sums_of(o, query).value_or(nlohmann::ordered_json::array())) {
+      known.push_back(r["job_id"].get<std::string>());
+    }
+    std::cerr << "jobsctl: the history has nothing of job " << base::quoted(o.job)
+              << base::did_you_mean(o.job, known) << "\n";
     return base::exit_code::usage;
   }
   if (o.json) {

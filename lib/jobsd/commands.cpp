@@ -929,9 +929,18 @@ Daemon::Reply Daemon::cmd_pause(Connection& c, const ipc::Request& request) {
 
 Daemon::Reply Daemon::cmd_resume(Connection&, const ipc::Request& request) {
   // A job whose file is gone keeps its pause, and can be resumed by its id.
-  std::string id = string_arg(request, "job");
-  if (!paused_.count(id)) {
-    id = job_arg(request)->id; // throws not_found with a suggestion
+  const std::string id = string_arg(request, "job");
+  if (!paused_.count(id) && !jobs_.count(id)) {
+    std::vector<std::string> ids;
+    for (const auto& [k, v] : jobs_) {
+      ids.push_back(k);
+    }
+    for (const auto& [k, v] : paused_) {
+      ids.push_back(k);
+    }
+    throw CommandError{ipc::code::not_found, "no job \"" + id + "\" in " + config_.jobs_dir +
+                                                 " and no pause of one" +
+                                                 base::did_you_mean(id, ids)};
   }
   const bool was_paused = paused_.count(id) > 0;
   if (was_paused) {

@@ -73,6 +73,9 @@ expect "help connections test" "exit 0" "$(run_cli help connections test)"
 expect "help connections test prints its --help" "" "$(diff "$work/help.expected" "$work/out")"
 expect "help of a mistyped verb" \
   $'jobsctl: unknown command "histroy"; did you mean "history"?\nexit 2' "$(run_cli help histroy)"
+expect "help of a word past a verb without subcommands" \
+  $'jobsctl: history has no subcommands, so no "extra" (jobsctl help history shows its usage)\nexit 2' \
+  "$(run_cli help history extra)"
 for spelling in version -v --version; do
   expect "jobsctl $spelling" "exit 0" "$(run_cli $spelling)"
   expect "jobsctl $spelling prints the version" "yes" \

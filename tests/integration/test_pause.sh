@@ -177,6 +177,9 @@ rm jobs/nightly.yaml
 wait_for 10 eval '[ "$("$jobsctl" list --json | grep -c "\"nightly\"")" = 0 ]'
 expect "the deleted job is gone from list" "0" "$?"
 expect "status still lists its pause" "nightly (no job file)" "$(paused_row nightly '$1')"
+out=$("$jobsctl" resume nightlyy 2>&1)
+expect "a mistyped id gets the nearest, a pause's id too" \
+  "2 jobsctl: no job \"nightlyy\" in $work/jobs and no pause of one; did you mean \"nightly\"?" "$? $out"
 out=$("$jobsctl" resume nightly 2>&1)
 expect "its pause can be resumed by its id" "0 nightly: resumed" "$? $out"
 

@@ -82,6 +82,9 @@ expect "stats --since in the future: no runs, the last success kept" \
 "$jobsctl" stats nosuchjob > unknown.out 2>&1
 expect "stats of a job the history does not know: exit 2" \
   '2 jobsctl: the history has nothing of job "nosuchjob"' "$? $(cat unknown.out)"
+"$jobsctl" stats flakey > unknown.out 2>&1
+expect "stats of a mistyped job: the nearest id" \
+  '2 jobsctl: the history has nothing of job "flakey"; did you mean "flaky"?' "$? $(cat unknown.out)"
 expect "stats' table (tab-separated in a pipe): good's columns" "good 3 3 0 0 100.0% " \
   "$("$jobsctl" stats good | awk -F'\t' '{ printf "%s %s %s %s %s %s ", $1, $2, $3, $4, $5, $6 }')"
 
