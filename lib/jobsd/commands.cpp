@@ -841,7 +841,7 @@ Daemon::Reply Daemon::cmd_set_enabled(Connection&, const ipc::Request& request, 
   if (path.empty()) {
     job_arg(request); // throws not_found with a suggestion
   }
-  auto changed = jobs::set_enabled_in_file(path, value, load_options());
+  auto changed = jobs::set_enabled_in_file(path, value, jobsd::load_options(config_));
   if (!changed) {
     throw CommandError{ipc::code::invalid, changed.error().render()};
   }

@@ -305,10 +305,6 @@ Daemon::~Daemon() {
   }
 }
 
-jobs::LoadOptions Daemon::load_options() const {
-  return jobsd::load_options(config_);
-}
-
 std::int64_t Daemon::now_ms() const {
   return clock_ms(CLOCK_REALTIME);
 }

@@ -187,7 +187,6 @@ private:
   void dispatch();
   void claim_queued();
   void work(Execution& x);
-  jobs::LoadOptions load_options() const;
   void post(Notice n);
   void drain_notices();
   void finished(const std::string& execution_id);

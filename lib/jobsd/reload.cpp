@@ -98,18 +98,19 @@ void Daemon::schedule_reload() {
 Daemon::ReloadReport Daemon::reload(bool initial) {
   drop_reading(); // of the folder as it was: read it again now
   reload_at_ = reload_first_ = 0;
-  return apply_reload(read_folder(config_.jobs_dir, load_options(), files_), initial);
+  return apply_reload(read_folder(config_.jobs_dir, jobsd::load_options(config_), files_), initial);
 }
 
 void Daemon::start_reload() {
   reload_at_ = reload_first_ = 0; // a change from now on is read by the next reload
   read_done_ = false;
-  reading_ = std::thread([this, dir = config_.jobs_dir, options = load_options(), known = files_] {
-    read_ = read_folder(dir, options, known);
-    read_done_ = true;
-    const std::uint64_t one = 1;
-    (void)::write(notice_fd_, &one, sizeof one);
-  });
+  reading_ = std::thread(
+      [this, dir = config_.jobs_dir, options = jobsd::load_options(config_), known = files_] {
+        read_ = read_folder(dir, options, known);
+        read_done_ = true;
+        const std::uint64_t one = 1;
+        (void)::write(notice_fd_, &one, sizeof one);
+      });
 }
 
 void Daemon::finish_reload() {
@@ -166,7 +167,7 @@ Daemon::ReloadReport Daemon::apply_reload(FolderRead read, bool initial) {
   ReloadReport report;
   report.time_ms = now_ms();
 
-  const auto options = load_options();
+  const auto options = jobsd::load_options(config_);
   if (!config_.secrets_file.empty()) {
     std::ifstream in(config_.secrets_file);
     std::stringstream text;
