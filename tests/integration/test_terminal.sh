@@ -166,6 +166,11 @@ SH
 chmod +x bin/less
 (unset PAGER && LESS=keep PATH=$work/bin:$PATH on_tty less-tty.txt history)
 expect "no PAGER: less -FRX, LESS untouched" "less -FRX LESS=keep" "$(cat less.log 2>/dev/null)"
+# No PAGER and no less (a minimal system): printed as it is, not an error.
+mkdir empty
+script -qec "env -u PAGER PATH=$work/empty $(printf '%q ' "$jobsctl") history; echo \$? >$work/noless.rc" \
+  /dev/null </dev/null | tr -d '\r' >noless.txt
+expect "no PAGER and no less: no pager, exit 0" "0 yes" "$(cat noless.rc) $(has noless.txt EXECUTION)"
 # A pager that quits before the end (q in less): exit 0, nothing on standard error.
 "$jobsctl" run big >/dev/null
 PAGER='head -n 1' script -qec "$(printf '%q ' "$jobsctl" logs big) 2>$work/quit.err; echo \$? >$work/quit.rc" \
