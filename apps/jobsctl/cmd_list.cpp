@@ -197,8 +197,7 @@ void print_rows(const std::vector<JobRow>& rows, bool json) {
     } else if (r.next) {
       next = shown_time(*r.next, r.zone) + " (" + relative_time(*r.next - now) + ")";
     }
-    std::string last =
-        r.last_status.empty() ? std::string(glyph(std::cout, Glyph::nothing)) : r.last_status;
+    std::string last = r.last_status.empty() ? "-" : r.last_status; // as the other columns
     if (!r.active.empty()) {
       last = r.active + " now";
     }

@@ -74,10 +74,9 @@ struct GlyphForms {
 
 // By Glyph.
 constexpr GlyphForms glyph_forms[] = {
-    {"▶", ">"}, {"✔", "+"}, {"✘", "x"}, {"○", "-"}, {"⊘", "/"},
-    {"↻", "~"}, {"✉", "@"}, {"│", "|"}, {"—", "-"},
+    {"▶", ">"}, {"✔", "+"}, {"✘", "x"}, {"○", "-"}, {"⊘", "/"}, {"↻", "~"}, {"✉", "@"}, {"│", "|"},
 };
-static_assert(std::size(glyph_forms) == static_cast<size_t>(Glyph::nothing) + 1);
+static_assert(std::size(glyph_forms) == static_cast<size_t>(Glyph::out_line) + 1);
 
 } // namespace
 

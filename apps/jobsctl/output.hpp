@@ -113,9 +113,9 @@ struct Painted {
 };
 std::ostream& operator<<(std::ostream& out, const Painted& painted);
 
-// The marks of jobsctl run's and trigger --follow's lines (▶ ✔ ✘ ○ ⊘ ↻ ✉ │), and the dash of
-// a value that is not there yet (—): every non-ASCII character jobsctl prints of its own.
-enum class Glyph { step, success, failure, skipped, cancelled, retry, mail, out_line, nothing };
+// The marks of jobsctl run's and trigger --follow's lines (▶ ✔ ✘ ○ ⊘ ↻ ✉ │): every non-ASCII
+// character jobsctl prints of its own.
+enum class Glyph { step, success, failure, skipped, cancelled, retry, mail, out_line };
 
 // `glyph` as `out` shows it: "✔" on a terminal whose locale (LC_ALL, LC_CTYPE, LANG) is UTF-8,
 // else its ASCII stand-in ("+").

@@ -710,10 +710,14 @@ void Daemon::on_signal() {
       if (!stopping_) {
         stopping_ = true;
         stop_deadline_ = steady_ms() + config_.grace_period.count() * 1000;
-        logs_->daemon().info("{}: stopping; waiting up to {} for {} running execution{}",
-                             sigabbrev_np(static_cast<int>(info.ssi_signo)),
-                             base::format_duration(config_.grace_period.count()), running_.size(),
-                             running_.size() == 1 ? "" : "s");
+        if (running_.empty()) {
+          logs_->daemon().info("{}: stopping", sigabbrev_np(static_cast<int>(info.ssi_signo)));
+        } else {
+          logs_->daemon().info("{}: stopping; waiting up to {} for {} running execution{}",
+                               sigabbrev_np(static_cast<int>(info.ssi_signo)),
+                               base::format_duration(config_.grace_period.count()), running_.size(),
+                               running_.size() == 1 ? "" : "s");
+        }
         notify_systemd("STOPPING=1");
         // What waits in the queues never starts: recorded as interrupted, fire and all.
         for (const auto& p : queues_.take_all()) {

@@ -204,6 +204,8 @@ until=$(sql "select until_ms from job_pauses where job_id = 'quiet'")
 expect "list shows the pause" "paused until" "$(next_of quiet | cut -c1-12)"
 stop_daemon "$state"
 expect "jobsd stops with the pause kept" "1" "$(sql "select count(*) from job_pauses")"
+expect "with nothing running, the stop's log line says no wait" "info TERM: stopping" \
+  "$(grep "TERM: stopping" "$state/logs/jobsd.log" | tail -n 1 | cut -d' ' -f2-)"
 wait_for 10 eval '[ "$(now_ms)" -gt "$until" ]'
 expect "list without jobsd, once the pause has ended: the next fire, not the pause" "03:00" \
   "$(next_of quiet --jobs-dir jobs | grep -o "03:00")"
