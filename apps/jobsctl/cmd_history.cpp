@@ -162,7 +162,7 @@ int history(const HistoryOptions& o) {
     const auto& duration = e["duration_seconds"];
     table.push_back({e["execution_id"].get<std::string>(), e["job_id"].get<std::string>(),
                      e["status"].get<std::string>(),
-                     shown_time(e["start_time"], e["timezone"].get<std::string>()),
+                     shown_time(e["start_time"], text_or_empty(e["timezone"])),
                      duration.is_number() ? short_duration(duration.get<double>()) : "running",
                      std::to_string(e["attempt"].get<int>()), e["trigger"].get<std::string>()});
   }

@@ -58,6 +58,8 @@ Pager::Pager(bool wanted) {
   std::cout.flush();
   pid_ = fork();
   if (pid_ == 0) {
+    // As git does: a PAGER of plain less shows the colours too. A LESS of the user's is kept.
+    setenv("LESS", "FRX", 0);
     dup2(fds[0], STDIN_FILENO);
     execl("/bin/sh", "sh", "-c", command_.c_str(), static_cast<char*>(nullptr));
     _exit(127);

@@ -9,10 +9,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <random>
-#include <sstream>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -926,19 +924,17 @@ base::Result<std::string> set_enabled(std::string_view text, FileFormat format, 
 
 base::Result<bool> write_file_atomically(const std::string& path, std::string_view content) {
   namespace fs = std::filesystem;
-  std::string target = path;
+  // A symbolic link is never followed: whoever may write the folder could point it at any file
+  // of the writer (root's). One that appears after this check is replaced by the rename below,
+  // which acts on the name, not on what it points to.
   struct stat original {};
   bool exists = false;
   if (::lstat(path.c_str(), &original) == 0) {
     if (S_ISLNK(original.st_mode)) {
-      std::error_code ec;
-      target = fs::canonical(path, ec).string();
-      if (ec) {
-        return system_error(path, "cannot follow the symbolic link", ec.value());
-      }
-      if (::stat(target.c_str(), &original) != 0) {
-        return system_error(path, "cannot read the attributes of " + target, errno);
-      }
+      return base::Error{"a symbolic link, which is not followed: put the file itself here",
+                         base::Location{path, 0, 0},
+                         {},
+                         1};
     }
     if (!S_ISREG(original.st_mode)) {
       return base::Error{"not a regular file", base::Location{path, 0, 0}, {}, 1};
@@ -948,7 +944,7 @@ base::Result<bool> write_file_atomically(const std::string& path, std::string_vi
     return system_error(path, "cannot read the file's attributes", errno);
   }
 
-  const fs::path target_path(target);
+  const fs::path target_path(path);
   auto folder = target_path.parent_path().string();
   if (folder.empty()) {
     folder = ".";
@@ -1008,7 +1004,7 @@ base::Result<bool> write_file_atomically(const std::string& path, std::string_vi
   if (closed != 0) {
     return fail("cannot write the temporary file " + temporary, errno);
   }
-  if (::rename(temporary.c_str(), target.c_str()) != 0) {
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
     return fail("cannot replace the file", errno);
   }
 
@@ -1028,15 +1024,12 @@ base::Result<bool> write_file_atomically(const std::string& path, std::string_vi
 
 base::Result<bool> set_enabled_in_file(const std::string& path, bool value,
                                        const LoadOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  if (!in) {
-    base::Error e;
-    e.message = "cannot read " + path + ": " + std::strerror(errno);
-    return e;
+  // Not through a symbolic link (one put there since the folder was loaded), and bounded.
+  auto read = read_job_file(path, options.max_file_size);
+  if (!read) {
+    return read.error();
   }
-  const std::string text = buffer.str();
+  const std::string& text = *read;
   const auto format = path.ends_with(".json") ? FileFormat::json : FileFormat::yaml;
   auto edited = set_enabled(text, format, value, path);
   if (!edited) {

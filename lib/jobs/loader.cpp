@@ -1098,15 +1098,13 @@ LoadedFile load_job_text(const std::string& path, std::string_view text,
   return result;
 }
 
-LoadedFile load_job_file(const std::string& path, const LoadOptions& options) {
-  LoadedFile result;
-  result.path = path;
+base::Result<std::string> read_job_file(const std::string& path, std::int64_t max_size,
+                                        uid_t* owner) {
   const auto refuse = [&](std::string message) {
     base::Error e;
     e.message = std::move(message);
     e.location.path = path;
-    result.diagnostics.push_back({Severity::error, std::move(e)});
-    return result;
+    return e;
   };
   // Looked at before it is opened: opening a device can act (a tape rewinds), and a link could
   // lead anywhere root can read.
@@ -1132,11 +1130,11 @@ LoadedFile load_job_file(const std::string& path, const LoadOptions& options) {
     problem = std::string("cannot read the file: ") + std::strerror(errno);
   } else if (!S_ISREG(st.st_mode)) {
     problem = not_regular(st.st_mode);
-  } else if (st.st_size > options.max_file_size) {
-    problem = too_big(st.st_size, options.max_file_size);
+  } else if (st.st_size > max_size) {
+    problem = too_big(st.st_size, max_size);
   } else {
     // Bounded even if the file grows after fstat.
-    text.resize(static_cast<size_t>(options.max_file_size) + 1);
+    text.resize(static_cast<size_t>(max_size) + 1);
     size_t got = 0;
     while (got < text.size()) {
       const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
@@ -1150,17 +1148,32 @@ LoadedFile load_job_file(const std::string& path, const LoadOptions& options) {
       }
     }
     text.resize(got);
-    if (problem.empty() && got > static_cast<size_t>(options.max_file_size)) {
-      problem = too_big(static_cast<std::int64_t>(got), options.max_file_size);
+    if (problem.empty() && got > static_cast<size_t>(max_size)) {
+      problem = too_big(static_cast<std::int64_t>(got), max_size);
     }
   }
   ::close(fd);
   if (!problem.empty()) {
     return refuse(std::move(problem));
   }
+  if (owner != nullptr) {
+    *owner = st.st_uid;
+  }
+  return text;
+}
+
+LoadedFile load_job_file(const std::string& path, const LoadOptions& options) {
+  uid_t owner = 0;
+  auto text = read_job_file(path, options.max_file_size, &owner);
+  if (!text) {
+    LoadedFile result;
+    result.path = path;
+    result.diagnostics.push_back({Severity::error, text.error()});
+    return result;
+  }
   LoadOptions own = options;
-  own.owner = st.st_uid;
-  return load_job_text(path, text, own);
+  own.owner = owner;
+  return load_job_text(path, *text, own);
 }
 
 } // namespace jobs

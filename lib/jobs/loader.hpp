@@ -40,7 +40,12 @@ struct LoadedFile {
 LoadedFile load_job_text(const std::string& path, std::string_view text,
                          const LoadOptions& options);
 
-// Reads and loads one job file: a regular file, not a link, of at most max_file_size bytes.
+// The text of a job file: a regular file, not a symbolic link (also not one put there since it
+// was looked at), of at most `max_size` bytes; `owner`, if given, gets its owner.
+base::Result<std::string> read_job_file(const std::string& path, std::int64_t max_size,
+                                        uid_t* owner = nullptr);
+
+// Reads and loads one job file: read_job_file, then load_job_text.
 LoadedFile load_job_file(const std::string& path, const LoadOptions& options);
 
 // Whether `id` is a valid job or step id: [A-Za-z0-9][A-Za-z0-9_.-]*

@@ -82,6 +82,20 @@ base::Result<std::int64_t> parse_when(std::string_view text, std::int64_t now, c
         "invalid time \"" + std::string(text) + "\" (valid: " + when_forms(zone, bare) + ")";
     return e;
   };
+  // The years 1 to 9999, as the ISO forms can write them; a duration is bounded before it is
+  // added, so that nothing overflows.
+  constexpr std::int64_t earliest = -62135596800; // 0001-01-01T00:00:00Z
+  constexpr std::int64_t latest = 253402300799;   // 9999-12-31T23:59:59Z
+  const auto shifted = [&](std::int64_t seconds, int sign) -> base::Result<std::int64_t> {
+    if (seconds > latest - earliest || now + sign * seconds < earliest ||
+        now + sign * seconds > latest) {
+      base::Error e;
+      e.message =
+          "time out of range: \"" + std::string(text) + "\" is not within the years 1 to 9999";
+      return e;
+    }
+    return now + sign * seconds;
+  };
   if (words.empty()) {
     return invalid();
   }
@@ -103,7 +117,7 @@ base::Result<std::int64_t> parse_when(std::string_view text, std::int64_t now, c
     }
     if (bare != BareDuration::refused) {
       if (const auto d = base::parse_duration(words[0])) {
-        return bare == BareDuration::ago ? now - *d : now + *d;
+        return shifted(*d, bare == BareDuration::ago ? -1 : 1);
       }
     }
     if (auto t = parse_time(text, zone)) {
@@ -112,12 +126,12 @@ base::Result<std::int64_t> parse_when(std::string_view text, std::int64_t now, c
   }
   if (words.size() == 2 && words[0] == "in") {
     if (const auto d = base::parse_duration(words[1])) {
-      return now + *d;
+      return shifted(*d, 1);
     }
   }
   if (words.size() == 2 && words[1] == "ago") {
     if (const auto d = base::parse_duration(words[0])) {
-      return now - *d;
+      return shifted(*d, -1);
     }
   }
   static constexpr std::pair<std::string_view, std::int64_t> days[] = {

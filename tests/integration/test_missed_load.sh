@@ -45,7 +45,9 @@ sleep 2
 touch hold
 start_daemon &
 starting=$!
-sleep 3
+wait_for 60 test -e hold.waiting
+expect "the load waits" "0" "$?"
+sleep 3 # the length of the load, not a wait for something
 rm hold
 wait "$starting"
 expect "jobsd starts again after its slow load" "0" "$?"

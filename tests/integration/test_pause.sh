@@ -210,4 +210,9 @@ wait_for 10 eval '[ "$(now_ms)" -gt "$until" ]'
 expect "list without jobsd, once the pause has ended: the next fire, not the pause" "03:00" \
   "$(next_of quiet --jobs-dir jobs | grep -o "03:00")"
 
+# 11. A record without a zone (the JSON's null): history shows it in the host's zone.
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE job_executions SET timezone = \x27\x27"); c.commit()' "$state/history.db"
+"$jobsctl" history > history.out 2>&1
+expect "history of records without a zone" "0 0" "$? $(grep -c "internal error" history.out)"
+
 finish

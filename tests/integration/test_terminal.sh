@@ -166,6 +166,9 @@ SH
 chmod +x bin/less
 (unset PAGER && LESS=keep PATH=$work/bin:$PATH on_tty less-tty.txt history)
 expect "no PAGER: less -FRX, LESS untouched" "less -FRX LESS=keep" "$(cat less.log 2>/dev/null)"
+# A PAGER of plain less gets LESS=FRX (as from git) to show colours; a LESS of the user's stays.
+(PAGER="$work/bin/less" && export PAGER && unset LESS && on_tty less-plain.txt history)
+expect "PAGER=less without LESS: LESS=FRX" "less  LESS=FRX" "$(tail -n 1 less.log)"
 # No PAGER and no less (a minimal system): printed as it is, not an error.
 mkdir empty
 script -qec "env -u PAGER PATH=$work/empty $(printf '%q ' "$jobsctl") history; echo \$? >$work/noless.rc" \

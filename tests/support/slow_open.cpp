@@ -1,6 +1,6 @@
 // LD_PRELOAD for test_missed_load.sh: while the file named by JOBS_TEST_SLOW_OPEN exists (at
-// most 10 s), opening a file named slow.yaml waits. jobsd's load of its jobs folder then lasts
-// as long as the test wants.
+// most 10 s), opening a file named slow.yaml waits, after creating that name + ".waiting". jobsd's
+// load of its jobs folder then lasts as long as the test wants.
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <time.h>
@@ -9,6 +9,7 @@
 #include <cstdarg>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace {
 
@@ -18,8 +19,14 @@ const char* const flag = std::getenv("JOBS_TEST_SLOW_OPEN");
 
 void wait_if_slow(const char* path) {
   const char* slash = std::strrchr(path, '/');
-  if (flag == nullptr || std::strcmp(slash == nullptr ? path : slash + 1, "slow.yaml") != 0) {
+  if (flag == nullptr || std::strcmp(slash == nullptr ? path : slash + 1, "slow.yaml") != 0 ||
+      access(flag, F_OK) != 0) {
     return;
+  }
+  // FLAG.waiting says the wait has begun (a slow start, under a sanitizer, can take seconds).
+  const std::string waiting = std::string(flag) + ".waiting";
+  if (const int fd = real_open(waiting.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644); fd >= 0) {
+    close(fd);
   }
   const timespec tick{0, 10'000'000};
   for (int i = 0; i < 1000 && access(flag, F_OK) == 0; ++i) {

@@ -399,16 +399,30 @@ TEST_SUITE("jobs::write_file_atomically") {
     CHECK(folder.names() == std::vector<std::string>{"new.json"});
   }
 
-  TEST_CASE("replaces the target of a symbolic link, not the link") {
+  TEST_CASE("refuses a symbolic link, and writes neither it nor its target") {
+    // Whoever may write the folder could point a link at any file of the writer (root's).
     const TestFolder folder;
     const auto target = folder.file("real.yaml", "a: 1\n", 0600);
     const auto link = (folder.path / "link.yaml").string();
     REQUIRE(::symlink(target.c_str(), link.c_str()) == 0);
-    REQUIRE(jobs::write_file_atomically(link, "a: 2\n").ok());
+    const auto written = jobs::write_file_atomically(link, "a: 2\n");
+    REQUIRE_FALSE(written.ok());
+    CHECK(written.error().message.find("symbolic link, which is not followed") !=
+          std::string::npos);
     CHECK(std::filesystem::is_symlink(link));
-    CHECK(read(target) == "a: 2\n");
-    CHECK(mode_of(target) == 0600);
+    CHECK(read(target) == "a: 1\n");
     CHECK(folder.names() == std::vector<std::string>{"link.yaml", "real.yaml"});
+  }
+
+  TEST_CASE("set_enabled_in_file does not read through a symbolic link") {
+    const TestFolder folder;
+    const auto target = folder.file("secret.yaml", "schedule: \"0 0 * * *\"\ncommand: x\n", 0600);
+    const auto link = (folder.path / "job.yaml").string();
+    REQUIRE(::symlink(target.c_str(), link.c_str()) == 0);
+    const auto changed = jobs::set_enabled_in_file(link, false, {});
+    REQUIRE_FALSE(changed.ok());
+    CHECK(changed.error().message.find("symbolic link") != std::string::npos);
+    CHECK(read(target) == "schedule: \"0 0 * * *\"\ncommand: x\n");
   }
 
   TEST_CASE("an error names the path and the system error") {

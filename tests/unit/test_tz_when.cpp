@@ -88,6 +88,17 @@ TEST_SUITE("tz::parse_when") {
           "03:00, yesterday (00:00))");
   }
 
+  TEST_CASE("a duration that leaves the years 1 to 9999 is refused, not overflowed") {
+    CHECK(when("in 2900000d", monday) == "9966-11-12T08:00:00Z");
+    for (const char* far : {"in 53375995583000d", "in 99999999999d", "99999999999d ago",
+                            "in 3000000d", "800000d ago"}) {
+      CHECK(when(far, monday, tz::BareDuration::ago) ==
+            "time out of range: \"" + std::string(far) + "\" is not within the years 1 to 9999");
+    }
+    CHECK(when("53375995583000d", monday, tz::BareDuration::ahead).rfind("time out of range", 0) ==
+          0);
+  }
+
   TEST_CASE("anything else is an error that lists the valid forms") {
     const std::string forms =
         " (valid: 2026-12-01T09:00 (with Z or an offset, else in Europe/Berlin), now, in 5m, 2h "
