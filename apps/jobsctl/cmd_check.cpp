@@ -7,13 +7,13 @@
 #include "job_folder.hpp"
 #include "output.hpp"
 #include "state.hpp"
+#include "times.hpp"
 
 #include <base/duration.hpp>
 #include <store/json.hpp>
 #include <tz/format.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <iostream>
 #include <map>
 #include <set>
@@ -248,9 +248,7 @@ void judge_jobs(const CheckOptions& o, std::optional<std::int64_t> max_age, Find
       }
     }
   }
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  const std::int64_t now = now_seconds() * 1000;
   std::vector<std::string> failures, partial, late;
   for (const auto* j : f.history_known ? jobs : std::vector<const Checked*>()) {
     if (j->last_status == "failed" || j->last_status == "timeout") {

@@ -9,10 +9,10 @@
 #include "output.hpp"
 
 #include <base/exit_codes.hpp>
-#include <base/size.hpp>
 #include <exec/process.hpp>
 #include <jobs/edit.hpp>
 #include <jobs/folder.hpp>
+#include <jobs/loader.hpp>
 #include <jobs/trust.hpp>
 
 #include <fcntl.h>
@@ -144,46 +144,6 @@ private:
   bool kept_ = false;
 };
 
-// The text of the regular file `path` (a link is not followed), of at most `limit` bytes; else
-// why not, naming the file.
-base::Result<std::string> read_regular(const std::string& path, std::int64_t limit) {
-  const auto refuse = [&](const std::string& why) {
-    return base::Error{why, base::Location{path, 0, 0}, {}, 1};
-  };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    return refuse(errno == ELOOP ? "is a symbolic link, which jobsd does not follow"
-                                 : std::string("cannot read the file: ") + std::strerror(errno));
-  }
-  struct stat st {};
-  std::string text;
-  std::string problem;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    problem = "is " + jobs::file_kind(st.st_mode) + ", not a regular file";
-  } else {
-    // Bounded even if the file grows after fstat.
-    text.resize(static_cast<size_t>(limit) + 1);
-    size_t got = 0;
-    for (ssize_t n = 1; got < text.size() && n != 0;) {
-      n = ::read(fd, text.data() + got, text.size() - got);
-      if (n < 0 && errno != EINTR) {
-        problem = std::string("cannot read the file: ") + std::strerror(errno);
-        break;
-      }
-      got += n > 0 ? static_cast<size_t>(n) : 0;
-    }
-    text.resize(got);
-    if (problem.empty() && got > static_cast<size_t>(limit)) {
-      problem = "is over max_job_file_size (" + base::format_size(limit) + ")";
-    }
-  }
-  ::close(fd);
-  if (!problem.empty()) {
-    return refuse(problem);
-  }
-  return text;
-}
-
 // Whether `path` is no longer what the copy was made from: the text `original`, or, for a new
 // file (null), nothing at all.
 bool changed_since(const std::string& path, const std::string* original, std::int64_t limit) {
@@ -191,7 +151,7 @@ bool changed_since(const std::string& path, const std::string* original, std::in
     std::error_code ec;
     return std::filesystem::exists(std::filesystem::symlink_status(path, ec));
   }
-  const auto now = read_regular(path, limit);
+  const auto now = jobs::read_job_file(path, limit);
   return !now || *now != *original;
 }
 
@@ -401,7 +361,7 @@ int run_edit(const EditOptions& o) {
     start = std::move(file.text);
   } else {
     path = file_to_edit(o, st);
-    auto text = read_regular(path, limit);
+    auto text = jobs::read_job_file(path, limit);
     if (!text) {
       print_error(text.error());
       return base::exit_code::usage;
@@ -417,7 +377,7 @@ int run_edit(const EditOptions& o) {
       std::cerr << "jobsctl: the editor (" << editor << ") " << failed << "; " << untouched << "\n";
       return base::exit_code::job_failed;
     }
-    auto edited = read_regular(copy.path(), limit);
+    auto edited = jobs::read_job_file(copy.path(), limit);
     if (edited && *edited == start) {
       std::cerr << "jobsctl: no changes; " << untouched << "\n";
       return base::exit_code::ok;
@@ -430,7 +390,7 @@ int run_edit(const EditOptions& o) {
       text = std::move(*edited);
       break;
     }
-    const std::string count = std::to_string(errors) + (errors == 1 ? " error" : " errors");
+    const std::string count = counted(static_cast<std::int64_t>(errors), "error");
     if (!stdin_is_terminal()) {
       copy.keep();
       std::cerr << "jobsctl: the edit has " << count << "; " << untouched

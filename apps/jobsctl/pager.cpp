@@ -4,6 +4,7 @@
 
 #include <base/exit_codes.hpp>
 #include <base/text.hpp>
+#include <exec/process.hpp>
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -13,37 +14,16 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
-#include <ranges>
-#include <string>
-#include <string_view>
 
 namespace jobsctl {
-
-namespace {
-
-// Whether less is in PATH: the default pager.
-bool less_installed() {
-  const char* path = std::getenv("PATH");
-  for (const auto dir : std::views::split(std::string_view(path == nullptr ? "" : path), ':')) {
-    const std::string file = std::string(std::string_view(dir.begin(), dir.end())) + "/less";
-    if (!file.starts_with('/')) {
-      continue; // an empty or relative entry
-    }
-    if (access(file.c_str(), X_OK) == 0) {
-      return true;
-    }
-  }
-  return false;
-}
-
-} // namespace
 
 Pager::Pager(bool wanted) {
   if (!wanted || !stdout_is_terminal()) {
     return;
   }
   const char* pager = std::getenv("PAGER");
-  if (pager == nullptr && !less_installed()) {
+  const char* path = std::getenv("PATH");
+  if (pager == nullptr && exec::find_program("less", path != nullptr ? path : "").empty()) {
     return; // a minimal system without less: no pager rather than an error
   }
   // LESS, if set, is left as it is: less reads it before these options.
