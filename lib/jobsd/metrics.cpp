@@ -35,25 +35,35 @@ public:
     out_ += '\n';
   }
 
-  // `labels`: "" or label() texts joined with ','.
-  void sample(std::string_view name, const std::string& labels, const std::string& value) {
+  // `labels`: "" or label() texts joined with ','. Appended piece by piece: with 10,000 jobs
+  // there are a few hundred thousand samples.
+  void sample(std::string_view name, std::string_view labels, std::string_view value,
+              std::string_view more_labels = {}) {
     out_ += name;
-    if (!labels.empty()) {
-      out_ += '{' + labels + '}';
+    if (!labels.empty() || !more_labels.empty()) {
+      out_ += '{';
+      out_ += labels;
+      if (!labels.empty() && !more_labels.empty()) {
+        out_ += ',';
+      }
+      out_ += more_labels;
+      out_ += '}';
     }
-    out_ += ' ' + value + '\n';
+    out_ += ' ';
+    out_ += value;
+    out_ += '\n';
   }
 
-  void histogram(std::string_view name, const std::string& labels, const Histogram& h) {
-    const std::string prefix = labels.empty() ? "" : labels + ",";
+  void histogram(const std::string& name, const std::string& labels, const Histogram& h) {
+    const std::string bucket = name + "_bucket";
     std::uint64_t cumulative = 0;
     for (size_t i = 0; i < h.counts().size(); ++i) {
       cumulative += h.counts()[i];
       const std::string le = i < h.bounds().size() ? number(h.bounds()[i]) : "+Inf";
-      sample(std::string(name) + "_bucket", prefix + label("le", le), std::to_string(cumulative));
+      sample(bucket, labels, std::to_string(cumulative), label("le", le));
     }
-    sample(std::string(name) + "_sum", labels, number(h.sum()));
-    sample(std::string(name) + "_count", labels, std::to_string(h.count()));
+    sample(name + "_sum", labels, number(h.sum()));
+    sample(name + "_count", labels, std::to_string(h.count()));
   }
 
   std::string take() { return std::move(out_); }
@@ -194,10 +204,11 @@ std::string Metrics::render(const MetricsNow& now) const {
   w.family("jobs_executions_total", "counter",
            "Executions that ended since jobsd started, by job and status.");
   for (const auto& [id, j] : jobs_) {
+    const std::string job = label("job", id);
     for (const auto& status : final_statuses()) {
       const auto n = j.executions.find(status);
-      w.sample("jobs_executions_total", label("job", id) + "," + label("status", status),
-               std::to_string(n == j.executions.end() ? 0 : n->second));
+      w.sample("jobs_executions_total", job,
+               std::to_string(n == j.executions.end() ? 0 : n->second), label("status", status));
     }
   }
   w.family("jobs_execution_duration_seconds", "histogram",
