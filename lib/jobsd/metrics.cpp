@@ -195,7 +195,7 @@ std::string Metrics::render(const MetricsNow& now) const {
     w.family(name, type, help);
     for (const auto& [id, j] : jobs_) {
       if (const std::optional<std::string> v = value(id, j)) {
-        w.sample(name, label("job", id), *v);
+        w.sample(name, label("job_id", id), *v);
       }
     }
   };
@@ -204,7 +204,7 @@ std::string Metrics::render(const MetricsNow& now) const {
   w.family("jobs_executions_total", "counter",
            "Executions that ended since jobsd started, by job and status.");
   for (const auto& [id, j] : jobs_) {
-    const std::string job = label("job", id);
+    const std::string job = label("job_id", id);
     for (const auto& status : final_statuses()) {
       const auto n = j.executions.find(status);
       w.sample("jobs_executions_total", job,
@@ -214,7 +214,7 @@ std::string Metrics::render(const MetricsNow& now) const {
   w.family("jobs_execution_duration_seconds", "histogram",
            "How long the executions that ran took, by job.");
   for (const auto& [id, j] : jobs_) {
-    w.histogram("jobs_execution_duration_seconds", label("job", id), j.duration);
+    w.histogram("jobs_execution_duration_seconds", label("job_id", id), j.duration);
   }
   const auto time = [](const std::optional<double>& t) {
     return t ? Value(number(*t)) : std::nullopt;

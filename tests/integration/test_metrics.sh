@@ -72,26 +72,26 @@ expect "a triggered job succeeds" "0" "$?"
 expect "a failing job fails" "1" "$?"
 metrics > m1.txt
 expect "the triggered job's success (what a Prometheus scrape looks for)" "1" \
-  "$(value 'jobs_executions_total{job="ok",status="success"}' m1.txt)"
+  "$(value 'jobs_executions_total{job_id="ok",status="success"}' m1.txt)"
 expect "the failing job's failure" "1 0" \
-  "$(value 'jobs_executions_total{job="fail",status="failed"}' m1.txt) $(value 'jobs_executions_total{job="fail",status="success"}' m1.txt)"
+  "$(value 'jobs_executions_total{job_id="fail",status="failed"}' m1.txt) $(value 'jobs_executions_total{job_id="fail",status="success"}' m1.txt)"
 expect "the triggered job's duration observed once" "1" \
-  "$(value 'jobs_execution_duration_seconds_count{job="ok"}' m1.txt)"
+  "$(value 'jobs_execution_duration_seconds_count{job_id="ok"}' m1.txt)"
 expect "its +Inf bucket holds it" "1" \
-  "$(value 'jobs_execution_duration_seconds_bucket{job="ok",le="+Inf"}' m1.txt)"
-success=$(value 'jobs_last_success_timestamp_seconds{job="ok"}' m1.txt)
+  "$(value 'jobs_execution_duration_seconds_bucket{job_id="ok",le="+Inf"}' m1.txt)"
+success=$(value 'jobs_last_success_timestamp_seconds{job_id="ok"}' m1.txt)
 now=$(date +%s)
 expect "the last success is a time of the last minute" "yes" \
   "$(awk -v t="$success" -v now="$now" 'BEGIN { print (t > now - 60 && t <= now + 1) ? "yes" : "no: " t }')"
 expect "a job that never succeeded has no last success" "" \
-  "$(value 'jobs_last_success_timestamp_seconds{job="fail"}' m1.txt)"
+  "$(value 'jobs_last_success_timestamp_seconds{job_id="fail"}' m1.txt)"
 expect "the failure is its last run" "1" \
-  "$(grep -c '^jobs_last_run_timestamp_seconds{job="fail"} ' m1.txt)"
+  "$(grep -c '^jobs_last_run_timestamp_seconds{job_id="fail"} ' m1.txt)"
 wait_for 5 test -f prom/jobs.prom
 expect "the textfile is written at start" "0" "$?"
-wait_for 10 at_least 1 'jobs_fires_skipped_total{job="slow"}'
+wait_for 10 at_least 1 'jobs_fires_skipped_total{job_id="slow"}'
 expect "fires of a job still running are counted as skipped" "0" "$?"
-wait_for 10 at_least 1 'jobs_running{job="slow"}'
+wait_for 10 at_least 1 'jobs_running{job_id="slow"}'
 expect "the running job is running" "0" "$?"
 # The metrics change every second now (fires skipped, executions): the textfile is not
 # rewritten each time. Over 5 s its inode (each write is a new file) changes once at most.
@@ -112,9 +112,9 @@ wait_for 10 is 1 jobs_job_files_with_errors
 expect "the broken file is counted" "0" "$?"
 metrics > m2.txt
 expect "the reload is counted" "0" "$(at_least 1 jobs_reloads_total m2.txt; echo $?)"
-expect "the removed job is no longer exported" "0" "$(grep -c 'job="fail"' m2.txt)"
+expect "the removed job is no longer exported" "0" "$(grep -c 'job_id="fail"' m2.txt)"
 expect "the kept job keeps its counters" "1" \
-  "$(value 'jobs_executions_total{job="ok",status="success"}' m2.txt)"
+  "$(value 'jobs_executions_total{job_id="ok",status="success"}' m2.txt)"
 expect "promtool check metrics passes on the metrics command's text, no lint complaint" \
   "exit 0" "$(check m2.txt)"
 
@@ -148,8 +148,8 @@ start_daemon
 expect "jobsd starts again" "0" "$?"
 metrics > m3.txt
 expect "the last success survives the restart" "$success" \
-  "$(value 'jobs_last_success_timestamp_seconds{job="ok"}' m3.txt)"
-expect "the counters start at 0" "0" "$(value 'jobs_executions_total{job="ok",status="success"}' m3.txt)"
+  "$(value 'jobs_last_success_timestamp_seconds{job_id="ok"}' m3.txt)"
+expect "the counters start at 0" "0" "$(value 'jobs_executions_total{job_id="ok",status="success"}' m3.txt)"
 expect "a new start time" "yes" \
   "$(awk -v a="$started" -v b="$(value jobs_start_time_seconds m3.txt)" 'BEGIN { print (b > a) ? "yes" : "no" }')"
 log="$state/logs/jobsd.log"
@@ -159,7 +159,7 @@ expect "the link's target is untouched" "victim link" \
   "$(cat victim.txt) $(test -L prom/jobs.prom && echo link)"
 rm prom/jobs.prom
 "$jobsctl" trigger ok --wait > /dev/null
-wait_for 30 is 1 'jobs_executions_total{job="ok",status="success"}' prom/jobs.prom
+wait_for 30 is 1 'jobs_executions_total{job_id="ok",status="success"}' prom/jobs.prom
 expect "once the link is gone the textfile is written again" "0" "$?"
 expect "the failure was told once, its end once" "1 1" \
   "$(grep -c "metrics.textfile: " "$log") $(grep -c "metrics.textfile .* is written again" "$log")"

@@ -43,27 +43,27 @@ TEST_SUITE("jobsd.metrics") {
       m.execution_ended("a", "success", s, 1000);
     }
     const std::string text = m.render({});
-    CHECK(lines_of(text, "jobs_execution_duration_seconds_bucket{job=\"a\"") ==
+    CHECK(lines_of(text, "jobs_execution_duration_seconds_bucket{job_id=\"a\"") ==
           std::vector<std::string>{
-              R"(jobs_execution_duration_seconds_bucket{job="a",le="0.1"} 2)",
-              R"(jobs_execution_duration_seconds_bucket{job="a",le="0.5"} 2)",
-              R"(jobs_execution_duration_seconds_bucket{job="a",le="1"} 2)",
-              R"(jobs_execution_duration_seconds_bucket{job="a",le="5"} 3)",
-              R"(jobs_execution_duration_seconds_bucket{job="a",le="15"} 3)",
-              R"(jobs_execution_duration_seconds_bucket{job="a",le="30"} 3)",
-              R"(jobs_execution_duration_seconds_bucket{job="a",le="60"} 3)",
-              R"(jobs_execution_duration_seconds_bucket{job="a",le="300"} 3)",
-              R"(jobs_execution_duration_seconds_bucket{job="a",le="900"} 3)",
-              R"(jobs_execution_duration_seconds_bucket{job="a",le="1800"} 3)",
-              R"(jobs_execution_duration_seconds_bucket{job="a",le="3600"} 3)",
-              R"(jobs_execution_duration_seconds_bucket{job="a",le="7200"} 3)",
-              R"(jobs_execution_duration_seconds_bucket{job="a",le="21600"} 3)",
-              R"(jobs_execution_duration_seconds_bucket{job="a",le="+Inf"} 4)",
+              R"(jobs_execution_duration_seconds_bucket{job_id="a",le="0.1"} 2)",
+              R"(jobs_execution_duration_seconds_bucket{job_id="a",le="0.5"} 2)",
+              R"(jobs_execution_duration_seconds_bucket{job_id="a",le="1"} 2)",
+              R"(jobs_execution_duration_seconds_bucket{job_id="a",le="5"} 3)",
+              R"(jobs_execution_duration_seconds_bucket{job_id="a",le="15"} 3)",
+              R"(jobs_execution_duration_seconds_bucket{job_id="a",le="30"} 3)",
+              R"(jobs_execution_duration_seconds_bucket{job_id="a",le="60"} 3)",
+              R"(jobs_execution_duration_seconds_bucket{job_id="a",le="300"} 3)",
+              R"(jobs_execution_duration_seconds_bucket{job_id="a",le="900"} 3)",
+              R"(jobs_execution_duration_seconds_bucket{job_id="a",le="1800"} 3)",
+              R"(jobs_execution_duration_seconds_bucket{job_id="a",le="3600"} 3)",
+              R"(jobs_execution_duration_seconds_bucket{job_id="a",le="7200"} 3)",
+              R"(jobs_execution_duration_seconds_bucket{job_id="a",le="21600"} 3)",
+              R"(jobs_execution_duration_seconds_bucket{job_id="a",le="+Inf"} 4)",
           });
     CHECK(lines_of(text, "jobs_execution_duration_seconds_sum") ==
-          std::vector<std::string>{R"(jobs_execution_duration_seconds_sum{job="a"} 100003.15)"});
+          std::vector<std::string>{R"(jobs_execution_duration_seconds_sum{job_id="a"} 100003.15)"});
     CHECK(lines_of(text, "jobs_execution_duration_seconds_count") ==
-          std::vector<std::string>{R"(jobs_execution_duration_seconds_count{job="a"} 4)"});
+          std::vector<std::string>{R"(jobs_execution_duration_seconds_count{job_id="a"} 4)"});
 
     // Without labels: the daemon's lateness, at 0 before any fire.
     CHECK(lines_of(text, "jobs_fire_lateness_seconds_bucket{le=\"+Inf\"}") ==
@@ -107,11 +107,11 @@ TEST_SUITE("jobsd.metrics") {
     m.seed_last_success("a", 1700000000500);
     m.set_jobs({"a", "b"}, true);
     std::string text = m.render({});
-    CHECK(has_line(text, R"(jobs_executions_total{job="a",status="success"} 0)"));
-    CHECK(has_line(text, R"(jobs_executions_total{job="b",status="timeout"} 0)"));
-    CHECK(lines_of(text, "jobs_executions_total{job=\"a\"").size() == 7);
-    CHECK(has_line(text, R"(jobs_last_success_timestamp_seconds{job="a"} 1700000000.5)"));
-    CHECK(lines_of(text, "jobs_last_success_timestamp_seconds{job=\"b\"}").empty());
+    CHECK(has_line(text, R"(jobs_executions_total{job_id="a",status="success"} 0)"));
+    CHECK(has_line(text, R"(jobs_executions_total{job_id="b",status="timeout"} 0)"));
+    CHECK(lines_of(text, "jobs_executions_total{job_id=\"a\"").size() == 7);
+    CHECK(has_line(text, R"(jobs_last_success_timestamp_seconds{job_id="a"} 1700000000.5)"));
+    CHECK(lines_of(text, "jobs_last_success_timestamp_seconds{job_id=\"b\"}").empty());
     CHECK(lines_of(text, "jobs_last_run_timestamp_seconds{").empty());
 
     m.execution_ended("b", "failed", 2.5, 1700000100250);
@@ -120,17 +120,17 @@ TEST_SUITE("jobsd.metrics") {
     m.fire_not_run("b", true);
     m.fire_not_run("b", true);
     text = m.render({});
-    CHECK(has_line(text, R"(jobs_executions_total{job="b",status="failed"} 1)"));
-    CHECK(has_line(text, R"(jobs_executions_total{job="b",status="cancelled"} 1)"));
-    CHECK(has_line(text, R"(jobs_execution_duration_seconds_count{job="b"} 1)"));
-    CHECK(has_line(text, R"(jobs_last_run_timestamp_seconds{job="b"} 1700000100.25)"));
-    CHECK(lines_of(text, "jobs_last_success_timestamp_seconds{job=\"b\"}").empty());
-    CHECK(has_line(text, R"(jobs_fires_skipped_total{job="b"} 1)"));
-    CHECK(has_line(text, R"(jobs_fires_missed_total{job="b"} 2)"));
+    CHECK(has_line(text, R"(jobs_executions_total{job_id="b",status="failed"} 1)"));
+    CHECK(has_line(text, R"(jobs_executions_total{job_id="b",status="cancelled"} 1)"));
+    CHECK(has_line(text, R"(jobs_execution_duration_seconds_count{job_id="b"} 1)"));
+    CHECK(has_line(text, R"(jobs_last_run_timestamp_seconds{job_id="b"} 1700000100.25)"));
+    CHECK(lines_of(text, "jobs_last_success_timestamp_seconds{job_id=\"b\"}").empty());
+    CHECK(has_line(text, R"(jobs_fires_skipped_total{job_id="b"} 1)"));
+    CHECK(has_line(text, R"(jobs_fires_missed_total{job_id="b"} 2)"));
 
     m.execution_ended("a", "success", 1, 1700000300000);
     text = m.render({});
-    CHECK(has_line(text, R"(jobs_last_success_timestamp_seconds{job="a"} 1700000300)"));
+    CHECK(has_line(text, R"(jobs_last_success_timestamp_seconds{job_id="a"} 1700000300)"));
     CHECK(has_line(text, R"(jobs_build_info{version="1.2.3"} 1)"));
   }
 
@@ -142,9 +142,9 @@ TEST_SUITE("jobsd.metrics") {
     m.set_jobs({"a", "c"}, false);
     m.execution_ended("b", "success", 1, 2000); // ran while it was removed: not exported
     const std::string text = m.render({});
-    CHECK(has_line(text, R"(jobs_executions_total{job="a",status="success"} 1)"));
-    CHECK(has_line(text, R"(jobs_executions_total{job="c",status="success"} 0)"));
-    CHECK(text.find("job=\"b\"") == std::string::npos);
+    CHECK(has_line(text, R"(jobs_executions_total{job_id="a",status="success"} 1)"));
+    CHECK(has_line(text, R"(jobs_executions_total{job_id="c",status="success"} 0)"));
+    CHECK(text.find("job_id=\"b\"") == std::string::npos);
     CHECK(has_line(text, "jobs_reloads_total 1"));
     CHECK(has_line(text, "jobs_jobs_loaded 2"));
   }
@@ -166,7 +166,7 @@ TEST_SUITE("jobsd.metrics") {
     CHECK(has_line(text, R"(jobs_queue_depth{zone="Europe/Paris"} 3)"));
     CHECK(has_line(text, R"(jobs_queue_running{zone="Europe/Paris"} 2)"));
     CHECK(has_line(text, R"(jobs_queue_limit{zone="UTC"} 1)"));
-    CHECK(has_line(text, R"(jobs_running{job="a"} 2)"));
+    CHECK(has_line(text, R"(jobs_running{job_id="a"} 2)"));
     CHECK(has_line(text, "jobs_job_files_with_errors 1"));
     CHECK(has_line(text, "jobs_store_faults_total 1"));
     CHECK(has_line(text, "jobs_store_writes_waiting 5"));
