@@ -119,7 +119,8 @@ Daemon::Reply Daemon::cmd_health(Connection& c, const ipc::Request&) {
   // endpoint has no one to give it.
   health::Findings f;
   health::judge_status(cmd_status(c, {}).result, f);
-  for (const auto& row : cmd_list(c, {}).result["jobs"]) {
+  const Reply list = cmd_list(c, {});
+  for (const auto& row : list.result["jobs"]) {
     f.jobs.push_back(health::listed_job(row));
   }
   health::judge_jobs({}, std::nullopt, "", now_ms(), f);
