@@ -7,6 +7,7 @@
 #include <jobs/schema.hpp>
 #include <jobsd/command_args.hpp>
 #include <jobsd/health.hpp>
+#include <jobsd/job_checks.hpp>
 #include <store/json.hpp>
 #include <tz/format.hpp>
 
@@ -56,8 +57,10 @@ Daemon::Reply Daemon::cmd_queues(Connection&, const ipc::Request&) {
 }
 
 Daemon::Reply Daemon::cmd_validate(Connection&, const ipc::Request& request) {
-  // The text is checked in memory: nothing is written, and no file is read (the loader reads
-  // none that a job names). Its size is bounded by the request's (ipc::max_request_bytes).
+  // The text is checked in memory, as jobsctl validate checks a file (without the secrets file:
+  // how long a secret is stays the admins' to know): nothing is written, and no file is read
+  // (the loader reads none that a job names). Its size is bounded by the request's
+  // (ipc::max_request_bytes).
   const std::string text = string_arg(request, "text");
   std::string format = string_arg(request, "format", false);
   std::string name = string_arg(request, "name", false);
@@ -90,7 +93,10 @@ Daemon::Reply Daemon::cmd_validate(Connection&, const ipc::Request& request) {
   if (named.empty()) {
     name += "." + format;
   }
-  const jobs::LoadedFile file = jobs::load_job_text(name, text, load_options(config_));
+  jobs::LoadedFile file = jobs::load_job_text(name, text, load_options(config_));
+  if (file.job) {
+    check_against_config(config_, text, file);
+  }
   ipc::Json findings = ipc::Json::array();
   for (const auto& d : file.diagnostics) {
     findings.push_back(finding_json(d));

@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/expect.sh"
 source "$here/daemon.sh"
 new_work api
-mkdir -m 755 jobs
+mkdir -m 755 jobs drafts
 export JOBS_CONFIG="$work/jobsd.yaml" JOBS_DIR="$work/jobs"
 cat > jobsd.yaml <<YAML
 socket: $JOBS_SOCKET
@@ -152,7 +152,7 @@ q, s = call("queues"), call("status")
 out(q["queues"] == s["queues"], q["global"] == s["global"])')"
 
 # --- validate: in memory; nothing written.
-listing=$(ls -la jobs)
+listing=$(ls -l --time-style=full-iso jobs)
 expect "validate: a good job, canonical, no findings" 'true good {"cron": ["@daily"], "missed": "once", "dst_gap": "shift"} []' "$(api '
 r = call("validate", text="schedule: \"@daily\"\ncommand: \"true\"\n", format="yaml", name="good.yaml")
 out(r["ok"], r["job"]["id"], r["job"]["schedule"], r["findings"])')"
@@ -164,7 +164,17 @@ out(r["ok"], r["job"], r["findings"])')"
 expect "validate refuses a path for a name, and a format that is not the name's" \
   'invalid: "name" must be a file name (no '"'"'/'"'"', at most 255 bytes), got "../x.yaml" | invalid: "format" is json but "name" is a yaml file' \
   "$(api 'out(call("validate", text="", name="../x.yaml"), "|", call("validate", text="", format="json", name="x.yaml"))')"
-expect "validate wrote nothing" "$listing" "$(ls -la jobs)"
+
+printf 'schedule: "@daily"\ntimeout: none\nsteps:\n  - {id: q, type: sql, connection: wh, query: "select 1"}\n' \
+  > drafts/draft.yaml
+expect "validate: the findings of jobsctl validate, the configuration's checks included" \
+  "$("$jobsctl" validate --json drafts/draft.yaml | python3 -c '
+import json, sys
+print(json.dumps([[f["line"], f["column"], f["severity"], f["message"]] for f in map(json.loads, sys.stdin)]))')" \
+  "$(api '
+r = call("validate", text=open("drafts/draft.yaml").read(), name="draft.yaml")
+print(json.dumps([[f["line"], f["col"], f["severity"], f["message"]] for f in r["findings"]]))')"
+expect "validate wrote nothing" "$listing" "$(ls -l --time-style=full-iso jobs)"
 
 # --- types
 expect "types: each step type with its description and JSON Schema" "true true true" "$(api '
