@@ -922,7 +922,8 @@ base::Result<std::string> set_enabled(std::string_view text, FileFormat format, 
   return YamlBlock(src).edit(value);
 }
 
-base::Result<bool> write_file_atomically(const std::string& path, std::string_view content) {
+base::Result<bool> write_file_atomically(const std::string& path, std::string_view content,
+                                         std::optional<mode_t> mode) {
   namespace fs = std::filesystem;
   // A symbolic link is never followed: whoever may write the folder could point it at any file
   // of the writer (root's). One that appears after this check is replaced by the rename below,
@@ -970,7 +971,11 @@ base::Result<bool> write_file_atomically(const std::string& path, std::string_vi
     return system_error(path, what, error);
   };
 
-  if (exists) {
+  if (mode) {
+    if (::fchmod(fd, *mode) != 0) {
+      return fail("cannot give the new file its mode", errno);
+    }
+  } else if (exists) {
     // Before the content goes in, so that it is never readable by more than the original. The
     // owner first: chown clears the set-user-ID and set-group-ID bits that chmod sets.
     struct stat created {};

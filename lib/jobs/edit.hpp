@@ -4,6 +4,9 @@
 #include <jobs/loader.hpp>
 #include <jobs/model.hpp>
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,9 +42,11 @@ base::Result<bool> set_enabled_in_file(const std::string& path, bool value,
 
 // Replaces the file `path` with `content` atomically: writes a temporary file in the same
 // folder, fsyncs it, gives it the original's owner and mode (when the original exists; else the
-// mode 0666 less the umask), renames it over the original and fsyncs the folder. A symbolic
-// link is followed: its target is replaced. On failure the original is untouched and the
-// temporary file removed; the error names the path and the system error. Returns true.
-base::Result<bool> write_file_atomically(const std::string& path, std::string_view content);
+// mode 0666 less the umask) or `mode` when given (the writer's file then), renames it over the
+// original and fsyncs the folder. A symbolic link at `path` is refused, never followed. On
+// failure the original is untouched and the temporary file removed; the error names the path
+// and the system error. Returns true.
+base::Result<bool> write_file_atomically(const std::string& path, std::string_view content,
+                                         std::optional<mode_t> mode = std::nullopt);
 
 } // namespace jobs

@@ -133,6 +133,8 @@ const std::vector<Daemon::CommandSpec>& Daemon::commands() {
       {"pause", mutating, &Daemon::cmd_pause,
        "skip a job's fires until resumed (kept in the store)"},
       {"resume", mutating, &Daemon::cmd_resume, "end a job's pause"},
+      {"metrics", read, &Daemon::cmd_metrics,
+       "the metrics in the Prometheus text format (man/jobsd.8, METRICS)"},
   };
   return table;
 }
@@ -337,6 +339,27 @@ Daemon::Reply Daemon::cmd_status(Connection&, const ipc::Request&) {
         {"lost_lines", lost.lines},
         {"since", lost.lines ? ipc::Json(store::iso_time(lost.since_ms)) : nullptr},
         {"error", lost.lines ? ipc::Json(lost.error) : nullptr}}}};
+  return r;
+}
+
+std::string Daemon::metrics_text() const {
+  MetricsNow now;
+  for (const auto& q : queues_.status()) {
+    now.queues.push_back({q.zone, q.depth, q.running, q.limit});
+  }
+  for (const auto& [id, x] : running_) {
+    ++now.running[x->pending.job->id];
+  }
+  now.files_with_errors = last_reload_.files_with_errors();
+  now.store_writes_waiting = store_->health().waiting;
+  now.log_lines_lost = logs_->lost_total();
+  now.started_ms = started_ms_;
+  return metrics_.render(now);
+}
+
+Daemon::Reply Daemon::cmd_metrics(Connection&, const ipc::Request&) {
+  Reply r;
+  r.result = {{"text", metrics_text()}};
   return r;
 }
 

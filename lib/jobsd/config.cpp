@@ -702,6 +702,36 @@ const std::vector<Key>& smtp_keys() {
   return keys;
 }
 
+// --- metrics
+
+void read_textfile(Reader& r, const Value& v, Config& c) {
+  const auto p = r.path(v);
+  if (!p) {
+    return;
+  }
+  const std::filesystem::path path(*p);
+  if (path.extension() != ".prom") {
+    r.error(v.node.mark,
+            "\"" + v.key + "\": node_exporter's textfile collector reads only files " +
+                "ending in .prom",
+            Reader::written_length(v.node));
+    return;
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path.parent_path(), ec)) {
+    r.error(v.node.mark,
+            "\"" + v.key + "\": the folder " + path.parent_path().string() + " does not exist",
+            Reader::written_length(v.node));
+    return;
+  }
+  c.metrics.textfile = *p;
+}
+
+const std::vector<Key>& metrics_keys() {
+  static const std::vector<Key> keys = {{"textfile", read_textfile}};
+  return keys;
+}
+
 const std::vector<Key>& top_keys() {
   static const std::vector<Key> keys = {
       {"jobs_dir", [](Reader& r, const Value& v, Config& c) { set(c.jobs_dir, r.path(v)); }},
@@ -748,6 +778,7 @@ const std::vector<Key>& top_keys() {
          smtp_of(c);
          r.section(v, smtp_keys(), c);
        }},
+      {"metrics", [](Reader& r, const Value& v, Config& c) { r.section(v, metrics_keys(), c); }},
   };
   return keys;
 }

@@ -40,6 +40,13 @@ struct LogRetention {
   std::int64_t max_age = 30LL * 24 * 60 * 60; // seconds; 0: no limit by age
 };
 
+// The metrics (man/jobsd.8, METRICS); the metrics command and the HTTP listener serve them too.
+struct MetricsOptions {
+  // For node_exporter's textfile collector: a *.prom file in a folder that exists, written
+  // atomically (mode 0644) when the metrics change, at most once every 15 seconds. Empty: none.
+  std::string textfile;
+};
+
 struct Config {
   std::string path;                       // the file read; empty: defaults only
   std::map<std::string, int> lines;       // the line of each top-level key the file sets
@@ -70,6 +77,7 @@ struct Config {
   std::optional<std::int64_t> default_timeout = jobs::default_job_timeout;
   // connections, allowed_paths and smtp: what sql, file and email steps use.
   engine::Integrations integrations;
+  MetricsOptions metrics;
 
   // The limit of the queue of `zone` (a zone name): its own, else queue_limit.
   int limit_of(const std::string& zone) const;

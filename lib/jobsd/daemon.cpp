@@ -7,6 +7,7 @@
 #include <jobsd/daemon.hpp>
 #include <jobsd/systemd.hpp>
 #include <store/json.hpp>
+#include <store/stats.hpp>
 #include <tz/format.hpp>
 #include <tz/zone.hpp>
 
@@ -63,6 +64,8 @@ std::string system_error(const std::string& what) {
 
 // A clock offset that changes by more than this is a jump (NTP slews change it slowly).
 constexpr std::int64_t jump_threshold_ms = 2000;
+// metrics.textfile is written at most this often (node_exporter reads it at each scrape).
+constexpr std::int64_t metrics_file_every_ms = 15000;
 // How often the history and the logs are pruned.
 constexpr std::int64_t maintenance_every_ms = 6LL * 60 * 60 * 1000;
 
@@ -282,7 +285,8 @@ Daemon::Daemon(Options options)
     : options_(std::move(options)),
       config_(options_.config), state_{config_.state_dir, config_.log_dir},
       queues_([this](const std::string& zone) { return config_.limit_of(zone); },
-              config_.global_limit) {}
+              config_.global_limit),
+      metrics_(options_.version) {}
 
 Daemon::~Daemon() {
   drop_reading(); // it tells notice_fd_ when done
@@ -558,6 +562,7 @@ int Daemon::run() {
                           h.fault);
   }
   report_refusals(true);
+  write_metrics_file(true);
   logs_->daemon().info("stopped");
   notify_systemd("STOPPING=1");
   ::unlink(config_.socket.c_str());
@@ -619,6 +624,7 @@ void Daemon::loop_once() {
   dispatch();
   claim_queued();
   logs_->flush_zones();
+  write_metrics_file();
   expire_slow_clients();
   if (watchdog_every_ > 0 && steady >= watchdog_next_) {
     notify_systemd("WATCHDOG=1");
@@ -695,6 +701,9 @@ int Daemon::poll_timeout_ms() {
   if (const auto clients = next_client_deadline()) {
     consider(*clients);
   }
+  if (!config_.metrics.textfile.empty() && metrics_.changed()) {
+    consider(metrics_written_ + metrics_file_every_ms);
+  }
   if (!until) {
     return -1;
   }
@@ -747,6 +756,7 @@ void Daemon::on_signal() {
 void Daemon::report_faults() {
   for (const auto& note : store_->take_notes()) {
     if (note.problem) {
+      metrics_.store_fault();
       logs_->daemon().error("{}", note.text);
     } else {
       logs_->daemon().info("{}", note.text);
@@ -800,6 +810,7 @@ void Daemon::handle_fires() {
     std::pop_heap(delayed_.begin(), delayed_.end(), later_run);
     const Fire f = std::move(delayed_.back());
     delayed_.pop_back();
+    metrics_.fire_late(static_cast<double>(now - f.run_at_ms) / 1000);
     const auto job = jobs_.find(f.job->id);
     if (job == jobs_.end() || !job->second->enabled) {
       logs_->daemon().info("job {}: the fire of {} waited for its jitter; the job is gone or "
@@ -893,6 +904,9 @@ void Daemon::fire(const Fire& f, std::int64_t now) {
     std::push_heap(delayed_.begin(), delayed_.end(), later_run);
     return;
   }
+  if (!f.catchup) {
+    metrics_.fire_late(static_cast<double>(now - f.run_at_ms) / 1000);
+  }
   start_fire(f.job, f.instant, f.catchup ? "catchup" : "schedule", "");
 }
 
@@ -943,6 +957,7 @@ void Daemon::skip_fire(const jobs::JobDefinition& job, std::int64_t instant,
   if (auto r = store_->record_skipped_fire(job.id, instant * 1000, reason); !r) {
     logs_->daemon().error("{}", r.error().message);
   }
+  metrics_.fire_not_run(job.id, store::missed_reason(reason));
   if (job.zone) {
     logs_->zone(*job.zone, instant, "skip " + job.id + ": " + reason);
   }
@@ -977,6 +992,7 @@ std::string Daemon::enqueue(const JobPtr& job, std::optional<std::int64_t> insta
   p.queued_ms = now_ms();
   p.claimed = !claim; // nothing to claim: the recorder just begins it
   active_[job->id].insert(id);
+  metrics_.note_change();
   if (job->zone) {
     logs_->zone(*job->zone, p.queued_ms / 1000,
                 "queue " + job->id + " " + id + " (" + trigger + (by.empty() ? "" : " by " + by) +
@@ -1039,6 +1055,7 @@ void Daemon::record_unstarted(const Pending& p, const std::string& status,
   if (auto done = begun ? store_->finish_execution(e) : begun; !done) {
     logs_->daemon().error("{}", done.error().message);
   }
+  metrics_.execution_ended(p.job->id, status, std::nullopt, *e.end_ms);
   if (p.job->zone) {
     logs_->zone(*p.job->zone, e.start_ms / 1000,
                 "end " + p.job->id + " " + p.execution_id + " " + status + ": " + reason);
@@ -1083,6 +1100,7 @@ void Daemon::dispatch() {
     Execution& ref = *x;
     running_[id] = std::move(x);
     attempts_[id] = id;
+    metrics_.note_change();
     // Those who follow the job (logs -f JOB) follow this execution now.
     for (auto& f : followers_) {
       if (f.job_wide && f.execution_id.empty() && f.job_id == ref.pending.job->id) {
@@ -1201,6 +1219,10 @@ void Daemon::finished(const std::string& execution_id) {
                                    : engine::to_string(last->status);
     logs_->daemon().info("job {}: execution {} {} in {}", job->id, last->execution_id, status,
                          duration_text(last->duration_seconds()));
+    metrics_.execution_ended(
+        job->id, status, last->duration_seconds(),
+        std::chrono::duration_cast<std::chrono::milliseconds>(last->end.time_since_epoch())
+            .count());
     if (job->zone) {
       logs_->zone(*job->zone, now_ms() / 1000,
                   "end " + job->id + " " + last->execution_id + " " + status + " in " +
@@ -1213,6 +1235,7 @@ void Daemon::finished(const std::string& execution_id) {
     a = a->second == execution_id ? attempts_.erase(a) : std::next(a);
   }
   running_.erase(it);
+  metrics_.note_change(); // jobs_running
   if (last && last->status == engine::Status::success && !stopping_) {
     run_after(job->id);
   }
@@ -1308,6 +1331,31 @@ void Daemon::cancel_execution(Execution& x, const std::string& reason) {
     x.cancel_reason = reason;
   }
   x.cancel.cancel();
+}
+
+void Daemon::write_metrics_file(bool now) {
+  const std::string& path = config_.metrics.textfile;
+  const std::int64_t steady = steady_ms();
+  if (path.empty() || !metrics_.changed() ||
+      (!now && steady < metrics_written_ + metrics_file_every_ms)) {
+    return;
+  }
+  metrics_written_ = steady;
+  // 0644: node_exporter runs as a user of its own. Never through a link planted there.
+  const auto written = jobs::write_file_atomically(path, metrics_text(), 0644);
+  const std::string error = written ? "" : written.error().place() + written.error().message;
+  // A failed write is tried again 15 s later (a full disk passes); it is told once.
+  if (written) {
+    metrics_.clear_changed();
+    if (!metrics_file_error_.empty()) {
+      logs_->daemon().info("metrics.textfile {} is written again", path);
+    }
+  } else if (error != metrics_file_error_) {
+    logs_->daemon().error("metrics.textfile: {} (tried again every {}s; told again once it "
+                          "works)",
+                          error, metrics_file_every_ms / 1000);
+  }
+  metrics_file_error_ = error;
 }
 
 void Daemon::save_one_offs() {

@@ -11,6 +11,7 @@
 #include <jobs/loader.hpp>
 #include <jobsd/config.hpp>
 #include <jobsd/logs.hpp>
+#include <jobsd/metrics.hpp>
 #include <jobsd/queues.hpp>
 #include <jobsd/scheduler.hpp>
 #include <jobsd/watcher.hpp>
@@ -155,6 +156,8 @@ private:
     double seconds = 0;
     std::vector<jobs::Diagnostic> errors; // of the files that failed, with their places
     std::vector<std::string> stale;       // paths running their last good version
+
+    size_t files_with_errors() const;
   };
 
   // A one-off run asked for with the schedule command (kept in <state>/scheduled.json).
@@ -202,6 +205,9 @@ private:
   void save_one_offs();
   void load_one_offs();
   std::int64_t now_ms() const;
+  // Writes metrics.textfile when the metrics changed and its last write is 15 s old (`now`:
+  // whenever they changed); a failure is told in jobsd.log once, then when it works again.
+  void write_metrics_file(bool now = false);
 
   // reload.cpp
   // Reads the folder on the loop and makes the new generation (start-up, SIGHUP, the reload
@@ -280,6 +286,8 @@ private:
   // The queues and the global limit as status and queues give them:
   // {"queues": [{zone, depth, running, limit, next_fire}], "global": {running, queued, limit}}.
   ipc::Json queues_json() const;
+  Reply cmd_metrics(Connection&, const ipc::Request&);
+  std::string metrics_text() const; // the exposition, with the gauges of now
   struct CommandSpec;
   static const std::vector<CommandSpec>& commands();
 
@@ -291,6 +299,9 @@ private:
   std::map<std::string, std::string> secrets_;
   Scheduler scheduler_;
   Queues queues_;
+  Metrics metrics_;
+  std::int64_t metrics_written_ = 0; // steady ms of the last write of metrics.textfile
+  std::string metrics_file_error_;   // of the last write, told in jobsd.log; empty: it worked
 
   int lock_fd_ = -1, epoll_fd_ = -1, timer_fd_ = -1, signal_fd_ = -1, notice_fd_ = -1,
       listen_fd_ = -1;

@@ -186,6 +186,7 @@ Logs::~Logs() {
 
 void Logs::lost_line(const std::string& error) {
   std::lock_guard lock(lost_mutex_);
+  ++lost_total_;
   if (lost_.lines++ == 0) {
     lost_.since_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
@@ -197,6 +198,11 @@ void Logs::lost_line(const std::string& error) {
 Logs::Lost Logs::lost() const {
   std::lock_guard lock(lost_mutex_);
   return lost_;
+}
+
+std::int64_t Logs::lost_total() const {
+  std::lock_guard lock(lost_mutex_);
+  return lost_total_;
 }
 
 void Logs::report_lost() {

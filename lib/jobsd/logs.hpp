@@ -56,6 +56,8 @@ public:
     std::string error;
   };
   Lost lost() const;
+  // The lines lost since jobsd started, told or not (for jobs_log_faults_total).
+  std::int64_t lost_total() const;
   // Once jobsd.log can be written again, says in it how many lines it lost; call it now and
   // then. Main thread only.
   void report_lost();
@@ -81,6 +83,7 @@ private:
   std::map<std::string, ZoneFile> zones_;
   mutable std::mutex lost_mutex_;
   Lost lost_;
+  std::int64_t lost_total_ = 0;
 };
 
 } // namespace jobsd

@@ -162,6 +162,14 @@ Daemon::FolderRead Daemon::read_folder(const std::string& dir, const jobs::LoadO
   return read;
 }
 
+size_t Daemon::ReloadReport::files_with_errors() const {
+  std::set<std::string> paths;
+  for (const auto& d : errors) {
+    paths.insert(d.error.location.path);
+  }
+  return paths.size();
+}
+
 Daemon::ReloadReport Daemon::apply_reload(FolderRead read, bool initial) {
   auto& log = logs_->daemon();
   ReloadReport report;
@@ -296,6 +304,9 @@ Daemon::ReloadReport Daemon::apply_reload(FolderRead read, bool initial) {
         if (s.last_fire_ms && same) {
           last[s.job_id] = *s.last_fire_ms / 1000;
         }
+        if (s.last_success_ms) {
+          metrics_.seed_last_success(s.job_id, *s.last_success_ms);
+        }
       }
     } else {
       log.error("{}", states.error().message);
@@ -322,8 +333,10 @@ Daemon::ReloadReport Daemon::apply_reload(FolderRead read, bool initial) {
   downstream_.clear();
   std::vector<JobPtr> list;
   list.reserve(jobs_.size());
+  std::vector<std::string> ids;
   for (const auto& [id, job] : jobs_) {
     list.push_back(job);
+    ids.push_back(id);
     queues_.ensure(zone_of(*job));
     for (const auto& up : job->after) {
       downstream_[up].push_back(id);
@@ -348,6 +361,7 @@ Daemon::ReloadReport Daemon::apply_reload(FolderRead read, bool initial) {
     log.error("{}", recorded.error().message);
   }
   ++generation_;
+  metrics_.set_jobs(ids, initial);
 
   report.files = files_.size();
   report.changed = changed.size();
@@ -355,14 +369,10 @@ Daemon::ReloadReport Daemon::apply_reload(FolderRead read, bool initial) {
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - read.began).count();
   if (initial || report.changed > 0 || report.removed > 0) {
-    std::set<std::string> bad_files;
-    for (const auto& d : report.errors) {
-      bad_files.insert(d.error.location.path);
-    }
     log.info("{}: {} job{} from {} file{} ({} read, {} removed, {} with errors) in {:.3f}s",
              initial ? "loaded" : "reloaded", report.jobs, report.jobs == 1 ? "" : "s",
              report.files, report.files == 1 ? "" : "s", report.changed, report.removed,
-             bad_files.size(), report.seconds);
+             report.files_with_errors(), report.seconds);
   }
   last_reload_ = report;
   return report;

@@ -391,6 +391,20 @@ TEST_SUITE("jobs::write_file_atomically") {
     CHECK(folder.names() == std::vector<std::string>{"nightly.yaml"});
   }
 
+  TEST_CASE("with a mode: the new file has it, whatever the umask and the original's mode") {
+    const TestFolder folder;
+    const auto path = folder.file("jobs.prom", "old\n", 0600);
+    const mode_t before = umask(077);
+    const auto written = jobs::write_file_atomically(path, "new\n", 0644);
+    umask(before);
+    REQUIRE(written.ok());
+    CHECK(read(path) == "new\n");
+    CHECK(mode_of(path) == 0644);
+    const auto fresh = (folder.path / "fresh.prom").string();
+    REQUIRE(jobs::write_file_atomically(fresh, "x", 0644).ok());
+    CHECK(mode_of(fresh) == 0644);
+  }
+
   TEST_CASE("creates a missing file") {
     const TestFolder folder;
     const auto path = (folder.path / "new.json").string();

@@ -208,6 +208,21 @@ secrets_file: secrets
     CHECK(relative.jobs_dir == (std::filesystem::current_path() / "conf/jobs").string());
   }
 
+  TEST_CASE("metrics.textfile: a .prom file in a folder that exists") {
+    const test::TempDir dir("jobsd-config");
+    const auto path = (dir.path / "jobs.prom").string();
+    CHECK(parse("metrics:\n  textfile: " + path + "\n").metrics.textfile == path);
+    CHECK(parse("metrics:\n").metrics.textfile.empty());
+    CHECK(errors_of("metrics:\n  textfile: " + (dir.path / "jobs.txt").string() + "\n") ==
+          Lines{"2:13: \"metrics.textfile\": node_exporter's textfile collector reads only "
+                "files ending in .prom"});
+    CHECK(errors_of("metrics:\n  textfile: " + (dir.path / "none/jobs.prom").string() + "\n") ==
+          Lines{"2:13: \"metrics.textfile\": the folder " + (dir.path / "none").string() +
+                " does not exist"});
+    CHECK(errors_of("metrics:\n  text_file: x.prom\n") ==
+          Lines{"2:3: unknown metrics key \"text_file\"; did you mean \"textfile\"?"});
+  }
+
   TEST_CASE("connections, allowed_paths and smtp: passwords only as references") {
     const auto c = parse(R"(
 connections:
