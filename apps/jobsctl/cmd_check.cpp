@@ -10,6 +10,7 @@
 #include "times.hpp"
 
 #include <base/duration.hpp>
+#include <jobsd/health.hpp>
 #include <store/json.hpp>
 #include <tz/format.hpp>
 
@@ -22,36 +23,8 @@ namespace jobsctl {
 
 namespace {
 
-// The plugin convention's states; `severity` orders them as Icinga does.
-enum class State { ok = 0, warning = 1, critical = 2, unknown = 3 };
-
-int severity(State s) {
-  switch (s) {
-  case State::ok:
-    return 0;
-  case State::warning:
-    return 1;
-  case State::unknown:
-    return 2;
-  case State::critical:
-    return 3;
-  }
-  return 3;
-}
-
-const char* name_of(State s) {
-  switch (s) {
-  case State::ok:
-    return "OK";
-  case State::warning:
-    return "WARNING";
-  case State::critical:
-    return "CRITICAL";
-  case State::unknown:
-    return "UNKNOWN";
-  }
-  return "UNKNOWN";
-}
+using jobsd::health::Findings;
+using jobsd::health::State;
 
 struct CheckOptions {
   JobFolder folder;
@@ -60,47 +33,6 @@ struct CheckOptions {
   std::string max_age;
   std::vector<std::string> jobs;
 };
-
-// A job as check sees it, from jobsd's list or from the files and the store.
-struct Checked {
-  std::string id;
-  bool enabled = true;
-  bool scheduled = false;
-  std::string last_status; // empty: never ran
-  std::optional<std::int64_t> last_success_ms;
-};
-
-// What check found: the jobs, and the problems of jobsd, its files and its store.
-struct Findings {
-  std::vector<Checked> jobs;
-  std::vector<std::pair<State, std::string>> problems;
-  std::size_t bad_files = 0;
-  bool history_known = true; // false: the store could not be read, so no job's last run is known
-
-  void add(State s, std::string text) { problems.emplace_back(s, std::move(text)); }
-};
-
-// "a, b, c and 2 more": at most five names on the line.
-std::string names_of(const std::vector<std::string>& names) {
-  constexpr std::size_t shown = 5;
-  std::string out;
-  for (std::size_t i = 0; i < names.size() && i < shown; ++i) {
-    out += (i == 0 ? "" : ", ") + names[i];
-  }
-  if (names.size() > shown) {
-    out += " and " + std::to_string(names.size() - shown) + " more";
-  }
-  return out;
-}
-
-void add_bad_files(Findings& f, std::vector<std::string> paths) {
-  std::sort(paths.begin(), paths.end());
-  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
-  f.bad_files = paths.size();
-  if (!paths.empty()) {
-    f.add(State::warning, counted(paths.size(), "file") + " with errors: " + names_of(paths));
-  }
-}
 
 // Each job's last status and success, from the store. A store that exists but cannot be read
 // (a newer schema, no permission) is a finding; no store yet is no history.
@@ -149,44 +81,16 @@ void from_daemon(const CheckOptions& o, ipc::Client& client, Findings& f) {
   if (!list) {
     return;
   }
-  std::vector<std::string> paths;
-  for (const auto& e : (*status)["reload"]["errors"]) {
-    if (e["severity"] == "error") {
-      paths.push_back(e["path"].get<std::string>());
-    }
-  }
-  add_bad_files(f, std::move(paths));
-  const auto& st = (*status)["store"];
-  if (!st["ok"].get<bool>()) {
-    f.add(State::critical, "history store failing: " + st["fault"].get<std::string>() + " (" +
-                               counted(st["waiting"].get<std::int64_t>(), "write") +
-                               " waiting in memory)");
-  } else if (const auto lost = st["lost"].get<std::int64_t>(); lost > 0) {
-    f.add(State::warning, counted(lost, "history write") + " lost since jobsd started");
-  }
-  const auto& log = (*status)["log"];
-  if (!log["ok"].get<bool>()) {
-    f.add(State::warning,
-          "jobsd.log failing: " + counted(log["lost_lines"].get<std::int64_t>(), "line") +
-              " lost: " + log["error"].get<std::string>());
-  }
+  jobsd::health::judge_status(*status, f);
   std::optional<std::map<std::string, store::JobState>> states;
   for (const auto& j : (*list)["jobs"]) {
-    Checked c;
-    c.id = j["id"].get<std::string>();
-    c.enabled = j["enabled"].get<bool>();
-    c.scheduled = !j["schedule"].empty();
-    c.last_status = text_or_empty(j["last_status"]);
-    if (const auto last = j.find("last_success"); last == j.end()) {
+    auto c = jobsd::health::listed_job(j);
+    if (!j.contains("last_success")) {
       if (!states) {
         states = store_states(o, f);
       }
       if (const auto it = states->find(c.id); it != states->end()) {
         c.last_success_ms = it->second.last_success_ms;
-      }
-    } else if (last->is_string()) {
-      if (auto t = tz::parse_time(last->get<std::string>(), tz::utc())) {
-        c.last_success_ms = *t * 1000;
       }
     }
     f.jobs.push_back(std::move(c));
@@ -208,13 +112,13 @@ void from_files(const CheckOptions& o, Findings& f) {
       paths.push_back(file.path);
     }
   }
-  add_bad_files(f, std::move(paths));
+  jobsd::health::add_bad_files(f, std::move(paths));
   const auto states = store_states(o, f);
   for (const auto& file : set.files) {
     if (!file.job) {
       continue;
     }
-    Checked c;
+    jobsd::health::Job c;
     c.id = file.job->id;
     c.enabled = file.job->enabled;
     c.scheduled = !file.job->schedule.empty();
@@ -223,60 +127,6 @@ void from_files(const CheckOptions& o, Findings& f) {
       c.last_success_ms = it->second.last_success_ms;
     }
     f.jobs.push_back(std::move(c));
-  }
-}
-
-// The jobs' own problems: those named (each must exist), else every enabled job.
-void judge_jobs(const CheckOptions& o, std::optional<std::int64_t> max_age, Findings& f,
-                std::size_t& checked, std::size_t& failed, std::size_t& stale) {
-  std::map<std::string, const Checked*> by_id;
-  for (const auto& j : f.jobs) {
-    by_id[j.id] = &j;
-  }
-  std::vector<const Checked*> jobs;
-  for (const auto& name : o.jobs) {
-    if (const auto it = by_id.find(name); it != by_id.end()) {
-      jobs.push_back(it->second);
-    } else {
-      f.add(State::unknown, "no job \"" + name + "\" in the folder");
-    }
-  }
-  if (o.jobs.empty()) {
-    for (const auto& j : f.jobs) {
-      if (j.enabled) {
-        jobs.push_back(&j);
-      }
-    }
-  }
-  const std::int64_t now = now_seconds() * 1000;
-  std::vector<std::string> failures, partial, late;
-  for (const auto* j : f.history_known ? jobs : std::vector<const Checked*>()) {
-    if (j->last_status == "failed" || j->last_status == "timeout") {
-      failures.push_back(j->id);
-    } else if (j->last_status == "partial_success" || j->last_status == "interrupted") {
-      partial.push_back(j->id + " (" + j->last_status + ")");
-    }
-    // Named jobs are held to --max-age whatever their schedule; the others only when jobsd
-    // fires them by itself.
-    if (max_age && (j->scheduled || !o.jobs.empty()) &&
-        (!j->last_success_ms || *j->last_success_ms < now - *max_age * 1000)) {
-      late.push_back(j->id);
-    }
-  }
-  checked = jobs.size();
-  failed = failures.size();
-  stale = late.size();
-  if (!failures.empty()) {
-    f.add(State::critical,
-          counted(failures.size(), "job") + " failed last run: " + names_of(failures));
-  }
-  if (!partial.empty()) {
-    f.add(State::warning,
-          counted(partial.size(), "job") + " not wholly successful last run: " + names_of(partial));
-  }
-  if (!late.empty()) {
-    f.add(State::warning, counted(late.size(), "job") + " without a success within " + o.max_age +
-                              ": " + names_of(late));
   }
 }
 
@@ -300,14 +150,9 @@ int check(const CheckOptions& o) {
   } else {
     f.add(State::unknown, "cannot reach jobsd: " + d.error.message);
   }
-  std::size_t checked = 0, failed = 0, stale = 0;
-  judge_jobs(o, max_age, f, checked, failed, stale);
-
-  // The worst first, in the order found.
-  std::stable_sort(f.problems.begin(), f.problems.end(), [](const auto& a, const auto& b) {
-    return severity(a.first) > severity(b.first);
-  });
-  const State state = f.problems.empty() ? State::ok : f.problems.front().first;
+  const auto [checked, failed, stale] =
+      jobsd::health::judge_jobs(o.jobs, max_age, o.max_age, now_seconds() * 1000, f);
+  const State state = f.sort();
   std::string text;
   for (const auto& [s, problem] : f.problems) {
     text += (text.empty() ? "" : "; ") + problem;
@@ -316,7 +161,7 @@ int check(const CheckOptions& o) {
     text = counted(checked, "job") + ", last runs ok" +
            (max_age ? ", each succeeded within " + o.max_age : "");
   }
-  std::cout << "JOBS " << name_of(state) << " - " << text << " | jobs=" << checked
+  std::cout << "JOBS " << jobsd::health::name_of(state) << " - " << text << " | jobs=" << checked
             << " failed=" << failed << " stale=" << stale << " file_errors=" << f.bad_files << "\n";
   return static_cast<int>(state);
 }

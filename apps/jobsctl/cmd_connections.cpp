@@ -47,14 +47,6 @@ std::string password_text(const engine::Credential& c) {
   return std::string(source_name(c.source)) + " " + c.name;
 }
 
-std::string known_names(const jobsd::Config& config) {
-  std::string out;
-  for (const auto& [name, connection] : config.integrations.connections) {
-    out += (out.empty() ? "" : ", ") + name;
-  }
-  return out;
-}
-
 struct ListOptions {
   ConfigOption config;
   bool json = false;
@@ -248,31 +240,6 @@ int run_test(const TestOptions& o) {
 }
 
 } // namespace
-
-std::string connections_unchecked(const jobsd::Config& config) {
-  if (config.path.empty()) {
-    return "no daemon configuration (give --config FILE or set JOBS_CONFIG)";
-  }
-  if (config.integrations.connections.empty()) {
-    return config.path + " has no connections";
-  }
-  return "";
-}
-
-std::string unknown_connection(const jobsd::Config& config, const std::string& name) {
-  std::string message = "unknown connection \"" + name + "\"";
-  if (const std::string why = connections_unchecked(config); !why.empty()) {
-    return message + ": " + why;
-  }
-  std::vector<std::string> names;
-  for (const auto& [known, connection] : config.integrations.connections) {
-    names.push_back(known);
-  }
-  if (const auto near = base::suggest(name, names, 1); !near.empty()) {
-    message += "; did you mean " + base::quoted_alternatives(near) + "?";
-  }
-  return message + " (connections of " + config.path + ": " + known_names(config) + ")";
-}
 
 Run setup_connections(CLI::App& command) {
   command.require_subcommand(1);

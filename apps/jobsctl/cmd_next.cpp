@@ -33,37 +33,6 @@ struct NextOptions {
   bool json = false;
 };
 
-// "02:30", or "02:30:15" when the seconds matter.
-std::string clock_time(std::int64_t local) {
-  auto s = tz::format_civil(local).substr(11);
-  return s.ends_with(":00") ? s.substr(0, 5) : s;
-}
-
-// Why DST moved or doubled this fire, or "" when it did not.
-std::string dst_note(const cron::Schedule& schedule, const cron::Fire& fire) {
-  const tz::Zone& zone = schedule.zone();
-  const std::int64_t utc = fire.time.time_since_epoch().count();
-  const std::int64_t local = zone.to_local(utc);
-  if (fire.shifted_from) {
-    return "DST gap: " + clock_time(*fire.shifted_from) + " shifted to " + clock_time(local);
-  }
-  const auto mapped = zone.to_utc(local);
-  if (mapped.kind != tz::LocalKind::overlap) {
-    return {};
-  }
-  if (!schedule.is_interval()) {
-    return "DST overlap: first " + clock_time(local) + " only";
-  }
-  return "DST overlap: " + std::string(utc == mapped.first ? "first " : "second ") +
-         clock_time(local) + " of two";
-}
-
-// A fire and the schedule that made it (for its DST note; null for a one-off `at`).
-struct JobFire {
-  cron::Fire fire;
-  const cron::Schedule* schedule;
-};
-
 int print_fires(const NextOptions& o, const std::vector<cron::Schedule>& schedules,
                 const tz::Zone& z, std::optional<std::int64_t> at);
 
@@ -157,25 +126,14 @@ int print_fires(const NextOptions& o, const std::vector<cron::Schedule>& schedul
   if (reboot_only && !o.json) {
     std::cerr << "jobsctl: @reboot fires once per boot, at no fixed time\n";
   }
-  // The earliest next fire over all the schedules, then again from there.
-  std::vector<JobFire> fires;
-  cron::Instant t{std::chrono::seconds{from}};
-  for (int k = 0; k < o.limit; ++k) {
-    const cron::Schedule* which = nullptr;
-    const auto fire = jobs::earliest_fire(schedules, at, t, &which);
-    if (!fire) {
-      break;
-    }
-    fires.push_back({*fire, which});
-    t = fire->time;
-  }
+  const auto fires =
+      jobs::next_fires(schedules, at, cron::Instant{std::chrono::seconds{from}}, o.limit);
 
   if (o.json) {
     auto out = nlohmann::ordered_json::array();
-    for (const auto& [fire, schedule] : fires) {
+    for (const auto& [fire, note] : fires) {
       const auto utc = fire.time.time_since_epoch().count();
       const auto period = z.period_at(utc);
-      const auto note = schedule ? dst_note(*schedule, fire) : std::string();
       out.push_back({{"utc", tz::format_utc(utc)},
                      {"local", tz::format_local(utc, z)},
                      {"zone", z.name()},
@@ -204,7 +162,7 @@ int print_fires(const NextOptions& o, const std::vector<cron::Schedule>& schedul
   // In the zone, and in UTC to compare; with --utc, in UTC alone.
   const tz::Zone& shown = shown_zone(z.name());
   std::vector<std::vector<std::string>> rows;
-  for (const auto& [fire, schedule] : fires) {
+  for (const auto& [fire, note] : fires) {
     const auto utc = fire.time.time_since_epoch().count();
     const auto period = shown.period_at(utc);
     const auto local = utc + period.offset;
@@ -214,7 +172,7 @@ int print_fires(const NextOptions& o, const std::vector<cron::Schedule>& schedul
     if (&shown != &tz::utc()) {
       row.push_back(tz::format_utc(utc));
     }
-    row.push_back(schedule ? dst_note(*schedule, fire) : "");
+    row.push_back(note);
     row.push_back(relative_time(utc - now));
     rows.push_back(std::move(row));
   }

@@ -8,6 +8,7 @@
 #include <base/exit_codes.hpp>
 #include <engine/executor.hpp>
 #include <jobs/variables.hpp>
+#include <jobsd/job_checks.hpp>
 
 #include <unistd.h>
 
@@ -57,105 +58,11 @@ std::string github_escape(const std::string& s, bool property) {
   return out;
 }
 
-// The step types whose `connection` names a connection of the daemon's configuration.
-bool uses_connection(const std::string& type) {
-  return type == "sql" || type == "database_cleanup" || type == "data_export" || type == "backup" ||
-         type == "report";
-}
-
-// The caret length of a scalar written on one line, quotes included.
-int written_length(const jobs::Node& n) {
-  if (n.scalar.find('\n') != std::string::npos) {
-    return 1;
-  }
-  return std::max(static_cast<int>(n.scalar.size()) + (n.quoted ? 2 : 0), 1);
-}
-
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// A job left with no time limit (timeout: none, or no timeout under default_timeout: none) can
-// run forever, and a run that hangs holds up the job's later fires: a warning, not an error, as
-// it may be meant (a migrated crontab's jobs: cron never stopped them).
-void check_timeout(const jobsd::Config& config, const jobs::JobDefinition& job,
-                   jobs::Diagnostics& out) {
-  if (job.timeout) {
-    return;
-  }
-  std::string consequence;
-  switch (job.concurrency) {
-  case jobs::Concurrency::forbid:
-    consequence = "while it runs, concurrency forbid skips every later fire";
-    break;
-  case jobs::Concurrency::allow:
-    consequence = "runs that hang pile up under concurrency allow";
-    break;
-  case jobs::Concurrency::replace:
-    consequence = "only a later fire stops it (concurrency replace)";
-    break;
-  }
-  const std::string message =
-      "the job can run forever, and " + consequence + "; give it a timeout such as 6h";
-  if (job.timeout_from == jobs::TimeoutFrom::job) {
-    out.warning(job.timeout_mark, "\"timeout: none\": " + message);
-    return;
-  }
-  const auto line = config.lines.find("default_timeout");
-  out.warning({1, 1}, "no timeout, and default_timeout is none in " + config.path +
-                          (line != config.lines.end() ? ":" + std::to_string(line->second) : "") +
-                          ": " + message);
-}
-
-// What the job needs from the daemon's configuration: a time limit (check_timeout), and the
-// connections its steps name, of which one it lacks is an error. Without a configuration, or
-// with one that has no connections (or no SMTP server), nothing can be checked and each such step
-// gets a warning instead, so that CI on a folder of job files without the daemon's configuration
-// still passes.
-void check_against_config(const jobsd::Config& config, jobs::LoadedFile& file) {
-  const std::string text = read_text(file.path);
-  jobs::Diagnostics out(file.path, text);
-  check_timeout(config, *file.job, out);
-  const std::string unchecked = connections_unchecked(config);
-  // What a step or notification sending mail is told when there is no SMTP server to send with.
-  const auto no_smtp = [&](const char* what) {
-    return config.path.empty() ? std::string("smtp server not checked: no daemon configuration "
-                                             "(give --config FILE or set JOBS_CONFIG)")
-                               : config.path + " has no smtp server: this " + what;
-  };
-  for (const auto& step : file.job->steps) {
-    const jobs::Node* connection = step.keys.find("connection");
-    if (uses_connection(step.type) && connection != nullptr && connection->is_scalar()) {
-      const std::string& name = connection->scalar;
-      if (!unchecked.empty()) {
-        out.warning(connection->mark, "connection \"" + name + "\" not checked: " + unchecked,
-                    written_length(*connection));
-      } else if (config.integrations.connections.count(name) == 0) {
-        out.error(connection->mark, unknown_connection(config, name), written_length(*connection));
-      }
-    }
-    const jobs::Node* mails = step.type == "email"    ? step.keys.find("type")
-                              : step.type == "report" ? step.keys.find("email")
-                                                      : nullptr;
-    if (mails != nullptr && !config.integrations.smtp) {
-      out.warning(mails->mark, no_smtp("step fails when it sends mail"), written_length(*mails));
-    }
-  }
-  if (!config.integrations.smtp) {
-    for (const auto* list : {&file.job->on_failure, &file.job->on_success, &file.job->on_retry}) {
-      for (const auto& n : *list) {
-        if (n.kind == "email") {
-          out.warning(n.mark, no_smtp("notification cannot be sent"), 5);
-        }
-      }
-    }
-  }
-  for (auto& d : out.items()) {
-    file.diagnostics.push_back(std::move(d));
-  }
 }
 
 // The daemon's secrets file, when it has one that this user may read; else nothing.
@@ -296,7 +203,7 @@ void check_with_config(const jobsd::Config& config, jobs::JobSet& set) {
   const auto secrets = readable_secrets(config);
   for (auto& file : set.files) {
     if (file.job) {
-      check_against_config(config, file);
+      jobsd::check_against_config(config, read_text(file.path), file);
       check_secrets_file(secrets, file);
     }
   }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <jobsd/job_checks.hpp>
+
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
@@ -114,19 +116,12 @@ inline constexpr const char* version_text = "jobsctl " JOBS_VERSION;
 // --json?', or CLI11's message after the verb's name. Returns the exit code, 2.
 int report_parse_error(CLI::App& root, const CLI::ParseError& error);
 
-// What connections test and validate say of a connection name the configuration lacks:
-// "unknown connection "wh"; did you mean "warehouse"? (connections of jobsd.yaml: a, b)", or
-// why there is nothing to compare it with.
-std::string unknown_connection(const jobsd::Config& config, const std::string& name);
+using jobsd::connections_unchecked;
+using jobsd::unknown_connection;
 
 // The checks of `validate` beyond loading, added to the findings of each file of `set` that has
 // a job: its time limit, its steps' connections and SMTP server against `config`, and its
 // ${secret.NAME} against the secrets file when it is readable.
 void check_with_config(const jobsd::Config& config, jobs::JobSet& set);
-
-// Why connection names cannot be checked against `config`: it was not found ("no daemon
-// configuration (give --config FILE or set JOBS_CONFIG)") or it has none ("jobsd.yaml has no
-// connections"). Empty when they can.
-std::string connections_unchecked(const jobsd::Config& config);
 
 } // namespace jobsctl

@@ -239,10 +239,6 @@ Glyph status_glyph(std::string_view status) {
   return status.starts_with("cancelled") ? Glyph::cancelled : Glyph::failure;
 }
 
-std::string counted(std::int64_t n, std::string_view word) {
-  return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
-}
-
 void print_table(const std::vector<std::string>& header,
                  const std::vector<std::vector<std::string>>& rows,
                  std::optional<size_t> status_column) {

@@ -124,8 +124,7 @@ std::string_view glyph(const std::ostream& out, Glyph glyph);
 // The mark of a step that ended with `status`: success, skipped, cancelled, else failure.
 Glyph status_glyph(std::string_view status);
 
-// "1 step", "2 steps": `n` and `word`, in the plural unless `n` is 1.
-std::string counted(std::int64_t n, std::string_view word);
+using base::counted;
 
 // Prints "path:line:col: error: message" (or warning) with its source line and caret, and a
 // line end, to `out`, the severity coloured where `out` is.

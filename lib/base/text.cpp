@@ -52,6 +52,10 @@ size_t open_tail(std::string_view s) {
 
 } // namespace
 
+std::string counted(std::int64_t n, std::string_view word) {
+  return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
+}
+
 std::string to_lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), lower);

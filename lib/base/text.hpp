@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,9 @@ std::string quoted_alternatives(const std::vector<std::string>& words);
 // when none is close: the end of an "unknown ..." message.
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates,
                          std::string_view otherwise = {});
+
+// "1 step", "2 steps": `n` and `word`, in the plural unless `n` is 1.
+std::string counted(std::int64_t n, std::string_view word);
 
 // ASCII lower case.
 std::string to_lower(std::string_view s);

@@ -1,5 +1,6 @@
 #include <base/civil.hpp>
 #include <cron/schedule.hpp>
+#include <tz/format.hpp>
 
 #include <bit>
 #include <limits>
@@ -402,6 +403,34 @@ std::optional<Instant> Schedule::next(Instant after) const {
 std::optional<Instant> Schedule::prev(Instant before) const {
   auto f = prev_fire(before);
   return f ? std::optional(f->time) : std::nullopt;
+}
+
+namespace {
+
+// "02:30", or "02:30:15" when the seconds matter.
+std::string clock_time(std::int64_t local) {
+  auto s = tz::format_civil(local).substr(11);
+  return s.ends_with(":00") ? s.substr(0, 5) : s;
+}
+
+} // namespace
+
+std::string dst_note(const Schedule& schedule, const Fire& fire) {
+  const tz::Zone& zone = schedule.zone();
+  const std::int64_t utc = fire.time.time_since_epoch().count();
+  const std::int64_t local = zone.to_local(utc);
+  if (fire.shifted_from) {
+    return "DST gap: " + clock_time(*fire.shifted_from) + " shifted to " + clock_time(local);
+  }
+  const auto mapped = zone.to_utc(local);
+  if (mapped.kind != tz::LocalKind::overlap) {
+    return {};
+  }
+  if (!schedule.is_interval()) {
+    return "DST overlap: first " + clock_time(local) + " only";
+  }
+  return "DST overlap: " + std::string(utc == mapped.first ? "first " : "second ") +
+         clock_time(local) + " of two";
 }
 
 } // namespace cron

@@ -111,4 +111,9 @@ private:
   std::uint8_t dow_ = 0; // bits 0-6, 0 = Sunday
 };
 
+// Why DST moved or doubled `fire` of `schedule` (man/jobs.5, DAYLIGHT SAVING TIME): "DST gap:
+// 02:30 shifted to 03:00", "DST overlap: first 01:30 only", "DST overlap: second 01:30 of
+// two"; "" when it did not.
+std::string dst_note(const Schedule& schedule, const Fire& fire);
+
 } // namespace cron

@@ -28,6 +28,21 @@ std::optional<cron::Fire> earliest_fire(const std::vector<cron::Schedule>& sched
   return best;
 }
 
+std::vector<NotedFire> next_fires(const std::vector<cron::Schedule>& schedules,
+                                  std::optional<std::int64_t> at, cron::Instant from, int count) {
+  std::vector<NotedFire> fires;
+  for (int k = 0; k < count; ++k) {
+    const cron::Schedule* which = nullptr;
+    const auto fire = earliest_fire(schedules, at, from, &which);
+    if (!fire) {
+      break;
+    }
+    fires.push_back({*fire, which ? cron::dst_note(*which, *fire) : std::string()});
+    from = fire->time;
+  }
+  return fires;
+}
+
 std::optional<cron::Fire> JobDefinition::next_fire(cron::Instant from) const {
   return earliest_fire(schedule.compiled, schedule.at, from);
 }

@@ -115,6 +115,17 @@ std::optional<cron::Fire> earliest_fire(const std::vector<cron::Schedule>& sched
                                         std::optional<std::int64_t> at, cron::Instant from,
                                         const cron::Schedule** which = nullptr);
 
+// A fire and its DST note (cron::dst_note; "" for none, and for a one-off `at`).
+struct NotedFire {
+  cron::Fire fire;
+  std::string dst;
+};
+
+// The first `count` fires strictly after `from` over `schedules` and `at`, each after the one
+// before (jobsctl next, jobsd's show and preview).
+std::vector<NotedFire> next_fires(const std::vector<cron::Schedule>& schedules,
+                                  std::optional<std::int64_t> at, cron::Instant from, int count);
+
 const char* to_string(Concurrency c);
 const char* to_string(Missed m);
 const char* to_string(When w);

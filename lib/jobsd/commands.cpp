@@ -5,12 +5,13 @@
 #include <base/text.hpp>
 #include <engine/result.hpp>
 #include <jobs/edit.hpp>
-#include <jobsd/daemon.hpp>
+#include <jobsd/command_args.hpp>
 #include <store/json.hpp>
 #include <tz/format.hpp>
 #include <tz/when.hpp>
 #include <tz/zone.hpp>
 
+#include <fnmatch.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,15 +22,7 @@
 
 namespace jobsd {
 
-namespace {
-
-// An expected failure of a command: the error reply's code and message.
-struct CommandError {
-  std::string code;
-  std::string message;
-};
-
-std::string string_arg(const ipc::Request& r, const char* key, bool required = true) {
+std::string string_arg(const ipc::Request& r, const char* key, bool required) {
   const auto it = r.args.find(key);
   if (it == r.args.end() || it->is_null()) {
     if (required) {
@@ -43,15 +36,19 @@ std::string string_arg(const ipc::Request& r, const char* key, bool required = t
   return it->get<std::string>();
 }
 
-bool bool_arg(const ipc::Request& r, const char* key) {
+std::optional<bool> optional_bool_arg(const ipc::Request& r, const char* key) {
   const auto it = r.args.find(key);
   if (it == r.args.end() || it->is_null()) {
-    return false;
+    return std::nullopt;
   }
   if (!it->is_boolean()) {
     throw CommandError{ipc::code::invalid, std::string("\"") + key + "\" must be true or false"};
   }
   return it->get<bool>();
+}
+
+bool bool_arg(const ipc::Request& r, const char* key) {
+  return optional_bool_arg(r, key).value_or(false);
 }
 
 std::optional<std::int64_t> int_arg(const ipc::Request& r, const char* key) {
@@ -65,14 +62,25 @@ std::optional<std::int64_t> int_arg(const ipc::Request& r, const char* key) {
   return it->get<std::int64_t>();
 }
 
-std::int64_t steady_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+int count_arg(const ipc::Request& r, const char* key, int fallback, int max) {
+  const std::int64_t n = int_arg(r, key).value_or(fallback);
+  if (n < 1 || n > max) {
+    throw CommandError{ipc::code::invalid, std::string("\"") + key + "\" must be between 1 and " +
+                                               std::to_string(max) + ", got " + std::to_string(n)};
+  }
+  return static_cast<int>(n);
 }
 
 ipc::Json iso_or_null(std::optional<std::int64_t> seconds) {
   return seconds ? ipc::Json(tz::format_utc(*seconds)) : ipc::Json(nullptr);
+}
+
+namespace {
+
+std::int64_t steady_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 // The longest reason a pause may give: it is shown in list and status, and kept in the store.
@@ -85,39 +93,47 @@ constexpr size_t follow_backlog = 1 << 20;
 
 } // namespace
 
-struct Daemon::Reply {
-  ipc::Json result;
-  std::string code; // non-empty: an error
-  std::string message;
-  std::string target;    // what the command acted on, for the audit log
-  bool deferred = false; // a follower sends the reply later
-};
+// Who may use a command. Reads are for the socket's readers; admin reads (the audit log, which
+// names every user and what they did) for admins alone, and are not audited, as no read is:
+// a dashboard polling the audit log would fill it with its own reads. Mutating commands are
+// for admins, and each is audited, refused ones too.
+enum class Use { read, admin_read, mutating };
 
 struct Daemon::CommandSpec {
   const char* name;
-  bool mutating;
+  Use use;
   Reply (Daemon::*run)(Connection&, const ipc::Request&);
   const char* summary;
 };
 
 const std::vector<Daemon::CommandSpec>& Daemon::commands() {
+  using enum Use;
   static const std::vector<CommandSpec> table = {
-      {"status", false, &Daemon::cmd_status, "the daemon, its queues, running executions, errors"},
-      {"list", false, &Daemon::cmd_list, "every job with its next fire and last status"},
-      {"show", false, &Daemon::cmd_show, "one job, its next fires and its last execution"},
-      {"history", false, &Daemon::cmd_history, "past executions from the history store"},
-      {"stats", false, &Daemon::cmd_stats, "each job's executions and fires summed up"},
-      {"logs", false, &Daemon::cmd_logs, "an execution's log, optionally followed"},
-      {"version", false, &Daemon::cmd_version, "the daemon's and the protocol's versions"},
-      {"trigger", true, &Daemon::cmd_trigger, "run a job now, optionally waiting or following"},
-      {"cancel", true, &Daemon::cmd_cancel, "cancel a queued or running execution"},
-      {"reload", true, &Daemon::cmd_reload, "re-read the jobs folder now"},
-      {"enable", true, &Daemon::cmd_enable, "set enabled: true in a job's file, then reload"},
-      {"disable", true, &Daemon::cmd_disable, "set enabled: false in a job's file, then reload"},
-      {"schedule", true, &Daemon::cmd_schedule, "run a job once at a given time"},
-      {"pause", true, &Daemon::cmd_pause, "skip a job's fires until resumed (kept in the store)"},
-      {"resume", true, &Daemon::cmd_resume, "end a job's pause"},
-      {"metrics", false, &Daemon::cmd_metrics,
+      {"status", read, &Daemon::cmd_status, "the daemon, its queues, running executions, errors"},
+      {"list", read, &Daemon::cmd_list, "the jobs with their next fire and last status, paged"},
+      {"show", read, &Daemon::cmd_show, "one job, its next fires and its last execution"},
+      {"history", read, &Daemon::cmd_history, "past executions from the history store, paged"},
+      {"execution", read, &Daemon::cmd_execution, "one execution with its steps"},
+      {"stats", read, &Daemon::cmd_stats, "each job's executions and fires summed up"},
+      {"logs", read, &Daemon::cmd_logs, "an execution's log, optionally followed"},
+      {"queues", read, &Daemon::cmd_queues, "the time-zone queues and the global limit"},
+      {"validate", read, &Daemon::cmd_validate, "a job file's text checked, nothing written"},
+      {"types", read, &Daemon::cmd_types, "the step types and their JSON Schemas"},
+      {"health", read, &Daemon::cmd_health, "whether all is well, and the reasons if not"},
+      {"preview", read, &Daemon::cmd_preview, "the next fires of a schedule in a zone"},
+      {"version", read, &Daemon::cmd_version, "the daemon's and the protocol's versions"},
+      {"audit", admin_read, &Daemon::cmd_audit, "the audit log, latest first, paged"},
+      {"trigger", mutating, &Daemon::cmd_trigger, "run a job now, optionally waiting or following"},
+      {"cancel", mutating, &Daemon::cmd_cancel, "cancel a queued or running execution"},
+      {"reload", mutating, &Daemon::cmd_reload, "re-read the jobs folder now"},
+      {"enable", mutating, &Daemon::cmd_enable, "set enabled: true in a job's file, then reload"},
+      {"disable", mutating, &Daemon::cmd_disable,
+       "set enabled: false in a job's file, then reload"},
+      {"schedule", mutating, &Daemon::cmd_schedule, "run a job once at a given time"},
+      {"pause", mutating, &Daemon::cmd_pause,
+       "skip a job's fires until resumed (kept in the store)"},
+      {"resume", mutating, &Daemon::cmd_resume, "end a job's pause"},
+      {"metrics", read, &Daemon::cmd_metrics,
        "the metrics in the Prometheus text format (man/jobsd.8, METRICS)"},
   };
   return table;
@@ -156,12 +172,14 @@ void Daemon::handle_request(Connection& c, const ipc::Request& r) {
     reply.code = ipc::code::unknown_command;
     reply.message = "unknown command \"" + r.cmd + "\"" +
                     (near.empty() ? "" : "; did you mean " + base::quoted_alternatives(near) + "?");
-  } else if (spec->mutating ? !c.admin : !c.reader) {
+  } else if (spec->use == Use::read ? !c.reader : !c.admin) {
     reply.code = ipc::code::denied;
     reply.message =
         "user " + c.user + " may not " +
-        (spec->mutating ? "use mutating commands (" + r.cmd + "): admins only" : "use jobsd");
-    if (!spec->mutating) {
+        (spec->use == Use::mutating     ? "use mutating commands (" + r.cmd + "): admins only"
+         : spec->use == Use::admin_read ? "read " + r.cmd + ": admins only"
+                                        : "use jobsd");
+    if (spec->use != Use::mutating) {
       // Mutating ones are audited below; reads are counted, not stored: a flood of them must
       // not grow the history.
       refused(c, "read request", reply.message + " (" + r.cmd + ")");
@@ -178,7 +196,7 @@ void Daemon::handle_request(Connection& c, const ipc::Request& r) {
       logs_->daemon().error("command {} of {}: {}", r.cmd, c.user, reply.message);
     }
   }
-  if (spec != table.end() && spec->mutating) {
+  if (spec != table.end() && spec->use == Use::mutating) {
     if (reply.target.empty()) {
       for (const char* key : {"job", "execution"}) {
         if (const auto it = r.args.find(key); it != r.args.end() && it->is_string()) {
@@ -219,11 +237,9 @@ Daemon::Reply Daemon::cmd_version(Connection&, const ipc::Request&) {
   return r;
 }
 
-Daemon::Reply Daemon::cmd_status(Connection&, const ipc::Request&) {
+ipc::Json Daemon::queues_json() const {
   std::map<std::string, std::int64_t> next_by_zone;
-  size_t enabled = 0;
   for (const auto& [id, job] : jobs_) {
-    enabled += job->enabled;
     if (const auto next = scheduler_.next_fire(id)) {
       auto& best = next_by_zone.try_emplace(zone_of(*job), *next).first->second;
       best = std::min(best, *next);
@@ -241,6 +257,18 @@ Daemon::Reply Daemon::cmd_status(Connection&, const ipc::Request&) {
                       {"next_fire", next == next_by_zone.end() ? ipc::Json(nullptr)
                                                                : iso_or_null(next->second)}});
   }
+  return {
+      {"queues", queues},
+      {"global",
+       {{"running", queues_.running()}, {"queued", queued}, {"limit", queues_.global_limit()}}}};
+}
+
+Daemon::Reply Daemon::cmd_status(Connection&, const ipc::Request&) {
+  size_t enabled = 0;
+  for (const auto& [id, job] : jobs_) {
+    enabled += job->enabled;
+  }
+  ipc::Json queues = queues_json();
   ipc::Json running = ipc::Json::array();
   for (const auto& [id, x] : running_) {
     std::lock_guard lock(x->mutex);
@@ -293,9 +321,8 @@ Daemon::Reply Daemon::cmd_status(Connection&, const ipc::Request&) {
         {"seconds", last_reload_.seconds},
         {"errors", errors},
         {"stale", last_reload_.stale}}},
-      {"queues", queues},
-      {"global",
-       {{"running", queues_.running()}, {"queued", queued}, {"limit", queues_.global_limit()}}},
+      {"queues", std::move(queues["queues"])},
+      {"global", std::move(queues["global"])},
       {"running", running},
       {"scheduled", scheduled},
       {"paused", paused},
@@ -336,28 +363,70 @@ Daemon::Reply Daemon::cmd_metrics(Connection&, const ipc::Request&) {
   return r;
 }
 
-Daemon::Reply Daemon::cmd_list(Connection&, const ipc::Request&) {
+Daemon::Reply Daemon::cmd_list(Connection&, const ipc::Request& request) {
+  // Filters and paging (the HTTP API's job list): a page of the matching jobs, by id.
+  const std::string match = string_arg(request, "match", false);
+  const std::string status = string_arg(request, "status", false);
+  const std::optional<bool> enabled = optional_bool_arg(request, "enabled");
+  const std::string cursor = string_arg(request, "cursor", false);
+  const bool paged = request.args.contains("limit") || request.args.contains("cursor");
+  const int limit = paged ? count_arg(request, "limit", default_page, max_page) : 0;
+  if (!status.empty() && status != "paused" && status != "running" && status != "never" &&
+      !engine::parse_status(status)) {
+    throw CommandError{ipc::code::invalid,
+                       "unknown status \"" + status +
+                           "\" (a last status such as failed, or paused, running or never)"};
+  }
   std::map<std::string, store::JobState> states;
   if (auto all = store_->job_states(); all) {
     for (auto& s : *all) {
       states[s.job_id] = std::move(s);
     }
   }
+  const auto last_status = [&](const std::string& id) {
+    const auto state = states.find(id);
+    return state == states.end() ? std::string() : state->second.last_status;
+  };
+  const auto activity = [&](const std::string& id) {
+    const auto a = active_.find(id);
+    if (a == active_.end()) {
+      return std::string();
+    }
+    return std::any_of(a->second.begin(), a->second.end(),
+                       [&](const std::string& e) { return running_.count(e) > 0; })
+               ? std::string("running")
+               : std::string("queued");
+  };
+  const auto matches = [&](const std::string& id, const jobs::JobDefinition& job) {
+    return (match.empty() || fnmatch(match.c_str(), id.c_str(), 0) == 0 ||
+            fnmatch(match.c_str(), job.name.c_str(), 0) == 0) &&
+           (!enabled || job.enabled == *enabled) &&
+           (status.empty() || (status == "paused" && paused_.count(id)) ||
+            (status == "running" && activity(id) == "running") ||
+            (status == "never" && last_status(id).empty()) || last_status(id) == status);
+  };
   const std::set<std::string> stale(last_reload_.stale.begin(), last_reload_.stale.end());
   ipc::Json jobs = ipc::Json::array();
-  for (const auto& [id, job] : jobs_) {
+  size_t total = 0;
+  std::string last_listed;
+  bool more = false;
+  for (auto it = cursor.empty() ? jobs_.begin() : jobs_.upper_bound(cursor); it != jobs_.end();
+       ++it) {
+    const auto& [id, job] = *it;
+    if (!matches(id, *job)) {
+      continue;
+    }
+    ++total;
+    if (paged && jobs.size() == static_cast<size_t>(limit)) {
+      more = true;
+      continue; // counted, not listed
+    }
     ipc::Json schedule = job->schedule.cron;
     if (job->schedule.at) {
       schedule.push_back("at " + job->schedule.at_text);
     }
-    std::string activity;
-    if (const auto a = active_.find(id); a != active_.end()) {
-      activity = std::any_of(a->second.begin(), a->second.end(),
-                             [&](const std::string& e) { return running_.count(e) > 0; })
-                     ? "running"
-                     : "queued";
-    }
     const auto state = states.find(id);
+    last_listed = id;
     jobs.push_back(
         {{"id", id},
          {"name", job->name},
@@ -369,7 +438,7 @@ Daemon::Reply Daemon::cmd_list(Connection&, const ipc::Request&) {
          {"priority", job->priority},
          {"path", job->path},
          {"stale", stale.count(job->path) > 0},
-         {"active", store::text_json(activity)},
+         {"active", store::text_json(activity(id))},
          {"last_status", store::text_json(state == states.end() ? "" : state->second.last_status)},
          {"last_execution_id",
           store::text_json(state == states.end() ? "" : state->second.last_execution_id)},
@@ -384,23 +453,31 @@ Daemon::Reply Daemon::cmd_list(Connection&, const ipc::Request&) {
   Reply r;
   r.result = {
       {"jobs_dir", config_.jobs_dir}, {"jobs", jobs}, {"files_with_errors", bad_files.size()}};
+  if (paged || !match.empty() || !status.empty() || enabled) {
+    // The jobs before the cursor count too: "total" is what the filters match.
+    if (!cursor.empty()) {
+      for (auto it = jobs_.begin(); it != jobs_.upper_bound(cursor); ++it) {
+        total += matches(it->first, *it->second);
+      }
+    }
+    r.result["total"] = total;
+    r.result["next_cursor"] = more ? ipc::Json(last_listed) : ipc::Json(nullptr);
+  }
   return r;
 }
 
 Daemon::Reply Daemon::cmd_show(Connection&, const ipc::Request& request) {
   const JobPtr it = job_arg(request);
   const auto& job = *it;
+  const int count = count_arg(request, "fires", 5, 50);
   ipc::Json fires = ipc::Json::array();
-  cron::Instant from(std::chrono::seconds(now_ms() / 1000));
-  for (int n = 0; n < 5; ++n) {
-    const auto f = job.next_fire(from);
-    if (!f) {
-      break;
-    }
-    const std::int64_t t = f->time.time_since_epoch().count();
+  for (const auto& [f, dst] :
+       jobs::next_fires(job.schedule.compiled, job.schedule.at,
+                        cron::Instant(std::chrono::seconds(now_ms() / 1000)), count)) {
+    const std::int64_t t = f.time.time_since_epoch().count();
     fires.push_back({{"utc", tz::format_utc(t)},
-                     {"local", job.zone ? tz::format_local(t, *job.zone) : tz::format_utc(t)}});
-    from = f->time;
+                     {"local", job.zone ? tz::format_local(t, *job.zone) : tz::format_utc(t)},
+                     {"dst", dst.empty() ? ipc::Json(nullptr) : ipc::Json(dst)}});
   }
   ipc::Json steps = ipc::Json::array();
   for (const auto& s : job.steps) {
@@ -444,9 +521,27 @@ Daemon::Reply Daemon::cmd_history(Connection&, const ipc::Request& request) {
   }
   q.since_ms = int_arg(request, "since_ms");
   q.until_ms = int_arg(request, "until_ms");
-  q.limit = static_cast<int>(int_arg(request, "limit").value_or(20));
-  Reply r;
-  r.result = ipc::Json::array();
+  // Paged (the HTTP API): {"executions", "next_cursor"}, the cursor the start and the id of
+  // the page's last row ("1767225600000.20260101-abc"), so that executions started since the
+  // first page neither shift nor repeat the rows of the next. Else an array, as jobsctl reads.
+  const std::string cursor = string_arg(request, "cursor", false);
+  const bool paged = bool_arg(request, "page") || !cursor.empty();
+  if (paged) {
+    q.limit = count_arg(request, "limit", default_page, max_page) + 1; // one more: is there more?
+    if (!cursor.empty()) {
+      const size_t dot = cursor.find('.');
+      if (dot == std::string::npos || dot == 0 || dot > 18 ||
+          !base::all_digits(cursor.substr(0, dot)) || dot + 1 == cursor.size()) {
+        throw CommandError{ipc::code::invalid,
+                           "\"cursor\": not one this command gave: " + base::quoted(cursor)};
+      }
+      q.after = store::Cursor{std::stoll(cursor.substr(0, dot)), cursor.substr(dot + 1)};
+    }
+  } else {
+    q.limit = static_cast<int>(int_arg(request, "limit").value_or(20));
+  }
+  // Each row as JSON, and the cursor after it (paged).
+  std::vector<std::pair<ipc::Json, std::string>> rows;
   if (q.status == "skipped") {
     // Fires that did not run are not executions: they come from the fires and their reasons.
     auto fires = store_->skipped_fires(q);
@@ -454,17 +549,29 @@ Daemon::Reply Daemon::cmd_history(Connection&, const ipc::Request& request) {
       throw CommandError{ipc::code::internal, fires.error().message};
     }
     for (const auto& f : *fires) {
-      r.result.push_back(store::to_json(f));
+      rows.emplace_back(store::to_json(f), std::to_string(f.scheduled_ms) + "." + f.job_id);
     }
-    return r;
+  } else {
+    auto found = store_->history(q);
+    if (!found) {
+      throw CommandError{ipc::code::internal, found.error().message};
+    }
+    for (const auto& e : *found) {
+      rows.emplace_back(store::to_json(e), std::to_string(e.start_ms) + "." + e.execution_id);
+    }
   }
-  auto rows = store_->history(q);
-  if (!rows) {
-    throw CommandError{ipc::code::internal, rows.error().message};
+  const bool more = paged && rows.size() == static_cast<size_t>(q.limit);
+  if (more) {
+    rows.pop_back();
   }
-  for (const auto& e : *rows) {
-    r.result.push_back(store::to_json(e));
+  ipc::Json listed = ipc::Json::array();
+  for (auto& row : rows) {
+    listed.push_back(std::move(row.first));
   }
+  Reply r;
+  r.result = paged ? ipc::Json{{"executions", listed},
+                               {"next_cursor", more ? ipc::Json(rows.back().second) : nullptr}}
+                   : listed;
   return r;
 }
 

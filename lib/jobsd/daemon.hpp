@@ -275,6 +275,17 @@ private:
   Reply cmd_schedule(Connection&, const ipc::Request&);
   Reply cmd_pause(Connection&, const ipc::Request&);
   Reply cmd_resume(Connection&, const ipc::Request&);
+  // commands_api.cpp: the commands the HTTP API added
+  Reply cmd_execution(Connection&, const ipc::Request&);
+  Reply cmd_queues(Connection&, const ipc::Request&);
+  Reply cmd_validate(Connection&, const ipc::Request&);
+  Reply cmd_types(Connection&, const ipc::Request&);
+  Reply cmd_health(Connection&, const ipc::Request&);
+  Reply cmd_audit(Connection&, const ipc::Request&);
+  Reply cmd_preview(Connection&, const ipc::Request&);
+  // The queues and the global limit as status and queues give them:
+  // {"queues": [{zone, depth, running, limit, next_fire}], "global": {running, queued, limit}}.
+  ipc::Json queues_json() const;
   Reply cmd_metrics(Connection&, const ipc::Request&);
   std::string metrics_text() const; // the exposition, with the gauges of now
   struct CommandSpec;

@@ -641,6 +641,9 @@ public:
     if (query.until_ms) {
       add("start_ms < ?5");
     }
+    if (query.after) {
+      add("(start_ms < ?6 OR (start_ms = ?6 AND execution_id < ?7))");
+    }
     const std::string matching =
         " FROM job_executions" + where + " ORDER BY start_ms DESC, execution_id DESC LIMIT ?4";
     // The steps of all of them in one query: a history of a thousand executions is two
@@ -662,6 +665,9 @@ public:
       q.bind(4, std::int64_t{query.limit > 0 ? query.limit : -1});
       if (query.until_ms) {
         q.bind(5, *query.until_ms);
+      }
+      if (query.after) {
+        q.bind(6, query.after->ms).bind(7, query.after->id);
       }
     };
     using Rows = std::vector<ExecutionRecord>;
@@ -707,6 +713,9 @@ public:
     if (query.until_ms) {
       sql += " AND scheduled_ms < ?4";
     }
+    if (query.after) {
+      sql += " AND (scheduled_ms < ?5 OR (scheduled_ms = ?5 AND job_id > ?6))";
+    }
     sql += " ORDER BY scheduled_ms DESC, job_id LIMIT ?3";
     using Rows = std::vector<FireRecord>;
     auto result = transaction<Rows>("read the skipped fires", false, [&](Rows& rows) -> Status {
@@ -722,6 +731,9 @@ public:
       q.bind(3, std::int64_t{query.limit > 0 ? query.limit : -1});
       if (query.until_ms) {
         q.bind(4, *query.until_ms);
+      }
+      if (query.after) {
+        q.bind(5, query.after->ms).bind(6, query.after->id);
       }
       int rc = SQLITE_OK;
       while ((rc = q.step()) == SQLITE_ROW) {
@@ -801,7 +813,8 @@ public:
             sums.add_job(q.text(0), q.optional_int64(1));
           }
           STORE_TRY(expect(rc, SQLITE_DONE));
-          const HistoryQuery matching{query.job_id, std::nullopt, query.since_ms, 0, std::nullopt};
+          const HistoryQuery matching{query.job_id, std::nullopt, query.since_ms, 0,
+                                      std::nullopt, std::nullopt};
           for (const auto& [id, e] : waiting) {
             if (matches(matching, e)) {
               sums.add_execution(e.job_id, e.status, e.start_ms, e.end_ms);
@@ -1060,6 +1073,46 @@ WHERE status = 'running'
           d.replay = [this, r]() { return insert_audit(r); };
           return d;
         });
+  }
+
+  base::Result<std::vector<AuditEntry>> audit_log(const AuditQuery& query) override {
+    // Fixed clauses; the job's prefix is compared with substr, not LIKE, whose '_' is a
+    // wildcard (and job ids may hold one).
+    std::string sql = "SELECT id, time_ms, user_name, uid, action, target, detail, outcome FROM "
+                      "audit WHERE 1";
+    if (query.user) {
+      sql += " AND user_name = ?1";
+    }
+    if (query.job_id) {
+      sql += " AND (target = ?2 OR substr(target, 1, length(?2) + 1) = ?2 || ' ')";
+    }
+    if (query.before_id) {
+      sql += " AND id < ?3";
+    }
+    sql += " ORDER BY id DESC LIMIT ?4";
+    using Rows = std::vector<AuditEntry>;
+    return transaction<Rows>("read the audit log", false, [&](Rows& rows) -> Status {
+      sqlite3_stmt* s = nullptr;
+      STORE_TRY(prepare(sql, s));
+      Query q(s);
+      if (query.user) {
+        q.bind(1, *query.user);
+      }
+      if (query.job_id) {
+        q.bind(2, *query.job_id);
+      }
+      if (query.before_id) {
+        q.bind(3, *query.before_id);
+      }
+      q.bind(4, std::int64_t{query.limit > 0 ? query.limit : -1});
+      int rc = SQLITE_OK;
+      while ((rc = q.step()) == SQLITE_ROW) {
+        rows.push_back({q.int64(0),
+                        {q.int64(1), q.text(2), q.optional_int64(3), q.text(4), q.text(5),
+                         q.text(6), q.text(7)}});
+      }
+      return expect(rc, SQLITE_DONE);
+    });
   }
 
   Health health() override {
@@ -1834,7 +1887,9 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
 
   static bool matches(const HistoryQuery& q, const ExecutionRecord& e) {
     return (!q.job_id || e.job_id == *q.job_id) && (!q.status || e.status == *q.status) &&
-           (!q.since_ms || e.start_ms >= *q.since_ms) && (!q.until_ms || e.start_ms < *q.until_ms);
+           (!q.since_ms || e.start_ms >= *q.since_ms) &&
+           (!q.until_ms || e.start_ms < *q.until_ms) &&
+           (!q.after || std::tie(e.start_ms, e.execution_id) < std::tie(q.after->ms, q.after->id));
   }
 
   // A record as history() gives it: its steps without their output.
@@ -1882,6 +1937,8 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
       if ((!query.job_id || f.job_id == *query.job_id) &&
           (!query.since_ms || f.scheduled_ms >= *query.since_ms) &&
           (!query.until_ms || f.scheduled_ms < *query.until_ms) &&
+          (!query.after || f.scheduled_ms < query.after->ms ||
+           (f.scheduled_ms == query.after->ms && f.job_id > query.after->id)) &&
           std::find(rows.begin(), rows.end(), f) == rows.end()) {
         rows.push_back(f);
       }

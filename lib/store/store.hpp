@@ -137,6 +137,16 @@ struct JobSchedule {
   bool starts = false;  // scheduled from now on: new, enabled again, or with a new schedule
 };
 
+// A place in a list paged most recent first: the time and the id of the last row of a page.
+// The next page holds the rows after it in the list's order, so that rows added since (newer)
+// neither shift nor repeat what follows.
+struct Cursor {
+  std::int64_t ms = 0; // an execution's start_ms, a skipped fire's scheduled_ms
+  std::string id;      // the execution id, the skipped fire's job id
+
+  bool operator==(const Cursor&) const = default;
+};
+
 // Which executions history() returns, most recent (by start) first.
 struct HistoryQuery {
   std::optional<std::string> job_id;
@@ -144,6 +154,25 @@ struct HistoryQuery {
   std::optional<std::int64_t> since_ms; // started at or after
   int limit = 20;                       // at most this many; 0 or less: all
   std::optional<std::int64_t> until_ms; // started (skipped fires: due) before
+  std::optional<Cursor> after;          // only the rows after this one in the order returned
+};
+
+// Which audit records audit_log() returns, the latest first.
+struct AuditQuery {
+  std::optional<std::string> user;
+  // Actions on this job: a target that is the job id, or the id then a space (a cancel's
+  // "JOB EXECUTION").
+  std::optional<std::string> job_id;
+  std::optional<std::int64_t> before_id; // only records older than this one (AuditEntry::id)
+  int limit = 50;                        // at most this many; 0 or less: all
+};
+
+// An audit record as stored, with its row id (increasing with each record appended).
+struct AuditEntry {
+  std::int64_t id = 0;
+  AuditRecord record;
+
+  bool operator==(const AuditEntry&) const = default;
 };
 
 // What prune() keeps. Running executions are always kept.
@@ -262,6 +291,10 @@ public:
 
   // Appends `record` to the audit log. Returns true.
   virtual base::Result<bool> audit(const AuditRecord& record) = 0;
+
+  // The audit records matching `query`, the latest first (records waiting in memory are not
+  // among them).
+  virtual base::Result<std::vector<AuditEntry>> audit_log(const AuditQuery& query) = 0;
 
   // Deletes the executions (with their steps) beyond `retention`: more than max_per_job newer
   // ones of the same job, or started more than max_age_ms before `now_ms`; never a running

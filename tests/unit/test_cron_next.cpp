@@ -389,3 +389,36 @@ TEST_SUITE("cron::Schedule::next") {
     }
   }
 }
+
+TEST_SUITE("cron::dst_note") {
+  TEST_CASE("the note of the first fire after a time, as jobsctl next and jobsd show it") {
+    struct Note {
+      const char* expression;
+      const char* zone;
+      const char* after;
+      const char* fire; // UTC
+      const char* note;
+    };
+    const Note table[] = {
+        {"30 2 * * *", "America/New_York", "2027-03-14T00:00:00Z", "2027-03-14T07:00:00Z",
+         "DST gap: 02:30 shifted to 03:00"},
+        {"30 1 * * *", "America/New_York", "2026-11-01T00:00:00Z", "2026-11-01T05:30:00Z",
+         "DST overlap: first 01:30 only"},
+        {"*/30 * * * *", "America/New_York", "2026-11-01T05:00:00Z", "2026-11-01T05:30:00Z",
+         "DST overlap: first 01:30 of two"},
+        {"*/30 * * * *", "America/New_York", "2026-11-01T05:30:00Z", "2026-11-01T06:00:00Z",
+         "DST overlap: second 01:00 of two"},
+        {"30 2 * * *", "America/New_York", "2027-03-15T00:00:00Z", "2027-03-15T06:30:00Z", ""},
+        {"0 12 * * *", "UTC", "2026-11-01T00:00:00Z", "2026-11-01T12:00:00Z", ""},
+    };
+    for (const auto& c : table) {
+      CAPTURE(c.expression);
+      CAPTURE(c.after);
+      const auto s = parse(c.expression, c.zone);
+      const auto fire = s.next_fire(instant(c.after));
+      REQUIRE(fire.has_value());
+      CHECK(iso(fire->time) == c.fire);
+      CHECK(cron::dst_note(s, *fire) == c.note);
+    }
+  }
+}

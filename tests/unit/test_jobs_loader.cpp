@@ -4,6 +4,7 @@
 #include <jobs/schema.hpp>
 #include <jobs/step_types.hpp>
 #include <jobs/trust.hpp>
+#include <tz/format.hpp>
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>
@@ -791,5 +792,27 @@ TEST_SUITE("jobs::list_job_files") {
     found = jobs::list_job_files({dir.path.string()}, problems, false); // a user's jobsd
     CHECK(found.size() == 3);
     CHECK(problems.empty());
+  }
+}
+
+TEST_SUITE("jobs::next_fires") {
+  TEST_CASE("fires over the schedules and the one-off, each with its DST note") {
+    auto zone = tz::find_zone("America/New_York");
+    REQUIRE(zone.ok());
+    cron::ParseOptions options;
+    options.zone = *zone;
+    auto daily = cron::Schedule::parse("30 2 * * *", options);
+    REQUIRE(daily.ok());
+    const std::int64_t from = *tz::parse_time("2027-03-13T12:00:00Z", tz::utc());
+    const std::int64_t at = *tz::parse_time("2027-03-14T08:00:00Z", tz::utc());
+    const auto fires = jobs::next_fires({*daily}, at, cron::Instant{std::chrono::seconds{from}}, 3);
+    REQUIRE(fires.size() == 3);
+    const auto utc = [](const jobs::NotedFire& f) {
+      return tz::format_utc(f.fire.time.time_since_epoch().count()) + " " + f.dst;
+    };
+    CHECK(utc(fires[0]) == "2027-03-14T07:00:00Z DST gap: 02:30 shifted to 03:00");
+    CHECK(utc(fires[1]) == "2027-03-14T08:00:00Z "); // the one-off: no note
+    CHECK(utc(fires[2]) == "2027-03-15T06:30:00Z ");
+    CHECK(jobs::next_fires({}, std::nullopt, cron::Instant{}, 5).empty());
   }
 }

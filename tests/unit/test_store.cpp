@@ -413,6 +413,38 @@ TEST_SUITE("store") {
     CHECK(value_of(s->history(q)).size() == 25);
   }
 
+  TEST_CASE("history pages after a cursor: no row skipped or repeated as new ones arrive") {
+    TempDir dir;
+    auto s = open(dir.file("history.db"));
+    run(*s, make_execution("a1", "a", 1000), "success");
+    run(*s, make_execution("a2", "a", 2000), "failed");
+    run(*s, make_execution("a3", "a", 2000), "success"); // same start as a2
+    run(*s, make_execution("a4", "a", 3000), "success");
+    store::HistoryQuery q;
+    q.limit = 2;
+    const auto first = value_of(s->history(q));
+    CHECK(ids(first) == Lines{"a4", "a3"});
+    run(*s, make_execution("a5", "a", 4000), "success"); // arrives between the pages
+    q.after = store::Cursor{first.back().start_ms, first.back().execution_id};
+    const auto second = value_of(s->history(q));
+    CHECK(ids(second) == Lines{"a2", "a1"});
+    q.after = store::Cursor{second.back().start_ms, second.back().execution_id};
+    CHECK(value_of(s->history(q)).empty());
+    q.status = "success";
+    q.after = store::Cursor{3000, "a4"};
+    CHECK(ids(value_of(s->history(q))) == Lines{"a3", "a1"});
+
+    CHECK(value_of(s->record_skipped_fire("x", 5000, "missed")));
+    CHECK(value_of(s->record_skipped_fire("y", 5000, "missed")));
+    CHECK(value_of(s->record_skipped_fire("x", 4000, "missed")));
+    store::HistoryQuery k;
+    k.limit = 1;
+    k.after = store::Cursor{5000, "x"};
+    CHECK(value_of(s->skipped_fires(k)) == std::vector<store::FireRecord>{{"y", 5000, "missed"}});
+    k.after = store::Cursor{5000, "y"};
+    CHECK(value_of(s->skipped_fires(k)) == std::vector<store::FireRecord>{{"x", 4000, "missed"}});
+  }
+
   TEST_CASE("an execution is found by its id or by a unique prefix of it") {
     TempDir dir;
     auto s = open(dir.file("history.db"));
@@ -674,6 +706,38 @@ TEST_SUITE("store") {
                          "FROM audit ORDER BY id") ==
           Lines{"1000|alice|1001|trigger|backup|manual run|ok",
                 "2000||-|reload|||3 jobs: 1 invalid"});
+  }
+
+  TEST_CASE("audit_log: the latest first, filtered by user and job, paged by id") {
+    TempDir dir;
+    auto s = open(dir.file("history.db"));
+    value_of(s->audit({1000, "alice", 1001, "trigger", "backup", "{}", "ok"}));
+    value_of(s->audit({2000, "bob", 1002, "cancel", "backup 20250101-abc", "{}", "ok"}));
+    value_of(s->audit({3000, "alice", 1001, "trigger", "backup_x", "{}", "denied: no"}));
+    value_of(s->audit({4000, "root", 0, "reload", "", "{}", "ok"}));
+    const auto targets = [](const std::vector<store::AuditEntry>& rows) {
+      Lines out;
+      for (const auto& r : rows) {
+        out.push_back(std::to_string(r.id) + " " + r.record.user + " " + r.record.target);
+      }
+      return out;
+    };
+    CHECK(targets(value_of(s->audit_log({}))) ==
+          Lines{"4 root ", "3 alice backup_x", "2 bob backup 20250101-abc", "1 alice backup"});
+    store::AuditQuery q;
+    q.job_id = "backup"; // not backup_x, whose '_' a LIKE would take for any character
+    CHECK(targets(value_of(s->audit_log(q))) ==
+          Lines{"2 bob backup 20250101-abc", "1 alice backup"});
+    q = {};
+    q.user = "alice";
+    CHECK(targets(value_of(s->audit_log(q))) == Lines{"3 alice backup_x", "1 alice backup"});
+    q = {};
+    q.limit = 2;
+    q.before_id = 3;
+    const auto page = value_of(s->audit_log(q));
+    CHECK(targets(page) == Lines{"2 bob backup 20250101-abc", "1 alice backup"});
+    CHECK(page.back().record ==
+          store::AuditRecord{1000, "alice", 1001, "trigger", "backup", "{}", "ok"});
   }
 
   TEST_CASE("pauses are kept across openings, replaced, and ended") {
