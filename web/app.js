@@ -662,7 +662,7 @@ async function renderExecution(main, id) {
   const lines = [];
   const log = el('div', { class: 'log mono', id: 'log', tabindex: '0', role: 'log', 'aria-label': 'Log' });
   const find = el('input', { id: 'log-search', type: 'search', placeholder: 'text in the log' });
-  const found = el('span', { class: 'muted', role: 'status' });
+  const found = el('span', { id: 'log-found', class: 'muted', role: 'status' });
   const state = el('span', { id: 'log-state', class: 'muted' }, 'connecting…');
   const download = el('a', { href: '#', download: `${x.execution_id}.log` }, 'Download the log');
   let url = null;
