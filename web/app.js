@@ -420,7 +420,9 @@ function actionButtons(job, after) {
   }, label);
   const pausedNow = job.paused !== null && job.paused !== undefined;
   return el('div', { class: 'actions' },
-    act('Trigger', 'trigger', (r) => { location.hash = `#/execution/${enc(r.execution_id)}`; }),
+    act('Trigger', 'trigger', (r) => {
+      location.hash = `#/execution/${enc(r.execution_id)}${r.state === 'queued' ? '?queued=1' : ''}`;
+    }),
     pausedNow ? act('Resume', 'resume', after) : act('Pause', 'pause', after),
     job.enabled ? act('Disable', 'disable', after) : act('Enable', 'enable', after));
 }
@@ -636,8 +638,49 @@ function durationChart(executions, zone) {
 
 // --- One execution
 
-async function renderExecution(main, id) {
-  const x = await api(`/executions/${enc(id)}`);
+// A triggered execution that waits in its zone's queue has no record yet (404): with ?queued=1
+// (from the trigger button) the page says so and asks again every 2 s until it starts.
+async function queuedExecution(main, id) {
+  let stopped = false;
+  let timer = null;
+  let wake = null;
+  disposers.push(() => {
+    stopped = true;
+    clearTimeout(timer);
+    if (wake) {
+      wake();
+    }
+  });
+  let waiting = null;
+  for (;;) {
+    try {
+      return await api(`/executions/${enc(id)}`);
+    } catch (e) {
+      if (!(e instanceof Problem && e.status === 404)) {
+        throw e;
+      }
+    }
+    if (!waiting) {
+      waiting = el('p', { id: 'queued', class: 'notice', role: 'status' },
+        `Execution ${id} is queued: it waits for a free place in its zone's queue.`);
+      main.append(waiting);
+    }
+    await new Promise((resolve) => {
+      wake = resolve;
+      timer = setTimeout(resolve, 2000);
+    });
+    if (stopped) {
+      return null;
+    }
+  }
+}
+
+async function renderExecution(main, id, params) {
+  const x = params.get('queued') ? await queuedExecution(main, id) : await api(`/executions/${enc(id)}`);
+  if (!x) {
+    return;
+  }
+  main.replaceChildren();
   const status = el('span', { id: 'execution-status' });
   const facts = el('dl', { class: 'facts' });
   const timeline = el('div');
@@ -794,7 +837,7 @@ function stepTimeline(x) {
   const t1 = Math.max(Date.parse(x.end_time || new Date().toISOString()), t0 + 1,
     ...steps.map((s) => Date.parse(s.end_time || s.start_time || 0) || 0));
   const W = 800;
-  const left = 160;
+  const left = 200;
   const rowH = 26;
   const H = steps.length * rowH + 24;
   const scale = (t) => left + ((W - left - 8) * (t - t0)) / (t1 - t0);
@@ -805,14 +848,13 @@ function stepTimeline(x) {
   steps.forEach((s, i) => {
     const y = i * rowH + 4;
     const start = s.start_time ? Date.parse(s.start_time) : null;
-    chart.append(svg('text', { x: 0, y: y + 15 }, `${s.step_id} (${s.step_type})`));
+    chart.append(svg('text', { x: 0, y: y + 15 }, `${s.step_id} (${s.step_type}) ${duration(s.duration_seconds)}`));
     if (start !== null) {
       const end = s.end_time ? Date.parse(s.end_time) : t1;
       const x0 = scale(start);
       chart.append(svg('rect', {
         class: `bar-${s.status}`, x: x0, y, width: Math.max(2, scale(end) - x0), height: rowH - 8,
-      }, svg('title', {}, `${s.step_id}: ${s.status}, ${duration(s.duration_seconds)}`)),
-      svg('text', { x: Math.min(scale(end) + 4, W - 60), y: y + 15 }, duration(s.duration_seconds)));
+      }, svg('title', {}, `${s.step_id}: ${s.status}, ${duration(s.duration_seconds)}`)));
     } else {
       chart.append(svg('text', { x: left, y: y + 15 }, `${s.status}: not started`));
     }
@@ -1003,7 +1045,7 @@ async function render(message) {
   const pages = {
     jobs: () => renderJobs(main, r.params),
     job: () => renderJob(main, r.parts[1], r.params),
-    execution: () => renderExecution(main, r.parts[1]),
+    execution: () => renderExecution(main, r.parts[1], r.params),
     queues: () => renderQueues(main),
     audit: () => renderAudit(main, r.params),
     playground: () => renderPlayground(main, r.params),

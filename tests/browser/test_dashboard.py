@@ -198,7 +198,7 @@ def run(b, url, tokens, release):
     b.find("#log-search").send_keys("hello from")
     b.wait("the log search marks the lines and counts them", lambda _: b.all("#log mark")
            and re.fullmatch(r"[1-9]\d* of \d+ lines", b.text("#log-found")))
-    execution = d.current_url.split("#/execution/")[1]
+    execution = d.current_url.split("#/execution/")[1].split("?")[0]
     b.find("a[download]").click()
     log_file = b.shots / f"{execution}.log"
     b.wait("the log downloads", lambda _: log_file.exists() and "hello from jobs" in log_file.read_text())
@@ -236,7 +236,16 @@ def run(b, url, tokens, release):
         check(status == 200, f"run {n} of blocker triggered", body)
     b.wait("the page shows a depth of 1 (no reload)", lambda _: b.text(depth) == "1")
     b.screenshots("queues")
+    # A third run, from the job's page: it waits in the queue, and the page says so until it runs.
+    b.go("/job/blocker")
+    b.wait("blocker's page", lambda _: b.all("button[data-action=trigger]"))
+    b.find("button[data-action=trigger]").click()
+    b.wait("a queued run's page says it is queued", lambda _: "queued" in b.text("#queued"))
+    b.screenshots("execution-queued")
     release.touch()
+    b.wait("once it leaves the queue it runs and ends in success",
+           lambda _: b.text("#execution-status") == "success" and b.text("#log-state") == "ended")
+    b.go("/queues")
     b.wait("the depth goes back to 0 once blocker's runs end", lambda _: b.text(depth) == "0")
 
     # The playground: the engine's fires with DST notes, and the parser's message for an error.

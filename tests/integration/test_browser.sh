@@ -38,8 +38,10 @@ schedule: "30 2 * * *"
 timezone: Europe/Paris
 steps:
   - id: dump
+    type: shell
     run: "echo dumping"
   - id: compress
+    type: shell
     run: "echo compressing"
 YAML
 cat > jobsd.yaml <<YAML
@@ -56,6 +58,10 @@ expect "jobsd starts" "0" "$?"
 answers() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1"; }
 wait_for 10 answers "http://127.0.0.1:$port/"
 expect "jobsd answers on http://127.0.0.1:$port/" "0" "$?"
+if [ "$failures" -gt 0 ]; then
+  finish
+  exit
+fi
 
 # The token that `jobsctl token create` prints (once).
 token() {
