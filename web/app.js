@@ -616,6 +616,7 @@ function durationChart(executions, zone) {
   const bottom = 20;
   const max = Math.max(...runs.map((x) => x.duration_seconds), 0.001);
   const slot = (W - left) / Math.max(runs.length, 1);
+  const barWidth = Math.max(1, Math.min(24, slot * 0.7));
   const chart = svg('svg', {
     class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img',
     'aria-label': `Durations of the last ${runs.length} executions, longest ${duration(max)}`,
@@ -629,8 +630,8 @@ function durationChart(executions, zone) {
   runs.forEach((x, i) => {
     const h = Math.max(1, ((H - bottom - 8) * x.duration_seconds) / max);
     chart.append(svg('rect', {
-      class: `bar-${x.status}`, x: left + i * slot + slot * 0.15, y: H - bottom - h,
-      width: Math.max(1, slot * 0.7), height: h,
+      class: `bar-${x.status}`, x: left + (i + 0.5) * slot - barWidth / 2, y: H - bottom - h,
+      width: barWidth, height: h,
     }, svg('title', {}, `${x.execution_id}: ${x.status}, ${duration(x.duration_seconds)}`)));
   });
   return chart;

@@ -14,6 +14,7 @@ Prints "ok - ..." or "not ok - ..." for each check; exits 1 when one failed.
 """
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -98,7 +99,12 @@ class Dashboard:
         for value in ("light", "dark"):
             self.scheme(value)
             colours[value] = self.background()
-            self.driver.save_screenshot(str(self.shots / f"dashboard-{name}-{value}.png"))
+            # The whole page (at most 4000 px tall), not only the window's part of it.
+            page = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+            shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": page["width"], "height": min(page["height"], 4000), "scale": 1}})
+            (self.shots / f"dashboard-{name}-{value}.png").write_bytes(base64.b64decode(shot["data"]))
         self.scheme("light")
         check(colours["light"] != colours["dark"], f"{name}: light and dark differ ({colours})")
 
