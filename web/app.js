@@ -663,8 +663,9 @@ async function queuedExecution(main, id) {
     }
     if (!waiting) {
       waiting = el('p', { id: 'queued', class: 'notice', role: 'status' },
-        `Execution ${id} is queued: it waits for a free place in its zone's queue.`);
-      main.append(waiting);
+        'Queued: it waits for a free place in its zone\'s queue (see ', el('a', { href: '#/queues' }, 'the queues'),
+        '). This page shows it when it starts.');
+      main.append(el('h1', {}, 'Execution ', el('code', {}, id)), waiting);
     }
     await new Promise((resolve) => {
       wake = resolve;
