@@ -246,7 +246,7 @@ def run(b, url, tokens, release):
     b.go("/job/blocker")
     b.wait("blocker's page", lambda _: b.all("button[data-action=trigger]"))
     b.find("button[data-action=trigger]").click()
-    b.wait("a queued run's page says it is queued", lambda _: "queued" in b.text("#queued"))
+    b.wait("a queued run's page says it is queued", lambda _: "queued" in b.text("#queued").lower())
     b.screenshots("execution-queued")
     release.touch()
     b.wait("once it leaves the queue it runs and ends in success",
