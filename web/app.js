@@ -487,7 +487,7 @@ async function renderJobs(main, params) {
   const first = (cursorStacks.get(key) || []).length * PAGE;
   count.textContent = r.jobs.length
     ? `Jobs ${first + 1}–${first + r.jobs.length} of ${r.total}` +
-      (r.files_with_errors ? ` · ${r.files_with_errors} files with errors` : '')
+      (r.files_with_errors ? ` · ${r.files_with_errors} file${r.files_with_errors > 1 ? 's' : ''} with errors` : '')
     : 'No job matches.';
   const cols = ['Job', 'Schedule', 'Next fire', 'Last run', 'State', 'Actions'];
   const rows = r.jobs.map((job) => {

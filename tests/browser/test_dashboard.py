@@ -9,7 +9,8 @@ The tokens come from the environment: JOBS_ADMIN_TOKEN, JOBS_OPERATOR_TOKEN, JOB
 The jobsd it talks to has the jobs tests/integration/test_browser.sh makes:
   hello    succeeds at once, printing "hello from jobs";
   blocker  concurrency: allow, in the zone Asia/Tokyo whose queue limit is 1, and runs until the
-           file FILE (--release) exists.
+           file FILE (--release) exists;
+and more than 50 jobs in all (the list has two pages), hello and blocker among the first 50 by id.
 Prints "ok - ..." or "not ok - ..." for each check; exits 1 when one failed.
 """
 
@@ -187,6 +188,16 @@ def run(b, url, tokens, release):
     check(hello is not None and hello.find_elements(By.CSS_SELECTOR, "button[data-action=trigger]"),
           "an operator sees the trigger button")
     b.screenshots("jobs")
+    # Pages of 50 from the server: 63 jobs make two.
+    counted = re.compile(r"Jobs 1–50 of (\d+)")
+    total = int(counted.match(b.text("main [role=status]")).group(1)) if counted.match(b.text("main [role=status]")) else 0
+    check(total > 50, "the first page shows jobs 1-50 of them all", b.text("main [role=status]"))
+    b.find("nav.pager button:last-child").click()
+    b.wait("Next shows the second page", lambda _: b.text("main [role=status]").startswith(f"Jobs 51–{total} of {total}")
+           and len(b.all("table.jobs tbody tr")) == total - 50)
+    b.find("nav.pager button:first-child").click()
+    b.wait("Previous shows the first page again", lambda _: b.text("main [role=status]").startswith("Jobs 1–50 of")
+           and len(b.all("table.jobs tbody tr")) == 50)
     search = b.find("#match")
     search.clear()
     search.send_keys("hell", Keys.ENTER)

@@ -44,6 +44,10 @@ steps:
     type: shell
     run: "echo compressing"
 YAML
+# 60 more (disabled), after the others by id: the list has two pages.
+for i in $(seq -w 0 59); do
+  printf 'schedule: "@daily"\nenabled: false\ncommand: "true"\n' > "jobs/z-filler-$i.yaml"
+done
 cat > jobsd.yaml <<YAML
 socket: $work/jobsd.sock
 default_timezone: UTC
