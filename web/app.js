@@ -741,8 +741,6 @@ async function renderExecution(main, id, params) {
     el('div', { class: 'bar' }, el('label', { for: 'log-search' }, 'Search the log', find), found, download, state),
     log);
 
-  const abort = new AbortController();
-  disposers.push(() => abort.abort());
   const append = (text) => {
     lines.push(text);
     const div = el('div');
@@ -756,6 +754,57 @@ async function renderExecution(main, id, params) {
       found.textContent = `${log.querySelectorAll('div:not(.hidden)').length} of ${lines.length} lines`;
     }
   };
+  // The whole log as text: for an execution that has ended.
+  const loadText = async () => {
+    const res = await fetch(`${API}/executions/${enc(x.execution_id)}/log`, {
+      headers: headers({ Accept: 'text/plain' }),
+    });
+    if (!res.ok) {
+      throw await problemOf(res);
+    }
+    const text = await res.text();
+    lines.length = 0;
+    log.replaceChildren();
+    text.split('\n').slice(0, text.endsWith('\n') ? -1 : undefined).forEach(append);
+    state.textContent = 'ended';
+  };
+  if (x.end_time) {
+    await loadText();
+    return;
+  }
+
+  // Running: the log live. The record is asked for every 3 s too: a stream that began as the
+  // execution ended may not see its end, and then the text of the log takes its place.
+  const abort = new AbortController();
+  let ended = false;
+  let left = false;
+  let timer = null;
+  disposers.push(() => {
+    left = true;
+    abort.abort();
+    clearTimeout(timer);
+  });
+  const watch = async () => {
+    try {
+      const rec = await api(`/executions/${enc(x.execution_id)}`);
+      if (rec.end_time && !ended && !left) {
+        update(rec);
+        timer = setTimeout(() => {
+          if (!ended && !left) {
+            abort.abort();
+            loadText().catch(showProblem);
+          }
+        }, 2000);
+        return;
+      }
+    } catch {
+      // The stream says what went wrong.
+    }
+    if (!ended && !left) {
+      timer = setTimeout(watch, 3000);
+    }
+  };
+  timer = setTimeout(watch, 3000);
   try {
     await followLog(x.execution_id, abort.signal, (event, data) => {
       if (event === 'line') {
@@ -764,22 +813,25 @@ async function renderExecution(main, id, params) {
         state.textContent = 'live';
       } else if (event === 'waiting') {
         state.textContent = 'waiting';
-      } else if (event === 'execution_end' || event === 'end') {
-        const rec = event === 'end' ? data : data.execution_end;
-        if (rec && rec.status) {
-          update(rec);
+      } else if (event === 'end') {
+        ended = true;
+        if (data && data.status) {
+          update(data);
         }
-        state.textContent = event === 'end' ? 'ended' : state.textContent;
+        state.textContent = 'ended';
       } else if (event === 'error') {
+        ended = true;
         showProblem(new Problem(data.status, data));
         state.textContent = 'stopped';
       }
     });
-    if (state.textContent === 'live' || state.textContent === 'connecting…') {
+    if (!ended) {
+      ended = true;
       state.textContent = 'the stream closed before the end; reload the page for the rest';
     }
   } catch (e) {
     if (!abort.signal.aborted) {
+      ended = true;
       state.textContent = 'stopped';
       throw e;
     }
@@ -950,7 +1002,7 @@ async function renderAudit(main, params) {
   main.append(r.entries.length
     ? table(cols, r.entries.map((a) => row(cols, [
       when(a.time), a.user, a.action, a.target || '—',
-      a.outcome === 'ok' ? badge('success') : el('span', { class: 'badge failed' }, a.outcome),
+      a.outcome === 'ok' ? el('span', { class: 'badge success' }, 'ok') : el('span', { class: 'refused' }, a.outcome),
       el('code', {}, a.detail || '')])), 'audit')
     : el('p', { class: 'muted' }, 'Nothing recorded.'),
   pager(`audit|${user}|${job}`, cursor, r.next_cursor, (c) => {
