@@ -19,12 +19,14 @@ build_packages=(
 # The tests add: doctest, rapidcheck, Google Benchmark, clang with libFuzzer, the servers they
 # start (PostgreSQL, cpp-httplib's HTTP server, Python's SMTP sink), the ODBC drivers, mandoc and
 # clang-format for the docs and style checks, libfaketime for the clock tests, zsh and fish to
-# load and drive the completion scripts.
+# load and drive the completion scripts; chromium, its WebDriver and Selenium for the dashboard's
+# browser test (tests/browser).
 test_packages=(
   doctest-dev librapidcheck-dev libbenchmark-dev libcpp-httplib-dev
   clang libclang-rt-14-dev clang-format mandoc time zsh fish
   python3 python3-jsonschema python3-yaml
   postgresql unixodbc odbc-postgresql libsqliteodbc openssl libfaketime
+  chromium chromium-driver python3-selenium
 )
 
 list=false
