@@ -658,6 +658,8 @@ Daemon::Reply Daemon::cmd_logs(Connection& c, const ipc::Request& request) {
     }
     f.log_path = (**found).log_path;
     f.ended_id = (**found).execution_id;
+    // It has ended: its log is complete, followed or not.
+    f.until_eof = true;
     zone = (**found).timezone;
   }
   if (!f.execution_id.empty()) {

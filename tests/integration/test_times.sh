@@ -103,6 +103,9 @@ log=$("$jobsctl" logs "$execution")
 matches "logs of an execution id: its job's zone too" "$(stamp_re '\+05:30')" \
   "$(head -1 <<<"$log" | cut -d' ' -f1)"
 matches "logs --raw keeps the log's UTC time stamps" "$(stamp_re Z)" "$(first_stamp --raw)"
+# logs -f of an execution that has ended: its log, then the end (it once waited forever).
+timeout 10 "$jobsctl" logs -f "$execution" >ended.out
+expect "logs -f of an ended execution prints its log and exits" "0 $log" "$? $(cat ended.out)"
 
 # history --since yesterday and --until.
 count() { "$jobsctl" history quick "$@" --json | json 'len(j)'; }
