@@ -32,7 +32,7 @@ constexpr size_t max_connections_per_user = 64;
 // Refusals of one user (connections, reads) are told in jobsd.log at most once in this time,
 // with their count.
 constexpr std::int64_t refusal_report_ms = 60 * 1000;
-// A client that lets this much output pile up unread is dropped.
+// A client that lets this much output pile up unread is dropped when more is to be sent.
 constexpr size_t max_unsent_bytes = 16 << 20;
 
 std::int64_t steady_now() {
@@ -299,6 +299,14 @@ void Daemon::on_readable(Connection& c) {
 }
 
 void Daemon::send(Connection& c, const ipc::Json& message) {
+  // Checked before the message is added: one large reply (a list of 100,000 jobs, the metrics)
+  // is fine, replies piling up unread are not.
+  if (c.out.size() > max_unsent_bytes) {
+    logs_->daemon().warn("client {} (pid {}) reads too slowly: {} bytes unsent; closing", c.user,
+                         c.pid, c.out.size());
+    close_connection(c.fd);
+    return;
+  }
   c.out += ipc::encode(message);
   on_writable(c);
 }
@@ -318,12 +326,6 @@ void Daemon::on_writable(Connection& c) {
     if (n < 0 && errno == EAGAIN) {
       break;
     }
-    close_connection(fd);
-    return;
-  }
-  if (c.out.size() > max_unsent_bytes) {
-    logs_->daemon().warn("client {} (pid {}) reads too slowly: {} bytes unsent; closing", c.user,
-                         c.pid, c.out.size());
     close_connection(fd);
     return;
   }
