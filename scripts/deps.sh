@@ -14,6 +14,8 @@ build_packages=(
   build-essential cmake ninja-build pkg-config tzdata file
   libhowardhinnant-date-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev
   libspdlog-dev libcurl4-openssl-dev libarchive-dev libpq-dev unixodbc-dev
+  # jobsd's HTTP API: libmicrohttpd (external event loop, TLS), GnuTLS for the tokens' hashes
+  libmicrohttpd-dev libgnutls28-dev
 )
 
 # The tests add: doctest, rapidcheck, Google Benchmark, clang with libFuzzer, the servers they
@@ -25,6 +27,8 @@ test_packages=(
   clang libclang-rt-14-dev clang-format mandoc time zsh fish
   python3 python3-jsonschema python3-yaml
   postgresql unixodbc odbc-postgresql libsqliteodbc openssl libfaketime
+  # the HTTP API's tests: its client
+  curl
 )
 
 list=false

@@ -295,6 +295,7 @@ Daemon::~Daemon() {
   exec::release_steps();
   // Its thread may tell notice_fd_ that it has notes until it is closed.
   store_.reset();
+  http_.reset();
   for (auto& [fd, c] : connections_) {
     ::close(fd);
   }
@@ -531,6 +532,17 @@ base::Result<bool> Daemon::set_up() {
   if (auto listening = listen_socket(); !listening) {
     return listening.error();
   }
+  tokens_ = std::make_unique<Tokens>(config_.state_dir + "/tokens.json");
+  if (auto read = tokens_->load(); !read) {
+    return read.error();
+  }
+  if (config_.http) {
+    if (auto listening = start_http(); !listening) {
+      return listening.error();
+    }
+    log.info("HTTP API on {}{}", config_.http->listen,
+             config_.http->cert_file.empty() ? "" : " (TLS)");
+  }
   run_reboot_jobs();
   maintenance();
   check_clocks();
@@ -589,6 +601,8 @@ void Daemon::loop_once() {
       }
     } else if (fd == listen_fd_) {
       accept_clients();
+    } else if (http_ && http_->on_event(fd)) {
+      // its epoll set, or a bridge the HTTP side waits on
     } else if (Connection* c = connection(fd)) {
       if (events[i].events & EPOLLIN) {
         on_readable(*c);
@@ -605,6 +619,9 @@ void Daemon::loop_once() {
   drain_notices();
   report_faults();
   pump_all();
+  if (http_) {
+    http_->run_due(); // MHD's timeouts, the streams' keepalives, the bridges that pump_all filled
+  }
   sweep_followers();
   close_finished();
   const std::int64_t steady = steady_ms();
@@ -695,6 +712,9 @@ int Daemon::poll_timeout_ms() {
   if (const auto clients = next_client_deadline()) {
     consider(*clients);
   }
+  if (const auto http = http_ ? http_->deadline() : std::nullopt) {
+    consider(*http);
+  }
   if (!until) {
     return -1;
   }
@@ -734,6 +754,11 @@ void Daemon::on_signal() {
     case SIGHUP:
       logs_->daemon().info("SIGHUP: reloading");
       reload(false);
+      if (http_) {
+        if (auto reread = http_->reload_tls(); !reread) {
+          logs_->daemon().error("http: {}", reread.error().message);
+        }
+      }
       break;
     case SIGCHLD:
       exec::reap_orphans();
