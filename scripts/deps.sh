@@ -27,8 +27,8 @@ test_packages=(
   clang libclang-rt-14-dev clang-format mandoc time zsh fish
   python3 python3-jsonschema python3-yaml
   postgresql unixodbc odbc-postgresql libsqliteodbc openssl libfaketime
-  # the HTTP API's tests: its client
-  curl
+  # the HTTP API's tests: its client, and ss for the connections jobsd holds
+  curl iproute2
 )
 
 list=false

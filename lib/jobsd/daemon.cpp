@@ -618,10 +618,12 @@ void Daemon::loop_once() {
   }
   drain_notices();
   report_faults();
-  pump_all();
   if (http_) {
-    http_->run_due(); // MHD's timeouts, the streams' keepalives, the bridges that pump_all filled
+    // MHD's timeouts and the streams' keepalives; before pump_all, which pumps the follow
+    // streams the requests MHD handles here start.
+    http_->run_due();
   }
+  pump_all();
   sweep_followers();
   close_finished();
   const std::int64_t steady = steady_ms();
