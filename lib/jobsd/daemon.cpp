@@ -695,6 +695,11 @@ void Daemon::arm_timer() {
 }
 
 int Daemon::poll_timeout_ms() {
+  if (!pending_pumps_.empty()) {
+    // A follower whose client took everything while pump_all ran (a bridge drains at once):
+    // it reads on now, not at the next wake, which may never come.
+    return 0;
+  }
   const std::int64_t now = steady_ms();
   std::optional<std::int64_t> until;
   const auto consider = [&](std::int64_t at) {

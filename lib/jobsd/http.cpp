@@ -38,6 +38,8 @@ constexpr size_t max_pem_bytes = 1 << 20;
 constexpr size_t max_query_parameters = 32;
 // A command's answer larger than this is refused (500): jobsd's own replies stay far below.
 constexpr size_t max_answer_bytes = 64 << 20;
+// A stream reads this much of its bridge at a time.
+constexpr size_t stream_chunk = 256 << 10;
 
 std::int64_t steady_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -237,6 +239,8 @@ struct HttpServer::Exchange {
   bool ended = false; // the stream's final reply came
   std::string out;    // stream output not yet given to MHD
   std::int64_t keepalive_at = 0;
+  std::int64_t sent_ms = 0; // steady ms MHD last took stream output
+  bool dropped = false;     // its client reads too slowly: its socket is shut down
 };
 
 // The C callbacks MHD calls, with access to the server.
@@ -462,10 +466,12 @@ struct HttpCallbacks {
     return answer(x);
   }
 
-  // Reads what the bridge has; false: nothing more will come.
+  // Reads what the bridge has, a stream's only up to what the client may take next: what it
+  // does not read stays in the bridge and holds its follower back (the socket's backpressure).
   static void read_bridge(HttpServer::Exchange& x) {
     char chunk[65536];
-    while (!x.eof && x.in.size() < max_answer_bytes) {
+    const size_t limit = x.stream ? stream_chunk : max_answer_bytes;
+    while (!x.eof && x.in.size() < limit) {
       const ssize_t got = ::read(x.fd, chunk, sizeof chunk);
       if (got > 0) {
         x.in.append(chunk, static_cast<size_t>(got));
@@ -524,7 +530,8 @@ struct HttpCallbacks {
         const MHD_Result queued = MHD_queue_response(x.connection, 200, r);
         MHD_destroy_response(r);
         x.answered = true;
-        x.keepalive_at = steady_now() + keepalive_ms;
+        x.sent_ms = steady_now();
+        x.keepalive_at = x.sent_ms + keepalive_ms;
         x.server->streams_.insert(&x);
         return queued;
       }
@@ -607,7 +614,8 @@ struct HttpCallbacks {
     const size_t n = std::min(max, x.out.size());
     std::memcpy(buffer, x.out.data(), n);
     x.out.erase(0, n);
-    x.keepalive_at = steady_now() + keepalive_ms;
+    x.sent_ms = steady_now();
+    x.keepalive_at = x.sent_ms + keepalive_ms;
     return static_cast<ssize_t>(n);
   }
 
@@ -775,9 +783,15 @@ std::optional<std::int64_t> HttpServer::deadline() const {
       next = next ? std::min(*next, at) : at;
     }
   }
+  const std::int64_t timeout_ms = config_.request_timeout.count() * 1000;
   for (const Exchange* x : streams_) {
-    if (x->suspended && x->sse) {
-      next = next ? std::min(*next, x->keepalive_at) : x->keepalive_at;
+    // A suspended stream's keepalive; MHD (0.9.75) gives no timeout for a connection that
+    // waits to write, so the loop wakes for it to drop a client that stopped reading.
+    const std::int64_t at = x->dropped     ? 0
+                            : x->suspended ? (x->sse ? x->keepalive_at : 0)
+                                           : x->sent_ms + timeout_ms;
+    if (at > 0) {
+      next = next ? std::min(*next, at) : at;
     }
   }
   return next;
@@ -785,7 +799,18 @@ std::optional<std::int64_t> HttpServer::deadline() const {
 
 void HttpServer::run_due() {
   const std::int64_t now = steady_now();
+  const std::int64_t timeout_ms = config_.request_timeout.count() * 1000;
   for (Exchange* x : streams_) {
+    if (!x->suspended && !x->dropped && now - x->sent_ms >= timeout_ms) {
+      // MHD waits for the client to take what it has: it took nothing for request_timeout.
+      const auto* info = MHD_get_connection_info(x->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+      if (info != nullptr) {
+        hooks_.log->warn("http: client {} reads too slowly: nothing taken for {}s; closing",
+                         base::escaped(x->who.address), config_.request_timeout.count());
+        ::shutdown(info->connect_fd, SHUT_RDWR);
+      }
+      x->dropped = true;
+    }
     if (x->suspended && x->sse && now >= x->keepalive_at) {
       hooks_.watch(x->fd, false);
       x->suspended = false;

@@ -35,6 +35,7 @@ YAML
 cat > jobsd.yaml <<YAML
 socket: $work/jobsd.sock
 default_timezone: UTC
+grace_period: 2s
 http:
   listen: 127.0.0.1:$port
   request_timeout: 2s
@@ -262,9 +263,58 @@ fires=$(sql "select count(*) from job_executions where job_id = 'tick' and statu
 expect "the job kept firing every second meanwhile (4 or 5 in 5 s)" "1" "$([ "$fires" -ge 4 ] && echo 1 || echo "$fires")"
 late=$(sql "select max(start_ms - scheduled_ms) from job_executions where job_id = 'tick' and start_ms >= $since")
 expect "none later than 500 ms" "1" "$([ "$late" -lt 500 ] && echo 1 || echo "$late")"
-rm jobs/tick.yaml
 
-# 11. Missing and wrong tokens: 401; after 10 failures within a minute, 429 for the address.
+# 11. A client that never reads the SSE stream of a job that writes much every second (a job id
+# as the log's id follows its executions): once the kernel's buffers are full and it takes
+# nothing for request_timeout (2s), it is dropped, without holding up the loop. One that reads
+# gets a keepalive comment while nothing happens.
+cat > jobs/chatty.yaml <<'YAML'
+schedule: "* * * * * *"
+command: "head -c 3000000 /dev/zero | tr '\\0' x | fold -w 100"
+YAML
+cat > jobs/quiet.yaml <<'YAML'
+schedule: "0 5 * * *"
+command: "sleep 30"
+YAML
+wait_for 10 eval '[ "$(call GET /api/v2/jobs/quiet "$viewer")" = 200 ] && [ "$(call GET /api/v2/jobs/chatty "$viewer")" = 200 ]'
+runner=$("$jobsctl" token create runner --role admin 2> /dev/null) # with its own manual runs
+call POST /api/v2/jobs/quiet/trigger "$runner" > /dev/null
+quiet_id=$(field 'd["execution_id"]')
+curl -s -N --max-time 18 -H "Authorization: Bearer $viewer" -H "Accept: text/event-stream" \
+  "$base/api/v2/executions/$quiet_id/log" > keepalive.out &
+keepalive=$!
+chatty_id=chatty
+python3 - "$port" "$viewer" "$chatty_id" <<'PY' > stuck.out &
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(("GET /api/v2/executions/%s/log HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+           "Authorization: Bearer %s\r\n\r\n" % (sys.argv[3], sys.argv[2])).encode())
+print(s.getsockname()[1], flush=True)
+time.sleep(30)  # never reads
+PY
+stuck=$!
+wait_for 10 test -s stuck.out
+client_port=$(cat stuck.out)
+stuck_held() { ss -Htn state established "( sport = :$port and dport = :$client_port )" | wc -l; }
+wait_for 5 eval '[ "$(stuck_held)" = 1 ]'
+expect "the client that never reads is connected" "0" "$?"
+since=$(($(date +%s) * 1000))
+wait_for 25 eval '[ "$(stuck_held)" = 0 ]'
+expect "it is dropped" "0" "$?"
+expect "told in jobsd.log" "1" "$(grep -c 'http: client 127.0.0.1 reads too slowly' "$state/logs/jobsd.log")"
+late=$(sql "select max(start_ms - scheduled_ms) from job_executions where job_id = 'tick' and start_ms >= $since - 2000")
+expect "the every-second job stayed on time meanwhile" "1" "$([ -n "$late" ] && [ "$late" -lt 500 ] && echo 1 || echo "$late")"
+kill "$stuck" 2> /dev/null
+rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
+expect "jobsd's memory stayed small (RSS under 100 MB)" "1" "$([ "$rss" -lt 100000 ] && echo 1 || echo "$rss")"
+wait "$keepalive"
+expect "a stream with nothing to send gets a keepalive comment after 15 s" "1" \
+  "$(grep -c '^: keepalive$' keepalive.out)"
+rm jobs/tick.yaml jobs/chatty.yaml jobs/quiet.yaml
+
+# 12. Missing and wrong tokens: 401; after 10 failures within a minute, 429 for the address.
 expect "no token: 401" "401" "$(call GET /api/v2/jobs "")"
 expect "with WWW-Authenticate" "Bearer realm=\"jobsd\"" "$(header_of WWW-Authenticate)"
 expect "a mutating request without a token is audited as anonymous" "401" \
@@ -277,16 +327,16 @@ expect "a valid token from that address too, with Retry-After" "429 1" \
   "$(call GET /api/v2/jobs "$viewer") $(header_of Retry-After | grep -cE '^[0-9]+$')"
 expect "told in jobsd.log" "1" "$(grep -c 'failed sign-ins from 127.0.0.1' "$state/logs/jobsd.log")"
 "$jobsctl" token revoke watcher > /dev/null
-expect "a revoked token is gone" "boss ci ops" "$("$jobsctl" token list | cut -f1 | sort | paste -sd' ')"
+expect "a revoked token is gone" "boss ci ops runner" "$("$jobsctl" token list | cut -f1 | sort | paste -sd' ')"
 stop_daemon "$state"
 
-# 12. A non-loopback address without TLS is refused at start, unless allowed.
+# 13. A non-loopback address without TLS is refused at start, unless allowed.
 sed -i "s/listen: 127.0.0.1:$port/listen: 0.0.0.0:$port/" jobsd.yaml
 start_daemon 2> start.err
 expect "non-loopback without TLS: jobsd does not start" "1" "$?"
 expect "and says why" "1" "$(grep -c 'is not a loopback address and there is no TLS' start.err)"
 
-# 13. TLS, the certificate read again on SIGHUP.
+# 14. TLS, the certificate read again on SIGHUP.
 make_cert() {
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.crt" -days 2 -subj "/CN=$1" \
     -addext "subjectAltName=IP:127.0.0.1" 2> /dev/null
