@@ -372,4 +372,18 @@ expect "plain HTTP on the TLS port is not served" "000" \
   "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/api/v2/version")"
 stop_daemon "$state"
 
+# 15. listen: unix:PATH, a socket of mode 0660, removed when jobsd stops.
+cat > jobsd.yaml <<YAML
+socket: $work/jobsd.sock
+http:
+  listen: unix:$work/http.sock
+YAML
+start_daemon
+expect "jobsd starts on a Unix socket" "0" "$?"
+expect "its mode" "660" "$(stat -c %a http.sock)"
+expect "GET /api/v2/whoami through it" "200" \
+  "$(curl -s -o /dev/null -w '%{http_code}' --unix-socket http.sock -H "Authorization: Bearer $admin" http://jobsd/api/v2/whoami)"
+stop_daemon "$state"
+expect "the socket is removed at stop" "1" "$([ -e http.sock ] && echo 0 || echo 1)"
+
 finish
