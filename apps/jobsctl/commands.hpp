@@ -100,7 +100,7 @@ inline const Verb verbs[] = {
      &setup_connections},
     {"config", "Show the configuration file, folders, socket and zone in use, and their origin",
      &setup_config},
-    {"token", "Make, list or revoke jobsd's HTTP API tokens (create NAME --role R)", &setup_token},
+    {"token", "Make, list or revoke the bearer tokens of jobsd's HTTP API", &setup_token},
     {"completion", "Print a shell completion script (bash, zsh, fish)", &setup_completion},
     {"help", "Print the help of jobsctl, or of a verb", &setup_help, Operand::verb},
     {"version", "Print the version of jobsctl", &setup_version},
