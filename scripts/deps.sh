@@ -14,6 +14,8 @@ build_packages=(
   build-essential cmake ninja-build pkg-config tzdata file
   libhowardhinnant-date-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev
   libspdlog-dev libcurl4-openssl-dev libarchive-dev libpq-dev unixodbc-dev
+  # jobsd's HTTP API: libmicrohttpd (external event loop, TLS), GnuTLS for the tokens' hashes
+  libmicrohttpd-dev libgnutls28-dev
 )
 
 # The tests add: doctest, rapidcheck, Google Benchmark, clang with libFuzzer, the servers they
@@ -27,6 +29,8 @@ test_packages=(
   python3 python3-jsonschema python3-yaml
   postgresql unixodbc odbc-postgresql libsqliteodbc openssl libfaketime
   chromium chromium-driver python3-selenium
+  # the HTTP API's tests: its client, and ss for the connections jobsd holds
+  curl iproute2
 )
 
 list=false

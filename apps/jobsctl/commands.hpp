@@ -55,6 +55,7 @@ Run setup_schedule(CLI::App& command);
 Run setup_pause(CLI::App& command);
 Run setup_resume(CLI::App& command);
 Run setup_connections(CLI::App& command);
+Run setup_token(CLI::App& command);
 Run setup_config(CLI::App& command);
 Run setup_completion(CLI::App& command);
 Run setup_help(CLI::App& command);
@@ -101,6 +102,7 @@ inline const Verb verbs[] = {
      &setup_connections},
     {"config", "Show the configuration file, folders, socket and zone in use, and their origin",
      &setup_config},
+    {"token", "Make, list or revoke the bearer tokens of jobsd's HTTP API", &setup_token},
     {"completion", "Print a shell completion script (bash, zsh, fish)", &setup_completion},
     {"help", "Print the help of jobsctl, or of a verb", &setup_help, Operand::verb},
     {"version", "Print the version of jobsctl", &setup_version},

@@ -135,6 +135,11 @@ const std::vector<Daemon::CommandSpec>& Daemon::commands() {
       {"resume", mutating, &Daemon::cmd_resume, "end a job's pause"},
       {"metrics", read, &Daemon::cmd_metrics,
        "the metrics in the Prometheus text format (man/jobsd.8, METRICS)"},
+      // Admins only (mutating), audited; a token's text is in no request, log or audit entry.
+      {"token_create", mutating, &Daemon::cmd_token_create,
+       "make an HTTP API token (its text is shown once)"},
+      {"token_list", mutating, &Daemon::cmd_token_list, "the HTTP API tokens, without their texts"},
+      {"token_revoke", mutating, &Daemon::cmd_token_revoke, "remove an HTTP API token"},
   };
   return table;
 }
@@ -145,14 +150,85 @@ ipc::Json Daemon::hello(const Connection& c) const {
     capabilities.push_back(command.name);
   }
   capabilities.push_back("follow");
-  return {{"hello", "jobsd"},
-          {"v", ipc::protocol_version},
-          {"version", options_.version},
-          {"pid", getpid()},
-          {"capabilities", capabilities},
-          {"user", c.user},
-          {"admin", c.admin},
-          {"read", c.reader}};
+  ipc::Json hello = {{"hello", "jobsd"},
+                     {"v", ipc::protocol_version},
+                     {"version", options_.version},
+                     {"pid", getpid()},
+                     {"capabilities", capabilities},
+                     {"user", c.user},
+                     {"admin", c.admin},
+                     {"read", c.reader}};
+  if (c.principal) {
+    hello["token"] = c.principal->token;
+    hello["role"] = to_string(c.principal->role);
+    hello["jobs"] = c.principal->jobs;
+  }
+  return hello;
+}
+
+std::string Daemon::job_of(const ipc::Request& r) {
+  if (const auto job = r.args.find("job"); job != r.args.end() && job->is_string()) {
+    return job->get<std::string>();
+  }
+  const auto execution = r.args.find("execution");
+  if (execution == r.args.end() || !execution->is_string()) {
+    return "";
+  }
+  const std::string id = execution->get<std::string>();
+  if (const auto a = attempts_.find(id); a != attempts_.end()) {
+    return running_.at(a->second)->pending.job->id;
+  }
+  for (const auto& [first, x] : running_) {
+    if (x->pending.execution_id == id) {
+      return x->pending.job->id;
+    }
+  }
+  if (auto e = store_->execution(id); e && *e) {
+    return (**e).job_id;
+  }
+  return "";
+}
+
+std::string Daemon::refusal(const Connection& c, const CommandSpec& spec, const ipc::Request& r) {
+  const bool privileged = spec.use != Use::read;
+  if (c.principal) {
+    const Principal& p = *c.principal;
+    const std::string job = spec.use == Use::mutating ? job_of(r) : "";
+    if (role_allows(p.role, p.jobs, r.cmd, privileged, job)) {
+      return "";
+    }
+    return "token " + p.token + " (" + to_string(p.role) + ") may not " + r.cmd +
+           (job.empty() ? "" : " " + job) +
+           (p.role == Role::operator_ ? " (its jobs: " + p.jobs + ")" : "");
+  }
+  if (privileged ? c.admin : c.reader) {
+    return "";
+  }
+  return "user " + c.user + " may not " +
+         (spec.use == Use::mutating     ? "use mutating commands (" + r.cmd + "): admins only"
+          : spec.use == Use::admin_read ? "read " + r.cmd + ": admins only"
+                                        : "use jobsd");
+}
+
+void Daemon::audit(const std::string& user, std::optional<std::int64_t> uid, const std::string& how,
+                   const std::string& action, const std::string& target, const std::string& detail,
+                   const std::string& outcome) {
+  store::AuditRecord a;
+  a.time_ms = now_ms();
+  a.user = user;
+  a.uid = uid;
+  a.action = action;
+  a.target = target;
+  a.detail = detail;
+  a.outcome = outcome;
+  if (auto stored = store_->audit(a); !stored) {
+    logs_->daemon().error("{}", stored.error().message);
+  }
+  // Each field escaped, the target quoted: whatever a client sends, the line stays one line
+  // whose fields are the ones jobsd wrote.
+  logs_->audit("user=" + base::escaped(a.user) + " " + how + " action=" + base::escaped(a.action) +
+               " target=" + base::quoted(a.target) + " outcome=" + base::escaped(a.outcome) +
+               " args=" + base::escaped(a.detail));
 }
 
 void Daemon::handle_request(Connection& c, const ipc::Request& r) {
@@ -172,13 +248,9 @@ void Daemon::handle_request(Connection& c, const ipc::Request& r) {
     reply.code = ipc::code::unknown_command;
     reply.message = "unknown command \"" + r.cmd + "\"" +
                     (near.empty() ? "" : "; did you mean " + base::quoted_alternatives(near) + "?");
-  } else if (spec->use == Use::read ? !c.reader : !c.admin) {
+  } else if (const std::string why = refusal(c, *spec, r); !why.empty()) {
     reply.code = ipc::code::denied;
-    reply.message =
-        "user " + c.user + " may not " +
-        (spec->use == Use::mutating     ? "use mutating commands (" + r.cmd + "): admins only"
-         : spec->use == Use::admin_read ? "read " + r.cmd + ": admins only"
-                                        : "use jobsd");
+    reply.message = why;
     if (spec->use != Use::mutating) {
       // Mutating ones are audited below; reads are counted, not stored: a flood of them must
       // not grow the history.
@@ -204,23 +276,11 @@ void Daemon::handle_request(Connection& c, const ipc::Request& r) {
         }
       }
     }
-    store::AuditRecord a;
-    a.time_ms = now_ms();
-    a.user = c.user;
-    a.uid = c.uid;
-    a.action = r.cmd;
-    a.target = reply.target;
-    a.detail = r.args.dump();
-    a.outcome = reply.code.empty() ? "ok" : reply.code + ": " + reply.message;
-    if (auto stored = store_->audit(a); !stored) {
-      logs_->daemon().error("{}", stored.error().message);
-    }
-    // Each field escaped, the target quoted: whatever a client sends, the line stays one line
-    // whose fields are the ones jobsd wrote.
-    logs_->audit("user=" + base::escaped(a.user) + " uid=" + std::to_string(c.uid) +
-                 " pid=" + std::to_string(c.pid) + " action=" + base::escaped(a.action) +
-                 " target=" + base::quoted(a.target) + " outcome=" + base::escaped(a.outcome) +
-                 " args=" + base::escaped(a.detail));
+    audit(c.user, c.principal ? std::nullopt : std::optional<std::int64_t>(c.uid),
+          c.principal ? "address=" + base::escaped(c.principal->address)
+                      : "uid=" + std::to_string(c.uid) + " pid=" + std::to_string(c.pid),
+          r.cmd, reply.target, r.args.dump(),
+          reply.code.empty() ? "ok" : reply.code + ": " + reply.message);
   }
   if (reply.deferred || connection(fd) == nullptr) {
     return;
@@ -1085,6 +1145,57 @@ Daemon::Reply Daemon::cmd_resume(Connection&, const ipc::Request& request) {
   Reply r;
   r.target = id;
   r.result = {{"job", id}, {"changed", was_paused}, {"paused", nullptr}};
+  return r;
+}
+
+// --- The HTTP API's tokens (admins only)
+
+Daemon::Reply Daemon::cmd_token_create(Connection&, const ipc::Request& request) {
+  const std::string name = string_arg(request, "name");
+  const std::string role_text = string_arg(request, "role");
+  std::string jobs = string_arg(request, "jobs", false);
+  const auto role = parse_role(role_text);
+  if (!role) {
+    throw CommandError{ipc::code::invalid,
+                       "unknown role \"" + role_text + "\" (viewer, operator or admin)"};
+  }
+  if (jobs.empty()) {
+    jobs = "*";
+  }
+  auto text = tokens_->create(name, *role, jobs, now_ms());
+  if (!text) {
+    throw CommandError{ipc::code::invalid, text.error().message};
+  }
+  Reply r;
+  r.target = name;
+  r.result = {{"name", name}, {"role", to_string(*role)}, {"jobs", jobs}, {"token", *text}};
+  return r;
+}
+
+Daemon::Reply Daemon::cmd_token_list(Connection&, const ipc::Request&) {
+  Reply r;
+  r.result = {{"tokens", ipc::Json::array()}};
+  for (const auto& t : tokens_->list()) {
+    r.result["tokens"].push_back({{"name", t.name},
+                                  {"role", to_string(t.role)},
+                                  {"jobs", t.jobs},
+                                  {"created", store::iso_time(t.created_ms)}});
+  }
+  return r;
+}
+
+Daemon::Reply Daemon::cmd_token_revoke(Connection&, const ipc::Request& request) {
+  const std::string name = string_arg(request, "name");
+  auto removed = tokens_->revoke(name);
+  if (!removed) {
+    throw CommandError{ipc::code::internal, removed.error().message};
+  }
+  if (!*removed) {
+    throw CommandError{ipc::code::not_found, "no token named " + name};
+  }
+  Reply r;
+  r.target = name;
+  r.result = {{"name", name}, {"revoked", true}};
   return r;
 }
 

@@ -732,6 +732,71 @@ const std::vector<Key>& metrics_keys() {
   return keys;
 }
 
+// --- http: the HTTP API's listener.
+
+HttpConfig& http_of(Config& c) {
+  if (!c.http) {
+    c.http.emplace();
+  }
+  return *c.http;
+}
+
+void read_flag(Reader& r, const Value& v, bool& out) {
+  if (const auto b = r.choice(v, {"true", "false"})) {
+    out = *b == "true";
+  }
+}
+
+const std::vector<Key>& rate_limit_keys() {
+  static const std::vector<Key> keys = {
+      {"manual_runs_per_hour",
+       [](Reader& r, const Value& v, Config& c) {
+         set(http_of(c).manual_runs_per_hour, r.integer(v, 0, 1000000));
+       }},
+  };
+  return keys;
+}
+
+const std::vector<Key>& http_keys() {
+  static const std::vector<Key> keys = {
+      {"listen", [](Reader& r, const Value& v, Config& c) { set(http_of(c).listen, r.string(v)); }},
+      {"cert_file",
+       [](Reader& r, const Value& v, Config& c) { set(http_of(c).cert_file, r.path(v)); }},
+      {"key_file",
+       [](Reader& r, const Value& v, Config& c) { set(http_of(c).key_file, r.path(v)); }},
+      {"allow_plaintext",
+       [](Reader& r, const Value& v, Config& c) { read_flag(r, v, http_of(c).allow_plaintext); }},
+      {"max_connections",
+       [](Reader& r, const Value& v, Config& c) {
+         set(http_of(c).max_connections, r.integer(v, 1, 100000));
+       }},
+      {"max_connections_per_ip",
+       [](Reader& r, const Value& v, Config& c) {
+         set(http_of(c).max_connections_per_ip, r.integer(v, 1, 100000));
+       }},
+      {"max_request_bytes", [](Reader& r, const Value& v,
+                               Config& c) { set(http_of(c).max_request_bytes, r.size(v, 1024)); }},
+      {"request_timeout",
+       [](Reader& r, const Value& v, Config& c) {
+         set(http_of(c).request_timeout, r.duration(v, hour, 1));
+       }},
+      {"metrics_auth",
+       [](Reader& r, const Value& v, Config& c) { read_flag(r, v, http_of(c).metrics_auth); }},
+      {"rate_limits",
+       [](Reader& r, const Value& v, Config& c) { r.section(v, rate_limit_keys(), c); }},
+  };
+  return keys;
+}
+
+void read_http(Reader& r, const Value& v, Config& c) {
+  http_of(c);
+  r.section(v, http_keys(), c);
+  if (v.node.is_map() &&
+      (v.node.find("cert_file") == nullptr) != (v.node.find("key_file") == nullptr)) {
+    r.error(v.node.mark, "\"" + v.key + "\": TLS needs both \"cert_file\" and \"key_file\"", 1);
+  }
+}
+
 const std::vector<Key>& top_keys() {
   static const std::vector<Key> keys = {
       {"jobs_dir", [](Reader& r, const Value& v, Config& c) { set(c.jobs_dir, r.path(v)); }},
@@ -773,6 +838,7 @@ const std::vector<Key>& top_keys() {
        [](Reader& r, const Value& v, Config& c) { set(c.max_job_file_size, r.size(v, 1024)); }},
       {"connections", read_connections},
       {"allowed_paths", read_allowed_paths},
+      {"http", read_http},
       {"smtp",
        [](Reader& r, const Value& v, Config& c) {
          smtp_of(c);

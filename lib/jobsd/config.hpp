@@ -47,6 +47,19 @@ struct MetricsOptions {
   std::string textfile;
 };
 
+// The HTTP listener (man/jobsd.8, HTTP API): on when the file has an http: section.
+struct HttpConfig {
+  std::string listen = "127.0.0.1:8080"; // host:port, [v6]:port or unix:PATH
+  std::string cert_file, key_file;       // PEM; both set: TLS, read again on SIGHUP
+  bool allow_plaintext = false;          // a non-loopback address without TLS is refused else
+  int max_connections = 256;
+  int max_connections_per_ip = 64;
+  std::int64_t max_request_bytes = 1 << 20;
+  std::chrono::seconds request_timeout{10}; // a connection quiet this long is dropped
+  bool metrics_auth = false;                // /metrics needs a token too
+  int manual_runs_per_hour = 0;             // trigger requests per token and hour; 0: no limit
+};
+
 struct Config {
   std::string path;                       // the file read; empty: defaults only
   std::map<std::string, int> lines;       // the line of each top-level key the file sets
@@ -78,6 +91,7 @@ struct Config {
   // connections, allowed_paths and smtp: what sql, file and email steps use.
   engine::Integrations integrations;
   MetricsOptions metrics;
+  std::optional<HttpConfig> http; // none: no HTTP listener
 
   // The limit of the queue of `zone` (a zone name): its own, else queue_limit.
   int limit_of(const std::string& zone) const;

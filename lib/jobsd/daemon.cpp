@@ -299,6 +299,7 @@ Daemon::~Daemon() {
   exec::release_steps();
   // Its thread may tell notice_fd_ that it has notes until it is closed.
   store_.reset();
+  http_.reset();
   for (auto& [fd, c] : connections_) {
     ::close(fd);
   }
@@ -535,6 +536,17 @@ base::Result<bool> Daemon::set_up() {
   if (auto listening = listen_socket(); !listening) {
     return listening.error();
   }
+  tokens_ = std::make_unique<Tokens>(config_.state_dir + "/tokens.json");
+  if (auto read = tokens_->load(); !read) {
+    return read.error();
+  }
+  if (config_.http) {
+    if (auto listening = start_http(); !listening) {
+      return listening.error();
+    }
+    log.info("HTTP API on {}{}", config_.http->listen,
+             config_.http->cert_file.empty() ? "" : " (TLS)");
+  }
   run_reboot_jobs();
   maintenance();
   check_clocks();
@@ -594,6 +606,8 @@ void Daemon::loop_once() {
       }
     } else if (fd == listen_fd_) {
       accept_clients();
+    } else if (http_ && http_->on_event(fd)) {
+      // its epoll set, or a bridge the HTTP side waits on
     } else if (Connection* c = connection(fd)) {
       if (events[i].events & EPOLLIN) {
         on_readable(*c);
@@ -609,6 +623,11 @@ void Daemon::loop_once() {
   }
   drain_notices();
   report_faults();
+  if (http_) {
+    // MHD's timeouts and the streams' keepalives; before pump_all, which pumps the follow
+    // streams the requests MHD handles here start.
+    http_->run_due();
+  }
   pump_all();
   sweep_followers();
   close_finished();
@@ -682,6 +701,11 @@ void Daemon::arm_timer() {
 }
 
 int Daemon::poll_timeout_ms() {
+  if (!pending_pumps_.empty()) {
+    // A follower whose client took everything while pump_all ran (a bridge drains at once):
+    // it reads on now, not at the next wake, which may never come.
+    return 0;
+  }
   const std::int64_t now = steady_ms();
   std::optional<std::int64_t> until;
   const auto consider = [&](std::int64_t at) {
@@ -703,6 +727,9 @@ int Daemon::poll_timeout_ms() {
   }
   if (!config_.metrics.textfile.empty() && metrics_.changed()) {
     consider(metrics_written_ + metrics_file_every_ms);
+  }
+  if (const auto http = http_ ? http_->deadline() : std::nullopt) {
+    consider(*http);
   }
   if (!until) {
     return -1;
@@ -743,6 +770,11 @@ void Daemon::on_signal() {
     case SIGHUP:
       logs_->daemon().info("SIGHUP: reloading");
       reload(false);
+      if (http_) {
+        if (auto reread = http_->reload_tls(); !reread) {
+          logs_->daemon().error("http: {}", reread.error().message);
+        }
+      }
       break;
     case SIGCHLD:
       exec::reap_orphans();

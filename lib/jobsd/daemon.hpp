@@ -10,10 +10,12 @@
 #include <ipc/protocol.hpp>
 #include <jobs/loader.hpp>
 #include <jobsd/config.hpp>
+#include <jobsd/http.hpp>
 #include <jobsd/logs.hpp>
 #include <jobsd/metrics.hpp>
 #include <jobsd/queues.hpp>
 #include <jobsd/scheduler.hpp>
+#include <jobsd/tokens.hpp>
 #include <jobsd/watcher.hpp>
 #include <store/store.hpp>
 
@@ -112,6 +114,8 @@ private:
     std::int64_t partial_since = 0; // steady ms when an unfinished request began; 0: none
     std::int64_t active_ms = 0;     // steady ms of its last byte read or sent
     bool closing = false;           // close once `out` is sent
+    // An HTTP request's bridge: the token's principal decides what it may do, not the uid.
+    std::optional<Principal> principal;
   };
 
   // A request whose reply (or stream) waits for an execution: trigger --wait/--follow, logs -f.
@@ -247,6 +251,10 @@ private:
   Connection* client(const Follower& f); // null when its connection has closed
   void sweep_followers();                // drops those of closed connections
   void close_finished();                 // closes the closing connections that have sent everything
+  // An HTTP request (http.cpp) as a control connection: runs `request` for `who` and returns
+  // the other end of the bridge, from which its reply and events come; -1 when it cannot.
+  int open_bridge(const Principal& who, const ipc::Request& request);
+  base::Result<bool> start_http();
 
   // commands.cpp: the commands
   void handle_request(Connection& c, const ipc::Request& r);
@@ -259,6 +267,17 @@ private:
   const JobPtr& job_arg(const ipc::Request& request);
   ipc::Json execution_json(const std::string& execution_id);
   struct Reply;
+  struct CommandSpec;
+  // Why `c` may not run the command (empty: it may): the uid's rules on the socket, the token's
+  // role and glob on a bridge.
+  std::string refusal(const Connection& c, const CommandSpec& spec, const ipc::Request& r);
+  // The job a request acts on (cancel: the execution's job); empty: none.
+  std::string job_of(const ipc::Request& r);
+  // Records a mutating request in the audit table and the audit log; `who` is the user, then
+  // how it came ("uid=0 pid=12", "address=127.0.0.1").
+  void audit(const std::string& user, std::optional<std::int64_t> uid, const std::string& how,
+             const std::string& action, const std::string& target, const std::string& detail,
+             const std::string& outcome);
   Reply cmd_status(Connection&, const ipc::Request&);
   Reply cmd_list(Connection&, const ipc::Request&);
   Reply cmd_show(Connection&, const ipc::Request&);
@@ -289,6 +308,9 @@ private:
   Reply cmd_metrics(Connection&, const ipc::Request&);
   std::string metrics_text() const; // the exposition, with the gauges of now
   struct CommandSpec;
+  Reply cmd_token_create(Connection&, const ipc::Request&);
+  Reply cmd_token_list(Connection&, const ipc::Request&);
+  Reply cmd_token_revoke(Connection&, const ipc::Request&);
   static const std::vector<CommandSpec>& commands();
 
   Options options_;
@@ -359,6 +381,9 @@ private:
   std::set<int> pending_pumps_;  // connections whose followers may send more
   bool followers_dirty_ = false; // a connection with followers closed
   std::uint64_t next_serial_ = 1;
+
+  std::unique_ptr<Tokens> tokens_;   // the HTTP API's, from <state_dir>/tokens.json
+  std::unique_ptr<HttpServer> http_; // none without an http: section
 };
 
 } // namespace jobsd

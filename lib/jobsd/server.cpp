@@ -2,6 +2,7 @@
 // lines, writing replies and streams without ever blocking the loop, and dropping clients that
 // send too much, too slowly, or read too slowly.
 #include <base/duration.hpp>
+#include <base/text.hpp>
 #include <ipc/client.hpp>
 #include <jobsd/daemon.hpp>
 
@@ -371,6 +372,54 @@ void Daemon::close_connection(int fd) {
   connections_.erase(it);
   // Followers are dropped later: this may run while they are being pumped.
   followers_dirty_ = true;
+}
+
+int Daemon::open_bridge(const Principal& who, const ipc::Request& request) {
+  int ends[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ends) != 0) {
+    logs_->daemon().error("socketpair: {}", std::strerror(errno));
+    return -1;
+  }
+  Connection c;
+  c.fd = ends[0];
+  c.serial = next_serial_++;
+  c.uid = geteuid();
+  c.pid = getpid();
+  c.user = "token:" + who.token;
+  c.admin = who.role == Role::admin;
+  c.reader = true;
+  c.principal = who;
+  c.active_ms = steady_now();
+  epoll_event e{};
+  e.events = EPOLLIN;
+  e.data.fd = c.fd;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.fd, &e);
+  auto& stored = connections_.emplace(c.fd, std::move(c)).first->second;
+  handle_request(stored, request);
+  return ends[1];
+}
+
+base::Result<bool> Daemon::start_http() {
+  HttpHooks hooks;
+  hooks.call = [this](const Principal& who, const ipc::Request& request) {
+    return open_bridge(who, request);
+  };
+  hooks.watch = [this](int fd, bool add) {
+    epoll_event e{};
+    e.events = EPOLLIN;
+    e.data.fd = fd;
+    epoll_ctl(epoll_fd_, add ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, add ? &e : nullptr);
+  };
+  hooks.audit = [this](const Principal& who, const std::string& action, const std::string& target,
+                       const std::string& outcome) {
+    audit(who.token.empty() ? "anonymous" : "token:" + who.token, std::nullopt,
+          "address=" + base::escaped(who.address), action, target, "{}", outcome);
+  };
+  hooks.token = [this](std::string_view text) { return tokens_->find(text); };
+  hooks.log = &logs_->daemon();
+  hooks.version = options_.version;
+  http_ = std::make_unique<HttpServer>(*config_.http, std::move(hooks));
+  return http_->start();
 }
 
 Daemon::Connection* Daemon::client(const Follower& f) {

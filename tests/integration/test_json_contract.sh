@@ -152,6 +152,9 @@ expect "logs --json, through jobsd" ok "$(contract logs logs --json nightly)"
 expect "stats --json, through jobsd" ok "$(contract stats stats --json)"
 expect "reload --json" ok "$(contract reload reload --json)"
 expect "resume --json" ok "$(contract resume resume --json tick)"
+expect "token create --json" ok "$(contract "token create" token create --json ci --role viewer)"
+expect "token list --json" ok "$(contract "token list" token list --json)"
+expect "token revoke --json" ok "$(contract "token revoke" token revoke --json ci)"
 
 # =================================================================================================
 # The list and the verbs: every verb with --json has an entry, every entry was checked.

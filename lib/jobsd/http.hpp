@@ -1,0 +1,106 @@
+#pragma once
+
+// The HTTP listener (man/jobsd.8, HTTP API): libmicrohttpd in its external event-loop mode, so
+// that it lives in jobsd's one loop. Its epoll fd is in the loop's epoll set, MHD_run runs when
+// it is readable or its timeout comes, and an idle listener asks for no wake-up at all. Each API
+// request becomes a request of the control socket's command table through a bridge (a socket
+// pair whose other end is an ordinary control connection carrying the token's principal); the
+// MHD connection is suspended while the bridge has nothing to read.
+
+#include <base/error.hpp>
+#include <ipc/protocol.hpp>
+#include <jobsd/config.hpp>
+#include <jobsd/tokens.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+namespace spdlog {
+class logger;
+}
+
+namespace jobsd {
+
+// Who sends an HTTP request: a token's name, role and glob; an empty name: nobody signed in.
+struct Principal {
+  std::string token;
+  Role role = Role::viewer;
+  std::string jobs;
+  std::string address; // the client's, for the audit log
+};
+
+// What the listener needs of the daemon.
+struct HttpHooks {
+  // Runs `request` for `who` through a new bridge; returns the listener's end (non-blocking)
+  // from which the reply and the events come as lines, or -1.
+  std::function<int(const Principal& who, const ipc::Request& request)> call;
+  // Adds `fd` to the loop's epoll set (for reading), or removes it.
+  std::function<void(int fd, bool add)> watch;
+  // Records a refused mutating request that never reached a command (401, 413, 415, 422, 429).
+  std::function<void(const Principal& who, const std::string& action, const std::string& target,
+                     const std::string& outcome)>
+      audit;
+  std::function<const Token*(std::string_view text)> token;
+  spdlog::logger* log = nullptr;
+  std::string version;
+};
+
+class HttpServer {
+public:
+  HttpServer(HttpConfig config, HttpHooks hooks);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Checks the configuration (a non-loopback address without TLS needs allow_plaintext),
+  // binds the address and starts serving.
+  base::Result<bool> start();
+  // Reads the certificate and key again (SIGHUP): a new MHD daemon takes the listening socket;
+  // the old one finishes the connections it has.
+  base::Result<bool> reload_tls();
+
+  // Handles a readable fd of the loop's epoll set; false: not one of the listener's.
+  bool on_event(int fd);
+  // The steady ms at which run_due() has something to do; none: nothing until an fd is ready.
+  std::optional<std::int64_t> deadline() const;
+  // Lets MHD handle its timeouts and sends the keepalives that are due.
+  void run_due();
+
+  // The address it listens on ("127.0.0.1:8080", "unix:/run/jobs.sock").
+  const std::string& address() const { return config_.listen; }
+
+  struct Exchange;
+
+private:
+  struct Instance; // one MHD daemon
+  base::Result<bool> open_instance();
+  void run(Instance& i);
+  void forget(Exchange& x);
+
+  friend struct HttpCallbacks;
+
+  HttpConfig config_;
+  HttpHooks hooks_;
+  bool tls_ = false;
+  std::string cert_, key_; // PEM, as last read
+  int listen_fd_ = -1;
+  std::vector<std::unique_ptr<Instance>> instances_; // the last one accepts; older ones drain
+  std::map<int, Exchange*> bridges_;                 // by the listener's end of the bridge
+  std::set<Exchange*> streams_;                      // open event streams, for keepalives
+  // Failed sign-ins by client address in the current minute.
+  struct Failures {
+    std::int64_t window_start = 0; // steady ms
+    int count = 0;
+    bool told = false; // the limit was told in jobsd.log in this window
+  };
+  std::map<std::string, Failures> failures_;
+  std::map<std::string, std::deque<std::int64_t>> manual_runs_; // token -> steady ms, last hour
+};
+
+} // namespace jobsd
