@@ -30,4 +30,4 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_suite build-asa
 echo "== fuzz smoke (clang, libFuzzer)"
 CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJOBS_FUZZ=ON -DJOBS_TESTS=ON \
   -DJOBS_BENCH=OFF >/dev/null
-targets="fuzz_cron_parse fuzz_job_doc fuzz_job_load fuzz_migrate fuzz_protocol" run_suite build-fuzz -L fuzz
+targets="fuzz_cron_parse fuzz_job_doc fuzz_job_load fuzz_migrate fuzz_protocol fuzz_api" run_suite build-fuzz -L fuzz

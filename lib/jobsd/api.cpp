@@ -427,7 +427,9 @@ base::Result<Json> build_args(const Route& route, const std::string& id,
   if (!body.is_object()) {
     return wrong("the body must be a JSON object");
   }
-  for (const auto& [key, value] : body.items()) {
+  for (const auto& item : body.items()) {
+    const std::string& key = item.key();
+    const Json& value = item.value();
     const auto f = std::find_if(route.body.begin(), route.body.end(),
                                 [&](const Field& b) { return key == b.name; });
     if (f == route.body.end()) {

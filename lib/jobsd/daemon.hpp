@@ -307,7 +307,6 @@ private:
   ipc::Json queues_json() const;
   Reply cmd_metrics(Connection&, const ipc::Request&);
   std::string metrics_text() const; // the exposition, with the gauges of now
-  struct CommandSpec;
   Reply cmd_token_create(Connection&, const ipc::Request&);
   Reply cmd_token_list(Connection&, const ipc::Request&);
   Reply cmd_token_revoke(Connection&, const ipc::Request&);
