@@ -18,6 +18,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace jobsd {
@@ -58,6 +59,13 @@ std::optional<std::int64_t> int_arg(const ipc::Request& r, const char* key) {
   }
   if (!it->is_number_integer()) {
     throw CommandError{ipc::code::invalid, std::string("\"") + key + "\" must be an integer"};
+  }
+  // An unsigned beyond the int64 range would read as a negative number.
+  if (it->is_number_unsigned() &&
+      it->get<std::uint64_t>() >
+          static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    throw CommandError{ipc::code::invalid,
+                       std::string("\"") + key + "\" is out of range, got " + it->dump()};
   }
   return it->get<std::int64_t>();
 }
@@ -538,7 +546,14 @@ Daemon::Reply Daemon::cmd_history(Connection&, const ipc::Request& request) {
       q.after = store::Cursor{std::stoll(cursor.substr(0, dot)), cursor.substr(dot + 1)};
     }
   } else {
-    q.limit = static_cast<int>(int_arg(request, "limit").value_or(20));
+    // As jobsctl history --limit: 0 for all (man/jobsctl.1).
+    const std::int64_t limit = int_arg(request, "limit").value_or(20);
+    if (limit < 0 || limit > std::numeric_limits<int>::max()) {
+      throw CommandError{ipc::code::invalid, "\"limit\" must be between 0 (all) and " +
+                                                 std::to_string(std::numeric_limits<int>::max()) +
+                                                 ", got " + std::to_string(limit)};
+    }
+    q.limit = static_cast<int>(limit);
   }
   // Each row as JSON, and the cursor after it (paged).
   std::vector<std::pair<ipc::Json, std::string>> rows;

@@ -39,7 +39,7 @@ Daemon::Reply Daemon::cmd_execution(Connection&, const ipc::Request& request) {
   const std::string id = string_arg(request, "execution");
   auto found = store_->execution(id);
   if (!found) {
-    throw CommandError{ipc::code::invalid, found.error().message};
+    throw CommandError{ipc::code::internal, found.error().message};
   }
   if (!*found) {
     throw CommandError{ipc::code::not_found,

@@ -135,6 +135,12 @@ while cursor:
     rows += page["executions"]
     cursor = page["next_cursor"]
 out(" ".join(e["execution_id"] for e in rows), "|", cursor)')"
+expect "history refuses a negative limit (0 is all, as jobsctl history --limit 0)" \
+  'invalid: "limit" must be between 0 (all) and 2147483647, got -1 | 7' \
+  "$(api 'out(call("history", job="beta", limit=-1), "|", len(call("history", job="beta", limit=0)))')"
+expect "an unsigned limit beyond the integers is out of range, not -1" \
+  'invalid: "limit" is out of range, got 18446744073709551615' \
+  "$(api 'out(call("list", limit=18446744073709551615))')"
 expect "history refuses a cursor it did not give" \
   'invalid: "cursor": not one this command gave: "x"' "$(api 'out(call("history", cursor="x"))')"
 
