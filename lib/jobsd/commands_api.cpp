@@ -95,7 +95,7 @@ Daemon::Reply Daemon::cmd_validate(Connection&, const ipc::Request& request) {
   }
   jobs::LoadedFile file = jobs::load_job_text(name, text, load_options(config_));
   if (file.job) {
-    check_against_config(config_, text, file);
+    check_against_config(config_, text, file, Audience::reader);
   }
   ipc::Json findings = ipc::Json::array();
   for (const auto& d : file.diagnostics) {

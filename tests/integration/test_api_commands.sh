@@ -22,6 +22,10 @@ default_timezone: UTC
 access:
   socket_group: nogroup
   readers: all
+connections:
+  warehouse:
+    type: sqlite
+    path: wh.db
 YAML
 # spring: once a year, on the day New York's clocks skip 02:00-03:00 in 2027.
 cat > jobs/spring.yaml <<'YAML'
@@ -173,10 +177,13 @@ expect "validate refuses a path for a name, and a format that is not the name's"
 
 printf 'schedule: "@daily"\ntimeout: none\nsteps:\n  - {id: q, type: sql, connection: wh, query: "select 1"}\n' \
   > drafts/draft.yaml
-expect "validate: the findings of jobsctl validate, the configuration's checks included" \
-  "$("$jobsctl" validate --json drafts/draft.yaml | python3 -c '
-import json, sys
-print(json.dumps([[f["line"], f["column"], f["severity"], f["message"]] for f in map(json.loads, sys.stdin)]))')" \
+"$jobsctl" validate --json drafts/draft.yaml >admin.json
+expect "jobsctl validate names the configuration and its connections" "true" "$(python3 -c '
+import sys
+t = open("admin.json").read()
+print(str(sys.argv[1] in t and "warehouse" in t).lower())' "$work/jobsd.yaml")"
+expect "validate: the configuration's checks, naming only what the job names (no path, no other connection)" \
+  '[[2, 10, "warning", "\"timeout: none\": the job can run forever, and while it runs, concurrency forbid skips every later fire; give it a timeout such as 6h"], [4, 36, "error", "connection \"wh\" is not configured in jobsd'"'"'s configuration"]]' \
   "$(api '
 r = call("validate", text=open("drafts/draft.yaml").read(), name="draft.yaml")
 print(json.dumps([[f["line"], f["col"], f["severity"], f["message"]] for f in r["findings"]]))')"
