@@ -385,8 +385,10 @@ Daemon::Reply Daemon::cmd_list(Connection&, const ipc::Request& request) {
                        "unknown status \"" + status +
                            "\" (a last status such as failed, or paused, running or never)"};
   }
+  // A store that cannot be read leaves every job without a last run: "history_error" says so.
   std::map<std::string, store::JobState> states;
-  if (auto all = store_->job_states(); all) {
+  auto all = store_->job_states();
+  if (all) {
     for (auto& s : *all) {
       states[s.job_id] = std::move(s);
     }
@@ -461,6 +463,9 @@ Daemon::Reply Daemon::cmd_list(Connection&, const ipc::Request& request) {
   Reply r;
   r.result = {
       {"jobs_dir", config_.jobs_dir}, {"jobs", jobs}, {"files_with_errors", bad_files.size()}};
+  if (!all) {
+    r.result["history_error"] = all.error().message;
+  }
   if (paged || !match.empty() || !status.empty() || enabled) {
     // The jobs before the cursor count too: "total" is what the filters match.
     if (!cursor.empty()) {

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 
 namespace jobsd {
 
@@ -120,14 +121,39 @@ Daemon::Reply Daemon::cmd_types(Connection&, const ipc::Request&) {
   return r;
 }
 
-Daemon::Reply Daemon::cmd_health(Connection& c, const ipc::Request&) {
-  // What jobsctl check finds from the same status and list, without --max-age: a health
-  // endpoint has no one to give it.
+Daemon::Reply Daemon::cmd_health(Connection&, const ipc::Request&) {
+  // What jobsctl check finds from status and list, without --max-age (a health endpoint has no
+  // one to give it), judged from the daemon's own state: no list is built for it.
   health::Findings f;
-  health::judge_status(cmd_status(c, {}).result, f);
-  const Reply list = cmd_list(c, {});
-  for (const auto& row : list.result["jobs"]) {
-    f.jobs.push_back(health::listed_job(row));
+  std::vector<std::string> paths;
+  for (const auto& d : last_reload_.errors) {
+    if (d.severity == jobs::Severity::error) {
+      paths.push_back(d.error.location.path);
+    }
+  }
+  health::add_bad_files(f, std::move(paths));
+  const store::Health store = store_->health();
+  health::judge_store(store.fault, store.waiting, store.lost, f);
+  const Logs::Lost lost = logs_->lost();
+  health::judge_log(lost.lines, lost.error, f);
+  std::map<std::string, store::JobState> states;
+  if (auto all = store_->job_states(); all) {
+    for (auto& s : *all) {
+      states[s.job_id] = std::move(s);
+    }
+  } else {
+    health::history_unreadable(all.error().message, f);
+  }
+  for (const auto& [id, job] : jobs_) {
+    health::Job j;
+    j.id = id;
+    j.enabled = job->enabled;
+    j.scheduled = !job->schedule.cron.empty() || job->schedule.at.has_value();
+    if (const auto state = states.find(id); state != states.end()) {
+      j.last_status = state->second.last_status;
+      j.last_success_ms = state->second.last_success_ms;
+    }
+    f.jobs.push_back(std::move(j));
   }
   health::judge_jobs({}, std::nullopt, "", now_ms(), f);
   f.sort();

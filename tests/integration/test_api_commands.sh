@@ -210,6 +210,26 @@ YAML
 "$jobsctl" trigger broken --wait >/dev/null 2>&1
 expect "health: ok once the last runs are" "true []" \
   "$(api 'r = call("health"); out(r["ok"], r["reasons"])')"
+# The job states unreadable (their table renamed away under jobsd): health says so rather than
+# ok with every job "never ran", list gives the error, and jobsctl check the same reason.
+rename_states() {
+  python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=10)
+c.execute("ALTER TABLE %s RENAME TO %s" % (sys.argv[2], sys.argv[3]))
+c.commit()' "$state/history.db" "$1" "$2"
+}
+rename_states job_state job_state_away
+check=$("$jobsctl" check)
+expect "health: the store unreadable is a reason, as jobsctl check gives it" \
+  "false history store unreadable: | $(sed -E 's/^JOBS [A-Z]+ - //; s/ \| .*//' <<<"$check")" "$(api '
+r = call("health")
+out(r["ok"], r["reasons"][0][:len("history store unreadable:")], "|", "; ".join(r["reasons"]))')"
+expect "list: the store's error, the jobs without a last status" "true [null]" "$(api '
+r = call("list")
+out(r["history_error"].startswith("history store"), sorted({j["last_status"] for j in r["jobs"]}, key=str))')"
+rename_states job_state_away job_state
+expect "health: ok again once the store reads" "true []" \
+  "$(api 'r = call("health"); out(r["ok"], r["reasons"])')"
 
 # --- audit: admins only; latest first; paged; filtered.
 expect "audit: latest first, paged, filtered by job and user" \
