@@ -548,10 +548,7 @@ async function addDstNote(cell, job) {
 async function renderJob(main, id, params) {
   const cursor = params.get('cursor') || '';
   const job = await api(`/jobs/${enc(id)}?fires=10`);
-  // show has no pause: the job's row of list has it (and what the buttons need).
-  const listed = await api(`/jobs${query({ match: id.replace(/[*?[\]\\]/g, '\\$&'), limit: 1 })}`);
-  const listRow = listed.jobs.find((j) => j.id === id) || { ...job, paused: null };
-  const paused = listRow.paused;
+  const paused = job.paused;
   const facts = el('dl', { class: 'facts' },
     fact('Name', job.name),
     job.description ? fact('Description', job.description) : null,
@@ -566,7 +563,7 @@ async function renderJob(main, id, params) {
     fact('File', el('code', {}, job.path)),
     job.last_execution ? fact('Last run', el('a', { href: `#/execution/${enc(job.last_execution.execution_id)}` },
       badge(job.last_execution.status), ' ', when(job.last_execution.start_time, job.timezone))) : null);
-  main.append(el('h1', {}, job.id), actionButtons(listRow, () => render()) || '', facts);
+  main.append(el('h1', {}, job.id), actionButtons(job, () => render()) || '', facts);
 
   const stepCols = ['Step', 'Name', 'Type'];
   main.append(el('h2', {}, 'Steps'),

@@ -501,23 +501,25 @@ Daemon::Reply Daemon::cmd_show(Connection&, const ipc::Request& request) {
     last = store::to_json(**e);
   }
   Reply r;
-  r.result = {{"id", job.id},
-              {"name", job.name},
-              {"description", job.description},
-              {"enabled", job.enabled},
-              {"path", job.path},
-              {"timezone", zone_of(job)},
-              {"schedule", job.schedule.cron},
-              {"at", job.schedule.at ? ipc::Json(job.schedule.at_text) : ipc::Json(nullptr)},
-              {"concurrency", jobs::to_string(job.concurrency)},
-              {"missed", jobs::to_string(job.schedule.missed)},
-              {"priority", job.priority},
-              {"timeout", jobs::format_timeout(job.timeout)},
-              {"timeout_from", jobs::to_string(job.timeout_from)},
-              {"after", job.after},
-              {"steps", steps},
-              {"next_fires", job.enabled ? fires : ipc::Json::array()},
-              {"last_execution", last}};
+  r.result = {
+      {"id", job.id},
+      {"name", job.name},
+      {"description", job.description},
+      {"enabled", job.enabled},
+      {"path", job.path},
+      {"timezone", zone_of(job)},
+      {"schedule", job.schedule.cron},
+      {"at", job.schedule.at ? ipc::Json(job.schedule.at_text) : ipc::Json(nullptr)},
+      {"concurrency", jobs::to_string(job.concurrency)},
+      {"missed", jobs::to_string(job.schedule.missed)},
+      {"priority", job.priority},
+      {"timeout", jobs::format_timeout(job.timeout)},
+      {"timeout_from", jobs::to_string(job.timeout_from)},
+      {"after", job.after},
+      {"steps", steps},
+      {"next_fires", job.enabled ? fires : ipc::Json::array()},
+      {"last_execution", last},
+      {"paused", paused_.count(job.id) ? store::to_json(paused_.at(job.id)) : ipc::Json(nullptr)}};
   return r;
 }
 

@@ -115,6 +115,10 @@ r = call("show", job="spring", fires=3)
 out([f["dst"] for f in r["next_fires"]], len(r["next_fires"]))')"
 expect "show's DST note for 2027's spring gap" 'DST gap: 02:30 shifted to 03:00' \
   "$(api 'out(call("show", job="spring", fires=1)["next_fires"][0]["dst"])')"
+expect "show: the pause of the job as list gives it, null when none" "true true null" "$(api '
+r = call("show", job="gamma")
+row = [j for j in call("list")["jobs"] if j["id"] == "gamma"][0]
+out(r["paused"] == row["paused"], r["paused"]["user"] is not None, call("show", job="beta")["paused"])')"
 expect "show: 5 fires by default, at most 50" \
   'invalid: "fires" must be between 1 and 50, got 51' "$(api '
 assert len(call("show", job="spring")["next_fires"]) == 5
