@@ -231,6 +231,9 @@ out(r["ok"], r["reasons"][0][:len("history store unreadable:")], "|", "; ".join(
 expect "list: the store's error, the jobs without a last status" "true [null]" "$(api '
 r = call("list")
 out(r["history_error"].startswith("history store"), sorted({j["last_status"] for j in r["jobs"]}, key=str))')"
+"$jobsctl" list >/dev/null 2>list.err
+expect "jobsctl list says the last runs are unknown" "0 jobsctl: no last runs shown: history store" \
+  "$? $(cut -c1-42 list.err)"
 rename_states job_state_away job_state
 expect "health: ok again once the store reads" "true []" \
   "$(api 'r = call("health"); out(r["ok"], r["reasons"])')"
