@@ -231,6 +231,10 @@ out(r["ok"], r["reasons"][0][:len("history store unreadable:")], "|", "; ".join(
 expect "list: the store's error, the jobs without a last status" "true [null]" "$(api '
 r = call("list")
 out(r["history_error"].startswith("history store"), sorted({j["last_status"] for j in r["jobs"]}, key=str))')"
+expect "execution: the store unreadable is an internal error, not the request's" "internal" \
+  "$(rename_states job_executions job_executions_away
+     api "out(call('execution', execution='$last').split(':')[0])"
+     rename_states job_executions_away job_executions)"
 "$jobsctl" list >/dev/null 2>list.err
 expect "jobsctl list says the last runs are unknown" "0 jobsctl: no last runs shown: history store" \
   "$? $(cut -c1-42 list.err)"
