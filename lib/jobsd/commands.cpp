@@ -83,6 +83,14 @@ ipc::Json iso_or_null(std::optional<std::int64_t> seconds) {
   return seconds ? ipc::Json(tz::format_utc(*seconds)) : ipc::Json(nullptr);
 }
 
+std::map<std::string, store::JobState> by_job(std::vector<store::JobState> states) {
+  std::map<std::string, store::JobState> out;
+  for (auto& s : states) {
+    out[s.job_id] = std::move(s);
+  }
+  return out;
+}
+
 namespace {
 
 std::int64_t steady_now_ms() {
@@ -386,13 +394,8 @@ Daemon::Reply Daemon::cmd_list(Connection&, const ipc::Request& request) {
                            "\" (a last status such as failed, or paused, running or never)"};
   }
   // A store that cannot be read leaves every job without a last run: "history_error" says so.
-  std::map<std::string, store::JobState> states;
   auto all = store_->job_states();
-  if (all) {
-    for (auto& s : *all) {
-      states[s.job_id] = std::move(s);
-    }
-  }
+  const auto states = all ? by_job(std::move(*all)) : std::map<std::string, store::JobState>();
   const auto last_status = [&](const std::string& id) {
     const auto state = states.find(id);
     return state == states.end() ? std::string() : state->second.last_status;

@@ -13,7 +13,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <map>
 
 namespace jobsd {
 
@@ -136,14 +135,11 @@ Daemon::Reply Daemon::cmd_health(Connection&, const ipc::Request&) {
   health::judge_store(store.fault, store.waiting, store.lost, f);
   const Logs::Lost lost = logs_->lost();
   health::judge_log(lost.lines, lost.error, f);
-  std::map<std::string, store::JobState> states;
-  if (auto all = store_->job_states(); all) {
-    for (auto& s : *all) {
-      states[s.job_id] = std::move(s);
-    }
-  } else {
+  auto all = store_->job_states();
+  if (!all) {
     health::history_unreadable(all.error().message, f);
   }
+  const auto states = all ? by_job(std::move(*all)) : std::map<std::string, store::JobState>();
   for (const auto& [id, job] : jobs_) {
     health::Job j;
     j.id = id;
