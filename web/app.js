@@ -6,12 +6,15 @@ const API = '/api/v2';
 const TOKEN_KEY = 'jobs.token';
 const PAGE = 50;
 const STATUSES = ['success', 'failed', 'partial_success', 'timeout', 'cancelled', 'interrupted',
-  'running', 'paused', 'never'];
+  'skipped', 'running', 'paused', 'never'];
 
 let me = null; // GET /whoami: the token's name, role and job glob
 let route = null;
 let disposers = []; // what the current page started (streams, timers), stopped on leaving it
-const cursorStacks = new Map(); // the cursors of the pages before this one, by list and filter
+// By list and filter, a map from a page's cursor to the cursor of the page before it, as the
+// Next buttons found them: the hash holds the page's own cursor and first row (`from`), so that
+// Back, Forward and a reload show the right page and numbers.
+const previousCursors = new Map();
 
 // --- Elements
 
@@ -429,21 +432,36 @@ function actionButtons(job, after) {
 
 // --- Paging
 
-function pager(key, cursor, nextCursor, go) {
-  const stack = cursorStacks.get(key) || [];
+// The number of the first row of the page the hash shows: its `from`, 1 without a cursor.
+function pageFrom(params) {
+  const from = Number(params.get('from'));
+  return params.get('cursor') && Number.isSafeInteger(from) && from > 1 ? from : 1;
+}
+
+// Previous and Next for the page of `cursor` whose first row is `from`; `go(cursor, from)`
+// shows another. Previous from a page whose predecessor is not known (the hash was typed or
+// reloaded) goes to the first page.
+function pager(key, cursor, from, nextCursor, go) {
+  if (!previousCursors.has(key)) {
+    previousCursors.set(key, new Map());
+  }
+  const before = previousCursors.get(key);
   const prev = el('button', { type: 'button', disabled: !cursor }, '← Previous');
   prev.addEventListener('click', () => {
-    const s = cursorStacks.get(key) || [];
-    go(s.pop() || '');
-    cursorStacks.set(key, s);
+    const known = before.has(cursor);
+    go(known ? before.get(cursor) : '', known ? Math.max(from - PAGE, 1) : 1);
   });
   const next = el('button', { type: 'button', disabled: !nextCursor }, 'Next →');
   next.addEventListener('click', () => {
-    stack.push(cursor);
-    cursorStacks.set(key, stack);
-    go(nextCursor);
+    before.set(nextCursor, cursor);
+    go(nextCursor, from + PAGE);
   });
   return el('nav', { class: 'pager', 'aria-label': 'Pages' }, prev, next);
+}
+
+// The hash of a paged list's page: no `from` on the first.
+function pageParams(params, cursor, from) {
+  return { ...params, cursor, from: cursor ? from : '' };
 }
 
 function withParams(path, params) {
@@ -481,12 +499,9 @@ async function renderJobs(main, params) {
   const glob = match && !/[*?[]/.test(match) ? `*${match}*` : match;
   const r = await api(`/jobs${query({ match: glob, status, enabled, limit: PAGE, cursor })}`);
   const key = `jobs|${glob}|${status}|${enabled}`;
-  if (!cursor) {
-    cursorStacks.delete(key);
-  }
-  const first = (cursorStacks.get(key) || []).length * PAGE;
+  const from = pageFrom(params);
   count.textContent = r.jobs.length
-    ? `Jobs ${first + 1}–${first + r.jobs.length} of ${r.total}` +
+    ? `Jobs ${from}–${from + r.jobs.length - 1} of ${r.total}` +
       (r.files_with_errors ? ` · ${r.files_with_errors} file${r.files_with_errors > 1 ? 's' : ''} with errors` : '')
     : 'No job matches.';
   const cols = ['Job', 'Schedule', 'Next fire', 'Last run', 'State', 'Actions'];
@@ -525,8 +540,8 @@ async function renderJobs(main, params) {
     ]);
   });
   body.append(table(cols, rows, 'cards jobs'),
-    pager(key, cursor, r.next_cursor, (c) => {
-      location.hash = withParams('/jobs', { match, status, enabled, cursor: c });
+    pager(key, cursor, from, r.next_cursor, (c, f) => {
+      location.hash = withParams('/jobs', pageParams({ match, status, enabled }, c, f));
     }));
 }
 
@@ -548,10 +563,7 @@ async function addDstNote(cell, job) {
 async function renderJob(main, id, params) {
   const cursor = params.get('cursor') || '';
   const job = await api(`/jobs/${enc(id)}?fires=10`);
-  // show has no pause: the job's row of list has it (and what the buttons need).
-  const listed = await api(`/jobs${query({ match: id.replace(/[*?[\]\\]/g, '\\$&'), limit: 1 })}`);
-  const listRow = listed.jobs.find((j) => j.id === id) || { ...job, paused: null };
-  const paused = listRow.paused;
+  const paused = job.paused;
   const facts = el('dl', { class: 'facts' },
     fact('Name', job.name),
     job.description ? fact('Description', job.description) : null,
@@ -566,7 +578,7 @@ async function renderJob(main, id, params) {
     fact('File', el('code', {}, job.path)),
     job.last_execution ? fact('Last run', el('a', { href: `#/execution/${enc(job.last_execution.execution_id)}` },
       badge(job.last_execution.status), ' ', when(job.last_execution.start_time, job.timezone))) : null);
-  main.append(el('h1', {}, job.id), actionButtons(listRow, () => render()) || '', facts);
+  main.append(el('h1', {}, job.id), actionButtons(job, () => render()) || '', facts);
 
   const stepCols = ['Step', 'Name', 'Type'];
   main.append(el('h2', {}, 'Steps'),
@@ -587,8 +599,8 @@ async function renderJob(main, id, params) {
     return;
   }
   main.append(durationChart(h.executions, job.timezone), historyTable(h.executions, job.timezone),
-    pager(`history|${id}`, cursor, h.next_cursor, (c) => {
-      location.hash = withParams(`/job/${enc(id)}`, { cursor: c });
+    pager(`history|${id}`, cursor, pageFrom(params), h.next_cursor, (c, f) => {
+      location.hash = withParams(`/job/${enc(id)}`, pageParams({}, c, f));
     }));
 }
 
@@ -1005,8 +1017,8 @@ async function renderAudit(main, params) {
       a.outcome === 'ok' ? el('span', { class: 'badge success' }, 'ok') : el('span', { class: 'refused' }, a.outcome),
       el('code', {}, a.detail || '')])), 'audit')
     : el('p', { class: 'muted' }, 'Nothing recorded.'),
-  pager(`audit|${user}|${job}`, cursor, r.next_cursor, (c) => {
-    location.hash = withParams('/audit', { user, job, cursor: c });
+  pager(`audit|${user}|${job}`, cursor, pageFrom(params), r.next_cursor, (c, f) => {
+    location.hash = withParams('/audit', pageParams({ user, job }, c, f));
   }));
 }
 
@@ -1060,10 +1072,17 @@ function stopPage() {
   disposers = [];
 }
 
+// The route of the location's hash. A path that is not valid percent-encoding (#/job/%E0) has
+// no parts: no page, so the page says it is not found.
 function parseHash() {
   const h = location.hash.replace(/^#/, '') || '/jobs';
   const [path, q] = h.split('?');
-  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  let parts = [];
+  try {
+    parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    // A URIError: left without parts.
+  }
   return { path, parts, params: new URLSearchParams(q || '') };
 }
 

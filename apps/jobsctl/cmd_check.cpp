@@ -39,8 +39,7 @@ struct CheckOptions {
 std::map<std::string, store::JobState> store_states(const CheckOptions& o, Findings& f) {
   std::map<std::string, store::JobState> states;
   const auto unreadable = [&](const base::Error& e) {
-    f.add(State::unknown, "history store unreadable: " + e.message);
-    f.history_known = false;
+    jobsd::health::history_unreadable(e.message, f);
     return states;
   };
   if (!o.state.has_store()) {
@@ -82,6 +81,9 @@ void from_daemon(const CheckOptions& o, ipc::Client& client, Findings& f) {
     return;
   }
   jobsd::health::judge_status(*status, f);
+  if (const auto error = list->find("history_error"); error != list->end()) {
+    jobsd::health::history_unreadable(error->get<std::string>(), f);
+  }
   std::optional<std::map<std::string, store::JobState>> states;
   for (const auto& j : (*list)["jobs"]) {
     auto c = jobsd::health::listed_job(j);

@@ -9,6 +9,7 @@
 #include "times.hpp"
 
 #include <base/exit_codes.hpp>
+#include <base/text.hpp>
 #include <jobs/canonical.hpp>
 #include <store/json.hpp>
 #include <tz/format.hpp>
@@ -223,6 +224,10 @@ int run_list(const ListOptions& o) {
       if (const auto bad = reply->result.value("files_with_errors", 0); bad > 0) {
         std::cerr << "jobsctl: " << counted(bad, "file") << (bad == 1 ? " has" : " have")
                   << " errors; jobsctl status shows them\n";
+      }
+      if (const auto error = reply->result.find("history_error"); error != reply->result.end()) {
+        std::cerr << "jobsctl: no last runs shown: " << base::visible(error->get<std::string>())
+                  << "\n";
       }
       return base::exit_code::ok;
     }

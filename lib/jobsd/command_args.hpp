@@ -7,8 +7,10 @@
 #include <jobsd/daemon.hpp>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace jobsd {
 
@@ -48,5 +50,8 @@ int count_arg(const ipc::Request& r, const char* key, int fallback, int max);
 
 // UTC seconds as ISO 8601, or null.
 ipc::Json iso_or_null(std::optional<std::int64_t> seconds);
+
+// The store's job states by job id.
+std::map<std::string, store::JobState> by_job(std::vector<store::JobState> states);
 
 } // namespace jobsd

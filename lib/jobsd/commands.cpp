@@ -18,6 +18,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace jobsd {
@@ -59,6 +60,13 @@ std::optional<std::int64_t> int_arg(const ipc::Request& r, const char* key) {
   if (!it->is_number_integer()) {
     throw CommandError{ipc::code::invalid, std::string("\"") + key + "\" must be an integer"};
   }
+  // An unsigned beyond the int64 range would read as a negative number.
+  if (it->is_number_unsigned() &&
+      it->get<std::uint64_t>() >
+          static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    throw CommandError{ipc::code::invalid,
+                       std::string("\"") + key + "\" is out of range, got " + it->dump()};
+  }
   return it->get<std::int64_t>();
 }
 
@@ -73,6 +81,14 @@ int count_arg(const ipc::Request& r, const char* key, int fallback, int max) {
 
 ipc::Json iso_or_null(std::optional<std::int64_t> seconds) {
   return seconds ? ipc::Json(tz::format_utc(*seconds)) : ipc::Json(nullptr);
+}
+
+std::map<std::string, store::JobState> by_job(std::vector<store::JobState> states) {
+  std::map<std::string, store::JobState> out;
+  for (auto& s : states) {
+    out[s.job_id] = std::move(s);
+  }
+  return out;
 }
 
 namespace {
@@ -437,12 +453,9 @@ Daemon::Reply Daemon::cmd_list(Connection&, const ipc::Request& request) {
                        "unknown status \"" + status +
                            "\" (a last status such as failed, or paused, running or never)"};
   }
-  std::map<std::string, store::JobState> states;
-  if (auto all = store_->job_states(); all) {
-    for (auto& s : *all) {
-      states[s.job_id] = std::move(s);
-    }
-  }
+  // A store that cannot be read leaves every job without a last run: "history_error" says so.
+  auto all = store_->job_states();
+  const auto states = all ? by_job(std::move(*all)) : std::map<std::string, store::JobState>();
   const auto last_status = [&](const std::string& id) {
     const auto state = states.find(id);
     return state == states.end() ? std::string() : state->second.last_status;
@@ -513,6 +526,9 @@ Daemon::Reply Daemon::cmd_list(Connection&, const ipc::Request& request) {
   Reply r;
   r.result = {
       {"jobs_dir", config_.jobs_dir}, {"jobs", jobs}, {"files_with_errors", bad_files.size()}};
+  if (!all) {
+    r.result["history_error"] = all.error().message;
+  }
   if (paged || !match.empty() || !status.empty() || enabled) {
     // The jobs before the cursor count too: "total" is what the filters match.
     if (!cursor.empty()) {
@@ -548,23 +564,25 @@ Daemon::Reply Daemon::cmd_show(Connection&, const ipc::Request& request) {
     last = store::to_json(**e);
   }
   Reply r;
-  r.result = {{"id", job.id},
-              {"name", job.name},
-              {"description", job.description},
-              {"enabled", job.enabled},
-              {"path", job.path},
-              {"timezone", zone_of(job)},
-              {"schedule", job.schedule.cron},
-              {"at", job.schedule.at ? ipc::Json(job.schedule.at_text) : ipc::Json(nullptr)},
-              {"concurrency", jobs::to_string(job.concurrency)},
-              {"missed", jobs::to_string(job.schedule.missed)},
-              {"priority", job.priority},
-              {"timeout", jobs::format_timeout(job.timeout)},
-              {"timeout_from", jobs::to_string(job.timeout_from)},
-              {"after", job.after},
-              {"steps", steps},
-              {"next_fires", job.enabled ? fires : ipc::Json::array()},
-              {"last_execution", last}};
+  r.result = {
+      {"id", job.id},
+      {"name", job.name},
+      {"description", job.description},
+      {"enabled", job.enabled},
+      {"path", job.path},
+      {"timezone", zone_of(job)},
+      {"schedule", job.schedule.cron},
+      {"at", job.schedule.at ? ipc::Json(job.schedule.at_text) : ipc::Json(nullptr)},
+      {"concurrency", jobs::to_string(job.concurrency)},
+      {"missed", jobs::to_string(job.schedule.missed)},
+      {"priority", job.priority},
+      {"timeout", jobs::format_timeout(job.timeout)},
+      {"timeout_from", jobs::to_string(job.timeout_from)},
+      {"after", job.after},
+      {"steps", steps},
+      {"next_fires", job.enabled ? fires : ipc::Json::array()},
+      {"last_execution", last},
+      {"paused", paused_.count(job.id) ? store::to_json(paused_.at(job.id)) : ipc::Json(nullptr)}};
   return r;
 }
 
@@ -598,7 +616,14 @@ Daemon::Reply Daemon::cmd_history(Connection&, const ipc::Request& request) {
       q.after = store::Cursor{std::stoll(cursor.substr(0, dot)), cursor.substr(dot + 1)};
     }
   } else {
-    q.limit = static_cast<int>(int_arg(request, "limit").value_or(20));
+    // As jobsctl history --limit: 0 for all (man/jobsctl.1).
+    const std::int64_t limit = int_arg(request, "limit").value_or(20);
+    if (limit < 0 || limit > std::numeric_limits<int>::max()) {
+      throw CommandError{ipc::code::invalid, "\"limit\" must be between 0 (all) and " +
+                                                 std::to_string(std::numeric_limits<int>::max()) +
+                                                 ", got " + std::to_string(limit)};
+    }
+    q.limit = static_cast<int>(limit);
   }
   // Each row as JSON, and the cursor after it (paged).
   std::vector<std::pair<ipc::Json, std::string>> rows;

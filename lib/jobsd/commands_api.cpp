@@ -39,7 +39,7 @@ Daemon::Reply Daemon::cmd_execution(Connection&, const ipc::Request& request) {
   const std::string id = string_arg(request, "execution");
   auto found = store_->execution(id);
   if (!found) {
-    throw CommandError{ipc::code::invalid, found.error().message};
+    throw CommandError{ipc::code::internal, found.error().message};
   }
   if (!*found) {
     throw CommandError{ipc::code::not_found,
@@ -95,7 +95,7 @@ Daemon::Reply Daemon::cmd_validate(Connection&, const ipc::Request& request) {
   }
   jobs::LoadedFile file = jobs::load_job_text(name, text, load_options(config_));
   if (file.job) {
-    check_against_config(config_, text, file);
+    check_against_config(config_, text, file, Audience::reader);
   }
   ipc::Json findings = ipc::Json::array();
   for (const auto& d : file.diagnostics) {
@@ -120,14 +120,36 @@ Daemon::Reply Daemon::cmd_types(Connection&, const ipc::Request&) {
   return r;
 }
 
-Daemon::Reply Daemon::cmd_health(Connection& c, const ipc::Request&) {
-  // What jobsctl check finds from the same status and list, without --max-age: a health
-  // endpoint has no one to give it.
+Daemon::Reply Daemon::cmd_health(Connection&, const ipc::Request&) {
+  // What jobsctl check finds from status and list, without --max-age (a health endpoint has no
+  // one to give it), judged from the daemon's own state: no list is built for it.
   health::Findings f;
-  health::judge_status(cmd_status(c, {}).result, f);
-  const Reply list = cmd_list(c, {});
-  for (const auto& row : list.result["jobs"]) {
-    f.jobs.push_back(health::listed_job(row));
+  std::vector<std::string> paths;
+  for (const auto& d : last_reload_.errors) {
+    if (d.severity == jobs::Severity::error) {
+      paths.push_back(d.error.location.path);
+    }
+  }
+  health::add_bad_files(f, std::move(paths));
+  const store::Health store = store_->health();
+  health::judge_store(store.fault, store.waiting, store.lost, f);
+  const Logs::Lost lost = logs_->lost();
+  health::judge_log(lost.lines, lost.error, f);
+  auto all = store_->job_states();
+  if (!all) {
+    health::history_unreadable(all.error().message, f);
+  }
+  const auto states = all ? by_job(std::move(*all)) : std::map<std::string, store::JobState>();
+  for (const auto& [id, job] : jobs_) {
+    health::Job j;
+    j.id = id;
+    j.enabled = job->enabled;
+    j.scheduled = !job->schedule.cron.empty() || job->schedule.at.has_value();
+    if (const auto state = states.find(id); state != states.end()) {
+      j.last_status = state->second.last_status;
+      j.last_success_ms = state->second.last_success_ms;
+    }
+    f.jobs.push_back(std::move(j));
   }
   health::judge_jobs({}, std::nullopt, "", now_ms(), f);
   f.sort();

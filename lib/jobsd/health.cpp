@@ -71,6 +71,22 @@ void add_bad_files(Findings& f, std::vector<std::string> paths) {
   }
 }
 
+void judge_store(const std::string& fault, std::int64_t waiting, std::int64_t lost, Findings& f) {
+  if (!fault.empty()) {
+    f.add(State::critical, "history store failing: " + fault + " (" +
+                               base::counted(waiting, "write") + " waiting in memory)");
+  } else if (lost > 0) {
+    f.add(State::warning, base::counted(lost, "history write") + " lost since jobsd started");
+  }
+}
+
+void judge_log(std::int64_t lost_lines, const std::string& error, Findings& f) {
+  if (lost_lines > 0) {
+    f.add(State::warning,
+          "jobsd.log failing: " + base::counted(lost_lines, "line") + " lost: " + error);
+  }
+}
+
 void judge_status(const ipc::Json& status, Findings& f) {
   std::vector<std::string> paths;
   for (const auto& e : status["reload"]["errors"]) {
@@ -80,19 +96,16 @@ void judge_status(const ipc::Json& status, Findings& f) {
   }
   add_bad_files(f, std::move(paths));
   const auto& st = status["store"];
-  if (!st["ok"].get<bool>()) {
-    f.add(State::critical, "history store failing: " + st["fault"].get<std::string>() + " (" +
-                               base::counted(st["waiting"].get<std::int64_t>(), "write") +
-                               " waiting in memory)");
-  } else if (const auto lost = st["lost"].get<std::int64_t>(); lost > 0) {
-    f.add(State::warning, base::counted(lost, "history write") + " lost since jobsd started");
-  }
+  judge_store(st["ok"].get<bool>() ? "" : st["fault"].get<std::string>(),
+              st["waiting"].get<std::int64_t>(), st["lost"].get<std::int64_t>(), f);
   const auto& log = status["log"];
-  if (!log["ok"].get<bool>()) {
-    f.add(State::warning,
-          "jobsd.log failing: " + base::counted(log["lost_lines"].get<std::int64_t>(), "line") +
-              " lost: " + log["error"].get<std::string>());
-  }
+  judge_log(log["ok"].get<bool>() ? 0 : log["lost_lines"].get<std::int64_t>(),
+            log["ok"].get<bool>() ? "" : log["error"].get<std::string>(), f);
+}
+
+void history_unreadable(const std::string& message, Findings& f) {
+  f.add(State::unknown, "history store unreadable: " + message);
+  f.history_known = false;
 }
 
 Job listed_job(const ipc::Json& row) {

@@ -50,8 +50,18 @@ struct Counts {
 // The files with errors (`paths`, each once): a warning naming them.
 void add_bad_files(Findings& f, std::vector<std::string> paths);
 
+// The history store: its fault (empty: none), the writes waiting in memory meanwhile, and
+// those lost since jobsd started.
+void judge_store(const std::string& fault, std::int64_t waiting, std::int64_t lost, Findings& f);
+
+// jobsd.log: the lines lost (0: none), and why.
+void judge_log(std::int64_t lost_lines, const std::string& error, Findings& f);
+
 // jobsd's status result (the status command): its files with errors, its store and its log.
 void judge_status(const ipc::Json& status, Findings& f);
+
+// The store's job states could not be read (`message`): no job's last run is known.
+void history_unreadable(const std::string& message, Findings& f);
 
 // A row of jobsd's list result. `last_success_ms` is unset when the row has no
 // "last_success" (a jobsd older than this program) or it is null.

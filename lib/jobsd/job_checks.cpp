@@ -34,7 +34,8 @@ std::string known_names(const Config& config) {
 // A job left with no time limit (timeout: none, or no timeout under default_timeout: none) can
 // run forever, and a run that hangs holds up the job's later fires: a warning, not an error, as
 // it may be meant (a migrated crontab's jobs: cron never stopped them).
-void check_timeout(const Config& config, const jobs::JobDefinition& job, jobs::Diagnostics& out) {
+void check_timeout(const Config& config, const jobs::JobDefinition& job, Audience audience,
+                   jobs::Diagnostics& out) {
   if (job.timeout) {
     return;
   }
@@ -57,9 +58,11 @@ void check_timeout(const Config& config, const jobs::JobDefinition& job, jobs::D
     return;
   }
   const auto line = config.lines.find("default_timeout");
-  out.warning({1, 1}, "no timeout, and default_timeout is none in " + config.path +
-                          (line != config.lines.end() ? ":" + std::to_string(line->second) : "") +
-                          ": " + message);
+  const std::string where =
+      audience == Audience::reader
+          ? "jobsd's configuration"
+          : config.path + (line != config.lines.end() ? ":" + std::to_string(line->second) : "");
+  out.warning({1, 1}, "no timeout, and default_timeout is none in " + where + ": " + message);
 }
 
 } // namespace
@@ -89,15 +92,22 @@ std::string unknown_connection(const Config& config, const std::string& name) {
   return message + " (connections of " + config.path + ": " + known_names(config) + ")";
 }
 
-void check_against_config(const Config& config, const std::string& text, jobs::LoadedFile& file) {
+void check_against_config(const Config& config, const std::string& text, jobs::LoadedFile& file,
+                          Audience audience) {
   jobs::Diagnostics out(file.path, text);
-  check_timeout(config, *file.job, out);
-  const std::string unchecked = connections_unchecked(config);
+  check_timeout(config, *file.job, audience, out);
+  const bool reader = audience == Audience::reader;
+  // jobsd always has a configuration (its defaults when there is no file).
+  const std::string unchecked = !reader ? connections_unchecked(config)
+                                : config.integrations.connections.empty()
+                                    ? "jobsd's configuration has no connections"
+                                    : "";
   // What a step or notification sending mail is told when there is no SMTP server to send with.
   const auto no_smtp = [&](const char* what) {
-    return config.path.empty() ? std::string("smtp server not checked: no daemon configuration "
-                                             "(give --config FILE or set JOBS_CONFIG)")
-                               : config.path + " has no smtp server: this " + what;
+    return reader ? std::string("jobsd's configuration has no smtp server: this ") + what
+           : config.path.empty() ? std::string("smtp server not checked: no daemon configuration "
+                                               "(give --config FILE or set JOBS_CONFIG)")
+                                 : config.path + " has no smtp server: this " + what;
   };
   for (const auto& step : file.job->steps) {
     const jobs::Node* connection = step.keys.find("connection");
@@ -107,7 +117,11 @@ void check_against_config(const Config& config, const std::string& text, jobs::L
         out.warning(connection->mark, "connection \"" + name + "\" not checked: " + unchecked,
                     written_length(*connection));
       } else if (config.integrations.connections.count(name) == 0) {
-        out.error(connection->mark, unknown_connection(config, name), written_length(*connection));
+        out.error(connection->mark,
+                  reader ? "connection " + base::quoted(name) +
+                               " is not configured in jobsd's configuration"
+                         : unknown_connection(config, name),
+                  written_length(*connection));
       }
     }
     const jobs::Node* mails = step.type == "email"    ? step.keys.find("type")

@@ -21,11 +21,17 @@ std::string connections_unchecked(const Config& config);
 // why there is nothing to compare it with.
 std::string unknown_connection(const Config& config, const std::string& name);
 
+// Whom check_against_config's findings are for: an admin running jobsctl, who reads the
+// configuration anyway (its path, its connections' names, the options that find it), or any
+// reader of jobsd's socket, told only what the job itself names.
+enum class Audience { admin, reader };
+
 // Adds to the findings of `file` (which has a job; `text` is its text, for the findings' source
 // lines) what the job needs from `config`: a time limit, and the connections its steps name,
 // of which one it lacks is an error. Without a configuration, or with one that has no
 // connections (or no SMTP server), nothing can be checked and each such step gets a warning
 // instead, so that CI on a folder of job files without the daemon's configuration still passes.
-void check_against_config(const Config& config, const std::string& text, jobs::LoadedFile& file);
+void check_against_config(const Config& config, const std::string& text, jobs::LoadedFile& file,
+                          Audience audience = Audience::admin);
 
 } // namespace jobsd

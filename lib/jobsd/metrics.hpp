@@ -68,7 +68,8 @@ public:
   // The jobs of a new generation, by id: those gone are forgotten, new ones start at 0. A load
   // that is not the first counts as a reload.
   void set_jobs(const std::vector<std::string>& ids, bool initial);
-  // The end (UTC ms) of the latest success of `job`, as the history store knows it at start-up.
+  // The end (UTC ms) of the latest success of `job`, as the history store knows it when `job`
+  // is loaded (at start-up, or by a reload that adds it back).
   void seed_last_success(const std::string& job, std::int64_t end_ms);
 
   // An execution of `job` ended with `status` ("success", "failed" ...) at `end_ms` (UTC ms).

@@ -291,10 +291,21 @@ Daemon::ReloadReport Daemon::apply_reload(FolderRead read, bool initial) {
   // none from before (while it was disabled, say). At start-up, the store's last fire of a job
   // counts only if the job's schedule is the one that fired it: a job whose schedule changed,
   // or that was enabled, while jobsd was down starts now, as it would have with jobsd up.
+  // The last success of each job new to this generation (all of them at start-up; one a reload
+  // adds back, say) is read from the store, so that its gauge is exported as before.
   std::map<std::string, std::int64_t> last;
-  if (initial) {
+  const bool adds = std::any_of(jobs.begin(), jobs.end(),
+                                [&](const auto& j) { return jobs_.count(j.first) == 0; });
+  if (initial || adds) {
     if (auto states = store_->job_states(); states) {
       for (const auto& s : *states) {
+        if (s.last_success_ms && jobs_.count(s.job_id) == 0 &&
+            (initial || jobs.count(s.job_id) > 0)) {
+          metrics_.seed_last_success(s.job_id, *s.last_success_ms);
+        }
+        if (!initial) {
+          continue;
+        }
         if (s.schedule) {
           recorded_schedules_[s.job_id] = *s.schedule;
         }
@@ -303,9 +314,6 @@ Daemon::ReloadReport Daemon::apply_reload(FolderRead read, bool initial) {
                                           *s.schedule == schedule_key(*job->second));
         if (s.last_fire_ms && same) {
           last[s.job_id] = *s.last_fire_ms / 1000;
-        }
-        if (s.last_success_ms) {
-          metrics_.seed_last_success(s.job_id, *s.last_success_ms);
         }
       }
     } else {

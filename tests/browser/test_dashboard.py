@@ -195,9 +195,25 @@ def run(b, url, tokens, release):
     b.find("nav.pager button:last-child").click()
     b.wait("Next shows the second page", lambda _: b.text("main [role=status]").startswith(f"Jobs 51–{total} of {total}")
            and len(b.all("table.jobs tbody tr")) == total - 50)
+    # The page's place is in the hash: Back, Forward and a reload keep the numbers right.
+    b.driver.back()
+    b.wait("Back shows the first page, numbered 1-50", lambda _: b.text("main [role=status]").startswith("Jobs 1–50 of")
+           and len(b.all("table.jobs tbody tr")) == 50)
+    b.driver.forward()
+    b.wait("Forward shows the second page, numbered from 51",
+           lambda _: b.text("main [role=status]").startswith(f"Jobs 51–{total} of {total}"))
+    b.driver.refresh()
+    b.wait("a reload keeps the second page and its numbers",
+           lambda _: b.text("main [role=status]").startswith(f"Jobs 51–{total} of {total}")
+           and len(b.all("table.jobs tbody tr")) == total - 50)
     b.find("nav.pager button:first-child").click()
     b.wait("Previous shows the first page again", lambda _: b.text("main [role=status]").startswith("Jobs 1–50 of")
            and len(b.all("table.jobs tbody tr")) == 50)
+    b.go("/job/%E0")
+    b.wait("a hash that is not valid percent-encoding: not found, not a blank page",
+           lambda _: b.text("main h1") == "Not found")
+    b.go("/jobs")
+    b.wait("the status filter offers skipped", lambda _: b.all("#status option[value=skipped]"))
     search = b.find("#match")
     search.clear()
     search.send_keys("hell", Keys.ENTER)

@@ -22,6 +22,10 @@ default_timezone: UTC
 access:
   socket_group: nogroup
   readers: all
+connections:
+  warehouse:
+    type: sqlite
+    path: wh.db
 YAML
 # spring: once a year, on the day New York's clocks skip 02:00-03:00 in 2027.
 cat > jobs/spring.yaml <<'YAML'
@@ -111,6 +115,10 @@ r = call("show", job="spring", fires=3)
 out([f["dst"] for f in r["next_fires"]], len(r["next_fires"]))')"
 expect "show's DST note for 2027's spring gap" 'DST gap: 02:30 shifted to 03:00' \
   "$(api 'out(call("show", job="spring", fires=1)["next_fires"][0]["dst"])')"
+expect "show: the pause of the job as list gives it, null when none" "true true null" "$(api '
+r = call("show", job="gamma")
+row = [j for j in call("list")["jobs"] if j["id"] == "gamma"][0]
+out(r["paused"] == row["paused"], r["paused"]["user"] is not None, call("show", job="beta")["paused"])')"
 expect "show: 5 fires by default, at most 50" \
   'invalid: "fires" must be between 1 and 50, got 51' "$(api '
 assert len(call("show", job="spring")["next_fires"]) == 5
@@ -135,6 +143,12 @@ while cursor:
     rows += page["executions"]
     cursor = page["next_cursor"]
 out(" ".join(e["execution_id"] for e in rows), "|", cursor)')"
+expect "history refuses a negative limit (0 is all, as jobsctl history --limit 0)" \
+  'invalid: "limit" must be between 0 (all) and 2147483647, got -1 | 7' \
+  "$(api 'out(call("history", job="beta", limit=-1), "|", len(call("history", job="beta", limit=0)))')"
+expect "an unsigned limit beyond the integers is out of range, not -1" \
+  'invalid: "limit" is out of range, got 18446744073709551615' \
+  "$(api 'out(call("list", limit=18446744073709551615))')"
 expect "history refuses a cursor it did not give" \
   'invalid: "cursor": not one this command gave: "x"' "$(api 'out(call("history", cursor="x"))')"
 
@@ -167,10 +181,13 @@ expect "validate refuses a path for a name, and a format that is not the name's"
 
 printf 'schedule: "@daily"\ntimeout: none\nsteps:\n  - {id: q, type: sql, connection: wh, query: "select 1"}\n' \
   > drafts/draft.yaml
-expect "validate: the findings of jobsctl validate, the configuration's checks included" \
-  "$("$jobsctl" validate --json drafts/draft.yaml | python3 -c '
-import json, sys
-print(json.dumps([[f["line"], f["column"], f["severity"], f["message"]] for f in map(json.loads, sys.stdin)]))')" \
+"$jobsctl" validate --json drafts/draft.yaml >admin.json
+expect "jobsctl validate names the configuration and its connections" "true" "$(python3 -c '
+import sys
+t = open("admin.json").read()
+print(str(sys.argv[1] in t and "warehouse" in t).lower())' "$work/jobsd.yaml")"
+expect "validate: the configuration's checks, naming only what the job names (no path, no other connection)" \
+  '[[2, 10, "warning", "\"timeout: none\": the job can run forever, and while it runs, concurrency forbid skips every later fire; give it a timeout such as 6h"], [4, 36, "error", "connection \"wh\" is not configured in jobsd'"'"'s configuration"]]' \
   "$(api '
 r = call("validate", text=open("drafts/draft.yaml").read(), name="draft.yaml")
 print(json.dumps([[f["line"], f["col"], f["severity"], f["message"]] for f in r["findings"]]))')"
@@ -196,6 +213,33 @@ YAML
 "$jobsctl" reload >/dev/null
 "$jobsctl" trigger broken --wait >/dev/null 2>&1
 expect "health: ok once the last runs are" "true []" \
+  "$(api 'r = call("health"); out(r["ok"], r["reasons"])')"
+# The job states unreadable (their table renamed away under jobsd): health says so rather than
+# ok with every job "never ran", list gives the error, and jobsctl check the same reason.
+rename_states() {
+  python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=10)
+c.execute("ALTER TABLE %s RENAME TO %s" % (sys.argv[2], sys.argv[3]))
+c.commit()' "$state/history.db" "$1" "$2"
+}
+rename_states job_state job_state_away
+check=$("$jobsctl" check)
+expect "health: the store unreadable is a reason, as jobsctl check gives it" \
+  "false history store unreadable: | $(sed -E 's/^JOBS [A-Z]+ - //; s/ \| .*//' <<<"$check")" "$(api '
+r = call("health")
+out(r["ok"], r["reasons"][0][:len("history store unreadable:")], "|", "; ".join(r["reasons"]))')"
+expect "list: the store's error, the jobs without a last status" "true [null]" "$(api '
+r = call("list")
+out(r["history_error"].startswith("history store"), sorted({j["last_status"] for j in r["jobs"]}, key=str))')"
+expect "execution: the store unreadable is an internal error, not the request's" "internal" \
+  "$(rename_states job_executions job_executions_away
+     api "out(call('execution', execution='$last').split(':')[0])"
+     rename_states job_executions_away job_executions)"
+"$jobsctl" list >/dev/null 2>list.err
+expect "jobsctl list says the last runs are unknown" "0 jobsctl: no last runs shown: history store" \
+  "$? $(cut -c1-42 list.err)"
+rename_states job_state_away job_state
+expect "health: ok again once the store reads" "true []" \
   "$(api 'r = call("health"); out(r["ok"], r["reasons"])')"
 
 # --- audit: admins only; latest first; paged; filtered.

@@ -2,8 +2,9 @@
 # jobsd's metrics, end to end: the metrics command (raw JSON over the socket) and
 # metrics.textfile after successes, failures, a trigger, skipped fires and a reload with a broken
 # file; promtool check metrics passes on both with no lint complaint; removed jobs stop being
-# exported; a restart keeps the last success and starts the counters at 0; the textfile is never
-# written through a symbolic link (told once in jobsd.log) and an idle jobsd does not wake for it.
+# exported; a restart, and a reload adding a job back, keep the last success; a restart starts the
+# counters at 0; the textfile is never written through a symbolic link (told once in jobsd.log)
+# and an idle jobsd does not wake for it.
 #
 #   test_metrics.sh JOBSCTL JOBSD
 set -uo pipefail
@@ -163,5 +164,19 @@ wait_for 30 is 1 'jobs_executions_total{job_id="ok",status="success"}' prom/jobs
 expect "once the link is gone the textfile is written again" "0" "$?"
 expect "the failure was told once, its end once" "1 1" \
   "$(grep -c "metrics.textfile: " "$log") $(grep -c "metrics.textfile .* is written again" "$log")"
+
+# 6. A job removed and added back by reloads: its last success is read from the store again.
+success=$(value 'jobs_last_success_timestamp_seconds{job_id="ok"}')
+mv jobs/ok.yaml ok.yaml
+"$jobsctl" reload >/dev/null
+wait_for 10 is 0 jobs_jobs_loaded
+expect "the job moved out is no longer loaded" "0 0" \
+  "$? $(metrics | grep -c 'job_id="ok"')"
+mv ok.yaml jobs/ok.yaml
+"$jobsctl" reload >/dev/null
+wait_for 10 is 1 jobs_jobs_loaded
+expect "the job moved back is loaded" "0" "$?"
+expect "its last success is exported again, as the store has it" "$success" \
+  "$(value 'jobs_last_success_timestamp_seconds{job_id="ok"}')"
 
 finish

@@ -67,6 +67,20 @@ TEST_SUITE("jobsd::health") {
     CHECK(f.bad_files == 2);
   }
 
+  TEST_CASE("the store's states unreadable: a reason, and no job judged on a last run unknown") {
+    jobsd::health::Findings f;
+    jobsd::health::judge_store("", 0, 2, f);
+    jobsd::health::judge_log(0, "", f);
+    jobsd::health::history_unreadable("no such table: job_state", f);
+    f.jobs.push_back(jobsd::health::listed_job(
+        {{"id", "a"}, {"enabled", true}, {"schedule", {"@daily"}}, {"last_status", "failed"}}));
+    jobsd::health::judge_jobs({}, std::nullopt, "", 0, f);
+    CHECK(f.sort() == jobsd::health::State::unknown);
+    CHECK(texts(f) ==
+          std::vector<std::string>{"UNKNOWN history store unreadable: no such table: job_state",
+                                   "WARNING 2 history writes lost since jobsd started"});
+  }
+
   TEST_CASE("max_age: named jobs whatever their schedule; an unknown name is UNKNOWN") {
     jobsd::health::Findings f;
     f.jobs.push_back(jobsd::health::listed_job({{"id", "manual"},
