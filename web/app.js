@@ -785,38 +785,10 @@ async function renderExecution(main, id, params) {
     return;
   }
 
-  // Running: the log live. The record is asked for every 3 s too: a stream that began as the
-  // execution ended may not see its end, and then the text of the log takes its place.
+  // Running: the log live, until the stream's end event.
   const abort = new AbortController();
   let ended = false;
-  let left = false;
-  let timer = null;
-  disposers.push(() => {
-    left = true;
-    abort.abort();
-    clearTimeout(timer);
-  });
-  const watch = async () => {
-    try {
-      const rec = await api(`/executions/${enc(x.execution_id)}`);
-      if (rec.end_time && !ended && !left) {
-        update(rec);
-        timer = setTimeout(() => {
-          if (!ended && !left) {
-            abort.abort();
-            loadText().catch(showProblem);
-          }
-        }, 2000);
-        return;
-      }
-    } catch {
-      // The stream says what went wrong.
-    }
-    if (!ended && !left) {
-      timer = setTimeout(watch, 3000);
-    }
-  };
-  timer = setTimeout(watch, 3000);
+  disposers.push(() => abort.abort());
   try {
     await followLog(x.execution_id, abort.signal, (event, data) => {
       if (event === 'line') {

@@ -3,11 +3,12 @@
 against a real jobsd: sign in, the jobs, a trigger and its live log to success, pause and resume,
 a queue's depth changing, a viewer refused, and a screenshot of each page, light and dark, in SHOTS.
 
-  test_dashboard.py --url http://127.0.0.1:PORT --shots DIR --release FILE
+  test_dashboard.py --url http://127.0.0.1:PORT --shots DIR --release FILE --hello-go FILE
 
 The tokens come from the environment: JOBS_ADMIN_TOKEN, JOBS_OPERATOR_TOKEN, JOBS_VIEWER_TOKEN.
 The jobsd it talks to has the jobs tests/integration/test_browser.sh makes:
-  hello    succeeds at once, printing "hello from jobs";
+  hello    prints "hello from jobs", waits until the file --hello-go names exists, then prints
+           "goodbye from jobs" and succeeds (so that its log is seen live, then ending);
   blocker  concurrency: allow, in the zone Asia/Tokyo whose queue limit is 1, and runs until the
            file FILE (--release) exists;
 and more than 50 jobs in all (the list has two pages), hello and blocker among the first 50 by id.
@@ -149,6 +150,7 @@ def main():
     parser.add_argument("--url", required=True)
     parser.add_argument("--shots", required=True, type=Path)
     parser.add_argument("--release", required=True, type=Path)
+    parser.add_argument("--hello-go", required=True, type=Path)
     args = parser.parse_args()
     tokens = {role: os.environ[f"JOBS_{role.upper()}_TOKEN"] for role in ("admin", "operator", "viewer")}
     args.shots.mkdir(parents=True, exist_ok=True)
@@ -160,7 +162,7 @@ def main():
 
     b = Dashboard(url, args.shots)
     try:
-        run(b, url, tokens, args.release)
+        run(b, url, tokens, args.release, args.hello_go)
         b.drain_console()
     finally:
         b.close()
@@ -171,7 +173,7 @@ def main():
     return 1 if failures else 0
 
 
-def run(b, url, tokens, release):
+def run(b, url, tokens, release, hello_go):
     d = b.driver
     # Sign-in: a wrong token is refused with the API's text; the operator's signs in.
     b.go("/jobs")
@@ -224,7 +226,10 @@ def run(b, url, tokens, release):
     b.wait("the job page", lambda _: b.text("h1") == "hello" and len(b.all("table.fires tbody tr")) == 10)
     b.find("button[data-action=trigger]").click()
     b.wait("trigger opens the execution", lambda _: "#/execution/" in d.current_url and b.all("#log"))
-    b.wait("the live log shows the job's output", lambda _: "hello from jobs" in b.text("#log"))
+    b.wait("the live log shows the running job's first line", lambda _: "hello from jobs" in b.text("#log")
+           and b.text("#log-state") == "live" and b.text("#execution-status") == "running")
+    hello_go.touch()
+    b.wait("the line it prints next arrives live", lambda _: "goodbye from jobs" in b.text("#log"))
     b.wait("the execution ends in success", lambda _: b.text("#execution-status") == "success"
            and b.text("#log-state") == "ended")
     check(b.all("svg.timeline rect"), "the steps' timeline is drawn")

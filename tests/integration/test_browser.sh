@@ -17,11 +17,12 @@ export TZ=UTC
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir jobs
-cat > jobs/hello.yaml <<'YAML'
+cat > jobs/hello.yaml <<YAML
 name: Say hello
 schedule: "0 9 * * 1-5"
 timezone: UTC
-command: "echo hello from jobs"
+timeout: 2m
+command: "echo hello from jobs; while [ ! -e '$work/hello-go' ]; do sleep 0.1; done; echo goodbye from jobs"
 YAML
 # Runs until the test creates $work/release: two runs of it fill Asia/Tokyo's queue (limit 1).
 cat > jobs/blocker.yaml <<YAML
@@ -80,6 +81,6 @@ expect "three tokens made" "3" "$(printf '%s\n' "$JOBS_ADMIN_TOKEN" "$JOBS_OPERA
 
 # Debian's python3, which has python3-selenium (not a virtualenv's).
 /usr/bin/python3 "$here/../browser/test_dashboard.py" --url "http://127.0.0.1:$port" --shots "$shots" \
-  --release "$work/release"
+  --release "$work/release" --hello-go "$work/hello-go"
 expect "the dashboard's browser test passes" "0" "$?"
 finish
