@@ -28,9 +28,14 @@ test_packages=(
   clang libclang-rt-14-dev clang-format mandoc time zsh fish
   python3 python3-jsonschema python3-yaml
   postgresql unixodbc odbc-postgresql libsqliteodbc openssl libfaketime
+  # the dashboard's browser test (tests/browser)
   chromium chromium-driver python3-selenium
   # the HTTP API's tests: its client, and ss for the connections jobsd holds
   curl iproute2
+  # the metrics' tests: promtool, and a Prometheus server that scrapes jobsd
+  prometheus
+  # bench/run-daemon's http figure: requests per second of 16 clients
+  wrk
 )
 
 list=false
