@@ -34,6 +34,8 @@ constexpr std::int64_t keepalive_ms = 15000;
 constexpr int max_failures = 10;
 constexpr std::int64_t failure_window_ms = 60000;
 constexpr size_t max_failure_addresses = 10000;
+// Refused requests of nobody signed in are told in jobsd.log at most this often per address.
+constexpr std::int64_t refusal_report_ms = 60000;
 constexpr std::int64_t hour_ms = 3600 * 1000;
 constexpr size_t max_pem_bytes = 1 << 20;
 constexpr size_t max_query_parameters = 32;
@@ -279,14 +281,18 @@ struct HttpCallbacks {
     return queued;
   }
 
-  // An error; a mutating request refused before it reached a command is audited here.
+  // An error. A mutating request refused before it reached a command is audited here when a
+  // valid token sent it, else only told in jobsd.log.
   static MHD_Result refuse(HttpServer::Exchange& x, int status, const std::string& code,
                            const std::string& detail,
                            const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     if (x.method == "POST" && !x.reached) {
-      x.server->hooks_.audit(x.who, x.route != nullptr ? x.route->command : "POST",
-                             x.id.empty() ? x.path : x.id,
-                             code + " (HTTP " + std::to_string(status) + "): " + detail);
+      const std::string outcome = code + " (HTTP " + std::to_string(status) + "): " + detail;
+      if (x.who.token.empty()) {
+        x.server->refused(x.who.address, "POST " + x.path + ": " + outcome);
+      } else {
+        x.server->hooks_.audit(x.who, x.route->command, x.id.empty() ? x.path : x.id, outcome);
+      }
     }
     return respond(x, static_cast<unsigned>(status), api::problem(status, code, detail).dump(),
                    "application/problem+json", headers);
@@ -385,7 +391,8 @@ struct HttpCallbacks {
                                ? s.hooks_.token(std::string_view(authorization).substr(7))
                                : nullptr;
       if (token == nullptr) {
-        if (++f.count == max_failures && !f.told) {
+        // A request without a token guesses nothing: only a wrong token is a failed sign-in.
+        if (!authorization.empty() && ++f.count == max_failures && !f.told) {
           f.told = true;
           s.hooks_.log->warn("http: {} failed sign-ins from {} within a minute; its requests get "
                              "429 until the minute ends",
@@ -666,6 +673,7 @@ HttpServer::HttpServer(HttpConfig config, HttpHooks hooks)
     : config_(std::move(config)), hooks_(std::move(hooks)) {}
 
 HttpServer::~HttpServer() {
+  report_refusals(true);
   // MHD stops only with no connection suspended.
   for (const auto& [fd, x] : bridges_) {
     if (x->suspended) {
@@ -817,10 +825,16 @@ std::optional<std::int64_t> HttpServer::deadline() const {
       next = next ? std::min(*next, at) : at;
     }
   }
+  for (const auto& [address, r] : refusals_) {
+    // Refusals not told yet are told when their minute ends; told ones are forgotten then.
+    const std::int64_t at = r.reported_ms + refusal_report_ms;
+    next = next ? std::min(*next, at) : at;
+  }
   return next;
 }
 
 void HttpServer::run_due() {
+  report_refusals(false);
   const std::int64_t now = steady_now();
   const std::int64_t timeout_ms = config_.request_timeout.count() * 1000;
   for (Exchange* x : streams_) {
@@ -855,6 +869,32 @@ void HttpServer::run_due() {
     hooks_.watch(i->epoll_fd, false);
     MHD_stop_daemon(i->daemon);
     return true;
+  });
+}
+
+void HttpServer::refused(const std::string& address, const std::string& why) {
+  Refusals& r = refusals_[address];
+  ++r.count;
+  r.why = why;
+  report_refusals(false);
+}
+
+void HttpServer::report_refusals(bool all) {
+  const std::int64_t now = steady_now();
+  for (auto& [address, r] : refusals_) {
+    if (r.count == 0 || (!all && r.reported_ms != 0 && now - r.reported_ms < refusal_report_ms)) {
+      continue;
+    }
+    hooks_.log->warn("http: refused {}{} request{} from {} without a valid token (not audited); "
+                     "the last: {}",
+                     r.count, r.reported_ms == 0 ? "" : " more", r.count == 1 ? "" : "s",
+                     base::escaped(address), base::escaped(r.why));
+    r.count = 0;
+    r.reported_ms = now;
+  }
+  // An address refused nothing for a minute is forgotten: the map stays as small as the abuse.
+  std::erase_if(refusals_, [&](const auto& entry) {
+    return entry.second.count == 0 && now - entry.second.reported_ms >= refusal_report_ms;
   });
 }
 

@@ -42,7 +42,8 @@ struct HttpHooks {
   std::function<int(const Principal& who, const ipc::Request& request)> call;
   // Adds `fd` to the loop's epoll set (for reading), or removes it.
   std::function<void(int fd, bool add)> watch;
-  // Records a refused mutating request that never reached a command (401, 413, 415, 422, 429).
+  // Records a refused mutating request of a valid token that never reached a command (400, 413,
+  // 415, 422, 429 of its manual runs).
   std::function<void(const Principal& who, const std::string& action, const std::string& target,
                      const std::string& outcome)>
       audit;
@@ -82,6 +83,11 @@ private:
   base::Result<bool> open_instance();
   void run(Instance& i);
   void forget(Exchange& x);
+  // A mutating request of nobody signed in, refused before any command (401, 404, 405, 429):
+  // not audited (anybody could fill the table) but told in jobsd.log, at once, then at most
+  // once a minute per client address with a count (`all`: what is not told yet, at stop).
+  void refused(const std::string& address, const std::string& why);
+  void report_refusals(bool all);
 
   friend struct HttpCallbacks;
 
@@ -100,6 +106,12 @@ private:
     bool told = false; // the limit was told in jobsd.log in this window
   };
   std::map<std::string, Failures> failures_;
+  struct Refusals {
+    int count = 0;                // not told yet
+    std::int64_t reported_ms = 0; // steady ms it was last told
+    std::string why;              // the last one
+  };
+  std::map<std::string, Refusals> refusals_;                    // by client address
   std::map<std::string, std::deque<std::int64_t>> manual_runs_; // token -> steady ms, last hour
 };
 

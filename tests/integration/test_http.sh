@@ -331,14 +331,31 @@ expect "a stream with nothing to send gets a keepalive comment after 15 s" "1" \
   "$(grep -c '^: keepalive$' keepalive.out)"
 rm jobs/tick.yaml jobs/chatty.yaml jobs/quiet.yaml
 
-# 12. Missing and wrong tokens: 401; after 10 failures within a minute, 429 for the address.
+# 12. Missing and wrong tokens: 401; after 10 wrong tokens within a minute, 429 for the address.
 expect "no token: 401" "401" "$(call GET /api/v2/jobs "")"
 expect "with WWW-Authenticate" "Bearer realm=\"jobsd\"" "$(header_of WWW-Authenticate)"
-expect "a mutating request without a token is audited as anonymous" "401" \
-  "$(call POST /api/v2/jobs/hello/trigger "")"
-expect "its audit row" "anonymous|trigger|hello|unauth" "$(audit_row)"
+rows=$(sql "select count(*) from audit")
+expect "a viewer's refused trigger is audited" "403 $((rows + 1)) token:watcher|trigger|hello|denied" \
+  "$(call POST /api/v2/jobs/hello/trigger "$viewer") $(sql "select count(*) from audit") $(audit_row)"
+expect "a mutating request without a token: 401" "401" "$(call POST /api/v2/jobs/hello/trigger "")"
+# 200 token-less POSTs on one connection, none reaching a command: no token (401),
+# no such route (404), a GET route (405). A missing token is no failed sign-in: no 429.
+urls=()
+for i in $(seq 1 200); do
+  case $((i % 3)) in
+    0) urls+=(-o /dev/null "$base/api/v2/jobs/hello/trigger") ;;
+    1) urls+=(-o /dev/null "$base/api/v2/nothing/$i") ;;
+    2) urls+=(-o /dev/null "$base/api/v2/version") ;;
+  esac
+done
+curl -s -X POST -w '%{http_code}\n' "${urls[@]}" > anonymous.codes
+expect "200 token-less POSTs refused: 401, 404, 405" "66 401|67 404|67 405" \
+  "$(sort anonymous.codes | uniq -c | awk '{ print $1, $2 }' | paste -sd'|')"
+expect "they add no audit row" "$((rows + 1))" "$(sql "select count(*) from audit")"
+expect "told once in jobsd.log (then at most once a minute)" "1" \
+  "$(grep -c 'http: refused 1 request from 127.0.0.1 without a valid token (not audited)' "$state/logs/jobsd.log")"
 expect "a wrong token: 401" "401" "$(call GET /api/v2/jobs "jobs_wrong")"
-for _ in 1 2 3 4 5 6 7; do call GET /api/v2/jobs "jobs_wrong" > /dev/null; done
+for _ in $(seq 1 9); do call GET /api/v2/jobs "jobs_wrong" > /dev/null; done
 expect "the eleventh try within a minute: 429" "429" "$(call GET /api/v2/jobs "jobs_wrong")"
 expect "a valid token from that address too, with Retry-After" "429 1" \
   "$(call GET /api/v2/jobs "$viewer") $(header_of Retry-After | grep -cE '^[0-9]+$')"
