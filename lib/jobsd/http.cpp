@@ -33,7 +33,6 @@ constexpr std::int64_t keepalive_ms = 15000;
 // the minute ends.
 constexpr int max_failures = 10;
 constexpr std::int64_t failure_window_ms = 60000;
-constexpr size_t max_failure_addresses = 10000;
 // Refused requests of nobody signed in are told in jobsd.log at most this often per address.
 constexpr std::int64_t refusal_report_ms = 60000;
 constexpr std::int64_t hour_ms = 3600 * 1000;
@@ -298,6 +297,47 @@ struct HttpCallbacks {
                    "application/problem+json", headers);
   }
 
+  // A request without a valid token: 401, or 429 while its address is locked out. Only wrong
+  // tokens count and are locked out (a request without one guesses nothing); a locked address's
+  // wrong token is not counted. A valid token is never refused for its address's failures.
+  static MHD_Result refuse_sign_in(HttpServer::Exchange& x, bool wrong_token) {
+    const std::vector<std::pair<std::string, std::string>> challenge = {
+        {MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"jobsd\""}};
+    if (!wrong_token) {
+      return refuse(x, 401, "unauthorized", "this route needs a token: Authorization: Bearer TOKEN",
+                    challenge);
+    }
+    HttpServer& s = *x.server;
+    const std::int64_t now = steady_now();
+    if (now - s.failures_pruned_ms_ >= failure_window_ms) {
+      // Addresses whose window has closed are forgotten: the map stays as small as the abuse.
+      std::erase_if(s.failures_, [&](const auto& e) {
+        return now - e.second.window_start >= failure_window_ms;
+      });
+      s.failures_pruned_ms_ = now;
+    }
+    auto f = s.failures_.find(x.who.address);
+    if (f != s.failures_.end() && now - f->second.window_start >= failure_window_ms) {
+      s.failures_.erase(f);
+      f = s.failures_.end();
+    }
+    if (f == s.failures_.end()) {
+      f = s.failures_.emplace(x.who.address, HttpServer::Failures{now, 0}).first;
+    } else if (f->second.count >= max_failures) {
+      const auto wait = (f->second.window_start + failure_window_ms - now + 999) / 1000;
+      return refuse(x, 429, "rate_limited",
+                    "too many failed sign-ins from " + x.who.address + "; try again in " +
+                        std::to_string(wait) + "s",
+                    {{"Retry-After", std::to_string(wait)}});
+    }
+    if (++f->second.count == max_failures) {
+      s.hooks_.log->warn("http: {} failed sign-ins from {} within a minute; its wrong tokens get "
+                         "429 until the minute ends",
+                         max_failures, base::escaped(x.who.address));
+    }
+    return refuse(x, 401, "unauthorized", "the token is not valid", challenge);
+  }
+
   static MHD_Result access(void* cls, MHD_Connection* connection, const char* url,
                            const char* method, const char*, const char* upload_data,
                            size_t* upload_size, void** state) {
@@ -374,40 +414,12 @@ struct HttpCallbacks {
     x.id = m.id;
     const bool needs_token = x.path.starts_with("/api/v2/") || s.config_.metrics_auth;
     if (needs_token) {
-      const std::int64_t now = steady_now();
-      auto& f = s.failures_[x.who.address];
-      if (now - f.window_start >= failure_window_ms) {
-        f = {now, 0, false};
-      }
-      if (f.count >= max_failures) {
-        const auto wait = (f.window_start + failure_window_ms - now + 999) / 1000;
-        return refuse(x, 429, "rate_limited",
-                      "too many failed sign-ins from " + x.who.address + "; try again in " +
-                          std::to_string(wait) + "s",
-                      {{"Retry-After", std::to_string(wait)}});
-      }
       const std::string authorization = header(x.connection, MHD_HTTP_HEADER_AUTHORIZATION);
       const Token* token = authorization.starts_with("Bearer ")
                                ? s.hooks_.token(std::string_view(authorization).substr(7))
                                : nullptr;
       if (token == nullptr) {
-        // A request without a token guesses nothing: only a wrong token is a failed sign-in.
-        if (!authorization.empty() && ++f.count == max_failures && !f.told) {
-          f.told = true;
-          s.hooks_.log->warn("http: {} failed sign-ins from {} within a minute; its requests get "
-                             "429 until the minute ends",
-                             max_failures, base::escaped(x.who.address));
-        }
-        if (s.failures_.size() > max_failure_addresses) {
-          std::erase_if(s.failures_, [&](const auto& e) {
-            return now - e.second.window_start >= failure_window_ms;
-          });
-        }
-        return refuse(x, 401, "unauthorized",
-                      authorization.empty()
-                          ? "this route needs a token: Authorization: Bearer TOKEN"
-                          : "the token is not valid",
-                      {{MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"jobsd\""}});
+        return refuse_sign_in(x, !authorization.empty());
       }
       x.who.token = token->name;
       x.who.role = token->role;

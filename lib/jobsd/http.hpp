@@ -99,13 +99,13 @@ private:
   std::vector<std::unique_ptr<Instance>> instances_; // the last one accepts; older ones drain
   std::map<int, Exchange*> bridges_;                 // by the listener's end of the bridge
   std::set<Exchange*> streams_;                      // open event streams, for keepalives
-  // Failed sign-ins by client address in the current minute.
+  // Wrong tokens by client address in the minute from its first one.
   struct Failures {
     std::int64_t window_start = 0; // steady ms
     int count = 0;
-    bool told = false; // the limit was told in jobsd.log in this window
   };
   std::map<std::string, Failures> failures_;
+  std::int64_t failures_pruned_ms_ = 0; // steady ms failures_ was last rid of closed windows
   struct Refusals {
     int count = 0;                // not told yet
     std::int64_t reported_ms = 0; // steady ms it was last told
