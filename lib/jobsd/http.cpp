@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdarg>
 #include <cstring>
+#include <tuple>
 #include <web/assets.hpp>
 
 namespace jobsd {
@@ -705,6 +706,13 @@ HttpServer::~HttpServer() {
 
 base::Result<bool> HttpServer::start() {
   tls_ = !config_.cert_file.empty();
+  if (tls_) {
+    auto pair = read_tls();
+    if (!pair) {
+      return pair.error();
+    }
+    std::tie(cert_, key_) = std::move(*pair);
+  }
   bool loopback = false;
   auto fd = listen_on(config_.listen, loopback);
   if (!fd) {
@@ -721,35 +729,48 @@ base::Result<bool> HttpServer::start() {
   return open_instance();
 }
 
-base::Result<bool> HttpServer::open_instance() {
-  auto instance = std::make_unique<Instance>();
+base::Result<std::pair<std::string, std::string>> HttpServer::read_tls() const {
+  auto cert = read_pem(config_.cert_file);
+  if (!cert) {
+    return cert.error();
+  }
+  auto key = read_pem(config_.key_file);
+  if (!key) {
+    return key.error();
+  }
+  return std::pair(std::move(*cert), std::move(*key));
+}
+
+MHD_Daemon* HttpServer::start_daemon(int fd, const std::string& cert, const std::string& key) {
   unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (tls_) {
-    auto cert = read_pem(config_.cert_file);
-    if (!cert) {
-      return cert.error();
-    }
-    auto key = read_pem(config_.key_file);
-    if (!key) {
-      return key.error();
-    }
-    instance->cert = std::move(*cert);
-    instance->key = std::move(*key);
     flags |= MHD_USE_TLS;
   }
+  if (fd < 0) {
+    flags |= MHD_USE_NO_LISTEN_SOCKET;
+  }
   const MHD_OptionItem tls_options[] = {
-      {MHD_OPTION_HTTPS_MEM_CERT, 0, const_cast<char*>(instance->cert.c_str())},
-      {MHD_OPTION_HTTPS_MEM_KEY, 0, const_cast<char*>(instance->key.c_str())},
+      {MHD_OPTION_HTTPS_MEM_CERT, 0, const_cast<char*>(cert.c_str())},
+      {MHD_OPTION_HTTPS_MEM_KEY, 0, const_cast<char*>(key.c_str())},
       {MHD_OPTION_END, 0, nullptr}};
+  const MHD_OptionItem listen_options[] = {{MHD_OPTION_LISTEN_SOCKET, fd, nullptr},
+                                           {MHD_OPTION_END, 0, nullptr}};
   const MHD_OptionItem no_options[] = {{MHD_OPTION_END, 0, nullptr}};
-  instance->daemon = MHD_start_daemon(
+  return MHD_start_daemon(
       flags, 0, nullptr, nullptr, &HttpCallbacks::access, this, MHD_OPTION_EXTERNAL_LOGGER,
-      &HttpCallbacks::log, this, MHD_OPTION_LISTEN_SOCKET, listen_fd_, MHD_OPTION_CONNECTION_LIMIT,
-      static_cast<unsigned>(config_.max_connections), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-      static_cast<unsigned>(config_.max_connections_per_ip), MHD_OPTION_CONNECTION_TIMEOUT,
-      static_cast<unsigned>(config_.request_timeout.count()), MHD_OPTION_NOTIFY_COMPLETED,
-      &HttpCallbacks::completed, this, MHD_OPTION_ARRAY, tls_ ? tls_options : no_options,
-      MHD_OPTION_END);
+      &HttpCallbacks::log, this, MHD_OPTION_ARRAY, fd >= 0 ? listen_options : no_options,
+      MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(config_.max_connections),
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, static_cast<unsigned>(config_.max_connections_per_ip),
+      MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(config_.request_timeout.count()),
+      MHD_OPTION_NOTIFY_COMPLETED, &HttpCallbacks::completed, this, MHD_OPTION_ARRAY,
+      tls_ ? tls_options : no_options, MHD_OPTION_END);
+}
+
+base::Result<bool> HttpServer::open_instance() {
+  auto instance = std::make_unique<Instance>();
+  instance->cert = cert_;
+  instance->key = key_;
+  instance->daemon = start_daemon(listen_fd_, instance->cert, instance->key);
   if (instance->daemon == nullptr) {
     return failure("cannot start the HTTP listener on " + config_.listen +
                    (tls_ ? " (is the certificate or key broken?)" : ""));
@@ -765,14 +786,20 @@ base::Result<bool> HttpServer::reload_tls() {
   if (!tls_ || instances_.empty()) {
     return true;
   }
-  // The new certificate and key are read before the old instance lets the socket go: with a
-  // broken file the old one keeps serving.
-  if (auto cert = read_pem(config_.cert_file); !cert) {
-    return cert.error();
+  // The new certificate and key are read, and tried by a daemon without a socket, before the
+  // old instance lets the socket go: with a broken file or a key of another certificate the old
+  // one keeps serving (MHD tells why in jobsd.log).
+  auto pair = read_tls();
+  if (!pair) {
+    return pair.error();
   }
-  if (auto key = read_pem(config_.key_file); !key) {
-    return key.error();
+  MHD_Daemon* trial = start_daemon(-1, pair->first, pair->second);
+  if (trial == nullptr) {
+    return failure("the certificate " + config_.cert_file + " and key " + config_.key_file +
+                   " cannot be used (does the key belong to the certificate?); the old ones "
+                   "are still served");
   }
+  MHD_stop_daemon(trial);
   Instance& old = *instances_.back();
   const MHD_socket fd = MHD_quiesce_daemon(old.daemon);
   if (fd == MHD_INVALID_SOCKET) {
@@ -780,11 +807,17 @@ base::Result<bool> HttpServer::reload_tls() {
   }
   old.accepting = false;
   listen_fd_ = fd;
+  std::swap(cert_, pair->first);
+  std::swap(key_, pair->second);
   auto opened = open_instance();
   if (!opened) {
-    // MHD could not use the new files: the socket is closed, no HTTPS until the next SIGHUP.
-    ::close(listen_fd_);
-    listen_fd_ = -1;
+    // The socket is never lost: a new instance serves it with the old certificate.
+    std::swap(cert_, pair->first);
+    std::swap(key_, pair->second);
+    if (!open_instance()) {
+      ::close(listen_fd_);
+      listen_fd_ = -1;
+    }
   }
   run_due();
   return opened;

@@ -20,6 +20,9 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
+
+struct MHD_Daemon;
 
 namespace spdlog {
 class logger;
@@ -80,6 +83,11 @@ public:
 
 private:
   struct Instance; // one MHD daemon
+  // The certificate's and the key's PEM.
+  base::Result<std::pair<std::string, std::string>> read_tls() const;
+  // An MHD daemon serving `fd` (-1: no socket, to try a certificate and key), or null.
+  MHD_Daemon* start_daemon(int fd, const std::string& cert, const std::string& key);
+  // A new instance on listen_fd_ with cert_ and key_.
   base::Result<bool> open_instance();
   void run(Instance& i);
   void forget(Exchange& x);
@@ -94,7 +102,7 @@ private:
   HttpConfig config_;
   HttpHooks hooks_;
   bool tls_ = false;
-  std::string cert_, key_; // PEM, as last read
+  std::string cert_, key_; // PEM, as served by the newest instance
   int listen_fd_ = -1;
   std::vector<std::unique_ptr<Instance>> instances_; // the last one accepts; older ones drain
   std::map<int, Exchange*> bridges_;                 // by the listener's end of the bridge

@@ -372,7 +372,7 @@ start_daemon 2> start.err
 expect "non-loopback without TLS: jobsd does not start" "1" "$?"
 expect "and says why" "1" "$(grep -c 'is not a loopback address and there is no TLS' start.err)"
 
-# 14. TLS, the certificate read again on SIGHUP.
+# 14. TLS, the certificate read again on SIGHUP; a bad pair keeps the old one served.
 make_cert() {
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.crt" -days 2 -subj "/CN=$1" \
     -addext "subjectAltName=IP:127.0.0.1" 2> /dev/null
@@ -404,6 +404,20 @@ wait_for 10 eval '[ "$(fingerprint)" = "$want" ]'
 expect "after SIGHUP the new certificate is served" "0" "$?"
 expect "HTTPS with it" "200" \
   "$(curl -s -o /dev/null -w '%{http_code}' --cacert two.crt -H "Authorization: Bearer $admin" "https://127.0.0.1:$port/api/v2/version")"
+# A key of another certificate: the old pair stays served, jobsd.log says why; a good pair
+# afterwards is served (the listening socket was never lost).
+cp two.crt server.crt && cp one.key server.key
+kill -HUP "$(cat "$state/jobsd.lock")"
+wait_for 10 grep -q "cannot be used (does the key belong to the certificate?); the old ones are still served" "$state/logs/jobsd.log"
+expect "a mismatched key on SIGHUP: jobsd.log says why" "0" "$?"
+expect "the old certificate is still served" "$want" "$(fingerprint)"
+expect "HTTPS still works" "200" \
+  "$(curl -s -o /dev/null -w '%{http_code}' --cacert two.crt -H "Authorization: Bearer $admin" "https://127.0.0.1:$port/api/v2/version")"
+cp one.crt server.crt && cp one.key server.key
+kill -HUP "$(cat "$state/jobsd.lock")"
+want=$(openssl x509 -in one.crt -noout -fingerprint -sha256)
+wait_for 10 eval '[ "$(fingerprint)" = "$want" ]'
+expect "a good pair on the next SIGHUP is served" "0" "$?"
 expect "plain HTTP on the TLS port is not served" "000" \
   "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/api/v2/version")"
 stop_daemon "$state"
