@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdarg>
@@ -204,13 +205,42 @@ std::string media_type(std::string value) {
   return value;
 }
 
+// The query's parameters; what makes it unusable into `wrong` (a key given twice: which one
+// would count is a guess, so neither does).
+struct Query {
+  std::map<std::string, std::string> values;
+  std::string wrong;
+};
+
 MHD_Result collect_query(void* cls, MHD_ValueKind, const char* key, const char* value) {
-  auto& query = *static_cast<std::map<std::string, std::string>*>(cls);
-  if (query.size() >= max_query_parameters) {
+  auto& query = *static_cast<Query*>(cls);
+  if (query.values.size() >= max_query_parameters) {
+    query.wrong = "the query has more than " + std::to_string(max_query_parameters) + " parameters";
     return MHD_NO;
   }
-  query[key] = value == nullptr ? "" : value;
+  if (!query.values.emplace(key, value == nullptr ? "" : value).second) {
+    query.wrong = "the query gives " + base::quoted(key) + " more than once";
+    return MHD_NO;
+  }
   return MHD_YES;
+}
+
+// Whether the path, its %XX escapes decoded, has a NUL or another control character (MHD hands
+// the decoded path over as a C string: a %00 would cut it short).
+bool has_control(std::string_view raw) {
+  raw = raw.substr(0, raw.find('?'));
+  for (size_t i = 0; i < raw.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(raw[i]);
+    if (c == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
+      c = static_cast<unsigned char>(std::stoi(std::string(raw.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    }
+    if (c < 0x20 || c == 0x7f) {
+      return true;
+    }
+  }
+  return false;
 }
 
 } // namespace
@@ -225,16 +255,19 @@ struct HttpServer::Instance {
 struct HttpServer::Exchange {
   HttpServer* server = nullptr;
   MHD_Connection* connection = nullptr;
-  std::string method, path;
+  std::string raw;          // the request's target as it came, escapes and all
+  bool begun = false;       // access() has seen the request's head
+  std::string method, path; // the path decoded by MHD
   const api::Route* route = nullptr;
   std::string id;
   Principal who;
   std::string content_type;
   std::string body;
-  bool answered = false; // a response is queued
-  bool reached = false;  // the request reached the command table (which audits it)
-  int fd = -1;           // the bridge
-  std::string in;        // read from the bridge, not yet used
+  std::int64_t too_large_ms = 0; // steady ms a chunked body went past max_request_bytes
+  bool answered = false;         // a response is queued
+  bool reached = false;          // the request reached the command table (which audits it)
+  int fd = -1;                   // the bridge
+  std::string in;                // read from the bridge, not yet used
   bool eof = false;
   bool suspended = false;
   bool stream = false; // the answer is a stream of the log's lines
@@ -339,35 +372,53 @@ struct HttpCallbacks {
     return refuse(x, 401, "unauthorized", "the token is not valid", challenge);
   }
 
-  static MHD_Result access(void* cls, MHD_Connection* connection, const char* url,
-                           const char* method, const char*, const char* upload_data,
-                           size_t* upload_size, void** state) {
+  // A request's exchange, made as soon as its request line is read, to keep its raw target.
+  static void* start_request(void* cls, const char* uri, MHD_Connection* connection) {
+    auto* x = new HttpServer::Exchange;
+    x->server = static_cast<HttpServer*>(cls);
+    x->connection = connection;
+    x->raw = uri;
+    return x;
+  }
+
+  static MHD_Result access(void* cls, MHD_Connection*, const char* url, const char* method,
+                           const char*, const char* upload_data, size_t* upload_size,
+                           void** state) {
     auto* server = static_cast<HttpServer*>(cls);
-    auto* x = static_cast<HttpServer::Exchange*>(*state);
-    if (x == nullptr) {
-      x = new HttpServer::Exchange;
-      x->server = server;
-      x->connection = connection;
+    auto* x = static_cast<HttpServer::Exchange*>(*state); // made by start_request()
+    if (!x->begun) {
+      x->begun = true;
       x->method = method;
       x->path = url;
-      *state = x;
       return begin(*x);
     }
     if (x->answered) {
       *upload_size = 0; // what remains of a refused body is dropped with the connection
       return MHD_YES;
     }
+    const auto limit = static_cast<size_t>(server->config_.max_request_bytes);
     if (*upload_size > 0) {
-      const auto limit = static_cast<size_t>(server->config_.max_request_bytes);
-      if (x->body.size() + *upload_size > limit) {
+      if (x->too_large_ms == 0 && x->body.size() + *upload_size > limit) {
+        x->too_large_ms = steady_now();
+        x->body.clear();
+      }
+      if (x->too_large_ms != 0) {
+        // A chunked body too large (one of announced length is refused at its head): MHD
+        // (0.9.75) takes a response only once the body is in, so the rest is read and dropped,
+        // for request_timeout at most, then the connection is closed.
         *upload_size = 0;
-        return refuse(*x, 413, ipc::code::too_large,
-                      "the body is larger than " + std::to_string(limit) +
-                          " bytes (http.max_request_bytes)");
+        return steady_now() - x->too_large_ms < server->config_.request_timeout.count() * 1000
+                   ? MHD_YES
+                   : MHD_NO;
       }
       x->body.append(upload_data, *upload_size);
       *upload_size = 0;
       return MHD_YES;
+    }
+    if (x->too_large_ms != 0) {
+      return refuse(*x, 413, ipc::code::too_large,
+                    "the body is larger than " + std::to_string(limit) +
+                        " bytes (http.max_request_bytes)");
     }
     if (x->fd < 0) {
       return dispatch(*x);
@@ -379,6 +430,10 @@ struct HttpCallbacks {
   static MHD_Result begin(HttpServer::Exchange& x) {
     HttpServer& s = *x.server;
     x.who.address = client_address(x.connection);
+    if (has_control(x.raw)) {
+      return refuse(x, 400, ipc::code::bad_request,
+                    "the path has a NUL or another control character");
+    }
     if (x.path == "/" || x.path.starts_with("/assets/")) {
       if (x.method != "GET") {
         return refuse(x, 405, "method_not_allowed", x.method + " " + x.path + " is not allowed",
@@ -457,8 +512,11 @@ struct HttpCallbacks {
     if (r.answer == api::Answer::document) {
       return respond(x, 200, api::openapi(s.hooks_.version).dump(), "application/json");
     }
-    std::map<std::string, std::string> query;
+    Query query;
     MHD_get_connection_values(x.connection, MHD_GET_ARGUMENT_KIND, collect_query, &query);
+    if (!query.wrong.empty()) {
+      return refuse(x, 400, ipc::code::bad_request, query.wrong);
+    }
     Json body = nullptr;
     if (!x.body.empty() && !r.text_body) {
       body = Json::parse(x.body, nullptr, false);
@@ -466,7 +524,7 @@ struct HttpCallbacks {
         return refuse(x, 400, ipc::code::bad_request, "the body is not valid JSON");
       }
     }
-    auto args = api::build_args(r, x.id, query, body);
+    auto args = api::build_args(r, x.id, query.values, body);
     if (!args) {
       return refuse(x, 422, ipc::code::invalid, args.error().message);
     }
@@ -758,12 +816,13 @@ MHD_Daemon* HttpServer::start_daemon(int fd, const std::string& cert, const std:
   const MHD_OptionItem no_options[] = {{MHD_OPTION_END, 0, nullptr}};
   return MHD_start_daemon(
       flags, 0, nullptr, nullptr, &HttpCallbacks::access, this, MHD_OPTION_EXTERNAL_LOGGER,
-      &HttpCallbacks::log, this, MHD_OPTION_ARRAY, fd >= 0 ? listen_options : no_options,
-      MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(config_.max_connections),
-      MHD_OPTION_PER_IP_CONNECTION_LIMIT, static_cast<unsigned>(config_.max_connections_per_ip),
-      MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(config_.request_timeout.count()),
-      MHD_OPTION_NOTIFY_COMPLETED, &HttpCallbacks::completed, this, MHD_OPTION_ARRAY,
-      tls_ ? tls_options : no_options, MHD_OPTION_END);
+      &HttpCallbacks::log, this, MHD_OPTION_URI_LOG_CALLBACK, &HttpCallbacks::start_request, this,
+      MHD_OPTION_ARRAY, fd >= 0 ? listen_options : no_options, MHD_OPTION_CONNECTION_LIMIT,
+      static_cast<unsigned>(config_.max_connections), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      static_cast<unsigned>(config_.max_connections_per_ip), MHD_OPTION_CONNECTION_TIMEOUT,
+      static_cast<unsigned>(config_.request_timeout.count()), MHD_OPTION_NOTIFY_COMPLETED,
+      &HttpCallbacks::completed, this, MHD_OPTION_ARRAY, tls_ ? tls_options : no_options,
+      MHD_OPTION_END);
 }
 
 base::Result<bool> HttpServer::open_instance() {

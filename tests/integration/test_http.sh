@@ -181,13 +181,21 @@ head -c $((2 << 20)) /dev/zero | tr '\0' ' ' > huge.json
 expect "a 2 MiB body: 413" "413" \
   "$(call POST /api/v2/jobs/hello/pause "$operator" -H 'Content-Type: application/json' --data-binary @huge.json)"
 expect "refused before the command, still audited as the token" "token:ops|pause|hello|too_la" "$(audit_row)"
+expect "a 2 MiB chunked body: 413 too_large" "413 too_large" \
+  "$(call POST /api/v2/jobs/hello/pause "$operator" -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' --data-binary @huge.json) $(field 'd["code"]')"
+expect "a query key given twice: 400 naming it" "400 the query gives \"match\" more than once" \
+  "$(call GET '/api/v2/jobs?match=a&match=b' "$viewer") $(field 'd["detail"]')"
 expect "GET on a POST route: 405 with Allow" "405 POST" \
   "$(call GET /api/v2/jobs/hello/trigger "$viewer") $(header_of Allow)"
 expect "an unknown route: 404" "404" "$(call GET /api/v2/nothing "$viewer")"
 expect "jobs/..%2F..: 404" "404" "$(call GET '/api/v2/jobs/..%2F..%2Fetc%2Fpasswd' "$viewer")"
 expect "jobs/..: 404" "404" "$(curl -s -o /dev/null -w '%{http_code}' --path-as-is -H "Authorization: Bearer $viewer" "$base/api/v2/jobs/..")"
 expect "//api/v2/jobs: 404" "404" "$(call GET //api/v2/jobs "$viewer")"
-expect "an id with %00: 404" "404" "$(call GET '/api/v2/jobs/hel%00lo' "$viewer")"
+expect "an id with %00: 400" "400 the path has a NUL or another control character" \
+  "$(call GET '/api/v2/jobs/hel%00lo' "$viewer") $(field 'd["detail"]')"
+expect "a %00 cutting the path short (jobs/hello%00/x): 400, not hello" "400" \
+  "$(call GET '/api/v2/jobs/hello%00/x' "$viewer")"
+expect "a %0a in the path: 400" "400" "$(call GET '/api/v2/jobs/hel%0alo' "$viewer")"
 long=$(head -c 100000 /dev/zero | tr '\0' a)
 status=$(call GET "/api/v2/jobs/$long" "$viewer")
 expect "a 100,000-byte path: a 4xx" "4" "${status:0:1}"
