@@ -989,7 +989,7 @@ void HttpServer::report_refusals(bool all) {
     if (r.count == 0 || (!all && r.reported_ms != 0 && now - r.reported_ms < refusal_report_ms)) {
       continue;
     }
-    hooks_.log->warn("http: refused {}{} request{} from {} without a valid token (not audited); "
+    hooks_.log->warn("http: refused {}{} request{} from {} of no known token (not audited); "
                      "the last: {}",
                      r.count, r.reported_ms == 0 ? "" : " more", r.count == 1 ? "" : "s",
                      base::escaped(address), base::escaped(r.why));
