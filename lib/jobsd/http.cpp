@@ -16,10 +16,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdarg>
 #include <cstring>
+#include <tuple>
 #include <web/assets.hpp>
 
 namespace jobsd {
@@ -33,7 +35,8 @@ constexpr std::int64_t keepalive_ms = 15000;
 // the minute ends.
 constexpr int max_failures = 10;
 constexpr std::int64_t failure_window_ms = 60000;
-constexpr size_t max_failure_addresses = 10000;
+// Refused requests of nobody signed in are told in jobsd.log at most this often per address.
+constexpr std::int64_t refusal_report_ms = 60000;
 constexpr std::int64_t hour_ms = 3600 * 1000;
 constexpr size_t max_pem_bytes = 1 << 20;
 constexpr size_t max_query_parameters = 32;
@@ -202,13 +205,42 @@ std::string media_type(std::string value) {
   return value;
 }
 
+// The query's parameters; what makes it unusable into `wrong` (a key given twice: which one
+// would count is a guess, so neither does).
+struct Query {
+  std::map<std::string, std::string> values;
+  std::string wrong;
+};
+
 MHD_Result collect_query(void* cls, MHD_ValueKind, const char* key, const char* value) {
-  auto& query = *static_cast<std::map<std::string, std::string>*>(cls);
-  if (query.size() >= max_query_parameters) {
+  auto& query = *static_cast<Query*>(cls);
+  if (query.values.size() >= max_query_parameters) {
+    query.wrong = "the query has more than " + std::to_string(max_query_parameters) + " parameters";
     return MHD_NO;
   }
-  query[key] = value == nullptr ? "" : value;
+  if (!query.values.emplace(key, value == nullptr ? "" : value).second) {
+    query.wrong = "the query gives " + base::quoted(key) + " more than once";
+    return MHD_NO;
+  }
   return MHD_YES;
+}
+
+// Whether the path, its %XX escapes decoded, has a NUL or another control character (MHD hands
+// the decoded path over as a C string: a %00 would cut it short).
+bool has_control(std::string_view raw) {
+  raw = raw.substr(0, raw.find('?'));
+  for (size_t i = 0; i < raw.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(raw[i]);
+    if (c == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
+      c = static_cast<unsigned char>(std::stoi(std::string(raw.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    }
+    if (c < 0x20 || c == 0x7f) {
+      return true;
+    }
+  }
+  return false;
 }
 
 } // namespace
@@ -223,16 +255,19 @@ struct HttpServer::Instance {
 struct HttpServer::Exchange {
   HttpServer* server = nullptr;
   MHD_Connection* connection = nullptr;
-  std::string method, path;
+  std::string raw;          // the request's target as it came, escapes and all
+  bool begun = false;       // access() has seen the request's head
+  std::string method, path; // the path decoded by MHD
   const api::Route* route = nullptr;
   std::string id;
   Principal who;
   std::string content_type;
   std::string body;
-  bool answered = false; // a response is queued
-  bool reached = false;  // the request reached the command table (which audits it)
-  int fd = -1;           // the bridge
-  std::string in;        // read from the bridge, not yet used
+  std::int64_t too_large_ms = 0; // steady ms a chunked body went past max_request_bytes
+  bool answered = false;         // a response is queued
+  bool reached = false;          // the request reached the command table (which audits it)
+  int fd = -1;                   // the bridge
+  std::string in;                // read from the bridge, not yet used
   bool eof = false;
   bool suspended = false;
   bool stream = false; // the answer is a stream of the log's lines
@@ -279,48 +314,111 @@ struct HttpCallbacks {
     return queued;
   }
 
-  // An error; a mutating request refused before it reached a command is audited here.
+  // An error. A mutating request refused before it reached a command is audited here when a
+  // valid token sent it, else only told in jobsd.log.
   static MHD_Result refuse(HttpServer::Exchange& x, int status, const std::string& code,
                            const std::string& detail,
                            const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     if (x.method == "POST" && !x.reached) {
-      x.server->hooks_.audit(x.who, x.route != nullptr ? x.route->command : "POST",
-                             x.id.empty() ? x.path : x.id,
-                             code + " (HTTP " + std::to_string(status) + "): " + detail);
+      const std::string outcome = code + " (HTTP " + std::to_string(status) + "): " + detail;
+      if (x.who.token.empty()) {
+        x.server->refused(x.who.address, "POST " + x.path + ": " + outcome);
+      } else {
+        x.server->hooks_.audit(x.who, x.route->command, x.id.empty() ? x.path : x.id, outcome);
+      }
     }
     return respond(x, static_cast<unsigned>(status), api::problem(status, code, detail).dump(),
                    "application/problem+json", headers);
   }
 
-  static MHD_Result access(void* cls, MHD_Connection* connection, const char* url,
-                           const char* method, const char*, const char* upload_data,
-                           size_t* upload_size, void** state) {
+  // A request without a valid token: 401, or 429 while its address is locked out. Only wrong
+  // tokens count and are locked out (a request without one guesses nothing); a locked address's
+  // wrong token is not counted. A valid token is never refused for its address's failures.
+  static MHD_Result refuse_sign_in(HttpServer::Exchange& x, bool wrong_token) {
+    const std::vector<std::pair<std::string, std::string>> challenge = {
+        {MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"jobsd\""}};
+    if (!wrong_token) {
+      return refuse(x, 401, "unauthorized", "this route needs a token: Authorization: Bearer TOKEN",
+                    challenge);
+    }
+    HttpServer& s = *x.server;
+    const std::int64_t now = steady_now();
+    if (now - s.failures_pruned_ms_ >= failure_window_ms) {
+      // Addresses whose window has closed are forgotten: the map stays as small as the abuse.
+      std::erase_if(s.failures_, [&](const auto& e) {
+        return now - e.second.window_start >= failure_window_ms;
+      });
+      s.failures_pruned_ms_ = now;
+    }
+    auto f = s.failures_.find(x.who.address);
+    if (f != s.failures_.end() && now - f->second.window_start >= failure_window_ms) {
+      s.failures_.erase(f);
+      f = s.failures_.end();
+    }
+    if (f == s.failures_.end()) {
+      f = s.failures_.emplace(x.who.address, HttpServer::Failures{now, 0}).first;
+    } else if (f->second.count >= max_failures) {
+      const auto wait = (f->second.window_start + failure_window_ms - now + 999) / 1000;
+      return refuse(x, 429, "rate_limited",
+                    "too many failed sign-ins from " + x.who.address + "; try again in " +
+                        std::to_string(wait) + "s",
+                    {{"Retry-After", std::to_string(wait)}});
+    }
+    if (++f->second.count == max_failures) {
+      s.hooks_.log->warn("http: {} failed sign-ins from {} within a minute; its wrong tokens get "
+                         "429 until the minute ends",
+                         max_failures, base::escaped(x.who.address));
+    }
+    return refuse(x, 401, "unauthorized", "the token is not valid", challenge);
+  }
+
+  // A request's exchange, made as soon as its request line is read, to keep its raw target.
+  static void* start_request(void* cls, const char* uri, MHD_Connection* connection) {
+    auto* x = new HttpServer::Exchange;
+    x->server = static_cast<HttpServer*>(cls);
+    x->connection = connection;
+    x->raw = uri;
+    return x;
+  }
+
+  static MHD_Result access(void* cls, MHD_Connection*, const char* url, const char* method,
+                           const char*, const char* upload_data, size_t* upload_size,
+                           void** state) {
     auto* server = static_cast<HttpServer*>(cls);
-    auto* x = static_cast<HttpServer::Exchange*>(*state);
-    if (x == nullptr) {
-      x = new HttpServer::Exchange;
-      x->server = server;
-      x->connection = connection;
+    auto* x = static_cast<HttpServer::Exchange*>(*state); // made by start_request()
+    if (!x->begun) {
+      x->begun = true;
       x->method = method;
       x->path = url;
-      *state = x;
       return begin(*x);
     }
     if (x->answered) {
       *upload_size = 0; // what remains of a refused body is dropped with the connection
       return MHD_YES;
     }
+    const auto limit = static_cast<size_t>(server->config_.max_request_bytes);
     if (*upload_size > 0) {
-      const auto limit = static_cast<size_t>(server->config_.max_request_bytes);
-      if (x->body.size() + *upload_size > limit) {
+      if (x->too_large_ms == 0 && x->body.size() + *upload_size > limit) {
+        x->too_large_ms = steady_now();
+        x->body.clear();
+      }
+      if (x->too_large_ms != 0) {
+        // A chunked body too large (one of announced length is refused at its head): MHD
+        // (0.9.75) takes a response only once the body is in, so the rest is read and dropped,
+        // for request_timeout at most, then the connection is closed.
         *upload_size = 0;
-        return refuse(*x, 413, ipc::code::too_large,
-                      "the body is larger than " + std::to_string(limit) +
-                          " bytes (http.max_request_bytes)");
+        return steady_now() - x->too_large_ms < server->config_.request_timeout.count() * 1000
+                   ? MHD_YES
+                   : MHD_NO;
       }
       x->body.append(upload_data, *upload_size);
       *upload_size = 0;
       return MHD_YES;
+    }
+    if (x->too_large_ms != 0) {
+      return refuse(*x, 413, ipc::code::too_large,
+                    "the body is larger than " + std::to_string(limit) +
+                        " bytes (http.max_request_bytes)");
     }
     if (x->fd < 0) {
       return dispatch(*x);
@@ -332,6 +430,10 @@ struct HttpCallbacks {
   static MHD_Result begin(HttpServer::Exchange& x) {
     HttpServer& s = *x.server;
     x.who.address = client_address(x.connection);
+    if (has_control(x.raw)) {
+      return refuse(x, 400, ipc::code::bad_request,
+                    "the path has a NUL or another control character");
+    }
     if (x.path == "/" || x.path.starts_with("/assets/")) {
       if (x.method != "GET") {
         return refuse(x, 405, "method_not_allowed", x.method + " " + x.path + " is not allowed",
@@ -368,39 +470,12 @@ struct HttpCallbacks {
     x.id = m.id;
     const bool needs_token = x.path.starts_with("/api/v2/") || s.config_.metrics_auth;
     if (needs_token) {
-      const std::int64_t now = steady_now();
-      auto& f = s.failures_[x.who.address];
-      if (now - f.window_start >= failure_window_ms) {
-        f = {now, 0, false};
-      }
-      if (f.count >= max_failures) {
-        const auto wait = (f.window_start + failure_window_ms - now + 999) / 1000;
-        return refuse(x, 429, "rate_limited",
-                      "too many failed sign-ins from " + x.who.address + "; try again in " +
-                          std::to_string(wait) + "s",
-                      {{"Retry-After", std::to_string(wait)}});
-      }
       const std::string authorization = header(x.connection, MHD_HTTP_HEADER_AUTHORIZATION);
       const Token* token = authorization.starts_with("Bearer ")
                                ? s.hooks_.token(std::string_view(authorization).substr(7))
                                : nullptr;
       if (token == nullptr) {
-        if (++f.count == max_failures && !f.told) {
-          f.told = true;
-          s.hooks_.log->warn("http: {} failed sign-ins from {} within a minute; its requests get "
-                             "429 until the minute ends",
-                             max_failures, base::escaped(x.who.address));
-        }
-        if (s.failures_.size() > max_failure_addresses) {
-          std::erase_if(s.failures_, [&](const auto& e) {
-            return now - e.second.window_start >= failure_window_ms;
-          });
-        }
-        return refuse(x, 401, "unauthorized",
-                      authorization.empty()
-                          ? "this route needs a token: Authorization: Bearer TOKEN"
-                          : "the token is not valid",
-                      {{MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"jobsd\""}});
+        return refuse_sign_in(x, !authorization.empty());
       }
       x.who.token = token->name;
       x.who.role = token->role;
@@ -437,8 +512,11 @@ struct HttpCallbacks {
     if (r.answer == api::Answer::document) {
       return respond(x, 200, api::openapi(s.hooks_.version).dump(), "application/json");
     }
-    std::map<std::string, std::string> query;
+    Query query;
     MHD_get_connection_values(x.connection, MHD_GET_ARGUMENT_KIND, collect_query, &query);
+    if (!query.wrong.empty()) {
+      return refuse(x, 400, ipc::code::bad_request, query.wrong);
+    }
     Json body = nullptr;
     if (!x.body.empty() && !r.text_body) {
       body = Json::parse(x.body, nullptr, false);
@@ -446,7 +524,7 @@ struct HttpCallbacks {
         return refuse(x, 400, ipc::code::bad_request, "the body is not valid JSON");
       }
     }
-    auto args = api::build_args(r, x.id, query, body);
+    auto args = api::build_args(r, x.id, query.values, body);
     if (!args) {
       return refuse(x, 422, ipc::code::invalid, args.error().message);
     }
@@ -666,6 +744,7 @@ HttpServer::HttpServer(HttpConfig config, HttpHooks hooks)
     : config_(std::move(config)), hooks_(std::move(hooks)) {}
 
 HttpServer::~HttpServer() {
+  report_refusals(true);
   // MHD stops only with no connection suspended.
   for (const auto& [fd, x] : bridges_) {
     if (x->suspended) {
@@ -685,6 +764,13 @@ HttpServer::~HttpServer() {
 
 base::Result<bool> HttpServer::start() {
   tls_ = !config_.cert_file.empty();
+  if (tls_) {
+    auto pair = read_tls();
+    if (!pair) {
+      return pair.error();
+    }
+    std::tie(cert_, key_) = std::move(*pair);
+  }
   bool loopback = false;
   auto fd = listen_on(config_.listen, loopback);
   if (!fd) {
@@ -701,35 +787,49 @@ base::Result<bool> HttpServer::start() {
   return open_instance();
 }
 
-base::Result<bool> HttpServer::open_instance() {
-  auto instance = std::make_unique<Instance>();
+base::Result<std::pair<std::string, std::string>> HttpServer::read_tls() const {
+  auto cert = read_pem(config_.cert_file);
+  if (!cert) {
+    return cert.error();
+  }
+  auto key = read_pem(config_.key_file);
+  if (!key) {
+    return key.error();
+  }
+  return std::pair(std::move(*cert), std::move(*key));
+}
+
+MHD_Daemon* HttpServer::start_daemon(int fd, const std::string& cert, const std::string& key) {
   unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (tls_) {
-    auto cert = read_pem(config_.cert_file);
-    if (!cert) {
-      return cert.error();
-    }
-    auto key = read_pem(config_.key_file);
-    if (!key) {
-      return key.error();
-    }
-    instance->cert = std::move(*cert);
-    instance->key = std::move(*key);
     flags |= MHD_USE_TLS;
   }
+  if (fd < 0) {
+    flags |= MHD_USE_NO_LISTEN_SOCKET;
+  }
   const MHD_OptionItem tls_options[] = {
-      {MHD_OPTION_HTTPS_MEM_CERT, 0, const_cast<char*>(instance->cert.c_str())},
-      {MHD_OPTION_HTTPS_MEM_KEY, 0, const_cast<char*>(instance->key.c_str())},
+      {MHD_OPTION_HTTPS_MEM_CERT, 0, const_cast<char*>(cert.c_str())},
+      {MHD_OPTION_HTTPS_MEM_KEY, 0, const_cast<char*>(key.c_str())},
       {MHD_OPTION_END, 0, nullptr}};
+  const MHD_OptionItem listen_options[] = {{MHD_OPTION_LISTEN_SOCKET, fd, nullptr},
+                                           {MHD_OPTION_END, 0, nullptr}};
   const MHD_OptionItem no_options[] = {{MHD_OPTION_END, 0, nullptr}};
-  instance->daemon = MHD_start_daemon(
+  return MHD_start_daemon(
       flags, 0, nullptr, nullptr, &HttpCallbacks::access, this, MHD_OPTION_EXTERNAL_LOGGER,
-      &HttpCallbacks::log, this, MHD_OPTION_LISTEN_SOCKET, listen_fd_, MHD_OPTION_CONNECTION_LIMIT,
+      &HttpCallbacks::log, this, MHD_OPTION_URI_LOG_CALLBACK, &HttpCallbacks::start_request, this,
+      MHD_OPTION_ARRAY, fd >= 0 ? listen_options : no_options, MHD_OPTION_CONNECTION_LIMIT,
       static_cast<unsigned>(config_.max_connections), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
       static_cast<unsigned>(config_.max_connections_per_ip), MHD_OPTION_CONNECTION_TIMEOUT,
       static_cast<unsigned>(config_.request_timeout.count()), MHD_OPTION_NOTIFY_COMPLETED,
       &HttpCallbacks::completed, this, MHD_OPTION_ARRAY, tls_ ? tls_options : no_options,
       MHD_OPTION_END);
+}
+
+base::Result<bool> HttpServer::open_instance() {
+  auto instance = std::make_unique<Instance>();
+  instance->cert = cert_;
+  instance->key = key_;
+  instance->daemon = start_daemon(listen_fd_, instance->cert, instance->key);
   if (instance->daemon == nullptr) {
     return failure("cannot start the HTTP listener on " + config_.listen +
                    (tls_ ? " (is the certificate or key broken?)" : ""));
@@ -745,14 +845,20 @@ base::Result<bool> HttpServer::reload_tls() {
   if (!tls_ || instances_.empty()) {
     return true;
   }
-  // The new certificate and key are read before the old instance lets the socket go: with a
-  // broken file the old one keeps serving.
-  if (auto cert = read_pem(config_.cert_file); !cert) {
-    return cert.error();
+  // The new certificate and key are read, and tried by a daemon without a socket, before the
+  // old instance lets the socket go: with a broken file or a key of another certificate the old
+  // one keeps serving (MHD tells why in jobsd.log).
+  auto pair = read_tls();
+  if (!pair) {
+    return pair.error();
   }
-  if (auto key = read_pem(config_.key_file); !key) {
-    return key.error();
+  MHD_Daemon* trial = start_daemon(-1, pair->first, pair->second);
+  if (trial == nullptr) {
+    return failure("the certificate " + config_.cert_file + " and key " + config_.key_file +
+                   " cannot be used (does the key belong to the certificate?); the old ones "
+                   "are still served");
   }
+  MHD_stop_daemon(trial);
   Instance& old = *instances_.back();
   const MHD_socket fd = MHD_quiesce_daemon(old.daemon);
   if (fd == MHD_INVALID_SOCKET) {
@@ -760,11 +866,17 @@ base::Result<bool> HttpServer::reload_tls() {
   }
   old.accepting = false;
   listen_fd_ = fd;
+  std::swap(cert_, pair->first);
+  std::swap(key_, pair->second);
   auto opened = open_instance();
   if (!opened) {
-    // MHD could not use the new files: the socket is closed, no HTTPS until the next SIGHUP.
-    ::close(listen_fd_);
-    listen_fd_ = -1;
+    // The socket is never lost: a new instance serves it with the old certificate.
+    std::swap(cert_, pair->first);
+    std::swap(key_, pair->second);
+    if (!open_instance()) {
+      ::close(listen_fd_);
+      listen_fd_ = -1;
+    }
   }
   run_due();
   return opened;
@@ -817,10 +929,16 @@ std::optional<std::int64_t> HttpServer::deadline() const {
       next = next ? std::min(*next, at) : at;
     }
   }
+  for (const auto& [address, r] : refusals_) {
+    // Refusals not told yet are told when their minute ends; told ones are forgotten then.
+    const std::int64_t at = r.reported_ms + refusal_report_ms;
+    next = next ? std::min(*next, at) : at;
+  }
   return next;
 }
 
 void HttpServer::run_due() {
+  report_refusals(false);
   const std::int64_t now = steady_now();
   const std::int64_t timeout_ms = config_.request_timeout.count() * 1000;
   for (Exchange* x : streams_) {
@@ -855,6 +973,32 @@ void HttpServer::run_due() {
     hooks_.watch(i->epoll_fd, false);
     MHD_stop_daemon(i->daemon);
     return true;
+  });
+}
+
+void HttpServer::refused(const std::string& address, const std::string& why) {
+  Refusals& r = refusals_[address];
+  ++r.count;
+  r.why = why;
+  report_refusals(false);
+}
+
+void HttpServer::report_refusals(bool all) {
+  const std::int64_t now = steady_now();
+  for (auto& [address, r] : refusals_) {
+    if (r.count == 0 || (!all && r.reported_ms != 0 && now - r.reported_ms < refusal_report_ms)) {
+      continue;
+    }
+    hooks_.log->warn("http: refused {}{} request{} from {} of no known token (not audited); "
+                     "the last: {}",
+                     r.count, r.reported_ms == 0 ? "" : " more", r.count == 1 ? "" : "s",
+                     base::escaped(address), base::escaped(r.why));
+    r.count = 0;
+    r.reported_ms = now;
+  }
+  // An address refused nothing for a minute is forgotten: the map stays as small as the abuse.
+  std::erase_if(refusals_, [&](const auto& entry) {
+    return entry.second.count == 0 && now - entry.second.reported_ms >= refusal_report_ms;
   });
 }
 

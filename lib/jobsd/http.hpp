@@ -20,6 +20,9 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
+
+struct MHD_Daemon;
 
 namespace spdlog {
 class logger;
@@ -42,7 +45,8 @@ struct HttpHooks {
   std::function<int(const Principal& who, const ipc::Request& request)> call;
   // Adds `fd` to the loop's epoll set (for reading), or removes it.
   std::function<void(int fd, bool add)> watch;
-  // Records a refused mutating request that never reached a command (401, 413, 415, 422, 429).
+  // Records a refused mutating request of a valid token that never reached a command (400, 413,
+  // 415, 422, 429 of its manual runs).
   std::function<void(const Principal& who, const std::string& action, const std::string& target,
                      const std::string& outcome)>
       audit;
@@ -79,27 +83,43 @@ public:
 
 private:
   struct Instance; // one MHD daemon
+  // The certificate's and the key's PEM.
+  base::Result<std::pair<std::string, std::string>> read_tls() const;
+  // An MHD daemon serving `fd` (-1: no socket, to try a certificate and key), or null.
+  MHD_Daemon* start_daemon(int fd, const std::string& cert, const std::string& key);
+  // A new instance on listen_fd_ with cert_ and key_.
   base::Result<bool> open_instance();
   void run(Instance& i);
   void forget(Exchange& x);
+  // A mutating request of nobody signed in, refused before any command (401, 404, 405, 429):
+  // not audited (anybody could fill the table) but told in jobsd.log, at once, then at most
+  // once a minute per client address with a count (`all`: what is not told yet, at stop).
+  void refused(const std::string& address, const std::string& why);
+  void report_refusals(bool all);
 
   friend struct HttpCallbacks;
 
   HttpConfig config_;
   HttpHooks hooks_;
   bool tls_ = false;
-  std::string cert_, key_; // PEM, as last read
+  std::string cert_, key_; // PEM, as served by the newest instance
   int listen_fd_ = -1;
   std::vector<std::unique_ptr<Instance>> instances_; // the last one accepts; older ones drain
   std::map<int, Exchange*> bridges_;                 // by the listener's end of the bridge
   std::set<Exchange*> streams_;                      // open event streams, for keepalives
-  // Failed sign-ins by client address in the current minute.
+  // Wrong tokens by client address in the minute from its first one.
   struct Failures {
     std::int64_t window_start = 0; // steady ms
     int count = 0;
-    bool told = false; // the limit was told in jobsd.log in this window
   };
   std::map<std::string, Failures> failures_;
+  std::int64_t failures_pruned_ms_ = 0; // steady ms failures_ was last rid of closed windows
+  struct Refusals {
+    int count = 0;                // not told yet
+    std::int64_t reported_ms = 0; // steady ms it was last told
+    std::string why;              // the last one
+  };
+  std::map<std::string, Refusals> refusals_;                    // by client address
   std::map<std::string, std::deque<std::int64_t>> manual_runs_; // token -> steady ms, last hour
 };
 

@@ -181,13 +181,21 @@ head -c $((2 << 20)) /dev/zero | tr '\0' ' ' > huge.json
 expect "a 2 MiB body: 413" "413" \
   "$(call POST /api/v2/jobs/hello/pause "$operator" -H 'Content-Type: application/json' --data-binary @huge.json)"
 expect "refused before the command, still audited as the token" "token:ops|pause|hello|too_la" "$(audit_row)"
+expect "a 2 MiB chunked body: 413 too_large" "413 too_large" \
+  "$(call POST /api/v2/jobs/hello/pause "$operator" -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' --data-binary @huge.json) $(field 'd["code"]')"
+expect "a query key given twice: 400 naming it" "400 the query gives \"match\" more than once" \
+  "$(call GET '/api/v2/jobs?match=a&match=b' "$viewer") $(field 'd["detail"]')"
 expect "GET on a POST route: 405 with Allow" "405 POST" \
   "$(call GET /api/v2/jobs/hello/trigger "$viewer") $(header_of Allow)"
 expect "an unknown route: 404" "404" "$(call GET /api/v2/nothing "$viewer")"
 expect "jobs/..%2F..: 404" "404" "$(call GET '/api/v2/jobs/..%2F..%2Fetc%2Fpasswd' "$viewer")"
 expect "jobs/..: 404" "404" "$(curl -s -o /dev/null -w '%{http_code}' --path-as-is -H "Authorization: Bearer $viewer" "$base/api/v2/jobs/..")"
 expect "//api/v2/jobs: 404" "404" "$(call GET //api/v2/jobs "$viewer")"
-expect "an id with %00: 404" "404" "$(call GET '/api/v2/jobs/hel%00lo' "$viewer")"
+expect "an id with %00: 400" "400 the path has a NUL or another control character" \
+  "$(call GET '/api/v2/jobs/hel%00lo' "$viewer") $(field 'd["detail"]')"
+expect "a %00 cutting the path short (jobs/hello%00/x): 400, not hello" "400" \
+  "$(call GET '/api/v2/jobs/hello%00/x' "$viewer")"
+expect "a %0a in the path: 400" "400" "$(call GET '/api/v2/jobs/hel%0alo' "$viewer")"
 long=$(head -c 100000 /dev/zero | tr '\0' a)
 status=$(call GET "/api/v2/jobs/$long" "$viewer")
 expect "a 100,000-byte path: a 4xx" "4" "${status:0:1}"
@@ -331,21 +339,42 @@ expect "a stream with nothing to send gets a keepalive comment after 15 s" "1" \
   "$(grep -c '^: keepalive$' keepalive.out)"
 rm jobs/tick.yaml jobs/chatty.yaml jobs/quiet.yaml
 
-# 12. Missing and wrong tokens: 401; after 10 failures within a minute, 429 for the address.
+# 12. Missing and wrong tokens: 401; after 10 wrong tokens within a minute, 429 for the address's
+# wrong tokens (valid ones are still served).
 expect "no token: 401" "401" "$(call GET /api/v2/jobs "")"
 expect "with WWW-Authenticate" "Bearer realm=\"jobsd\"" "$(header_of WWW-Authenticate)"
-expect "a mutating request without a token is audited as anonymous" "401" \
-  "$(call POST /api/v2/jobs/hello/trigger "")"
-expect "its audit row" "anonymous|trigger|hello|unauth" "$(audit_row)"
+rows=$(sql "select count(*) from audit")
+expect "a viewer's refused trigger is audited" "403 $((rows + 1)) token:watcher|trigger|hello|denied" \
+  "$(call POST /api/v2/jobs/hello/trigger "$viewer") $(sql "select count(*) from audit") $(audit_row)"
+expect "a mutating request without a token: 401" "401" "$(call POST /api/v2/jobs/hello/trigger "")"
+# 200 token-less POSTs on one connection, none reaching a command: no token (401),
+# no such route (404), a GET route (405). A missing token is no failed sign-in: no 429.
+urls=()
+for i in $(seq 1 200); do
+  case $((i % 3)) in
+    0) urls+=(-o /dev/null "$base/api/v2/jobs/hello/trigger") ;;
+    1) urls+=(-o /dev/null "$base/api/v2/nothing/$i") ;;
+    2) urls+=(-o /dev/null "$base/api/v2/version") ;;
+  esac
+done
+curl -s -X POST -w '%{http_code}\n' "${urls[@]}" > anonymous.codes
+expect "200 token-less POSTs refused: 401, 404, 405" "66 401|67 404|67 405" \
+  "$(sort anonymous.codes | uniq -c | awk '{ print $1, $2 }' | paste -sd'|')"
+expect "they add no audit row" "$((rows + 1))" "$(sql "select count(*) from audit")"
 expect "a wrong token: 401" "401" "$(call GET /api/v2/jobs "jobs_wrong")"
-for _ in 1 2 3 4 5 6 7; do call GET /api/v2/jobs "jobs_wrong" > /dev/null; done
-expect "the eleventh try within a minute: 429" "429" "$(call GET /api/v2/jobs "jobs_wrong")"
-expect "a valid token from that address too, with Retry-After" "429 1" \
-  "$(call GET /api/v2/jobs "$viewer") $(header_of Retry-After | grep -cE '^[0-9]+$')"
+for _ in $(seq 1 11); do call GET /api/v2/jobs "jobs_wrong" > /dev/null; done
+expect "after 12 wrong tokens within a minute, a wrong one: 429 with Retry-After" "429 1" \
+  "$(call GET /api/v2/jobs "jobs_wrong") $(header_of Retry-After | grep -cE '^[0-9]+$')"
+expect "a valid token from that address is still served" "200" "$(call GET /api/v2/jobs "$viewer")"
+expect "and a request without a token still gets 401" "401" "$(call GET /api/v2/jobs "")"
 expect "told in jobsd.log" "1" "$(grep -c 'failed sign-ins from 127.0.0.1' "$state/logs/jobsd.log")"
 "$jobsctl" token revoke watcher > /dev/null
 expect "a revoked token is gone" "boss ci ops runner" "$("$jobsctl" token list | cut -f1 | sort | paste -sd' ')"
 stop_daemon "$state"
+# Told at once, then at most once a minute with a count; what remains at the stop.
+grep -oE 'http: refused [0-9]+( more)? requests? from 127.0.0.1 of no known token' "$state/logs/jobsd.log" |
+  awk '{ n += $3; lines++ } END { print (n >= 201 && lines <= 4) ? "told" : n " in " lines " lines" }' > told.out
+expect "the 201 token-less POSTs are told in jobsd.log, in a few lines" "told" "$(cat told.out)"
 
 # 13. A non-loopback address without TLS is refused at start, unless allowed.
 sed -i "s/listen: 127.0.0.1:$port/listen: 0.0.0.0:$port/" jobsd.yaml
@@ -353,7 +382,7 @@ start_daemon 2> start.err
 expect "non-loopback without TLS: jobsd does not start" "1" "$?"
 expect "and says why" "1" "$(grep -c 'is not a loopback address and there is no TLS' start.err)"
 
-# 14. TLS, the certificate read again on SIGHUP.
+# 14. TLS, the certificate read again on SIGHUP; a bad pair keeps the old one served.
 make_cert() {
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.crt" -days 2 -subj "/CN=$1" \
     -addext "subjectAltName=IP:127.0.0.1" 2> /dev/null
@@ -385,6 +414,20 @@ wait_for 10 eval '[ "$(fingerprint)" = "$want" ]'
 expect "after SIGHUP the new certificate is served" "0" "$?"
 expect "HTTPS with it" "200" \
   "$(curl -s -o /dev/null -w '%{http_code}' --cacert two.crt -H "Authorization: Bearer $admin" "https://127.0.0.1:$port/api/v2/version")"
+# A key of another certificate: the old pair stays served, jobsd.log says why; a good pair
+# afterwards is served (the listening socket was never lost).
+cp two.crt server.crt && cp one.key server.key
+kill -HUP "$(cat "$state/jobsd.lock")"
+wait_for 10 grep -q "cannot be used (does the key belong to the certificate?); the old ones are still served" "$state/logs/jobsd.log"
+expect "a mismatched key on SIGHUP: jobsd.log says why" "0" "$?"
+expect "the old certificate is still served" "$want" "$(fingerprint)"
+expect "HTTPS still works" "200" \
+  "$(curl -s -o /dev/null -w '%{http_code}' --cacert two.crt -H "Authorization: Bearer $admin" "https://127.0.0.1:$port/api/v2/version")"
+cp one.crt server.crt && cp one.key server.key
+kill -HUP "$(cat "$state/jobsd.lock")"
+want=$(openssl x509 -in one.crt -noout -fingerprint -sha256)
+wait_for 10 eval '[ "$(fingerprint)" = "$want" ]'
+expect "a good pair on the next SIGHUP is served" "0" "$?"
 expect "plain HTTP on the TLS port is not served" "000" \
   "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/api/v2/version")"
 stop_daemon "$state"
