@@ -166,6 +166,22 @@ expect "an operator outside its glob: 403" "403" "$(call POST /api/v2/jobs/other
 expect "its text" "token ops (operator) may not disable other (its jobs: hel*)" "$(field 'd["detail"]')"
 expect "audited" "token:ops|disable|other|denied" "$(audit_row)"
 expect "the job stayed enabled" "0" "$(grep -c enabled jobs/other.yaml)"
+# enable/disable act on a file: the glob is checked against the job it holds, not its name.
+cat > jobs/hel-db.yaml <<'YAML'
+id: dbprod
+schedule: "0 6 * * *"
+command: "true"
+YAML
+printf 'schedule: "0 6 * * *"\ncommand: "true"\nafter: [nosuchjob]\n' > jobs/hel-bad.yaml
+wait_for 10 eval '[ "$(call GET /api/v2/jobs/dbprod "$viewer")" = 200 ]'
+expect "a file hel-db.yaml holding job dbprod: not a job of hel* (404)" "404 not_found" \
+  "$(call POST /api/v2/jobs/hel-db/disable "$operator") $(field 'd["code"]')"
+expect "dbprod stayed enabled" "0" "$(grep -c enabled jobs/hel-db.yaml)"
+expect "dbprod by its id: 403" "403" "$(call POST /api/v2/jobs/dbprod/disable "$operator")"
+expect "a file that does not load (after: an unknown job) is named by its file name" "200" \
+  "$(call POST /api/v2/jobs/hel-bad/disable "$operator")"
+expect "and disabled" "1" "$(grep -c 'enabled: false' jobs/hel-bad.yaml)"
+rm jobs/hel-db.yaml jobs/hel-bad.yaml
 expect "an operator may not reload (admins only): the socket's reload has no route, token_list neither" \
   "404" "$(call POST /api/v2/reload "$admin")"
 
