@@ -953,15 +953,18 @@ Daemon::Reply Daemon::cmd_trigger(Connection& c, const ipc::Request& request) {
   if (stopping_) {
     throw CommandError{ipc::code::conflict, "jobsd is stopping"};
   }
+  // replace: the job's queued and running executions are cancelled first, whatever its
+  // concurrency (the HTTP API's {"replace": true}).
+  const bool replacing = bool_arg(request, "replace");
   std::string which;
   if (active(job->id, &which)) {
-    if (job->concurrency == jobs::Concurrency::forbid) {
+    if (job->concurrency == jobs::Concurrency::forbid && !replacing) {
       throw CommandError{ipc::code::conflict,
                          "job " + job->id + " is " +
                              (running_.count(which) ? "running" : "queued") + " (execution " +
                              which + ") and has concurrency: forbid; cancel it first or wait"};
     }
-    if (job->concurrency == jobs::Concurrency::replace) {
+    if (job->concurrency == jobs::Concurrency::replace || replacing) {
       replace(*job, "replaced by a run triggered by " + c.user);
     }
   }

@@ -256,6 +256,30 @@ expect "with Retry-After" "1" "$(header_of Retry-After | grep -cE '^[0-9]+$')"
 expect "audited" "token:ci|trigger|other|rate_l" "$(audit_row)"
 expect "another token is not limited by it" "200" "$(call POST /api/v2/jobs/hello/trigger "$admin")"
 
+# 9b. {"replace": true} cancels the job's running execution first, whatever its concurrency.
+cat > jobs/sleepy.yaml <<'YAML'
+schedule: "0 7 * * *"
+concurrency: forbid
+command: "echo started; sleep 60"
+YAML
+first_op=$("$jobsctl" token create swap1 --role operator --jobs 'sleep*' 2> /dev/null)
+second_op=$("$jobsctl" token create swap2 --role operator --jobs 'sleep*' 2> /dev/null)
+wait_for 10 eval '[ "$(call GET /api/v2/jobs/sleepy "$viewer")" = 200 ]'
+expect "trigger a long job" "200" "$(call POST /api/v2/jobs/sleepy/trigger "$first_op")"
+first=$(field 'd["execution_id"]')
+expect "again while it runs: 409 (concurrency: forbid)" "409" \
+  "$(call POST /api/v2/jobs/sleepy/trigger "$first_op")"
+expect "again with replace: 200" "200" \
+  "$(call POST /api/v2/jobs/sleepy/trigger "$second_op" -H 'Content-Type: application/json' -d '{"replace":true}')"
+second=$(field 'd["execution_id"]')
+expect "a new execution" "1" "$([ -n "$second" ] && [ "$second" != "$first" ] && echo 1)"
+wait_for 10 eval '[ "$(call GET "/api/v2/executions/$first" "$viewer")" = 200 ] && [ "$(field '\''d["status"]'\'')" = cancelled ]'
+expect "the running one was cancelled" "0" "$?"
+expect "audited as the token" "token:swap2|trigger|sleepy|ok" "$(audit_row)"
+
+call POST "/api/v2/executions/$second/cancel" "$admin" > /dev/null
+rm jobs/sleepy.yaml
+
 # 10. 1,000 idle connections while a job fires every second: refused or dropped, the job on time,
 # other clients served.
 cat > jobs/tick.yaml <<'YAML'
@@ -360,7 +384,7 @@ expect "a valid token from that address too, with Retry-After" "429 1" \
   "$(call GET /api/v2/jobs "$viewer") $(header_of Retry-After | grep -cE '^[0-9]+$')"
 expect "told in jobsd.log" "1" "$(grep -c 'failed sign-ins from 127.0.0.1' "$state/logs/jobsd.log")"
 "$jobsctl" token revoke watcher > /dev/null
-expect "a revoked token is gone" "boss ci ops runner" "$("$jobsctl" token list | cut -f1 | sort | paste -sd' ')"
+expect "a revoked token is gone" "boss ci ops runner swap1 swap2" "$("$jobsctl" token list | cut -f1 | sort | paste -sd' ')"
 stop_daemon "$state"
 
 # 13. A non-loopback address without TLS is refused at start, unless allowed.
