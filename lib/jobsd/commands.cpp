@@ -1226,7 +1226,7 @@ Daemon::Reply Daemon::cmd_token_list(Connection&, const ipc::Request&) {
   return r;
 }
 
-Daemon::Reply Daemon::cmd_token_revoke(Connection&, const ipc::Request& request) {
+Daemon::Reply Daemon::cmd_token_revoke(Connection& c, const ipc::Request& request) {
   const std::string name = string_arg(request, "name");
   auto removed = tokens_->revoke(name);
   if (!removed) {
@@ -1235,6 +1235,8 @@ Daemon::Reply Daemon::cmd_token_revoke(Connection&, const ipc::Request& request)
   if (!*removed) {
     throw CommandError{ipc::code::not_found, "no token named " + name};
   }
+  // A token is checked as each request begins: its open streams end with it.
+  end_bridges(name, "token " + name + " was revoked", c.fd);
   Reply r;
   r.target = name;
   r.result = {{"name", name}, {"revoked", true}};

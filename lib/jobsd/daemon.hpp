@@ -254,6 +254,8 @@ private:
   // An HTTP request (http.cpp) as a control connection: runs `request` for `who` and returns
   // the other end of the bridge, from which its reply and events come; -1 when it cannot.
   int open_bridge(const Principal& who, const ipc::Request& request);
+  // Ends the bridges of a token (but `except`): its requests, log streams too, end now.
+  void end_bridges(const std::string& token, const std::string& why, int except);
   base::Result<bool> start_http();
 
   // commands.cpp: the commands

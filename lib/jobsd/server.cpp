@@ -399,6 +399,23 @@ int Daemon::open_bridge(const Principal& who, const ipc::Request& request) {
   return ends[1];
 }
 
+void Daemon::end_bridges(const std::string& token, const std::string& why, int except) {
+  std::vector<int> ending;
+  for (const auto& [fd, c] : connections_) {
+    if (c.principal && c.principal->token == token && fd != except) {
+      ending.push_back(fd);
+    }
+  }
+  for (int fd : ending) {
+    // Told if the bridge has room for it (a stream then ends with an error event), then closed:
+    // the HTTP side sees the end of its bridge and ends the response.
+    if (Connection* c = connection(fd)) {
+      send(*c, ipc::error_reply(std::nullopt, ipc::code::denied, why));
+    }
+    close_connection(fd);
+  }
+}
+
 base::Result<bool> Daemon::start_http() {
   HttpHooks hooks;
   hooks.call = [this](const Principal& who, const ipc::Request& request) {

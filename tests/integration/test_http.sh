@@ -277,6 +277,19 @@ wait_for 10 eval '[ "$(call GET "/api/v2/executions/$first" "$viewer")" = 200 ] 
 expect "the running one was cancelled" "0" "$?"
 expect "audited as the token" "token:swap2|trigger|sleepy|ok" "$(audit_row)"
 
+# 9c. A token revoked ends its open log streams.
+peek=$("$jobsctl" token create peek --role viewer 2> /dev/null)
+curl -s -N --max-time 30 -H "Authorization: Bearer $peek" -H "Accept: text/event-stream" \
+  "$base/api/v2/executions/$second/log" > revoked.out &
+follower=$!
+wait_for 10 grep -q 'out: started' revoked.out
+expect "a viewer follows the long job's log" "0" "$?"
+"$jobsctl" token revoke peek > /dev/null
+wait_for 2 exited "$follower"
+expect "its stream ends within 2 s of the revocation" "0" "$?"
+wait "$follower"
+expect "with an error event: denied" "denied" \
+  "$(grep -A1 '^event: error' revoked.out | sed -n 's/^data: //p' | python3 -c 'import json,sys; print(json.load(sys.stdin)["code"])')"
 call POST "/api/v2/executions/$second/cancel" "$admin" > /dev/null
 rm jobs/sleepy.yaml
 
