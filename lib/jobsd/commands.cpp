@@ -182,9 +182,31 @@ ipc::Json Daemon::hello(const Connection& c) const {
   return hello;
 }
 
+std::optional<Daemon::JobFile> Daemon::job_file(const std::string& id) const {
+  if (const auto it = jobs_.find(id); it != jobs_.end()) {
+    return JobFile{it->second->path, id};
+  }
+  // A file that did not load (with errors, or failing a check across files) is found by its
+  // name; its job is the id it declares, if it could be read. A file that loaded is found by its
+  // job's id alone, whatever its name: web-x.yaml may hold db-prod.
+  for (const auto& [path, f] : files_) {
+    if (std::filesystem::path(path).stem() == id &&
+        std::none_of(jobs_.begin(), jobs_.end(),
+                     [&](const auto& job) { return job.second->path == path; })) {
+      return JobFile{path, f.loaded && f.loaded->job ? f.loaded->job->id : id};
+    }
+  }
+  return std::nullopt;
+}
+
 std::string Daemon::job_of(const ipc::Request& r) {
   if (const auto job = r.args.find("job"); job != r.args.end() && job->is_string()) {
-    return job->get<std::string>();
+    const std::string id = job->get<std::string>();
+    if (r.cmd == "enable" || r.cmd == "disable") {
+      const auto file = job_file(id);
+      return file ? file->job : id;
+    }
+    return id;
   }
   const auto execution = r.args.find("execution");
   if (execution == r.args.end() || !execution->is_string()) {
@@ -931,15 +953,18 @@ Daemon::Reply Daemon::cmd_trigger(Connection& c, const ipc::Request& request) {
   if (stopping_) {
     throw CommandError{ipc::code::conflict, "jobsd is stopping"};
   }
+  // replace: the job's queued and running executions are cancelled first, whatever its
+  // concurrency (the HTTP API's {"replace": true}).
+  const bool replacing = bool_arg(request, "replace");
   std::string which;
   if (active(job->id, &which)) {
-    if (job->concurrency == jobs::Concurrency::forbid) {
+    if (job->concurrency == jobs::Concurrency::forbid && !replacing) {
       throw CommandError{ipc::code::conflict,
                          "job " + job->id + " is " +
                              (running_.count(which) ? "running" : "queued") + " (execution " +
                              which + ") and has concurrency: forbid; cancel it first or wait"};
     }
-    if (job->concurrency == jobs::Concurrency::replace) {
+    if (job->concurrency == jobs::Concurrency::replace || replacing) {
       replace(*job, "replaced by a run triggered by " + c.user);
     }
   }
@@ -1044,27 +1069,19 @@ Daemon::Reply Daemon::cmd_disable(Connection& c, const ipc::Request& r) {
 
 Daemon::Reply Daemon::cmd_set_enabled(Connection&, const ipc::Request& request, bool value) {
   const std::string id = string_arg(request, "job");
-  // The job's file; a file with errors is found by its name.
-  std::string path;
-  if (const auto it = jobs_.find(id); it != jobs_.end()) {
-    path = it->second->path;
-  } else {
-    for (const auto& [p, f] : files_) {
-      if (std::filesystem::path(p).stem() == id) {
-        path = p;
-      }
-    }
-  }
-  if (path.empty()) {
+  // The file refusal() checked the token's glob against (job_of).
+  const auto file = job_file(id);
+  if (!file) {
     job_arg(request); // throws not_found with a suggestion
   }
+  const std::string& path = file->path;
   auto changed = jobs::set_enabled_in_file(path, value, jobsd::load_options(config_));
   if (!changed) {
     throw CommandError{ipc::code::invalid, changed.error().render()};
   }
   reload(false);
   Reply r;
-  r.target = id;
+  r.target = file->job;
   r.result = {{"job", id}, {"path", path}, {"enabled", value}, {"changed", *changed}};
   return r;
 }
@@ -1209,7 +1226,7 @@ Daemon::Reply Daemon::cmd_token_list(Connection&, const ipc::Request&) {
   return r;
 }
 
-Daemon::Reply Daemon::cmd_token_revoke(Connection&, const ipc::Request& request) {
+Daemon::Reply Daemon::cmd_token_revoke(Connection& c, const ipc::Request& request) {
   const std::string name = string_arg(request, "name");
   auto removed = tokens_->revoke(name);
   if (!removed) {
@@ -1218,6 +1235,8 @@ Daemon::Reply Daemon::cmd_token_revoke(Connection&, const ipc::Request& request)
   if (!*removed) {
     throw CommandError{ipc::code::not_found, "no token named " + name};
   }
+  // A token is checked as each request begins: its open streams end with it.
+  end_bridges(name, "token " + name + " was revoked", c.fd);
   Reply r;
   r.target = name;
   r.result = {{"name", name}, {"revoked", true}};

@@ -254,6 +254,8 @@ private:
   // An HTTP request (http.cpp) as a control connection: runs `request` for `who` and returns
   // the other end of the bridge, from which its reply and events come; -1 when it cannot.
   int open_bridge(const Principal& who, const ipc::Request& request);
+  // Ends the bridges of a token (but `except`): its requests, log streams too, end now.
+  void end_bridges(const std::string& token, const std::string& why, int except);
   base::Result<bool> start_http();
 
   // commands.cpp: the commands
@@ -271,8 +273,16 @@ private:
   // Why `c` may not run the command (empty: it may): the uid's rules on the socket, the token's
   // role and glob on a bridge.
   std::string refusal(const Connection& c, const CommandSpec& spec, const ipc::Request& r);
-  // The job a request acts on (cancel: the execution's job); empty: none.
+  // The job a request acts on (cancel: the execution's job; enable, disable: the job of the file
+  // they change); empty: none.
   std::string job_of(const ipc::Request& r);
+  // The file that enable and disable change for `id`: the loaded job's, else a file that failed
+  // to load named `id` without its extension, with the job it declares (its name if unknown).
+  struct JobFile {
+    std::string path;
+    std::string job;
+  };
+  std::optional<JobFile> job_file(const std::string& id) const;
   // Records a mutating request in the audit table and the audit log; `who` is the user, then
   // how it came ("uid=0 pid=12", "address=127.0.0.1").
   void audit(const std::string& user, std::optional<std::int64_t> uid, const std::string& how,

@@ -87,19 +87,24 @@ std::string user_name(uid_t uid) {
 } // namespace
 
 std::string Daemon::no_slot_for(const Connection& c) const {
-  if (connections_.size() >= max_connections) {
+  // HTTP bridges are bounded by http.max_connections: they take none of the socket's slots.
+  size_t clients = 0;
+  size_t mine = 0;
+  for (const auto& [fd, other] : connections_) {
+    clients += !other.principal;
+    mine += !other.principal && other.uid == c.uid;
+  }
+  if (clients >= max_connections) {
     return "too many clients (" + std::to_string(max_connections) + ")";
   }
   if (c.admin) {
     return "";
   }
-  if (connections_.size() >= max_connections - admin_reserve) {
+  if (clients >= max_connections - admin_reserve) {
     return "too many clients: the last " + std::to_string(admin_reserve) + " of " +
            std::to_string(max_connections) + " connections are for admins";
   }
-  const auto mine = std::count_if(connections_.begin(), connections_.end(),
-                                  [&](const auto& other) { return other.second.uid == c.uid; });
-  if (static_cast<size_t>(mine) >= max_connections_per_user) {
+  if (mine >= max_connections_per_user) {
     return "user " + c.user + " has " + std::to_string(max_connections_per_user) +
            " connections already, the most a user who is not an admin may have";
   }
@@ -397,6 +402,23 @@ int Daemon::open_bridge(const Principal& who, const ipc::Request& request) {
   auto& stored = connections_.emplace(c.fd, std::move(c)).first->second;
   handle_request(stored, request);
   return ends[1];
+}
+
+void Daemon::end_bridges(const std::string& token, const std::string& why, int except) {
+  std::vector<int> ending;
+  for (const auto& [fd, c] : connections_) {
+    if (c.principal && c.principal->token == token && fd != except) {
+      ending.push_back(fd);
+    }
+  }
+  for (int fd : ending) {
+    // Told if the bridge has room for it (a stream then ends with an error event), then closed:
+    // the HTTP side sees the end of its bridge and ends the response.
+    if (Connection* c = connection(fd)) {
+      send(*c, ipc::error_reply(std::nullopt, ipc::code::denied, why));
+    }
+    close_connection(fd);
+  }
 }
 
 base::Result<bool> Daemon::start_http() {

@@ -20,6 +20,7 @@ mkdir -m 755 jobs run
 export JOBS_STATE_DIR="$work/state" JOBS_SOCKET="$work/run/jobsd.sock"
 sock=$JOBS_SOCKET
 group=""       # a throwaway group with the user nobody in it, deleted by cleanup
+http_port="" # with it, start_daemon also serves the HTTP API on this loopback port
 timeout_pid="" # the client that waits for the 10 s timeout of a half-sent request
 
 cleanup() {
@@ -45,6 +46,7 @@ start_daemon() {
     echo "socket: $socket"
     echo "default_timezone: UTC"
     echo "grace_period: 2s"
+    [ -n "$http_port" ] && printf 'http:\n  listen: 127.0.0.1:%s\n' "$http_port"
     echo "access:"
     printf '  %s\n' "$@"
   } > "$state.yaml"
@@ -147,7 +149,12 @@ schedule: "0 4 * * *"
 command: "sleep 300"
 YAML
 
+# The first daemon also serves the HTTP API (on a free loopback port), whose requests must take
+# none of the socket's slots.
+http_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start_daemon state "$sock" "socket_group: nogroup" "readers: all"
+api=http://127.0.0.1:$http_port
+http_port=""
 expect "jobsd starts and detaches once ready" "0" "$?"
 pid=$(cat state/jobsd.lock)
 
@@ -428,7 +435,20 @@ expect "a request not completed within 10 s" \
   "null bad_request request not completed within 10s; closing | closed | 9-25 s" "$(cat timeout.out)"
 
 # At most 1024 clients: the next one is told so and closed; once they leave, clients come back.
-# No other client is connected now.
+# No other client of the socket is connected now; 8 HTTP log streams (of the sleeper, which
+# prints nothing) are, and take none of the 1024 slots.
+viewer=$("$jobsctl" token create socket-viewer --role viewer 2> /dev/null)
+sockets() { find "/proc/$pid/fd" -lname 'socket:*' | wc -l; }
+before=$(sockets)
+streams=()
+for _ in $(seq 8); do
+  curl -s -N --max-time 60 -H "Authorization: Bearer $viewer" -H "Accept: text/event-stream" \
+    "$api/api/v2/executions/$sleeper/log" > /dev/null &
+  streams+=($!)
+done
+# Each stream is a connection and a bridge (a socket pair): 3 sockets.
+wait_for 10 eval '[ "$(sockets)" -ge $((before + 24)) ]'
+expect "8 HTTP log streams are open" "0" "$?"
 out=$(raw "$sock" <<'PY'
 import resource
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -458,6 +478,8 @@ else
   wait_for 10 "$jobsctl" status
   expect "after the 1024 left, jobsctl status" "0" "$("$jobsctl" status >/dev/null; echo $?)"
 fi
+kill "${streams[@]}" 2> /dev/null
+wait "${streams[@]}" 2> /dev/null
 
 # 6. After all of that: the same daemon, its jobs scheduled, the triggered job still running,
 # and no internal error in its log.

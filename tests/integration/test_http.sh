@@ -166,6 +166,22 @@ expect "an operator outside its glob: 403" "403" "$(call POST /api/v2/jobs/other
 expect "its text" "token ops (operator) may not disable other (its jobs: hel*)" "$(field 'd["detail"]')"
 expect "audited" "token:ops|disable|other|denied" "$(audit_row)"
 expect "the job stayed enabled" "0" "$(grep -c enabled jobs/other.yaml)"
+# enable/disable act on a file: the glob is checked against the job it holds, not its name.
+cat > jobs/hel-db.yaml <<'YAML'
+id: dbprod
+schedule: "0 6 * * *"
+command: "true"
+YAML
+printf 'schedule: "0 6 * * *"\ncommand: "true"\nafter: [nosuchjob]\n' > jobs/hel-bad.yaml
+wait_for 10 eval '[ "$(call GET /api/v2/jobs/dbprod "$viewer")" = 200 ]'
+expect "a file hel-db.yaml holding job dbprod: not a job of hel* (404)" "404 not_found" \
+  "$(call POST /api/v2/jobs/hel-db/disable "$operator") $(field 'd["code"]')"
+expect "dbprod stayed enabled" "0" "$(grep -c enabled jobs/hel-db.yaml)"
+expect "dbprod by its id: 403" "403" "$(call POST /api/v2/jobs/dbprod/disable "$operator")"
+expect "a file that does not load (after: an unknown job) is named by its file name" "200" \
+  "$(call POST /api/v2/jobs/hel-bad/disable "$operator")"
+expect "and disabled" "1" "$(grep -c 'enabled: false' jobs/hel-bad.yaml)"
+rm jobs/hel-db.yaml jobs/hel-bad.yaml
 expect "an operator may not reload (admins only): the socket's reload has no route, token_list neither" \
   "404" "$(call POST /api/v2/reload "$admin")"
 
@@ -247,6 +263,43 @@ expect "a third manual run within the hour: 429" "429" "$(call POST /api/v2/jobs
 expect "with Retry-After" "1" "$(header_of Retry-After | grep -cE '^[0-9]+$')"
 expect "audited" "token:ci|trigger|other|rate_l" "$(audit_row)"
 expect "another token is not limited by it" "200" "$(call POST /api/v2/jobs/hello/trigger "$admin")"
+
+# 9b. {"replace": true} cancels the job's running execution first, whatever its concurrency.
+cat > jobs/sleepy.yaml <<'YAML'
+schedule: "0 7 * * *"
+concurrency: forbid
+command: "echo started; sleep 60"
+YAML
+first_op=$("$jobsctl" token create swap1 --role operator --jobs 'sleep*' 2> /dev/null)
+second_op=$("$jobsctl" token create swap2 --role operator --jobs 'sleep*' 2> /dev/null)
+wait_for 10 eval '[ "$(call GET /api/v2/jobs/sleepy "$viewer")" = 200 ]'
+expect "trigger a long job" "200" "$(call POST /api/v2/jobs/sleepy/trigger "$first_op")"
+first=$(field 'd["execution_id"]')
+expect "again while it runs: 409 (concurrency: forbid)" "409" \
+  "$(call POST /api/v2/jobs/sleepy/trigger "$first_op")"
+expect "again with replace: 200" "200" \
+  "$(call POST /api/v2/jobs/sleepy/trigger "$second_op" -H 'Content-Type: application/json' -d '{"replace":true}')"
+second=$(field 'd["execution_id"]')
+expect "a new execution" "1" "$([ -n "$second" ] && [ "$second" != "$first" ] && echo 1)"
+wait_for 10 eval '[ "$(call GET "/api/v2/executions/$first" "$viewer")" = 200 ] && [ "$(field '\''d["status"]'\'')" = cancelled ]'
+expect "the running one was cancelled" "0" "$?"
+expect "audited as the token" "token:swap2|trigger|sleepy|ok" "$(audit_row)"
+
+# 9c. A token revoked ends its open log streams.
+peek=$("$jobsctl" token create peek --role viewer 2> /dev/null)
+curl -s -N --max-time 30 -H "Authorization: Bearer $peek" -H "Accept: text/event-stream" \
+  "$base/api/v2/executions/$second/log" > revoked.out &
+follower=$!
+wait_for 10 grep -q 'out: started' revoked.out
+expect "a viewer follows the long job's log" "0" "$?"
+"$jobsctl" token revoke peek > /dev/null
+wait_for 2 exited "$follower"
+expect "its stream ends within 2 s of the revocation" "0" "$?"
+wait "$follower"
+expect "with an error event: denied" "denied" \
+  "$(grep -A1 '^event: error' revoked.out | sed -n 's/^data: //p' | python3 -c 'import json,sys; print(json.load(sys.stdin)["code"])')"
+call POST "/api/v2/executions/$second/cancel" "$admin" > /dev/null
+rm jobs/sleepy.yaml
 
 # 10. 1,000 idle connections while a job fires every second: refused or dropped, the job on time,
 # other clients served.
@@ -369,7 +422,7 @@ expect "a valid token from that address is still served" "200" "$(call GET /api/
 expect "and a request without a token still gets 401" "401" "$(call GET /api/v2/jobs "")"
 expect "told in jobsd.log" "1" "$(grep -c 'failed sign-ins from 127.0.0.1' "$state/logs/jobsd.log")"
 "$jobsctl" token revoke watcher > /dev/null
-expect "a revoked token is gone" "boss ci ops runner" "$("$jobsctl" token list | cut -f1 | sort | paste -sd' ')"
+expect "a revoked token is gone" "boss ci ops runner swap1 swap2" "$("$jobsctl" token list | cut -f1 | sort | paste -sd' ')"
 stop_daemon "$state"
 # Told at once, then at most once a minute with a count; what remains at the stop.
 grep -oE 'http: refused [0-9]+( more)? requests? from 127.0.0.1 of no known token' "$state/logs/jobsd.log" |
