@@ -235,6 +235,10 @@ std::string Daemon::refusal(const Connection& c, const CommandSpec& spec, const 
     if (role_allows(p.role, p.jobs, r.cmd, privileged, job)) {
       return "";
     }
+    if (spec.use == Use::admin_read) {
+      return "token " + p.token + " (" + to_string(p.role) + ") may not read " + r.cmd +
+             ": admins only";
+    }
     return "token " + p.token + " (" + to_string(p.role) + ") may not " + r.cmd +
            (job.empty() ? "" : " " + job) +
            (p.role == Role::operator_ ? " (its jobs: " + p.jobs + ")" : "");

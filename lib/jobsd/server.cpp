@@ -434,8 +434,8 @@ base::Result<bool> Daemon::start_http() {
   };
   hooks.audit = [this](const Principal& who, const std::string& action, const std::string& target,
                        const std::string& outcome) {
-    audit(who.token.empty() ? "anonymous" : "token:" + who.token, std::nullopt,
-          "address=" + base::escaped(who.address), action, target, "{}", outcome);
+    audit("token:" + who.token, std::nullopt, "address=" + base::escaped(who.address), action,
+          target, "{}", outcome);
   };
   hooks.token = [this](std::string_view text) { return tokens_->find(text); };
   hooks.log = &logs_->daemon();

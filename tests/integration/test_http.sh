@@ -94,8 +94,9 @@ expect "a second token of one name is refused" "jobsctl: a token named boss exis
 
 # 2. An idle jobsd with the listener on does not wake (its loop has no timeout).
 switches() { awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$pid/task/$pid/status"; }
-# Connections jobsd holds (server side, established) on the port.
-held() { ss -Htn state established "( sport = :$port )" | wc -l; }
+# Connections jobsd holds (server side, established) on the port: those its process owns, not
+# those the kernel has completed that still wait in the listen backlog (ss lists both).
+held() { ss -Htnp state established "( sport = :$port )" | grep -c "pid=$pid,"; }
 call GET /api/v2/version "$viewer" > /dev/null # a connection made and closed
 wait_for 5 eval '[ "$(held)" = 0 ]'
 before=$(switches)
@@ -127,8 +128,12 @@ expect "GET /api/v2/schedule of a bad expression: 422 with the parser's text" "4
   "$(call GET '/api/v2/schedule?expr=61+*+*+*+*' "$viewer") $(field 'd["code"]')"
 expect "POST /api/v2/validate of a YAML body: its findings" "200 False 1" \
   "$(call POST /api/v2/validate "$viewer" -H 'Content-Type: application/yaml' --data-binary $'schedule: "* * *"\ncommand: "true"\n') $(field 'd["ok"]') $(field 'len(d["findings"])')"
-expect "GET /api/v2/audit: admins only" "403 200" \
-  "$(call GET /api/v2/audit "$viewer") $(call GET /api/v2/audit "$admin")"
+expect "POST /api/v2/reload: admins only" "403 200" \
+  "$(call POST /api/v2/reload "$operator") $(call POST /api/v2/reload "$admin")"
+expect "POST /api/v2/jobs/hello/schedule: a one-off at a time" "200 2099-01-01T00:00:00Z" \
+  "$(call POST /api/v2/jobs/hello/schedule "$operator" -H 'Content-Type: application/json' -d '{"at":"2099-01-01T00:00:00Z"}') $(field 'd["at"]')"
+expect "GET /api/v2/audit: admins only" "403 token watcher (viewer) may not read audit: admins only 200" \
+  "$(call GET /api/v2/audit "$viewer") $(field 'd["detail"]') $(call GET /api/v2/audit "$admin")"
 
 # 4. Trigger as an operator, then follow the execution's log as SSE to its end.
 expect "POST trigger as an operator of hel*" "200" "$(call POST /api/v2/jobs/hello/trigger "$operator")"
@@ -182,8 +187,8 @@ expect "a file that does not load (after: an unknown job) is named by its file n
   "$(call POST /api/v2/jobs/hel-bad/disable "$operator")"
 expect "and disabled" "1" "$(grep -c 'enabled: false' jobs/hel-bad.yaml)"
 rm jobs/hel-db.yaml jobs/hel-bad.yaml
-expect "an operator may not reload (admins only): the socket's reload has no route, token_list neither" \
-  "404" "$(call POST /api/v2/reload "$admin")"
+expect "the token commands have no route: tokens are made on the socket only" \
+  "404" "$(call GET /api/v2/token_list "$admin")"
 
 # 7. Bad input: each a clean error, nothing done.
 expect "malformed JSON: 400" "400 bad_request" \
