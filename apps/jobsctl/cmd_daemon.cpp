@@ -33,27 +33,6 @@ std::string text_of(const ipc::Json& v) {
   return v.is_null() ? "-" : v.dump();
 }
 
-// Sends one request to jobsd: its result, or nothing once the reason is printed and `code`
-// set to the exit code.
-std::optional<ipc::Json> ask(const DaemonVerb& o, const std::string& cmd, const ipc::Json& args,
-                             int& code) {
-  auto client = require_daemon(o.daemon);
-  if (!client) {
-    code = base::exit_code::unreachable;
-    return std::nullopt;
-  }
-  auto reply = client->call(cmd, args);
-  if (!reply) {
-    code = report(reply.error());
-    return std::nullopt;
-  }
-  if (!reply->ok()) {
-    code = report(*reply);
-    return std::nullopt;
-  }
-  return std::move(reply->result);
-}
-
 // The store's and jobsd.log's faults, a line each, only when there is something to say.
 void print_faults(const ipc::Json& s) {
   const auto& st = s["store"];
@@ -78,7 +57,7 @@ void print_faults(const ipc::Json& s) {
 
 int status(const DaemonVerb& o) {
   int code = base::exit_code::ok;
-  const auto answer = ask(o, "status", ipc::Json::object(), code);
+  const auto answer = ask(o.daemon, "status", ipc::Json::object(), code);
   if (!answer) {
     return code;
   }
@@ -300,7 +279,7 @@ struct CancelOptions : DaemonVerb {
 
 int cancel(const CancelOptions& o) {
   int code = base::exit_code::ok;
-  const auto answer = ask(o, "cancel", {{"execution", o.execution}}, code);
+  const auto answer = ask(o.daemon, "cancel", {{"execution", o.execution}}, code);
   if (!answer) {
     return code;
   }
@@ -319,7 +298,7 @@ int cancel(const CancelOptions& o) {
 
 int reload(const DaemonVerb& o) {
   int code = base::exit_code::ok;
-  const auto answer = ask(o, "reload", ipc::Json::object(), code);
+  const auto answer = ask(o.daemon, "reload", ipc::Json::object(), code);
   if (!answer) {
     return code;
   }
@@ -339,7 +318,7 @@ struct ScheduleOptions : DaemonVerb {
 
 int schedule(const ScheduleOptions& o) {
   int code = base::exit_code::ok;
-  const auto answer = ask(o, "schedule", {{"job", o.job}, {"at", o.at}}, code);
+  const auto answer = ask(o.daemon, "schedule", {{"job", o.job}, {"at", o.at}}, code);
   if (!answer) {
     return code;
   }

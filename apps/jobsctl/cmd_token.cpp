@@ -21,33 +21,13 @@ struct TokenOptions {
   std::string jobs;
 };
 
-// Sends one token command; its result, or nothing once the reason is printed and `code` set.
-std::optional<ipc::Json> ask(const TokenOptions& o, const std::string& cmd, const ipc::Json& args,
-                             int& code) {
-  auto client = require_daemon(o.daemon);
-  if (!client) {
-    code = base::exit_code::unreachable;
-    return std::nullopt;
-  }
-  auto reply = client->call(cmd, args);
-  if (!reply) {
-    code = report(reply.error());
-    return std::nullopt;
-  }
-  if (!reply->ok()) {
-    code = report(*reply);
-    return std::nullopt;
-  }
-  return std::move(reply->result);
-}
-
 int create(const TokenOptions& o) {
   int code = base::exit_code::ok;
   ipc::Json args = {{"name", o.name}, {"role", o.role}};
   if (!o.jobs.empty()) {
     args["jobs"] = o.jobs;
   }
-  const auto r = ask(o, "token_create", args, code);
+  const auto r = ask(o.daemon, "token_create", args, code);
   if (!r) {
     return code;
   }
@@ -63,7 +43,7 @@ int create(const TokenOptions& o) {
 
 int list(const TokenOptions& o) {
   int code = base::exit_code::ok;
-  const auto r = ask(o, "token_list", ipc::Json::object(), code);
+  const auto r = ask(o.daemon, "token_list", ipc::Json::object(), code);
   if (!r) {
     return code;
   }
@@ -80,7 +60,7 @@ int list(const TokenOptions& o) {
 
 int revoke(const TokenOptions& o) {
   int code = base::exit_code::ok;
-  const auto r = ask(o, "token_revoke", {{"name", o.name}}, code);
+  const auto r = ask(o.daemon, "token_revoke", {{"name", o.name}}, code);
   if (!r) {
     return code;
   }

@@ -78,4 +78,23 @@ int report(const base::Error& error) {
   return base::exit_code::unreachable;
 }
 
+std::optional<ipc::Json> ask(const DaemonOption& option, const std::string& cmd,
+                             const ipc::Json& args, int& code) {
+  auto client = require_daemon(option);
+  if (!client) {
+    code = base::exit_code::unreachable;
+    return std::nullopt;
+  }
+  auto reply = client->call(cmd, args);
+  if (!reply) {
+    code = report(reply.error());
+    return std::nullopt;
+  }
+  if (!reply->ok()) {
+    code = report(*reply);
+    return std::nullopt;
+  }
+  return std::move(reply->result);
+}
+
 } // namespace jobsctl

@@ -34,6 +34,11 @@ Daemon connect(const DaemonOption& option);
 // `exit_code` is then unreachable (3).
 std::optional<ipc::Client> require_daemon(const DaemonOption& option);
 
+// For verbs that need the daemon: jobsd's result for `cmd`, or nothing once the reason is
+// printed and `code` set to the exit code.
+std::optional<ipc::Json> ask(const DaemonOption& option, const std::string& cmd,
+                             const ipc::Json& args, int& code);
+
 // For read verbs that can read the store themselves: jobsd's result for `cmd`, or nothing when
 // jobsd does not answer, refuses (not a reader) or does not know `cmd` (a jobsd older than this
 // jobsctl, not yet restarted after an upgrade), and the caller reads the store. Another error
